@@ -1,0 +1,53 @@
+"""kunb: live KuCoin market data and account updates over WebSocket, in Jupyter.
+
+Names are imported lazily (PEP 562) so ``import kunb`` stays cheap and works on a headless machine
+without pulling in pandas, ipywidgets or plotly until they are used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY: dict[str, str] = {
+    "AccountBalanceData": "kunb.payloads",
+    "ApiError": "kunb.exceptions",
+    "Credentials": "kunb.signing",
+    "KunbError": "kunb.exceptions",
+    "OrderBookData": "kunb.payloads",
+    "OrderUpdateData": "kunb.payloads",
+    "TickerData": "kunb.payloads",
+    "WebSocketMessage": "kunb.payloads",
+    "WebSocketToken": "kunb.payloads",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kunb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .exceptions import ApiError, KunbError
+    from .payloads import (
+        AccountBalanceData,
+        OrderBookData,
+        OrderUpdateData,
+        TickerData,
+        WebSocketMessage,
+        WebSocketToken,
+    )
+    from .signing import Credentials

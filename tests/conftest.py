@@ -1,0 +1,24 @@
+"""Shared test configuration.
+
+Slow tests (``@pytest.mark.slow``) run when ``CI=true`` (as ``.ci/run`` is invoked) or with
+``--runslow``; the default local run stays well under 10 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", default=False, help="run tests marked slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--runslow") or os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        return
+    skip_slow = pytest.mark.skip(reason="slow: run with --runslow (CI=true runs it)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip_slow)
