@@ -1,0 +1,164 @@
+"""The base of every live object: its tasks on the target loop, throttled renderer, stop/start, display."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .runtime import register, run_in_loop, target_loop, unregister
+from .source import Feed
+from .status import Health, StatusView
+from .throttle import DEFAULT_MAX_HZ, Throttle
+
+__all__ = ["LiveObject"]
+
+_STOP_TIMEOUT = 10.0
+
+
+class LiveObject:
+    """Streams ``topics`` from a :class:`~kunb.notebook.source.Feed` into a model and redraws a panel.
+
+    Subclasses set ``self.widget`` and implement :meth:`_on_message` (store one payload; cheap, never
+    renders) and :meth:`_render` (draw the model; called by the throttle at most ``max_hz`` times per
+    second). Construction starts streaming at once on the kernel's loop (or a helper thread in a
+    script) and returns; the object displays itself when it is the value of a cell.
+    """
+
+    kind = "live"
+
+    def __init__(self, feed: Feed, *, key: tuple[Any, ...], max_hz: float = DEFAULT_MAX_HZ) -> None:
+        self.feed = feed
+        self.url = feed.url
+        self.simulated = feed.simulated
+        self.health = Health.CONNECTING
+        self.detail = ""
+        self.received = 0  # messages delivered to this object, ever
+        self.throttle = Throttle(self._safe_render, max_hz=max_hz)
+        self._key = key
+        self._loop = target_loop()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopped = asyncio.Event()
+        self._clock: Callable[[], float] = time.monotonic
+        self.widget: Any = None
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    def _topics(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start (or restart) streaming; returns at once, the tasks run on the target loop."""
+        register(self._key, self)
+        run_in_loop(self._loop, self._spawn)
+
+    def _spawn(self) -> None:
+        if self._tasks:
+            return
+        self._stopped.clear()
+        self.health = Health.CONNECTING
+        self.detail = ""
+        for coro, name in (
+            (self.feed.run(self._topics(), self._ingest, self._on_health), "feed"),
+            (self.throttle.run(), "render"),
+        ):
+            task = self._loop.create_task(coro, name=f"kunb-{self.kind}-{name}")
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+        self.throttle.render_now()
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # the feed gave up (a bad symbol, refused credentials): say so on the panel, do not hide it
+            exc = task.exception()
+            self.health = Health.STOPPED
+            self.detail = f"{type(exc).__name__}: {exc}"
+            self.stop()
+        if not self._tasks:
+            self._stopped.set()
+
+    def stop(self) -> None:
+        """Stop streaming: cancel the tasks (which close their sockets); the panel says ``stopped``."""
+        unregister(self)
+        run_in_loop(self._loop, self._cancel)
+
+    def _cancel(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if not self._tasks:
+            self._stopped.set()
+        self.health = Health.STOPPED
+        self.throttle.render_now()
+
+    async def wait_stopped(self) -> None:
+        """Wait until every task of this object has ended (after :meth:`stop`).
+
+        Raises:
+            TimeoutError: the tasks did not end within 10 s (a task ignoring cancellation).
+        """
+        async with asyncio.timeout(_STOP_TIMEOUT):
+            if asyncio.get_running_loop() is self._loop:
+                await self._stopped.wait()
+            else:  # script: the tasks live on the helper thread's loop
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._stopped.wait(), self._loop))
+
+    async def aclose(self) -> None:
+        """``stop()`` and wait until the tasks and sockets are gone."""
+        self.stop()
+        await self.wait_stopped()
+
+    async def __aenter__(self) -> LiveObject:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
+    @property
+    def tasks(self) -> frozenset[asyncio.Task[Any]]:
+        return frozenset(self._tasks)
+
+    # ---- data in ------------------------------------------------------------------------------
+
+    def _ingest(self, message: Mapping[str, Any]) -> None:
+        self.received += 1
+        if self.health is not Health.LIVE and self.health is not Health.RESYNCING:
+            self.health = Health.LIVE
+            self.detail = ""
+        self._on_message(message)
+        self.throttle.mark()
+
+    def _on_health(self, health: Health, detail: str = "") -> None:
+        self.health = health
+        self.detail = detail
+        self.throttle.mark()
+
+    def _on_message(self, message: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    # ---- data out -----------------------------------------------------------------------------
+
+    def status(self) -> StatusView:
+        return StatusView(health=self.health, url=self.url, simulated=self.simulated, detail=self.detail)
+
+    def _safe_render(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop may be closing during kernel shutdown
+            self._render()
+
+    def _render(self) -> None:
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        # ipywidgets 8 widgets display through _repr_mimebundle_; delegating makes the live object
+        # itself the thing a cell shows (jupyter-notes.md 6: a widget-view output)
+        return self.widget._repr_mimebundle_(include=include, exclude=exclude)
+
+    def __repr__(self) -> str:
+        source = " simulated" if self.simulated else ""
+        return f"<{type(self).__name__} {self.health.value} {self.url}{source}>"

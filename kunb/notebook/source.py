@@ -1,0 +1,70 @@
+"""Where a live object's data comes from: the exchange URL, whether it is simulated, and the Feed seam."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from .status import Health
+
+__all__ = ["KUCOIN_URL", "Feed", "HealthSink", "MessageSink", "is_simulated", "resolve_url"]
+
+KUCOIN_URL = "https://api.kucoin.com"
+
+MessageSink = Callable[[Mapping[str, Any]], None]
+HealthSink = Callable[[Health, str], None]
+
+
+class Feed(Protocol):
+    """What a live object needs from the streaming client: topics in, payloads and health out.
+
+    ``run`` subscribes ``topics``, calls ``on_message`` with every pushed message (the whole
+    ``{"type": "message", "topic": ..., "data": ...}`` frame, kucoin-protocol.md 1.6) and ``on_health``
+    whenever the connection's state changes; it reconnects by itself and returns only when cancelled
+    (closing its sockets) or raises for a failure retrying cannot fix.
+    """
+
+    url: str
+    simulated: bool
+
+    async def run(self, topics: list[str], on_message: MessageSink, on_health: HealthSink) -> None: ...
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The REST base URL to use: ``url``, else ``$KUNB_URL``, else the embedded exchange started in this
+    process by ``kunb.sim.start()``, else the real KuCoin."""
+    if url:
+        return url.rstrip("/")
+    env = os.environ.get("KUNB_URL")
+    if env:
+        return env.rstrip("/")
+    sim_url = _session_sim_url()
+    return sim_url or KUCOIN_URL
+
+
+def _session_sim_url() -> str | None:
+    sim = sys.modules.get("kunb.sim")  # only if the user started one; never import the simulator here
+    getter = getattr(sim, "default_url", None)
+    if callable(getter):
+        value = getter()
+        return str(value).rstrip("/") if value else None
+    return None
+
+
+def is_simulated(url: str) -> bool:
+    """True when ``url`` is kunb's embedded exchange, so every panel labels its data "simulated".
+
+    A simulator started in this process knows its URL; one started elsewhere (``kunb demo``, ``kunb sim``)
+    is announced by ``KUNB_SIMULATED=1`` next to ``KUNB_URL``.
+    """
+    url = url.rstrip("/")
+    sim = sys.modules.get("kunb.sim")
+    urls = getattr(sim, "simulator_urls", None)
+    if callable(urls) and url in {str(u).rstrip("/") for u in urls()}:
+        return True
+    env_url = os.environ.get("KUNB_URL", "").rstrip("/")
+    if os.environ.get("KUNB_SIMULATED", "").lower() in ("1", "true", "yes") and url == env_url:
+        return True
+    return _session_sim_url() == url

@@ -1,0 +1,87 @@
+"""The ring keeps the newest rows in order as contiguous views; the ticker model stores what it is fed."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nbfakes import ticker_msg
+
+from kunb.exceptions import ConfigurationError
+from kunb.notebook.model import RateMeter, Ring, TickerModel
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    size=st.integers(1, 12), values=st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=40)
+)
+def test_ring_matches_a_bounded_deque(size, values):
+    """After any number of appends the view equals the last `size` values, oldest first."""
+    ring = Ring(size, 2)
+    ref: deque[float] = deque(maxlen=size)
+    for v in values:
+        ring.append((v, -v))
+        ref.append(v)
+    view = ring.view()
+    assert view.shape == (2, len(ref))
+    assert view[0].tolist() == list(ref)
+    assert view[1].tolist() == [-v for v in ref]
+    assert view[0].flags["C_CONTIGUOUS"] and view.dtype == np.float64
+
+
+def test_resized_ring_keeps_the_newest_rows():
+    """Shrinking keeps the newest rows; growing keeps them all."""
+    ring = Ring(5, 1)
+    for i in range(8):
+        ring.append((i,))
+    assert ring.resized(3).view()[0].tolist() == [5, 6, 7]
+    assert ring.resized(10).view()[0].tolist() == [3, 4, 5, 6, 7]
+
+
+def test_ring_rejects_an_empty_window():
+    """A window of zero points is a configuration error."""
+    with pytest.raises(ConfigurationError):
+        Ring(0, 1)
+
+
+def test_rate_meter_reports_messages_per_second():
+    """100 messages over 2 s is 50 msg/s; nothing new over the next interval decays to 0."""
+    meter = RateMeter(interval=2.0)
+    assert meter.rate(0.0, 0) == 0.0
+    assert meter.rate(1.0, 50) == pytest.approx(50.0)
+    assert meter.rate(2.0, 100) == pytest.approx(50.0)
+    meter.rate(4.5, 100)
+    assert meter.rate(5.0, 100) == pytest.approx(0.0)
+
+
+def test_ticker_model_stores_quotes_spread_and_stats():
+    """Ticker pushes fill the series and quote; stats add 24 h change and volume; snapshot matches."""
+    model = TickerModel(["BTC-USDT", "ETH-USDT"], window=3)
+    for i in range(5):
+        model.on_ticker("BTC-USDT", ticker_msg("BTC-USDT", i, price=1000.0, spread=2.0)["data"])
+    model.on_ticker("DOGE-USDT", ticker_msg("DOGE-USDT", 0)["data"])  # not ours: ignored
+    model.on_stats("BTC-USDT", {"changeRate": 0.0125, "vol": 12.5, "volValue": 12500.0})
+    t, price, bps = model.series("BTC-USDT")
+    assert price.tolist() == [1002.0, 1003.0, 1004.0]
+    assert t.tolist() == [1_700_000_000_002, 1_700_000_000_003, 1_700_000_000_004]
+    assert bps[-1] == pytest.approx(2.0 / 1004.0 * 1e4)
+    snap = model.snapshot()
+    assert snap["BTC-USDT"]["bid"] == 1003.0 and snap["BTC-USDT"]["ask"] == 1005.0
+    assert snap["BTC-USDT"]["spread"] == pytest.approx(2.0)
+    assert snap["BTC-USDT"]["change_24h"] == 0.0125 and snap["BTC-USDT"]["volume_24h"] == 12.5
+    assert snap["ETH-USDT"]["price"] is None
+    assert model.messages == 5
+    df = model.df
+    assert list(df["symbol"].unique()) == ["BTC-USDT"]
+    assert len(df) == 3 and str(df["time"].dtype).startswith("datetime64")
+    assert math.isclose(df["spread"].iloc[-1], 2.0)
+
+
+def test_ticker_model_needs_a_symbol():
+    """An empty symbol list is refused with a hint."""
+    with pytest.raises(ConfigurationError, match="BTC-USDT"):
+        TickerModel([])
