@@ -73,12 +73,6 @@ class SymbolSpec:
             notional * self.tick_digits * self.lot_digits, self.price_decimals + self.size_decimals
         )
 
-    def price_float(self, ticks: int) -> float:
-        return ticks * float(Decimal(self.price_increment))
-
-    def size_float(self, lots: int) -> float:
-        return lots * float(Decimal(self.base_increment))
-
     def to_ticks(self, price: str | Decimal) -> int:
         """Exact price -> ticks; raises ConfigurationError if not a positive multiple of the increment."""
         return self._exact(price, self.price_increment, "price")

@@ -1,0 +1,83 @@
+"""``kunb sim`` / ``python -m kunb.sim``: run the embedded exchange until SIGINT or SIGTERM.
+
+The first line of stdout is ``KUNB_SIM_URL=http://127.0.0.1:PORT`` (flushed), followed by any lines
+the trading layer adds to ``exchange.env`` (credentials of the demo user); then the process serves
+until it is told to stop and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from kunb.exceptions import ConfigurationError
+from kunb.sim.server import Exchange
+
+__all__ = ["add_arguments", "main", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
+    parser.add_argument("--port", type=int, default=0, help="REST port (default 0: any free port)")
+    parser.add_argument(
+        "--ws-port", type=int, default=0, help="WebSocket feed port (default 0: any free port)"
+    )
+    parser.add_argument(
+        "--symbols",
+        default=None,
+        help="comma-separated pairs (BTC-USDT,ETH-USDT) or a count (2000); default: the realistic set",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="market seed (same seed, same market)")
+    parser.add_argument("--tick-ms", type=int, default=100, help="market step and push period in ms")
+    parser.add_argument("--rate", type=float, default=1.0, help="multiplier of synthetic events per second")
+    parser.add_argument("--admin", action="store_true", help="enable POST /admin/faults/{name} (loopback)")
+
+
+def _symbols(text: str | None) -> int | list[str] | None:
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with Exchange(
+        seed=args.seed,
+        symbols=_symbols(args.symbols),
+        host=args.host,
+        port=args.port,
+        ws_port=args.ws_port,
+        tick_ms=args.tick_ms,
+        rate=args.rate,
+        admin=args.admin,
+    ) as ex:
+        lines = [f"KUNB_SIM_URL={ex.url}"] + [f"{k}={v}" for k, v in ex.env.items() if k != "KUNB_SIM_URL"]
+        print("\n".join(lines), flush=True)
+        await stop.wait()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; 0 on a clean stop, 2 on a bad argument."""
+    try:
+        asyncio.run(_serve(args))
+    except ConfigurationError as exc:
+        print(f"kunb sim: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # port in use, bad host
+        print(f"kunb sim: cannot listen: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kunb.sim", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

@@ -1,0 +1,285 @@
+"""``Exchange``: runs the pure core on a clock, serves REST (uvicorn) and the feed (websockets) on loopback.
+
+The I/O shell around :class:`~kunb.sim.exchange.ExchangeCore`: one asyncio task advances the market
+every ``tick_ms`` and publishes what changed; REST handlers and WebSocket sessions run on the same
+loop, so the core needs no locks. Two ports, like KuCoin's separate REST and feed hosts
+(``design.md``).
+
+Hooks for the trading layer (``kunb/sim/rest_private.py``): if that module exists and defines
+``install(exchange)``, it is called once in :meth:`Exchange.start`, before the servers start. It may:
+
+* ``exchange.add_routes(routes)``: more starlette routes (signed endpoints, bullet-private);
+* ``exchange.hub.register_private(prefix)``: topics that need a private token;
+* ``exchange.hub.publish_private(user_id, topic, message)``: push to one user's subscribed sessions;
+* ``exchange.core.add_fill_listener(cb)``: fills touching user orders (see :mod:`kunb.sim.exchange`);
+* ``exchange.add_tick_hook(cb)``: ``cb(now_ns)`` after every market step (e.g. flush private pushes);
+* ``exchange.issue_token(private=True, user_id=...)`` and ``exchange.bullet(private=True, user_id=...)``;
+* ``exchange.env["KUNB_SIM_KEY"] = ...``: lines the CLI prints after ``KUNB_SIM_URL``;
+* ``exchange.credentials = ...``: what ``kunb.sim.start()``'s handle exposes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import uvicorn
+from starlette.routing import BaseRoute
+from websockets.asyncio.server import Server, serve
+
+from kunb.exceptions import ClosedError, ConfigurationError
+from kunb.sim.exchange import ExchangeCore
+from kunb.sim.faults import Faults, FaultState
+from kunb.sim.publisher import Publisher
+from kunb.sim.rest import build_app
+from kunb.sim.symbols import catalogue
+from kunb.sim.tokens import TokenRegistry
+from kunb.sim.ws import FeedServer, Hub, Session
+
+__all__ = ["Exchange"]
+
+log = logging.getLogger("kunb.sim")
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its signal handlers: the embedding process (pytest, a notebook, our CLI) owns them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+class Exchange:
+    """The embedded KuCoin-compatible exchange. Use ``async with Exchange(...) as ex:`` or start()/close().
+
+    Args:
+        seed: makes the market reproducible (same seed, same symbols, same start time -> same flow).
+        symbols: ``None`` for the default realistic pairs, a list of names, or a count (thousands are fine).
+        host: interface for both servers; loopback unless you mean it.
+        port: REST port (0 = any free port; read ``ex.url``). ws_port: the feed's port (0 = any).
+        tick_ms: how often the market advances and pushes go out.
+        rate: multiplies every symbol's synthetic events per second (0 = a frozen market).
+        ping_interval_ms, ping_timeout_ms: advertised in the bullet; the server closes connections
+            silent for their sum.
+        token_ttl_s: bullet token lifetime (KuCoin: 24 h).
+        admin: expose ``POST /admin/faults/{name}`` (loopback clients only).
+        clock: wall clock in ns (tests may inject one); the core never reads it itself.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        symbols: int | Iterable[str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ws_port: int = 0,
+        tick_ms: int = 100,
+        rate: float = 1.0,
+        ping_interval_ms: int = 18_000,
+        ping_timeout_ms: int = 10_000,
+        token_ttl_s: float = 86_400,
+        admin: bool = False,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        if tick_ms <= 0 or ping_interval_ms <= 0 or ping_timeout_ms <= 0 or token_ttl_s <= 0:
+            raise ConfigurationError("tick_ms, ping_interval_ms, ping_timeout_ms, token_ttl_s must be > 0")
+        specs = catalogue(
+            symbols if symbols is None or isinstance(symbols, int) else list(symbols), seed=seed
+        )
+        self.host, self._port, self._ws_port = host, port, ws_port
+        self.tick_s = tick_ms / 1000
+        self.ping_interval_ms, self.ping_timeout_ms = ping_interval_ms, ping_timeout_ms
+        self.admin = admin
+        self.now_ns = clock
+        self.core = ExchangeCore(specs, seed=seed, now_ns=clock(), rate=rate)
+        self.tokens = TokenRegistry(ttl_ns=int(token_ttl_s * 1e9))
+        self.hub = Hub(FaultState())
+        self.faults = Faults(self.hub, self.tokens.expire_all)
+        self.publisher = Publisher(self.core, self.hub)
+        self.feed = FeedServer(
+            self.hub,
+            self.tokens,
+            self.core.markets,
+            ping_interval_ms=ping_interval_ms,
+            ping_timeout_ms=ping_timeout_ms,
+            wall_ns=clock,
+        )
+        self.env: dict[str, str] = {}
+        self.credentials: Any = None
+        self.url = ""
+        self.ws_url = ""
+        self.steps = 0
+        self._routes: list[BaseRoute] = []
+        self._tick_hooks: list[Callable[[int], None]] = []
+        self._uvicorn: _Uvicorn | None = None
+        self._uvicorn_task: asyncio.Task[None] | None = None
+        self._ws_server: Server | None = None
+        self._market_task: asyncio.Task[None] | None = None
+        self._state = "new"
+        self._install_plugins()
+
+    # ------------------------------------------------------------------ extension points
+    def add_routes(self, routes: Iterable[BaseRoute]) -> None:
+        """Add REST routes (before :meth:`start`)."""
+        if self._state != "new":
+            raise ConfigurationError("routes must be added before start()")
+        self._routes.extend(routes)
+
+    def add_tick_hook(self, hook: Callable[[int], None]) -> None:
+        """Call ``hook(now_ns)`` after every market step (after public pushes went out)."""
+        self._tick_hooks.append(hook)
+
+    def issue_token(self, *, private: bool = False, user_id: str | None = None) -> str:
+        return self.tokens.issue(self.now_ns(), private=private, user_id=user_id).value
+
+    def bullet(self, *, private: bool = False, user_id: str | None = None) -> dict[str, Any]:
+        """``data`` of a bullet response (1.1) with a fresh token; ``encrypt`` null for ws:// (5)."""
+        return {
+            "token": self.issue_token(private=private, user_id=user_id),
+            "instanceServers": [
+                {
+                    "endpoint": self.ws_url,
+                    "encrypt": None,
+                    "protocol": "websocket",
+                    "pingInterval": self.ping_interval_ms,
+                    "pingTimeout": self.ping_timeout_ms,
+                }
+            ],
+        }
+
+    def _install_plugins(self) -> None:
+        try:
+            module = importlib.import_module("kunb.sim.rest_private")
+        except ModuleNotFoundError as exc:
+            if exc.name != "kunb.sim.rest_private":
+                raise
+            return
+        install = getattr(module, "install", None)
+        if install is not None:
+            install(self)
+
+    # ------------------------------------------------------------------ observation (tests)
+    def connections(self) -> list[Session]:
+        """Open WebSocket sessions (``.id``, ``.connect_id``, ``.topics``, ``.user_id``, ``.sent``)."""
+        return self.hub.sessions()
+
+    def stats(self) -> dict[str, int]:
+        """Counters: open connections, connections ever, pushes queued, error frames, market steps."""
+        return {
+            "connections": len(self.hub.sessions()),
+            "connections_total": self.feed.connections_total,
+            "pushes": self.hub.pushes,
+            "errors_sent": self.feed.errors_sent,
+            "level2_skipped": self.publisher.level2_skipped,
+            "steps": self.steps,
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+    async def __aenter__(self) -> Exchange:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Bind both ports, start serving and the market clock."""
+        if self._state != "new":
+            raise ClosedError("an Exchange starts once")
+        self._state = "starting"
+        loop = asyncio.get_running_loop()
+        self.faults.loop = loop
+        self.faults.loop_thread = threading.current_thread()
+        self._ws_server = await serve(
+            self.feed.handle,
+            self.host,
+            self._ws_port,
+            compression=None,
+            ping_interval=None,  # KuCoin's keepalive is the JSON ping (1.4); idle is checked per session
+            max_size=2**20,
+            server_header="kunb.sim",
+        )
+        ws_port = self._ws_server.sockets[0].getsockname()[1]
+        rest_sock = _bind(self.host, self._port)
+        port = rest_sock.getsockname()[1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{host}:{port}"
+        self.ws_url = f"ws://{host}:{ws_port}/"
+        self.env["KUNB_SIM_URL"] = self.url
+        app = build_app(self, extra_routes=self._routes, admin=self.admin)
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, ws="none")
+        self._uvicorn = _Uvicorn(config)
+        self._uvicorn_task = loop.create_task(self._uvicorn.serve(sockets=[rest_sock]))
+        while not self._uvicorn.started:
+            if self._uvicorn_task.done():
+                await self._uvicorn_task  # raises the start-up error
+                raise ConfigurationError("REST server stopped during start-up")
+            await asyncio.sleep(0.005)
+        self._market_task = loop.create_task(self._run_market())
+        self._state = "open"
+
+    async def close(self) -> None:
+        """Stop the market, close every connection and both servers. Idempotent."""
+        if self._state in ("closed", "new"):
+            self._state = "closed"
+            return
+        self._state = "closed"
+        if self._market_task is not None:
+            self._market_task.cancel()
+            await asyncio.wait([self._market_task])
+        if self._ws_server is not None:
+            self._ws_server.close()
+            await self._ws_server.wait_closed()
+        if self._uvicorn is not None and self._uvicorn_task is not None:
+            self._uvicorn.should_exit = True
+            await asyncio.wait([self._uvicorn_task])
+
+    def step(self) -> None:
+        """Advance the market to now and publish (the market task calls this every tick)."""
+        now = self.now_ns()
+        self.core.advance(now)
+        self.publish(now)
+
+    def publish(self, now_ns: int | None = None) -> None:
+        """Publish whatever changed since the last publish (REST order handlers call it for prompt pushes)."""
+        now = self.now_ns() if now_ns is None else now_ns
+        self.publisher.publish(self.core.collect(), now)
+        self.steps += 1
+        for hook in self._tick_hooks:
+            hook(now)
+
+    async def _run_market(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            try:
+                self.step()
+            except Exception:  # a bug in one step must not stop the market for good
+                log.exception("kunb.sim market step failed")
+            next_at += self.tick_s
+            delay = next_at - loop.time()
+            if delay < -self.tick_s:  # fell behind (busy machine): do not try to catch up in a burst
+                next_at = loop.time()
+                delay = 0
+            await asyncio.sleep(max(0.0, delay))

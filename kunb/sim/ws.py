@@ -1,0 +1,343 @@
+"""The simulator's WebSocket feed: KuCoin's connection protocol over websockets' asyncio server.
+
+One :class:`Session` per connection, one :class:`Hub` for fan-out. Protocol rules follow
+``kucoin-protocol.md`` sections 1.2-1.8: token required (else a 401 error frame, then close), welcome
+first with ``connectId`` as its id, JSON ping -> pong with the id as a string, subscribe/unsubscribe
+with an ack when ``response`` is true, error frames (404 unknown topic, 415 unknown type, 509
+limits), idle connections closed after ``pingInterval + pingTimeout`` without a client message.
+
+Fan-out: a push is serialised once (orjson bytes) and the same bytes are queued on every subscribed
+session; each session has its own writer task and a bounded queue, so one slow reader cannot stall
+the others (KuCoin drops pushes for slow readers too, which shows up as a level2 gap).
+
+Hook for private topics (the trading layer): ``hub.register_private(prefix)`` makes ``prefix`` a
+topic that needs a private token; ``hub.publish_private(user_id, topic, message)`` sends a message
+dict to that user's sessions subscribed to ``topic``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from kunb.exceptions import SubscribeError
+from kunb.sim.faults import FaultState
+from kunb.sim.tokens import Token, TokenRegistry
+from kunb.sim.topics import MAX_TOPICS_PER_CONNECTION, expand
+
+__all__ = ["FeedServer", "Hub", "Session"]
+
+log = logging.getLogger("kunb.sim.ws")
+
+UPLINK_LIMIT = 100  # 1.8: client messages per 10 s
+UPLINK_WINDOW_S = 10.0
+MAX_MESSAGE_BYTES = 64 * 1024  # larger client frames get an error frame, not a dropped connection
+QUEUE_LIMIT = 10_000  # pushes queued per session before dropping (slow reader)
+_ids = itertools.count(1)
+
+
+def _dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+class Session:
+    """One client connection: its token, topics, outgoing queue and fault state."""
+
+    def __init__(self, ws: ServerConnection, token: Token, connect_id: str, hub_faults: FaultState) -> None:
+        self.id = next(_ids)
+        self.ws = ws
+        self.token = token
+        self.connect_id = connect_id
+        self.topics: set[str] = set()
+        self.faults = FaultState()
+        self.hub_faults = hub_faults  # the exchange-wide fault state (conn=None)
+        self.uplink: deque[float] = deque()
+        self.last_seen = 0.0
+        self.sent = 0
+        self.dropped = 0
+        self._queue: deque[bytes] = deque()
+        self._wakeup = asyncio.Event()
+        self._closing = False
+
+    def __repr__(self) -> str:
+        return f"Session(id={self.id}, connect_id={self.connect_id!r}, topics={len(self.topics)})"
+
+    @property
+    def user_id(self) -> str | None:
+        return self.token.user_id
+
+    def enqueue(self, frame: bytes, *, control: bool = False) -> None:
+        """Queue one text frame; pushes beyond :data:`QUEUE_LIMIT` are dropped, control frames never."""
+        if self._closing:
+            return
+        if not control and len(self._queue) >= QUEUE_LIMIT:
+            self.dropped += 1
+            return
+        self._queue.append(frame)
+        self._wakeup.set()
+
+    def abort(self) -> None:
+        """Abrupt disconnect: abort the TCP transport, no close frame (fault injection)."""
+        self._closing = True
+        self.ws.transport.abort()
+
+    def close_with(self, code: int, reason: str) -> None:
+        self._closing = True
+        asyncio.get_running_loop().create_task(self.ws.close(code, reason))
+
+    async def writer(self, now: Callable[[], float]) -> None:
+        """Send queued frames in order; honours the stall fault."""
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                stall = max(self.faults.stall_until, self.hub_faults.stall_until) - now()
+                if stall > 0:
+                    await asyncio.sleep(min(stall, 0.05))
+                    continue
+                frame = self._queue.popleft()
+                await self.ws.send(frame, text=True)
+                self.sent += 1
+
+
+class Hub:
+    """Sessions by per-symbol topic; publishes pre-serialised frames."""
+
+    def __init__(self, everyone: FaultState) -> None:
+        self._sessions: dict[int, Session] = {}
+        self._subscribers: dict[str, set[Session]] = {}
+        self.private_prefixes: set[str] = set()
+        self.everyone = everyone
+        self.pushes = 0
+
+    def register_private(self, prefix: str) -> None:
+        """Declare a private topic prefix (e.g. ``/account/balance``): it needs a private token."""
+        self.private_prefixes.add(prefix)
+
+    def sessions(self) -> list[Session]:
+        return list(self._sessions.values())
+
+    def add(self, session: Session) -> None:
+        self._sessions[session.id] = session
+
+    def remove(self, session: Session) -> None:
+        self._sessions.pop(session.id, None)
+        for topic in session.topics:
+            subs = self._subscribers.get(topic)
+            if subs is not None:
+                subs.discard(session)
+                if not subs:
+                    del self._subscribers[topic]
+
+    def subscribe(self, session: Session, topics: Iterable[str]) -> None:
+        for topic in topics:
+            session.topics.add(topic)
+            self._subscribers.setdefault(topic, set()).add(session)
+
+    def unsubscribe(self, session: Session, topics: Iterable[str]) -> None:
+        for topic in topics:
+            session.topics.discard(topic)
+            subs = self._subscribers.get(topic)
+            if subs is not None:
+                subs.discard(session)
+                if not subs:
+                    del self._subscribers[topic]
+
+    def subscribers(self, topic: str) -> set[Session]:
+        return self._subscribers.get(topic, set())
+
+    def wanted(self, topic: str) -> bool:
+        return topic in self._subscribers
+
+    def publish(self, topic: str, frame: bytes) -> int:
+        """Queue ``frame`` on every subscriber of ``topic``; returns how many."""
+        subs = self._subscribers.get(topic)
+        if not subs:
+            return 0
+        for s in subs:
+            s.enqueue(frame)
+        self.pushes += len(subs)
+        return len(subs)
+
+    def publish_private(self, user_id: str, topic: str, message: dict[str, Any]) -> int:
+        """Send ``message`` (a full push dict) to ``user_id``'s sessions subscribed to ``topic``."""
+        subs = [s for s in self._subscribers.get(topic, ()) if s.user_id == user_id]
+        if not subs:
+            return 0
+        frame = _dumps(message)
+        for s in subs:
+            s.enqueue(frame)
+        self.pushes += len(subs)
+        return len(subs)
+
+
+class FeedServer:
+    """The connection handler: one :meth:`handle` call per WebSocket connection."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        tokens: TokenRegistry,
+        symbols: Iterable[str],
+        *,
+        ping_interval_ms: int,
+        ping_timeout_ms: int,
+        wall_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.hub = hub
+        self.tokens = tokens
+        self.symbols = frozenset(symbols)
+        self.idle_s = (ping_interval_ms + ping_timeout_ms) / 1000
+        self.wall_ns = wall_ns
+        self.connections_total = 0
+        self.errors_sent = 0
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
+
+    def _error(self, session: Session, req_id: Any, code: int, data: str) -> None:
+        self.errors_sent += 1
+        ident = session.connect_id if req_id is None else str(req_id)
+        session.enqueue(_dumps({"id": ident, "type": "error", "code": code, "data": data}), control=True)
+
+    async def handle(self, ws: ServerConnection) -> None:
+        """Serve one connection until it closes (token check, welcome, then the request loop)."""
+        self.connections_total += 1
+        query = parse_qs(urlsplit(ws.request.path if ws.request else "").query)
+        token_value = (query.get("token") or [""])[0]
+        connect_id = (query.get("connectId") or [""])[0] or format(self.wall_ns(), "x")
+        token = self.tokens.check(token_value, self.wall_ns())
+        if token is None:
+            # 1.1: KuCoin's frame for a stale/unknown token, then the connection ends.
+            await ws.send(
+                _dumps({"id": connect_id, "type": "error", "code": 401, "data": "token is expired"}),
+                text=True,
+            )
+            await ws.close(1008, "token is expired")
+            return
+        session = Session(ws, token, connect_id, self.hub.everyone)
+        session.last_seen = self._now()
+        session.enqueue(_dumps({"id": connect_id, "type": "welcome"}), control=True)
+        self.hub.add(session)
+        writer = asyncio.get_running_loop().create_task(session.writer(self._now))
+        try:
+            await self._serve(session)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.hub.remove(session)
+            writer.cancel()
+            await asyncio.wait([writer])  # the writer's own error/cancel is not ours to raise
+
+    async def _serve(self, session: Session) -> None:
+        ws = session.ws
+        while True:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=self.idle_s)
+            except TimeoutError:
+                # 6.3: KuCoin drops connections that stay silent past pingInterval + pingTimeout.
+                await ws.close(1000, "ping timeout")
+                return
+            now = self._now()
+            session.last_seen = now
+            if not self._allow_uplink(session, now):
+                self._error(session, None, 509, "exceed max permits per second")
+                continue
+            if isinstance(raw, bytes):
+                self._error(session, None, 415, "binary frames are not supported")
+                continue
+            if len(raw) > MAX_MESSAGE_BYTES:
+                self._error(session, None, 400, "message too long")
+                continue
+            try:
+                msg = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                self._error(session, None, 400, "malformed json")
+                continue
+            if not isinstance(msg, dict):
+                self._error(session, None, 400, "message must be a JSON object")
+                continue
+            self._dispatch(session, msg, now)
+
+    def _allow_uplink(self, session: Session, now: float) -> bool:
+        window = session.uplink
+        while window and window[0] <= now - UPLINK_WINDOW_S:
+            window.popleft()
+        if len(window) >= UPLINK_LIMIT:
+            return False
+        window.append(now)
+        return True
+
+    def _dispatch(self, session: Session, msg: dict[str, Any], now: float) -> None:
+        kind = msg.get("type")
+        req_id = msg.get("id")
+        if isinstance(req_id, (dict, list)):
+            self._error(session, None, 400, "id must be a string or a number")
+            return
+        if kind == "ping":
+            if max(session.faults.no_pong_until, session.hub_faults.no_pong_until) > now:
+                return
+            pong: dict[str, Any] = {"id": "" if req_id is None else str(req_id), "type": "pong"}
+            session.enqueue(_dumps(pong), control=True)
+            return
+        if kind in ("subscribe", "unsubscribe"):
+            self._subscription(session, msg, kind, req_id, now)
+            return
+        self._error(session, req_id, 415, "type is not supported")
+
+    def _subscription(
+        self, session: Session, msg: dict[str, Any], kind: str, req_id: Any, now: float
+    ) -> None:
+        topic = msg.get("topic")
+        if not isinstance(topic, str) or not topic:
+            self._error(session, req_id, 400, "topic must be a non-empty string")
+            return
+        try:
+            prefix, topics = expand(topic, self.symbols, private_prefixes=self.hub.private_prefixes)
+        except SubscribeError as exc:
+            self._error(session, req_id, exc.code, exc.data)
+            return
+        if kind == "subscribe":
+            if prefix in self.hub.private_prefixes and not session.token.private:
+                self._error(session, req_id, 401, f"topic {topic} requires a private token")
+                return
+            if len(session.topics | set(topics)) > MAX_TOPICS_PER_CONNECTION:
+                self._error(
+                    session,
+                    req_id,
+                    509,
+                    f"exceed max subscription count limitation of {MAX_TOPICS_PER_CONNECTION} per session",
+                )
+                return
+            self.hub.subscribe(session, topics)
+        else:
+            self.hub.unsubscribe(session, topics)
+        if msg.get("response") is True:
+            self._ack(session, req_id, now)
+
+    def _ack(self, session: Session, req_id: Any, now: float) -> None:
+        f, g = session.faults, session.hub_faults
+        if max(f.drop_acks_until, g.drop_acks_until) > now:
+            return
+        frame = _dumps({"id": "" if req_id is None else str(req_id), "type": "ack"})
+        delay = max(
+            f.ack_delay if f.ack_delay_until > now else 0.0, g.ack_delay if g.ack_delay_until > now else 0.0
+        )
+        if delay > 0:
+            asyncio.get_running_loop().call_later(
+                delay, functools.partial(session.enqueue, frame, control=True)
+            )
+        else:
+            session.enqueue(frame, control=True)
