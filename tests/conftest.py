@@ -22,3 +22,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip_slow)
+
+
+@pytest.fixture
+async def exchange():
+    """A started ``kunb.sim.Exchange`` on loopback with fast settings (20 ms ticks, 1 s ping interval).
+
+    Two symbols (BTC-USDT, ETH-USDT), seed 1; closed after the test.
+    """
+    from kunb.sim import Exchange
+
+    async with Exchange(
+        seed=1,
+        symbols=["BTC-USDT", "ETH-USDT"],
+        tick_ms=20,
+        ping_interval_ms=1_000,
+        ping_timeout_ms=1_000,
+    ) as ex:
+        yield ex
