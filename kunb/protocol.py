@@ -95,6 +95,8 @@ def encode(message: dict[str, Any]) -> str:
 
 
 def _split(topic: str) -> tuple[str, list[str]]:
+    if isinstance(topic, str):
+        topic = topic.strip()
     if not isinstance(topic, str) or not topic.startswith("/"):
         raise ValueError(f"a KuCoin topic starts with '/', got {topic!r}")
     prefix, sep, rest = topic.partition(":")

@@ -1,0 +1,797 @@
+"""ConnectWebsocket: one KuCoin WebSocket connection, kept alive and resubscribed across reconnects.
+
+The thin asyncio glue around :class:`kunb.protocol.Session` (the rules live there). Per dial: a fresh
+token (awaited, never blocking the loop), a random ``instanceServers`` entry, the ``welcome`` wait, then
+three tasks - the socket reader, the keepalive (JSON ping every ``pingInterval``, link dead when nothing
+arrives within ``pingTimeout`` after a ping) and, for the whole life of the object, the dispatcher that
+feeds the callback from a bounded queue, so a slow callback never stalls reading or pinging.
+
+Fixes over KuCoin's SDK (``peers.md`` section c): no blocking token call, no swallowed cancellation,
+``close()``, pong deadline, ack/error correlation, error frames never reach the callback, callback
+exceptions never reconnect, ``sock`` only for the first dial, the connect URL (it holds the token) is
+never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import inspect
+import itertools
+import logging
+import random
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, KeysView
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from .exceptions import (
+    AuthenticationError,
+    ClosedError,
+    ConfigurationError,
+    ConnectionClosed,
+    KunbError,
+    ProtocolError,
+    RequestTimeout,
+    SubscribeError,
+    TransportError,
+    WebSocketError,
+)
+from .protocol import (
+    UPLINK_LIMIT,
+    UPLINK_PERIOD,
+    Ack,
+    ConnectionErrorFrame,
+    RequestError,
+    RequestKind,
+    Session,
+    UplinkLimiter,
+    add_ticker_symbol,
+    expand_topic,
+    join_units,
+)
+
+__all__ = ["ConnectWebsocket", "ConnectionState", "Counters", "EventKind", "LifecycleEvent"]
+
+logger = logging.getLogger("kunb.websocket")
+_wire_logger = logging.getLogger("kunb.websocket.wire")  # websockets' own debug lines, token redacted
+
+
+class _RedactToken(logging.Filter):
+    """websockets logs the request line (``GET /?token=...``) at DEBUG: hide the token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _redact(text: str) -> str:
+    start = text.find("token=")
+    if start < 0:
+        return text
+    end = text.find("&", start)
+    return text[: start + 6] + "***" + ("" if end < 0 else text[end:])
+
+
+_wire_logger.addFilter(_RedactToken())
+
+_ids = itertools.count(1)  # request ids unique across every connection of the process
+_names = itertools.count(1)
+
+
+class ConnectionState(enum.Enum):
+    """Where a connection is in its life (shown by the notebook status badge)."""
+
+    CONNECTING = "connecting"  #: first dial in progress
+    LIVE = "live"  #: welcomed, resubscribed, streaming
+    RECONNECTING = "reconnecting"  #: the link was lost; backing off / dialing again
+    CLOSED = "closed"  #: close() was called, or a fatal error (bad credentials) ended it
+
+
+class EventKind(enum.Enum):
+    """Lifecycle events handed to ``on_event``."""
+
+    CONNECTED = "connected"  #: the WebSocket handshake succeeded
+    WELCOME = "welcome"  #: KuCoin's welcome arrived
+    SUBSCRIBED = "subscribed"  #: a subscribe was acked (``count`` topics)
+    UNSUBSCRIBED = "unsubscribed"  #: an unsubscribe was sent (``count`` topics)
+    DISCONNECTED = "disconnected"  #: the link ended (``error`` says why)
+    RECONNECTING = "reconnecting"  #: waiting ``delay`` seconds before dial ``count``
+    RESUBSCRIBED = "resubscribed"  #: every topic was sent again after a reconnect (``count`` topics)
+    CALLBACK_ERROR = "callback_error"  #: the callback raised (first of a burst; ``count`` so far)
+    QUEUE_OVERFLOW = "queue_overflow"  #: the callback fell behind; oldest messages dropped
+    TOKEN_RENEWED = "token_renewed"  #: reconnected proactively before the 24 h token end
+    CLOSED = "closed"  #: the connection is closed for good (``error`` when fatal)
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleEvent:
+    """One lifecycle event; small and safe to show (no token, key or secret in it)."""
+
+    kind: EventKind
+    connection: str
+    detail: str = ""
+    count: int = 0
+    delay: float = 0.0
+    error: BaseException | None = None
+    at: float = field(default_factory=time.time)
+
+
+@dataclass(slots=True)
+class Counters:
+    """Live counters of one connection (mutated in place; cheap to read at any time)."""
+
+    messages: int = 0  #: data messages received
+    frames: int = 0  #: every frame received (messages, pongs, acks...)
+    bytes: int = 0  #: bytes of all frames received
+    reconnects: int = 0  #: links lost and dialed again
+    drops: int = 0  #: messages dropped because the callback queue was full
+    callback_errors: int = 0  #: exceptions raised by the callback
+    bad_frames: int = 0  #: frames that were not JSON objects (skipped)
+    last_message: dict[str, float] = field(default_factory=dict)  #: topic -> time.monotonic()
+
+    def age(self, topic: str, now: float | None = None) -> float | None:
+        """Seconds since the last message on ``topic`` (``None``: none yet)."""
+        last = self.last_message.get(topic)
+        if last is None:
+            return None
+        return (time.monotonic() if now is None else now) - last
+
+
+class _Renew(Exception):
+    """Internal: the token is near its end; reconnect at once."""
+
+
+class _LimitedLog:
+    """Log the first of a burst, then at most once per ``every`` seconds with a count of the rest."""
+
+    __slots__ = ("every", "last", "suppressed")
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every = every
+        self.last = -1e18
+        self.suppressed = 0
+
+    def ready(self, now: float) -> bool:
+        if now - self.last >= self.every:
+            self.last = now
+            return True
+        self.suppressed += 1
+        return False
+
+
+Callback = Callable[[dict[str, Any]], Any]
+EventHook = Callable[[LifecycleEvent], Any]
+
+
+class ConnectWebsocket:
+    """One KuCoin WebSocket connection with keepalive, reconnect and resubscribe.
+
+    Created like KuCoin's SDK; it starts connecting at once on ``loop``. The callback (sync or async)
+    receives only ``message`` frames, as decoded dicts exactly as KuCoin sent them (ticker pushes get
+    ``data["symbol"]``).
+
+    Args:
+        loop: the event loop to run on (``None``: the running loop).
+        client: anything with ``aget_ws_token(is_private)`` (kunb's clients) or a blocking
+            ``get_ws_token(is_private)`` (KuCoin's SDK clients; run in a worker thread).
+        callback: called with every data message.
+        private: use a private token (account and order channels).
+        sock: a connected socket for the *first* dial only (a socket cannot be reused after it
+            closes; reconnects open their own, with a warning). A zero-argument callable is
+            used as a socket factory on every dial instead.
+        on_event: called with a :class:`LifecycleEvent` at each lifecycle step (``None``: off).
+        queue_size: messages buffered between the reader and the callback; when full, the oldest
+            is dropped, counted and reported (``QUEUE_OVERFLOW``).
+        ping_interval, ping_timeout: seconds; ``None`` takes the bullet's ``pingInterval`` /
+            ``pingTimeout``.
+        welcome_timeout: seconds to wait for ``welcome`` after the handshake.
+        request_timeout: seconds a subscribe/unsubscribe waits for its ack (including a reconnect).
+        connect_timeout: seconds for the WebSocket handshake.
+        backoff_base, backoff_cap: reconnect delays grow as ``base * 2**(n-1)`` up to ``cap``, with
+            jitter; the first dial and the first redial after a stable link are immediate.
+        stable_after: seconds a link must stay live for the backoff to start over.
+        max_reconnects: give up (state ``CLOSED``) after this many failed dials in a row
+            (``None``: never).
+        token_renewal: seconds after which the connection is renewed with a fresh token, before
+            KuCoin's 24 h end (``None``: never).
+        uplink_limit: client messages per 10 s (kucoin-protocol.md 1.8).
+        name: a label for events and logs (default ``public-N`` / ``private-N``).
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop | None,
+        client: Any,
+        callback: Callback,
+        private: bool = False,
+        sock: socket.socket | Callable[[], socket.socket] | None = None,
+        *,
+        on_event: EventHook | None = None,
+        queue_size: int = 10_000,
+        ping_interval: float | None = None,
+        ping_timeout: float | None = None,
+        welcome_timeout: float = 10.0,
+        request_timeout: float = 10.0,
+        connect_timeout: float = 10.0,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+        stable_after: float = 30.0,
+        max_reconnects: int | None = None,
+        token_renewal: float | None = 23 * 3600.0,
+        uplink_limit: int = UPLINK_LIMIT,
+        name: str | None = None,
+    ) -> None:
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                raise ConfigurationError("ConnectWebsocket needs a running event loop (or loop=)") from None
+        if queue_size < 1:
+            raise ConfigurationError("queue_size must be at least 1")
+        if not callable(callback):
+            raise ConfigurationError("callback must be callable")
+        self._loop = loop
+        self._client = client
+        self._callback = callback
+        self._private = bool(private)
+        self._sock = sock
+        self._on_event = on_event
+        self._ping_override = (ping_interval, ping_timeout)
+        self._welcome_timeout = welcome_timeout
+        self.request_timeout = request_timeout
+        self._connect_timeout = connect_timeout
+        self._backoff = (backoff_base, backoff_cap)
+        self._stable_after = stable_after
+        self._max_reconnects = max_reconnects
+        self._token_renewal = token_renewal
+        self.name = name or f"{'private' if private else 'public'}-{next(_names)}"
+
+        self.state = ConnectionState.CONNECTING
+        self.counters = Counters()
+        self._session = Session(private=self._private, ids=_ids)
+        self._limiter = UplinkLimiter(limit=uplink_limit, period=UPLINK_PERIOD)
+        self._topics: dict[str, None] = {}  # confirmed units, in subscription order
+        self._futures: dict[str, asyncio.Future[None]] = {}
+        self._ws: ClientConnection | None = None
+        self._live = asyncio.Event()
+        self._ended = asyncio.Event()
+        self._fatal: BaseException | None = None
+        self._dials = 0
+        self._live_since: float | None = None
+        self._queue: deque[dict[str, Any]] = deque(maxlen=queue_size)
+        self._wake = asyncio.Event()
+        self._cb_log = _LimitedLog()
+        self._overflow_log = _LimitedLog()
+        self._task = loop.create_task(self._run(), name=f"kunb-{self.name}-run")
+        self._dispatcher = loop.create_task(self._dispatch(), name=f"kunb-{self.name}-dispatch")
+
+    def __repr__(self) -> str:
+        return f"<ConnectWebsocket {self.name} {self.state.value} topics={len(self._topics)}>"
+
+    # -- public API -----------------------------------------------------------------------------
+    @property
+    def topics(self) -> KeysView[str]:
+        """The subscribed topics (per-symbol units), ordered and duplicate-free; a live view."""
+        return self._topics.keys()
+
+    @property
+    def private(self) -> bool:
+        """True for a connection on a private token."""
+        return self._private
+
+    @property
+    def closed(self) -> bool:
+        """True once closed for good."""
+        return self.state is ConnectionState.CLOSED
+
+    async def wait_live(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Wait until the connection is live.
+
+        Raises:
+            RequestTimeout: not live within ``timeout``.
+            ClosedError: closed meanwhile; a fatal error (bad credentials) is re-raised instead.
+        """
+        if self._live.is_set():
+            return
+        self._check_open()
+        ended = asyncio.ensure_future(self._ended.wait())
+        live = asyncio.ensure_future(self._live.wait())
+        try:
+            done, _ = await asyncio.wait({ended, live}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+            live.cancel()
+        if not done:
+            raise RequestTimeout(f"{self.name}: not connected within {timeout} s")
+        self._check_open()
+
+    async def subscribe(self, topic: str | Iterable[str], *, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Subscribe and wait for KuCoin's ack (already subscribed topics are skipped).
+
+        Topics accepted by the server stay subscribed and are resubscribed after every reconnect.
+
+        Raises:
+            SubscribeError: KuCoin refused (its ``code``: 404 unknown topic, 509 limits...).
+            RequestTimeout: no ack within ``timeout`` (default ``request_timeout``).
+            ValueError: a malformed topic.
+        """
+        units = [u for u in _units(topic) if u not in self._topics]
+        if units:
+            await self._request(RequestKind.SUBSCRIBE, units, timeout)
+
+    async def unsubscribe(self, topic: str | Iterable[str], *, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Unsubscribe; the topics are forgotten at once (not resubscribed), then the server is told.
+
+        Unknown topics are ignored. When the link is down nothing needs sending.
+        """
+        units = [u for u in _units(topic) if u in self._topics]
+        for unit in units:
+            del self._topics[unit]
+        if units and self._live.is_set():
+            await self._request(RequestKind.UNSUBSCRIBE, units, timeout)
+
+    async def send_message(self, msg: dict[str, Any], retry_count: int = 0) -> None:
+        """Send one message, as KuCoin's SDK does.
+
+        ``subscribe``/``unsubscribe`` messages go through :meth:`subscribe`/:meth:`unsubscribe`, so the
+        topic is tracked for reconnects and the ack is awaited (errors raise). Other messages get a
+        unique ``id`` when they have none and are sent once the link is live; ``retry_count`` extra
+        attempts are made when the link drops during the send.
+        """
+        kind = msg.get("type")
+        if kind in ("subscribe", "unsubscribe") and isinstance(msg.get("topic"), str):
+            method = self.subscribe if kind == "subscribe" else self.unsubscribe
+            await method(msg["topic"])
+            return
+        message = dict(msg)
+        message.setdefault("id", self._session.next_id())
+        text = orjson.dumps(message).decode()
+        for attempt in range(retry_count + 1):
+            await self.wait_live(self.request_timeout)
+            try:
+                await self._send(self._ws, text)  # type: ignore[arg-type]
+                return
+            except ConnectionClosed:
+                if attempt == retry_count:
+                    raise
+
+    async def send_ping(self) -> None:
+        """Send a JSON ping now (the keepalive also pings every ``pingInterval`` by itself)."""
+        await self.wait_live(self.request_timeout)
+        text = self._session.ping(self._loop.time(), self.counters.frames)
+        await self._send(self._ws, text)  # type: ignore[arg-type]
+
+    async def close(self) -> None:
+        """Stop for good: cancel every task, close the socket, fail pending requests. Idempotent."""
+        if self._task.done() and self._dispatcher.done():
+            self._finish(None)
+            return
+        for task in (self._task, self._dispatcher):
+            task.cancel()
+        for task in (self._task, self._dispatcher):
+            try:
+                await task
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                    raise  # our caller is being cancelled too: do not swallow it
+            except Exception:  # the run task already reported its fatal error
+                pass
+        self._finish(None)
+
+    async def __aenter__(self) -> ConnectWebsocket:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- internals: lifecycle -------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self.state is ConnectionState.CLOSED:
+            if self._fatal is not None:
+                raise self._fatal
+            raise ClosedError(f"{self.name} is closed")
+
+    def _emit(self, kind: EventKind, detail: str = "", **kw: Any) -> None:
+        hook = self._on_event
+        if hook is None:
+            return
+        try:
+            hook(LifecycleEvent(kind, self.name, detail, **kw))
+        except Exception:
+            logger.exception("%s: on_event hook raised (ignored)", self.name)
+
+    def _finish(self, error: BaseException | None) -> None:
+        if self.state is ConnectionState.CLOSED:
+            return
+        self._fatal = error
+        self.state = ConnectionState.CLOSED
+        self._live.clear()
+        self._ended.set()
+        self._fail_requests(error or ClosedError(f"{self.name} is closed"))
+        logger.info("%s: closed%s", self.name, f" ({error})" if error else "")
+        self._emit(EventKind.CLOSED, str(error or ""), error=error)
+
+    def _fail_requests(self, error: BaseException) -> None:
+        futures, self._futures = self._futures, {}
+        for fut in futures.values():
+            if not fut.done():
+                fut.set_exception(error)
+                fut.exception()  # mark retrieved: nobody may be waiting any more
+
+    def _delay(self, attempt: int) -> float:
+        base, cap = self._backoff
+        ceiling = min(cap, base * 2 ** (attempt - 1))
+        return ceiling / 2 + random.random() * ceiling / 2  # "equal jitter": no thundering herd
+
+    async def _run(self) -> None:
+        attempt = 0  # dials in a row that did not give a stable link
+        renewing = False
+        dialed = False
+        try:
+            while True:
+                if attempt:
+                    if self._max_reconnects is not None and attempt > self._max_reconnects:
+                        raise TransportError(f"{self.name}: gave up after {attempt - 1} reconnects")
+                    delay = self._delay(attempt)
+                    self._emit(EventKind.RECONNECTING, f"dial {attempt}", count=attempt, delay=delay)
+                    await asyncio.sleep(delay)
+                if dialed:
+                    self.counters.reconnects += 1
+                dialed = True
+                self._live_since = None
+                try:
+                    await self._serve(renewing)
+                except _Renew:
+                    renewing, attempt = True, 0
+                    continue
+                except (AuthenticationError, ConfigurationError):
+                    raise  # retrying cannot help: bad credentials or set-up
+                except (KunbError, OSError, TimeoutError, websockets.WebSocketException) as exc:
+                    error: BaseException = exc
+                renewing = False
+                since = self._live_since
+                stable = since is not None and self._loop.time() - since >= self._stable_after
+                attempt = 0 if stable else attempt + 1  # a stable link is redialed at once
+                if self.state is ConnectionState.LIVE:
+                    self.state = ConnectionState.RECONNECTING
+                text = _describe(error)
+                level = logging.INFO if isinstance(error, ConnectionClosed) else logging.WARNING
+                logger.log(level, "%s: link down (%s); reconnecting", self.name, text)
+                self._emit(EventKind.DISCONNECTED, text, error=error)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.error("%s: stopped: %s", self.name, exc)
+            self._finish(exc)
+        finally:
+            self._live.clear()
+
+    async def _fetch_token(self) -> dict[str, Any]:
+        client = self._client
+        fetch = getattr(client, "aget_ws_token", None)
+        try:
+            if fetch is not None:
+                data = await fetch(self._private)
+            else:
+                # KuCoin's SDK clients only block: keep the event loop free (peers.md bug 1).
+                data = await asyncio.to_thread(client.get_ws_token, self._private)
+        except KunbError:
+            raise
+        except Exception as exc:  # a foreign client: bare Exception, requests errors...
+            raise TransportError(f"{self.name}: token request failed: {type(exc).__name__}") from exc
+        try:
+            servers = data["instanceServers"]
+            token = data["token"]
+            if not servers or not isinstance(token, str):
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            raise ProtocolError(f"{self.name}: bullet response without token/instanceServers") from None
+        return data
+
+    async def _dial(self) -> tuple[ClientConnection, float, float]:
+        data = await self._fetch_token()
+        server = random.choice(data["instanceServers"])  # spread load, as the universal SDK does
+        interval = self._ping_override[0] or server.get("pingInterval", 18000) / 1000
+        timeout = self._ping_override[1] or server.get("pingTimeout", 10000) / 1000
+        endpoint = str(server["endpoint"])
+        sep = "&" if "?" in endpoint else "?"
+        url = f"{endpoint}{sep}token={data['token']}&connectId={uuid.uuid4().hex}"  # never logged
+        sock = self._sock
+        if callable(sock):
+            sock = sock()
+        elif sock is not None and self._dials:
+            logger.warning("%s: sock= served the first connection only; reconnects use their own", self.name)
+            self._sock = sock = None
+        self._dials += 1
+        try:
+            # No ssl=: websockets picks TLS from the scheme; `encrypt` may be null/false for ws://
+            # (kucoin-protocol.md 5). ping_interval=None: KuCoin's JSON ping is the keepalive.
+            ws = await connect(
+                url,
+                sock=sock,
+                open_timeout=self._connect_timeout,
+                ping_interval=None,
+                close_timeout=2.0,
+                max_size=2**24,
+                logger=_wire_logger,
+            )
+        except websockets.InvalidURI:
+            raise ProtocolError(f"{self.name}: bullet endpoint is not a WebSocket URI") from None
+        except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+            raise TransportError(f"{self.name}: connect failed: {_redact(str(exc))}") from exc
+        return ws, interval, timeout
+
+    async def _serve(self, renewing: bool) -> None:
+        ws, interval, ping_timeout = await self._dial()
+        loop = self._loop
+        session = self._session
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            self._emit(EventKind.CONNECTED)
+            session.reset(loop.time(), ping_interval=interval, ping_timeout=ping_timeout)
+            await self._await_welcome(ws)
+            self._emit(EventKind.WELCOME)
+            self._ws = ws
+            tasks.append(loop.create_task(self._read(ws), name=f"kunb-{self.name}-read"))
+            tasks.append(loop.create_task(self._keepalive(ws), name=f"kunb-{self.name}-keepalive"))
+            if self._topics:
+                await self._resubscribe(ws, tasks)
+            self.state = ConnectionState.LIVE
+            self._live_since = loop.time()
+            self._live.set()
+            logger.info("%s: live (%d topics)", self.name, len(self._topics))
+            if renewing:
+                self._emit(EventKind.TOKEN_RENEWED)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # raises why the link ended
+            raise ConnectionClosed(f"{self.name}: connection closed")
+        finally:
+            self._live.clear()
+            self._ws = None
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):  # the outcome that counts was taken above
+                    await task
+            self._fail_requests(ConnectionClosed(f"{self.name}: link lost before the answer"))
+            await ws.close()
+
+    async def _await_welcome(self, ws: ClientConnection) -> None:
+        deadline = self._loop.time() + self._welcome_timeout
+        while True:
+            remaining = deadline - self._loop.time()
+            try:
+                raw = await asyncio.wait_for(ws.recv(decode=False), max(remaining, 0.0))
+            except TimeoutError:
+                raise RequestTimeout(f"{self.name}: no welcome within {self._welcome_timeout} s") from None
+            except websockets.ConnectionClosed as exc:
+                raise ConnectionClosed(f"{self.name}: closed before welcome ({exc.rcvd})") from exc
+            self.counters.frames += 1
+            try:
+                frame = orjson.loads(raw)
+                event = self._session.receive(frame)
+            except (orjson.JSONDecodeError, AttributeError):
+                self.counters.bad_frames += 1
+                continue
+            if isinstance(event, ConnectionErrorFrame):
+                raise WebSocketError(event.code, event.data)  # e.g. 401 token is expired: redial
+            if self._session.welcomed:
+                return
+
+    async def _resubscribe(self, ws: ClientConnection, tasks: list[asyncio.Task[None]]) -> None:
+        units = list(self._topics)
+        self._topics.clear()
+        failed = await self._send_requests(ws, RequestKind.SUBSCRIBE, units, self.request_timeout, tasks)
+        if failed:
+            refused = [u for request_units, _ in failed for u in request_units]
+            logger.warning("%s: %d topics refused on resubscribe (%s)", self.name, len(refused), failed[0][1])
+        self._emit(
+            EventKind.RESUBSCRIBED, f"{len(failed)} refused" if failed else "", count=len(self._topics)
+        )
+
+    # -- internals: requests --------------------------------------------------------------------
+    async def _send(self, ws: ClientConnection, text: str) -> None:
+        limiter = self._limiter
+        while (wait := limiter.delay(self._loop.time())) > 0:  # noqa: ASYNC110 - a rate limit, not a poll
+            await asyncio.sleep(wait)
+        limiter.record(self._loop.time())
+        try:
+            await ws.send(text)
+        except websockets.ConnectionClosed as exc:
+            raise ConnectionClosed(f"{self.name}: closed while sending") from exc
+
+    async def _send_requests(
+        self,
+        ws: ClientConnection,
+        kind: RequestKind,
+        units: list[str],
+        budget: float,
+        watch: list[asyncio.Task[None]] | None = None,
+    ) -> list[tuple[tuple[str, ...], SubscribeError]]:
+        """Send ``units`` in batches, wait for every answer, record accepted subscriptions.
+
+        Returns the refused requests (their units and KuCoin's error).
+        """
+        loop = self._loop
+        sent: list[tuple[tuple[str, ...], asyncio.Future[None]]] = []
+        ids: list[str] = []
+        for topic in join_units(units):
+            pending, text = self._session.request(kind, topic, loop.time())
+            fut: asyncio.Future[None] = loop.create_future()
+            self._futures[pending.id] = fut
+            sent.append((pending.units, fut))
+            ids.append(pending.id)
+            await self._send(ws, text)
+        futures = [f for _, f in sent]
+        waiters: set[asyncio.Future[Any]] = set(futures) | set(watch or ())
+        deadline = loop.time() + budget
+        while not all(f.done() for f in futures):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                for rid in ids:
+                    self._futures.pop(rid, None)
+                raise RequestTimeout(f"{self.name}: no {kind.value} ack within {budget:.3g} s")
+            done, _ = await asyncio.wait(waiters, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            if any(t in done for t in watch or ()):
+                raise ConnectionClosed(f"{self.name}: link lost during {kind.value}")
+            waiters -= done
+        failed: list[tuple[tuple[str, ...], SubscribeError]] = []
+        for request_units, fut in sent:
+            exc = fut.exception()
+            if exc is None:
+                if kind is RequestKind.SUBSCRIBE:
+                    self._topics.update(dict.fromkeys(request_units))
+            elif isinstance(exc, SubscribeError):
+                failed.append((request_units, exc))
+            else:
+                raise exc
+        return failed
+
+    async def _request(self, kind: RequestKind, units: list[str], budget: float | None) -> None:
+        deadline = self._loop.time() + (self.request_timeout if budget is None else budget)
+        while units:
+            await self.wait_live(max(deadline - self._loop.time(), 0.0))
+            ws = self._ws
+            assert ws is not None
+            try:
+                failed = await self._send_requests(ws, kind, units, deadline - self._loop.time())
+            except ConnectionClosed:
+                if kind is RequestKind.UNSUBSCRIBE:
+                    return  # the link that carried them is gone; they are forgotten already
+                units = [u for u in units if u not in self._topics]
+                continue  # the next connection gets them, within the same deadline
+            refused = sum(len(request_units) for request_units, _ in failed)
+            kind_event = EventKind.SUBSCRIBED if kind is RequestKind.SUBSCRIBE else EventKind.UNSUBSCRIBED
+            if len(units) > refused:
+                self._emit(kind_event, count=len(units) - refused)
+            if failed:
+                raise failed[0][1]
+            return
+
+    # -- internals: the hot path ----------------------------------------------------------------
+    async def _read(self, ws: ClientConnection) -> None:
+        counters = self.counters
+        last = counters.last_message
+        queue = self._queue
+        maxlen = queue.maxlen
+        wake = self._wake
+        loads = orjson.loads
+        clock = time.monotonic
+        control = self._control
+        recv = ws.recv
+        try:
+            while True:
+                raw = await recv(False)
+                counters.frames += 1
+                counters.bytes += len(raw)
+                try:
+                    frame = loads(raw)
+                    kind = frame.get("type")
+                except (orjson.JSONDecodeError, AttributeError):
+                    counters.bad_frames += 1
+                    continue
+                if kind == "message":
+                    counters.messages += 1
+                    last[frame.get("topic")] = clock()
+                    if len(queue) == maxlen:
+                        self._overflowed()
+                    queue.append(frame)
+                    wake.set()
+                else:
+                    control(frame)
+        except websockets.ConnectionClosed as exc:
+            raise ConnectionClosed(f"{self.name}: closed by peer ({exc.rcvd or 'no close frame'})") from exc
+
+    def _control(self, frame: dict[str, Any]) -> None:
+        event = self._session.receive(frame)
+        if isinstance(event, Ack):
+            fut = self._futures.pop(event.request.id, None)
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+        elif isinstance(event, RequestError):
+            fut = self._futures.pop(event.request.id, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(SubscribeError(event.code, event.data))
+        elif isinstance(event, ConnectionErrorFrame):
+            raise WebSocketError(event.code, event.data)  # 401 token expired...: redial
+
+    def _overflowed(self) -> None:
+        self.counters.drops += 1
+        if self._overflow_log.ready(self._loop.time()):
+            dropped = self.counters.drops
+            logger.warning(
+                "%s: callback too slow, queue full: %d messages dropped so far", self.name, dropped
+            )
+            self._emit(EventKind.QUEUE_OVERFLOW, count=dropped)
+
+    async def _keepalive(self, ws: ClientConnection) -> None:
+        loop = self._loop
+        session = self._session
+        counters = self.counters
+        renew_at = None if self._token_renewal is None else loop.time() + self._token_renewal
+        while True:
+            now = loop.time()
+            if session.link_dead(now, counters.frames):
+                raise RequestTimeout(
+                    f"{self.name}: no pong or frame within {session.ping_timeout} s of a ping"
+                )
+            if renew_at is not None and now >= renew_at:
+                raise _Renew()
+            if session.ping_due(now):
+                await self._send(ws, session.ping(now, counters.frames))
+            wake = session.next_wakeup() if renew_at is None else min(session.next_wakeup(), renew_at)
+            await asyncio.sleep(max(wake - loop.time(), 0.0))
+
+    async def _dispatch(self) -> None:
+        queue = self._queue
+        wake = self._wake
+        callback = self._callback
+        isawaitable = inspect.isawaitable
+        while True:
+            await wake.wait()
+            wake.clear()
+            while queue:
+                frame = add_ticker_symbol(queue.popleft())
+                try:
+                    result = callback(frame)
+                    if result is not None and isawaitable(result):
+                        await result
+                except Exception as exc:
+                    self._callback_failed(exc)
+
+    def _callback_failed(self, exc: Exception) -> None:
+        counters = self.counters
+        counters.callback_errors += 1
+        if self._cb_log.ready(self._loop.time()):
+            logger.error(
+                "%s: callback raised %s (%d so far; the stream continues)",
+                self.name,
+                type(exc).__name__,
+                counters.callback_errors,
+                exc_info=exc,
+            )
+            self._emit(
+                EventKind.CALLBACK_ERROR, type(exc).__name__, count=counters.callback_errors, error=exc
+            )
+
+
+def _units(topic: str | Iterable[str]) -> list[str]:
+    topics: Iterator[str] = iter([topic]) if isinstance(topic, str) else iter(topic)
+    return list(dict.fromkeys(u for t in topics for u in expand_topic(t)))
+
+
+def _describe(error: BaseException | None) -> str:
+    if error is None:
+        return "closed"
+    return _redact(f"{type(error).__name__}: {error}")
