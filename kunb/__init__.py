@@ -22,6 +22,7 @@ _LAZY: dict[str, str] = {
     "TickerData": "kunb.payloads",
     "WebSocketMessage": "kunb.payloads",
     "WebSocketToken": "kunb.payloads",
+    "live_ticker": "kunb.notebook",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])
@@ -42,6 +43,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from .exceptions import ApiError, KunbError
+    from .notebook import live_ticker
     from .payloads import (
         AccountBalanceData,
         OrderBookData,
