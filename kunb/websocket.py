@@ -332,12 +332,13 @@ class ConnectWebsocket:
     async def unsubscribe(self, topic: str | Iterable[str], *, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Unsubscribe; the topics are forgotten at once (not resubscribed), then the server is told.
 
-        Unknown topics are ignored. When the link is down nothing needs sending.
+        Unknown topics are ignored. When the link is down nothing needs sending (the next link will
+        not resubscribe them); while it is resubscribing, the unsubscribe goes out after that.
         """
         units = [u for u in _units(topic) if u in self._topics]
         for unit in units:
             del self._topics[unit]
-        if units and self._live.is_set():
+        if units and self._ws is not None:
             await self._request(RequestKind.UNSUBSCRIBE, units, timeout)
 
     async def send_message(self, msg: dict[str, Any], retry_count: int = 0) -> None:
@@ -591,11 +592,15 @@ class ConnectWebsocket:
 
     async def _resubscribe(self, ws: ClientConnection, tasks: list[asyncio.Task[None]]) -> None:
         units = list(self._topics)
-        self._topics.clear()
-        failed = await self._send_requests(ws, RequestKind.SUBSCRIBE, units, self.request_timeout, tasks)
+        failed = await self._send_requests(
+            ws, RequestKind.SUBSCRIBE, units, self.request_timeout, tasks, record=False
+        )
+        for request_units, _ in failed:
+            for unit in request_units:
+                self._topics.pop(unit, None)
         if failed:
-            refused = [u for request_units, _ in failed for u in request_units]
-            logger.warning("%s: %d topics refused on resubscribe (%s)", self.name, len(refused), failed[0][1])
+            refused = sum(len(request_units) for request_units, _ in failed)
+            logger.warning("%s: %d topics refused on resubscribe (%s)", self.name, refused, failed[0][1])
         self._emit(
             EventKind.RESUBSCRIBED, f"{len(failed)} refused" if failed else "", count=len(self._topics)
         )
@@ -618,6 +623,8 @@ class ConnectWebsocket:
         units: list[str],
         budget: float,
         watch: list[asyncio.Task[None]] | None = None,
+        *,
+        record: bool = True,
     ) -> list[tuple[tuple[str, ...], SubscribeError]]:
         """Send ``units`` in batches, wait for every answer, record accepted subscriptions.
 
@@ -650,7 +657,7 @@ class ConnectWebsocket:
         for request_units, fut in sent:
             exc = fut.exception()
             if exc is None:
-                if kind is RequestKind.SUBSCRIBE:
+                if record and kind is RequestKind.SUBSCRIBE:
                     self._topics.update(dict.fromkeys(request_units))
             elif isinstance(exc, SubscribeError):
                 failed.append((request_units, exc))
