@@ -165,6 +165,8 @@ def _synthetic(n: int, seed: int) -> list[SymbolSpec]:
     while len(out) < n:
         name = "".join(letters[(i // 26**k) % 26] for k in (2, 1, 0)) + "X"
         i += 1
+        if f"{name}-USDT" in _BY_NAME:  # e.g. AVAX: never shadow a real pair
+            continue
         decimals = rng.randint(0, 8)  # price ~ 10**(4 - decimals)
         price_inc = format_units(1, decimals) if decimals else "1"
         price = format_units(rng.randint(10**4, 10**5 - 1), decimals) if decimals else "1234"
