@@ -15,13 +15,23 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "AccountBalanceData": "kunb.payloads",
     "ApiError": "kunb.exceptions",
+    "ConnectWebsocket": "kunb.websocket",
+    "ConnectionState": "kunb.websocket",
     "Credentials": "kunb.signing",
+    "EventKind": "kunb.websocket",
+    "GetToken": "kunb.client",
+    "KucoinWsClient": "kunb.ws_client",
     "KunbError": "kunb.exceptions",
+    "LifecycleEvent": "kunb.websocket",
+    "Market": "kunb.client",
     "OrderBookData": "kunb.payloads",
     "OrderUpdateData": "kunb.payloads",
     "TickerData": "kunb.payloads",
+    "Trade": "kunb.client",
+    "User": "kunb.client",
     "WebSocketMessage": "kunb.payloads",
     "WebSocketToken": "kunb.payloads",
+    "WsToken": "kunb.client",
     "live_ticker": "kunb.notebook",
 }
 
@@ -42,6 +52,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .client import GetToken, Market, Trade, User, WsToken
     from .exceptions import ApiError, KunbError
     from .notebook import live_ticker
     from .payloads import (
@@ -53,3 +64,5 @@ if TYPE_CHECKING:  # pragma: no cover
         WebSocketToken,
     )
     from .signing import Credentials
+    from .websocket import ConnectionState, ConnectWebsocket, EventKind, LifecycleEvent
+    from .ws_client import KucoinWsClient
