@@ -1,0 +1,83 @@
+"""`kunb sim` and `python -m kunb.sim`: URL line first, serves, stops on SIGTERM/SIGINT; the thread runner."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import httpx
+import pytest
+
+import kunb.sim
+
+
+def _start(args: list[str]) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    timer = threading.Timer(30, proc.kill)  # bound the wait for the first line
+    timer.start()
+    try:
+        first = proc.stdout.readline().strip()
+    finally:
+        timer.cancel()
+    return proc, first
+
+
+@pytest.mark.parametrize(
+    ("argv", "sig"),
+    [
+        ([sys.executable, "-m", "kunb.sim", "--symbols", "BTC-USDT,ETH-USDT", "--seed", "3"], signal.SIGTERM),
+        pytest.param(
+            [sys.executable, "-m", "kunb.cli", "sim", "--port", "0", "--symbols", "BTC-USDT"],
+            signal.SIGINT,
+            marks=pytest.mark.skipif(
+                importlib.util.find_spec("kunb.demo") is None,
+                reason="kunb/cli.py imports every sub-command module and kunb.demo does not exist yet",
+            ),
+        ),
+    ],
+)
+def test_cli_prints_url_serves_and_stops_with_exit_0(argv, sig):
+    """First stdout line is KUNB_SIM_URL=http://127.0.0.1:PORT; the REST API answers; a signal exits 0."""
+    proc, first = _start(argv)
+    try:
+        assert first.startswith("KUNB_SIM_URL=http://127.0.0.1:"), first
+        url = first.split("=", 1)[1]
+        r = httpx.get(f"{url}/api/v1/market/orderbook/level1", params={"symbol": "BTC-USDT"}, timeout=5)
+        assert r.json()["code"] == "200000"
+        proc.send_signal(sig)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_cli_bad_symbols_exit_2():
+    """A malformed --symbols value is a clear error, exit code 2, no traceback."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "kunb.sim", "--symbols", "not_a_pair"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert proc.returncode == 2 and "not BASE-QUOTE" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_thread_runner_start_stop():
+    """kunb.sim.start() serves from its own thread; kunb.sim.stop() stops it and joins the thread."""
+    handle = kunb.sim.start(symbols=["ETH-USDT"], tick_ms=50)
+    try:
+        assert handle.running and handle.url.startswith("http://127.0.0.1:")
+        r = httpx.get(f"{handle.url}/api/v1/timestamp", timeout=5)
+        assert r.json()["code"] == "200000"
+    finally:
+        kunb.sim.stop()
+    assert not handle.running
+    kunb.sim.stop()  # idempotent
