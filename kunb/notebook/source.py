@@ -33,15 +33,14 @@ class Feed(Protocol):
 
 
 def resolve_url(url: str | None = None) -> str:
-    """The REST base URL to use: ``url``, else ``$KUNB_URL``, else the embedded exchange started in this
-    process by ``kunb.sim.start()``, else the real KuCoin."""
+    """The REST base URL to use: ``url``, else the embedded exchange started in this process by
+    ``kunb.sim.start()`` (the session default), else ``$KUNB_URL``, else the real KuCoin."""
     if url:
         return url.rstrip("/")
-    env = os.environ.get("KUNB_URL")
-    if env:
-        return env.rstrip("/")
     sim_url = _session_sim_url()
-    return sim_url or KUCOIN_URL
+    if sim_url:
+        return sim_url
+    return (os.environ.get("KUNB_URL") or KUCOIN_URL).rstrip("/")
 
 
 def _session_sim_url() -> str | None:
@@ -50,6 +49,10 @@ def _session_sim_url() -> str | None:
     if callable(getter):
         value = getter()
         return str(value).rstrip("/") if value else None
+    # until kunb.sim exposes default_url() (requests-sim.md N1): the handle start() made current
+    handle = getattr(sys.modules.get("kunb.sim.runner"), "_current", None)
+    if handle is not None and getattr(handle, "running", False):
+        return str(handle.url).rstrip("/")
     return None
 
 

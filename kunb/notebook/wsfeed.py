@@ -93,8 +93,10 @@ class ClientFeed:
             await closed
         finally:
             self.connection = None
-            await ws.close()
-            await client.aclose()
+            try:
+                await ws.close()  # re-raises our own cancellation once the link is closed
+            finally:
+                await client.aclose()  # the REST keep-alive socket the token came through
 
     def counters(self) -> dict[str, int] | None:
         """The connection's counters (messages, reconnects, drops...), or None when not connected."""
