@@ -15,7 +15,6 @@ never logged.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import inspect
 import itertools
@@ -537,6 +536,7 @@ class ConnectWebsocket:
         loop = self._loop
         session = self._session
         tasks: list[asyncio.Task[None]] = []
+        dead = False
         try:
             self._emit(EventKind.CONNECTED)
             session.reset(loop.time(), ping_interval=interval, ping_timeout=ping_timeout)
@@ -557,16 +557,20 @@ class ConnectWebsocket:
             for task in done:
                 task.result()  # raises why the link ended
             raise ConnectionClosed(f"{self.name}: connection closed")
+        except RequestTimeout:
+            dead = True  # no closing handshake with a dead peer: it would only add to the outage
+            raise
         finally:
             self._live.clear()
             self._ws = None
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):  # the outcome that counts was taken above
-                    await task
-            self._fail_requests(ConnectionClosed(f"{self.name}: link lost before the answer"))
-            await ws.close()
+            try:
+                if tasks:
+                    await asyncio.wait(tasks)  # never raises the tasks' errors, never swallows our cancel
+            finally:
+                self._fail_requests(ConnectionClosed(f"{self.name}: link lost before the answer"))
+                await _close_socket(ws, abort=dead)
 
     async def _await_welcome(self, ws: ClientConnection) -> None:
         deadline = self._loop.time() + self._welcome_timeout
@@ -791,6 +795,17 @@ class ConnectWebsocket:
             self._emit(
                 EventKind.CALLBACK_ERROR, type(exc).__name__, count=counters.callback_errors, error=exc
             )
+
+
+async def _close_socket(ws: ClientConnection, *, abort: bool) -> None:
+    """Close the socket; abort the transport for a dead peer or when interrupted (no leak)."""
+    if abort:
+        ws.transport.abort()
+    try:
+        await ws.close()
+    except BaseException:
+        ws.transport.abort()
+        raise
 
 
 def _units(topic: str | Iterable[str]) -> list[str]:

@@ -495,3 +495,23 @@ async def test_no_secret_in_logs_reprs_or_errors(caplog):
         assert any("GET /endpoint?token=***" in t for t in texts)  # websockets' line, redacted
         for t in texts:
             assert "secret-token" not in t
+
+
+@pytest.mark.parametrize("phase", ["backoff", "welcome", "live"])
+async def test_close_is_prompt_in_every_phase(phase):
+    """close() returns quickly whether the connection is backing off, waiting for welcome or live."""
+    async with FakeKuCoin() as fake:
+        if phase == "backoff":
+            fake.token_fail = TransportError("down")
+        if phase == "welcome":
+            fake.welcome = False
+        sink = Sink()
+        conn = ConnectWebsocket(None, fake, sink, on_event=sink.on_event, **{**FAST, "backoff_base": 5.0})
+        if phase == "live":
+            await conn.wait_live(TIMEOUT)
+        elif phase == "welcome":
+            await until(lambda: fake.conns)
+        else:
+            await until(lambda: EventKind.RECONNECTING in sink.kinds())
+        await asyncio.wait_for(conn.close(), 3.0)
+        assert conn.state is ConnectionState.CLOSED and conn._task.done() and conn._dispatcher.done()
