@@ -6,7 +6,7 @@ loop, so the core needs no locks. Two ports, like KuCoin's separate REST and fee
 (``design.md``).
 
 Hooks for the trading layer (``kunb/sim/rest_private.py``): if that module exists and defines
-``install(exchange)``, it is called once in :meth:`Exchange.start`, before the servers start. It may:
+``install(exchange)``, it is called once at the end of ``Exchange.__init__``. It may:
 
 * ``exchange.add_routes(routes)``: more starlette routes (signed endpoints, bullet-private);
 * ``exchange.hub.register_private(prefix)``: topics that need a private token;
