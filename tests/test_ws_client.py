@@ -337,3 +337,55 @@ async def test_thousand_topics_shard_stream_survive_reconnect_and_unsubscribe():
             assert list(client.topics) == [] and len(client.connections) == 1
             await until(lambda: sum(len(s.topics) for s in ex.connections()) == 0)
         await market.aclose()
+
+
+async def test_private_channels_and_no_credentials_in_logs(exchange, caplog):
+    """A private client (User + private=True) gets balance and order pushes for its own orders; a
+    private topic on a public connection is refused with a typed error; at DEBUG no key, secret,
+    passphrase, signature or token shows up anywhere."""
+    from kunb.client import Trade, User
+
+    creds = exchange.credentials
+    assert creds is not None
+    rec = Recorder()
+    tokens: list[str] = []
+
+    class TokenUser(User):
+        async def aget_ws_token(self, is_private=False):
+            data = await super().aget_ws_token(is_private)
+            tokens.append(data["token"])
+            return data
+
+    with caplog.at_level(logging.DEBUG):
+        user = TokenUser(creds.key, creds.secret, creds.passphrase, url=exchange.url)
+        trader = Trade(credentials=creds, url=exchange.url)
+        client = await KucoinWsClient.create(None, user, rec, private=True, on_event=rec.on_event, **FAST)
+        public, market = await make(exchange, Recorder())
+        async with client, public:
+            await client.subscribe(["/account/balance", "/spotMarket/tradeOrders", "/market/ticker:BTC-USDT"])
+            with pytest.raises(SubscribeError):
+                await public.subscribe("/account/balance")
+            bid = float((await market.aget_ticker("BTC-USDT"))["bestBid"])
+            order = await trader.acreate_limit_order("BTC-USDT", "buy", "0.001", str(round(bid * 0.9, 1)))
+            await until(
+                lambda: any(
+                    m["topic"] == "/spotMarket/tradeOrders" and m["data"]["orderId"] == order["orderId"]
+                    for _, m in rec.messages
+                )
+            )
+            assert any(m["topic"] == "/account/balance" for _, m in rec.messages)
+            assert any(m["topic"] == "/market/ticker:BTC-USDT" for _, m in rec.messages)
+            await trader.acancel_all_orders(symbol="BTC-USDT")
+            exchange.faults.disconnect(abrupt=True)
+            await until(lambda: client.counters.reconnects >= 1 and client.state is ConnectionState.LIVE)
+            reprs = [repr(client), repr(user), repr(trader), *map(repr, client.connections)]
+        for c in (user, trader, market):
+            await c.aclose()
+    # the client side only: the simulator's own server logs (websockets.server, uvicorn) are not ours
+    server = ("websockets.server", "uvicorn", "kunb.sim")
+    ours = [r.getMessage() for r in caplog.records if not r.name.startswith(server)]
+    texts = ours + reprs + [repr(e) for e in rec.events]
+    secrets = [creds.key, creds.secret, creds.passphrase, *tokens]
+    assert len(tokens) >= 2
+    for secret in secrets:
+        assert not [t for t in texts if secret in t]
