@@ -89,8 +89,8 @@ class PrivateApi:
             hub.publish_private(push.user_id, push.topic, push.message)
 
     def on_tick(self, now_ns: int) -> None:
-        """After every market step: deliver what synthetic fills did to user orders."""
-        pushes = self.trading.drain_pushes()
+        """After every market step: expire due GTT orders, deliver what synthetic fills did to user orders."""
+        pushes = self.trading.expire(now_ns).pushes
         if pushes:
             self.deliver(pushes)
 

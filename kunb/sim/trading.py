@@ -3,7 +3,7 @@
 Pure: no I/O, no clock (``now_ns`` is an argument). User orders rest in the same
 :class:`~kunb.sim.orderbook.OrderBook` as the synthetic market, so they show in level2 pushes and trades.
 Every call returns an :class:`Outcome`: the private :class:`~kunb.sim.private.Push` frames to deliver (in
-order) and the book fills to publish as public trades. Money (``kucoin-protocol.md`` 2.3, 4.3):
+order) and the fills (the core already put them on the public tape). Money (``kucoin-protocol.md`` 2.3, 4.3):
 
 * placing holds the worst case: a buy ``price * size * (1 + takerFeeRate)`` of quote (the docs' example
   holds 0.5005 USDT for 0.00001 BTC at 50000), a sell ``size`` of base; market orders hold exactly what the
@@ -48,7 +48,7 @@ class Outcome:
 
     Attributes:
         pushes: private frames, in the order KuCoin emits them.
-        trades: book fills to publish on the public trade channels (``/market/match``, ticker, candles).
+        trades: the book fills the call made (already recorded as public trades by the core).
         order: the order placed (``place``), or ``None``.
         canceled: ids of the orders cancelled (``cancel``/``cancel_all``).
     """
@@ -92,6 +92,7 @@ class Trading:
         self._by_user: dict[str, list[UserOrder]] = {}
         self._fills: dict[str, list[TradeFill]] = {}
         self._outbox: list[Push] = []
+        self._expiring: list[UserOrder] = []  # GTT orders with a cancelAfter
         self._event_seq = 0
         core.add_fill_listener(self._on_fill)
 
@@ -187,6 +188,8 @@ class Trading:
         if result.resting is not None:
             order.state = OrderState.OPEN
             self._outbox.extend(order_frames(order, "open", ts_ns=now_ns))
+            if request.cancel_after > 0:
+                self._expiring.append(order)
         elif order.active:
             self._finish(order, now_ns)
         return Outcome(self.drain_pushes(), result.fills, order)
@@ -279,6 +282,20 @@ class Trading:
         for order in reversed(self.orders(user_id, active=True, symbol=symbol)):
             self._cancel(order, now_ns)
             ids.append(order.order_id)
+        return Outcome(self.drain_pushes(), (), None, tuple(ids))
+
+    def expire(self, now_ns: int) -> Outcome:
+        """Cancel the GTT orders whose ``cancelAfter`` seconds have passed (call it as time goes by)."""
+        now_ms, ids, keep = now_ns // 1_000_000, [], []
+        for order in self._expiring:
+            if not order.active:
+                continue
+            if order.created_ms + order.request.cancel_after * 1000 <= now_ms:
+                self._cancel(order, now_ns)
+                ids.append(order.order_id)
+            else:
+                keep.append(order)
+        self._expiring = keep
         return Outcome(self.drain_pushes(), (), None, tuple(ids))
 
     def _cancel(self, order: UserOrder, now_ns: int) -> None:

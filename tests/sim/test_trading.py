@@ -265,3 +265,19 @@ def test_every_private_field_has_kucoins_json_type(world: World) -> None:
         assert data["status"] in ("new", "open", "match", "done")
     assert (ORDERS_TOPIC, "received") not in seen and (ORDERS_V2_TOPIC, "received") in seen
     assert {(ORDERS_TOPIC, t) for t in ("open", "match", "filled", "canceled")} <= seen
+
+
+def test_gtt_orders_expire_after_cancel_after_seconds(world: World) -> None:
+    """A GTT order with cancelAfter is canceled (hold released) once that many seconds have passed."""
+    gtt = world.place(
+        world.alice, side="buy", price="50000", size="0.001", timeInForce="GTT", cancelAfter=60
+    ).order
+    gtc = world.place(world.alice, side="buy", price="50000", size="0.001").order
+    assert world.trading.expire(T0 + 59_999_000_000).canceled == ()
+    out = world.trading.expire(T0 + 60_000_000_000)
+    assert out.canceled == (gtt.order_id,) and not gtt.active and gtc.active
+    assert events(out.pushes, ORDERS_TOPIC) == ["canceled"] and events(out.pushes, BALANCE_TOPIC) == [
+        "trade.hold"
+    ]
+    assert world.balance(world.alice, "USDT").hold == Decimal("50.05")
+    assert world.trading.expire(T0 + 120_000_000_000).canceled == ()
