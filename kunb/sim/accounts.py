@@ -181,12 +181,14 @@ class Ledger:
 
     def accounts_of(self, user_id: str) -> list[Account]:
         """Every account of one user, in creation order."""
-        return [a for a in self._accounts.values() if a.user_id == user_id]
+        # list() snapshots in one C call (atomic under the GIL): a notebook thread may add accounts while the
+        # exchange's thread reads.
+        return [a for a in list(self._accounts.values()) if a.user_id == user_id]
 
     def totals(self) -> dict[str, Decimal]:
         """Per currency: every balance (available + hold) plus the fees collected."""
         totals: dict[str, Decimal] = dict(self.fees)
-        for (_, _, currency), (available, hold) in self._balances.items():
+        for (_, _, currency), (available, hold) in list(self._balances.items()):
             totals[currency] = totals.get(currency, _ZERO) + available + hold
         return totals
 
@@ -319,7 +321,7 @@ class Accounts:
         return self._users.get(user_id)
 
     def __iter__(self) -> Iterator[User]:
-        return iter(self._users.values())
+        return iter(list(self._users.values()))
 
     def __len__(self) -> int:
         return len(self._users)

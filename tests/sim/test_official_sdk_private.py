@@ -151,3 +151,14 @@ def test_official_sdk_wrong_passphrase_is_refused_with_401_400004(sim) -> None:
     user = User(creds.key, creds.secret, "not-the-passphrase", url=sim.url)
     with pytest.raises(Exception, match=r'^401-.*"400004"'):
         user.get_account_list()
+
+
+def test_official_sdk_with_a_v1_key_and_plain_passphrase(sim) -> None:
+    """A key version 1 account works in the SDK's ``is_v1api`` mode (no version header, clear passphrase)."""
+    creds = sim.exchange.create_account(key_version=1, balances={"USDT": "123.5"})
+    user = User(creds.key, creds.secret, creds.passphrase, url=sim.url, is_v1api=True)
+    [usdt] = user.get_account_list("USDT", "trade")
+    assert (usdt["balance"], usdt["available"], usdt["holds"]) == ("123.5", "123.5", "0")
+    v2_style = User(creds.key, creds.secret, creds.passphrase, url=sim.url)  # HMAC passphrase + header "2"
+    with pytest.raises(Exception, match=r'^401-.*"400004"'):
+        v2_style.get_account_list()
