@@ -148,18 +148,22 @@ class RollingFrame:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def _ordered(self, names: Sequence[str]) -> dict[str, np.ndarray]:
-        """The stored columns ``names`` (plus ``time``) oldest first, restricted to the time window."""
+    def _ordered(self, names: Sequence[str], tail: int | None = None) -> dict[str, np.ndarray]:
+        """The stored columns ``names`` (plus ``time``) oldest first, restricted to the time window;
+        only the newest ``tail`` rows when given (a renderer's read then copies just those)."""
         held = len(self)
-        rows = self._rows
-        start = self._n % self.maxlen if self._n > self.maxlen else 0
+        count = held if tail is None else max(0, min(tail, held))
+        end = self._n % self.maxlen if self._n >= self.maxlen else held  # one past the newest row
+        first = end - count  # negative: the rows wrap around the ring's end
         out: dict[str, np.ndarray] = {}
         for name in ("time", *names):
-            column = rows[name]
-            out[name] = (
-                np.concatenate((column[start:held], column[:start])) if start else column[:held].copy()
-            )
-        if self.span_ns is not None and held:
+            column = self._rows[name]
+            if first >= 0:
+                out[name] = column[first:end].copy()
+            else:
+                out[name] = np.concatenate((column[first:], column[:end]))
+        if self.span_ns is not None and count:
+            # The newest row is in every tail, so the window computed on a tail is the same window.
             keep = out["time"] >= out["time"][-1] - self.span_ns
             if not keep.all():
                 out = {name: values[keep] for name, values in out.items()}
@@ -168,17 +172,20 @@ class RollingFrame:
     def _derive(self, columns: dict[str, np.ndarray]) -> None:
         """Add the ``DERIVED`` columns to ``columns`` (vectorised; nothing is computed per append)."""
 
-    def to_pandas(self, *, symbol: str | None = None) -> pd.DataFrame:
+    def to_pandas(self, *, symbol: str | None = None, last: int | None = None) -> pd.DataFrame:
         """The window as a DataFrame indexed by ``time`` (``datetime64[ns, UTC]``).
 
         Args:
             symbol: keep only this symbol's rows (frames with a ``symbol`` column).
+            last: keep only the newest ``last`` rows (after the symbol filter).
         """
         import pandas as pd
 
-        data = self._ordered([name for name, _ in self.fields])
+        data = self._ordered([name for name, _ in self.fields], last if symbol is None else None)
         if symbol is not None:
             data = self._only(data, symbol)
+            if last is not None:
+                data = {name: values[len(values) - min(last, len(values)) :] for name, values in data.items()}
         self._derive(data)
         index = pd.DatetimeIndex(data.pop("time").view("M8[ns]"), tz="UTC", name="time")
         columns: dict[str, Any] = {}
@@ -215,7 +222,7 @@ class RollingFrame:
         need = numeric if set(wanted) & set(self.DERIVED) else [name for name in wanted if name != "time"]
         if symbol is not None:
             need = [*need, "symbol"]
-        data = self._ordered(need)
+        data = self._ordered(need, n if symbol is None else None)
         if symbol is not None:
             data = self._only(data, symbol)
         if n is not None:

@@ -277,3 +277,7 @@ def test_matches_a_list_reference(maxlen: int, rows: list[tuple[str, float]], sp
     assert df["symbol"].astype(object).tolist() == [symbol for _, (symbol, _) in expected]
     assert [t.value for t in df.index] == [T0 + i * S for i, _ in expected]
     assert frame.last(3, "price")["price"].tolist() == [price for _, (_, price) in expected][-3:]
+    assert frame.to_pandas(last=2)["price"].tolist() == [price for _, (_, price) in expected][-2:]
+    tail = [price for _, (symbol, price) in expected if symbol == "A-B"][-2:]
+    assert frame.to_pandas(symbol="A-B", last=2)["price"].tolist() == tail
+    assert frame.last(2, "price", symbol="A-B")["price"].tolist() == tail
