@@ -96,7 +96,13 @@ class PrivateApi:
 
 
 def install(exchange: Exchange) -> PrivateApi:
-    """Wire accounts, trading, private topics and signed routes into ``exchange`` (before it starts)."""
+    """Wire accounts, trading, private topics and signed routes into ``exchange`` (before it starts).
+
+    Afterwards the exchange has: ``credentials`` (the demo user's :class:`~kunb.signing.Credentials`),
+    ``create_account(balances=None, key_version=2, credentials=None) -> Credentials``, ``accounts``
+    (:class:`~kunb.sim.accounts.Accounts`), ``trading`` (:class:`~kunb.sim.trading.Trading`), ``private``
+    (this :class:`PrivateApi`) and ``env["KUNB_SIM_KEY"|"KUNB_SIM_SECRET"|"KUNB_SIM_PASSPHRASE"]``.
+    """
     api = PrivateApi(exchange)
     exchange.private = api  # type: ignore[attr-defined]
     exchange.accounts = api.accounts  # type: ignore[attr-defined]
