@@ -264,3 +264,22 @@ async def test_full_level2_is_signed_and_matches_the_book(sim) -> None:
         400,
         "900001",
     )
+
+
+async def test_order_list_pagination_and_filters(sim) -> None:
+    """pageSize (clamped to 10..500), currentPage, side/type filters, and bad parameters are 400100."""
+    _, me, _, _ = sim
+    for i in range(12):
+        side = "buy" if i % 3 else "sell"
+        price = "50000" if side == "buy" else "90000"
+        body = {"clientOid": f"p{i}", "side": side, "symbol": "BTC-USDT", "price": price, "size": "0.0001"}
+        await me.data("POST", "/api/v1/orders", body)
+    first = await me.data("GET", "/api/v1/orders?status=active&pageSize=1")
+    assert (first["pageSize"], first["totalNum"], first["totalPage"], len(first["items"])) == (10, 12, 2, 10)
+    second = await me.data("GET", "/api/v1/orders?status=active&pageSize=10&currentPage=2")
+    assert len(second["items"]) == 2 and second["currentPage"] == 2
+    assert not {o["id"] for o in first["items"]} & {o["id"] for o in second["items"]}
+    sells = await me.data("GET", "/api/v1/orders?status=active&side=sell&type=limit")
+    assert sells["totalNum"] == 4 and {o["side"] for o in sells["items"]} == {"sell"}
+    for bad in ("/api/v1/orders?status=open", "/api/v1/orders?currentPage=x", "/api/v1/fills?pageSize=ten"):
+        assert await _error(await me.call("GET", bad)) == (400, "400100")
