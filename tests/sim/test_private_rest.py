@@ -12,7 +12,8 @@ from kunb.signing import Credentials, auth_headers, sign_passphrase
 from kunb.sim import Exchange
 from kunb.sim.orderbook import Side
 from kunb.sim.rest import build_app
-from kunb.sim.rest_private import MAX_BODY_BYTES, routes
+from kunb.sim.rest_private import routes
+from kunb.sim.rest_signed import MAX_BODY_BYTES
 
 NOW_NS = 1_732_942_471_752_000_000
 
