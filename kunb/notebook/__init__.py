@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .livebook import LiveBook, SnapshotFetcher
 from .runtime import allow_nested, cell_key, live_objects, run, stop_all
 from .source import Feed, is_simulated, resolve_url
 from .throttle import DEFAULT_MAX_HZ
 from .ticker import LiveTicker
 
 __all__ = [
+    "LiveBook",
     "LiveTicker",
     "allow_nested",
+    "live_book",
     "live_objects",
     "live_ticker",
     "run",
@@ -61,6 +64,47 @@ def live_ticker(
     source = feed if feed is not None else _default_feed(url)
     live = LiveTicker(
         syms, source, key=cell_key("ticker", tuple(syms), source.url), window=window, max_hz=max_hz
+    )
+    live.start()
+    return live
+
+
+def live_book(
+    symbol: str,
+    *,
+    depth: int = 50,
+    url: str | None = None,
+    window: int = 2000,
+    max_hz: float = DEFAULT_MAX_HZ,
+    feed: Feed | None = None,
+    snapshots: SnapshotFetcher | None = None,
+) -> LiveBook:
+    """Keep ``symbol``'s level-2 book in sync and show it live; returns at once.
+
+    The book follows KuCoin's procedure (buffer ``/market/level2`` pushes, fetch a REST snapshot, replay,
+    re-snapshot on a gap) through :class:`kunb.book.OrderBook`; the badge says ``resyncing`` meanwhile.
+
+    Args:
+        symbol: e.g. ``'BTC-USDT'``.
+        depth: levels per side drawn in the depth chart.
+        url: the exchange's REST base URL (default as for :func:`live_ticker`).
+        window: spread points kept for the spread-over-time chart.
+        max_hz: maximum redraws per second.
+        feed: a custom Feed (tests, replays); overrides ``url``.
+        snapshots: ``async (symbol) -> snapshot`` (default: ``GET .../level2_100`` on the feed's URL).
+
+    Returns:
+        A :class:`LiveBook` (``.book``, ``.df``, ``.spread_df``, ``.snapshot()``, ``.stop()``).
+    """
+    source = feed if feed is not None else _default_feed(url)
+    live = LiveBook(
+        symbol,
+        source,
+        key=cell_key("book", symbol, source.url),
+        depth=depth,
+        window=window,
+        max_hz=max_hz,
+        snapshots=snapshots,
     )
     live.start()
     return live

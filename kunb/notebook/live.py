@@ -60,13 +60,8 @@ class LiveObject:
         self._stopped.clear()
         self.health = Health.CONNECTING
         self.detail = ""
-        for coro, name in (
-            (self.feed.run(self._topics(), self._ingest, self._on_health), "feed"),
-            (self.throttle.run(), "render"),
-        ):
-            task = self._loop.create_task(coro, name=f"kunb-{self.kind}-{name}")
-            self._tasks.add(task)
-            task.add_done_callback(self._task_done)
+        self._spawn_child(self.feed.run(self._topics(), self._ingest, self._on_health), "feed")
+        self._spawn_child(self.throttle.run(), "render")
         self.throttle.render_now()
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
@@ -128,11 +123,23 @@ class LiveObject:
 
     def _ingest(self, message: Mapping[str, Any]) -> None:
         self.received += 1
-        if self.health is not Health.LIVE and self.health is not Health.RESYNCING:
-            self.health = Health.LIVE
-            self.detail = ""
         self._on_message(message)
+        health = self._message_health()
+        if health is not self.health:
+            self.health = health
+            self.detail = ""
         self.throttle.mark()
+
+    def _message_health(self) -> Health:
+        """What a delivered message says about health: data flows, so ``live`` (a book may say otherwise)."""
+        return Health.LIVE
+
+    def _spawn_child(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        """Run ``coro`` as one of this object's tasks (cancelled by stop); it must handle its own errors."""
+        task = self._loop.create_task(coro, name=f"kunb-{self.kind}-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
 
     def _on_health(self, health: Health, detail: str = "") -> None:
         self.health = health

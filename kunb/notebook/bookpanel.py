@@ -1,0 +1,126 @@
+"""The order-book panel: depth chart, top-of-book table and spread over time, in one batched update."""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import TYPE_CHECKING
+
+import ipywidgets as widgets
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .panels import Controls, date_template, fmt_num
+from .status import StatusView, badge_html
+
+if TYPE_CHECKING:
+    from ..book import OrderBook
+
+__all__ = ["BookPanel", "depth_curve"]
+
+
+def depth_curve(prices: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative size from the best level outwards (the depth chart's y), float64."""
+    return prices.astype(np.float64, copy=False), np.cumsum(sizes, dtype=np.float64)
+
+
+def _top_table(book: OrderBook, rows: int) -> str:
+    bids, asks = book.top(rows)
+    ref = bids[0][0] if bids else (asks[0][0] if asks else math.nan)
+    body = []
+    for i in range(max(len(bids), len(asks))):
+        bp, bs = bids[i] if i < len(bids) else (math.nan, math.nan)
+        ap, asz = asks[i] if i < len(asks) else (math.nan, math.nan)
+        body.append(
+            f'<tr data-level="{i}"><td class="kunb-bid-size">{_size(bs)}</td>'
+            f'<td class="kunb-bid" style="color:#1a7f37">{fmt_num(bp, ref)}</td>'
+            f'<td class="kunb-ask" style="color:#b42318">{fmt_num(ap, ref)}</td>'
+            f'<td class="kunb-ask-size">{_size(asz)}</td></tr>'
+        )
+    spread = book.spread
+    mid = book.mid
+    bps = spread / mid * 1e4 if spread is not None and mid else math.nan
+    caption = (
+        f'<caption style="text-align:left">{html.escape(book.symbol)} · state '
+        f'<span class="kunb-book-state" data-state="{book.state.value}">{book.state.value}</span> · spread '
+        f'<span class="kunb-spread" data-spread="{"" if spread is None else repr(spread)}">'
+        f"{fmt_num(math.nan if spread is None else spread, ref)}</span> "
+        f'(<span class="kunb-spread-bps">{"–" if math.isnan(bps) else f"{bps:.2f}"}</span> bps)</caption>'
+    )
+    head = "<thead><tr><th>bid size</th><th>bid</th><th>ask</th><th>ask size</th></tr></thead>"
+    return (
+        '<table class="kunb-book-top" style="font-variant-numeric:tabular-nums">'
+        f"{caption}{head}<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _size(x: float) -> str:
+    return "–" if math.isnan(x) else f"{x:,.6f}"
+
+
+class BookPanel:
+    """Depth chart (traces ``bids`` / ``asks``, meta ``depth:bid`` / ``depth:ask``) on a price axis and
+    the spread over time (trace ``spread``, meta ``spread``) on a date axis, plus the top-of-book table."""
+
+    def __init__(self, symbol: str, *, depth: int, window: int, simulated: bool, rows: int = 10) -> None:
+        self.simulated = simulated
+        self.depth = depth
+        self.rows = rows
+        self.controls = Controls([symbol], window=window)
+        self.controls.symbols.description = "Symbol"
+        self.badge = widgets.HTML()
+        self.badge.add_class("kunb-badge-widget")
+        self.table = widgets.HTML()
+        self.table.add_class("kunb-book-widget")
+        self.figure = self._build_figure(symbol)
+        self.widget = widgets.VBox([self.badge, self.controls.box, widgets.HBox([self.table, self.figure])])
+        self.widget.add_class("kunb-live")
+        self.widget.add_class("kunb-book")
+        self.frames = 0
+
+    def _build_figure(self, symbol: str) -> go.FigureWidget:
+        label = " (simulated)" if self.simulated else ""
+        fig = make_subplots(
+            rows=2,
+            cols=1,
+            row_heights=[0.62, 0.38],
+            vertical_spacing=0.12,
+            subplot_titles=[f"{symbol} depth{label}", f"{symbol} spread{label}"],
+        )
+        empty = np.empty(0)
+        common = {"mode": "lines", "line_shape": "hv", "fill": "tozeroy"}
+        for name, meta, colour in (("bids", "depth:bid", "#1a7f37"), ("asks", "depth:ask", "#b42318")):
+            trace = go.Scatter(x=empty, y=empty, name=name, meta=meta, line_color=colour, **common)
+            fig.add_trace(trace, row=1, col=1)
+        fig.add_trace(go.Scatter(x=empty, y=empty, mode="lines", name="spread", meta="spread"), row=2, col=1)
+        fig.update_layout(
+            template=date_template(),
+            # the template makes every x axis a date axis (jupyter-notes.md 0.5); the depth chart's is prices
+            xaxis={"type": "linear", "title": "price"},
+            yaxis={"title": "cumulative size"},
+            height=520,
+            width=640,
+            showlegend=False,
+            title={"text": f"kunb live book · {symbol}{' · simulated data' if self.simulated else ''}"},
+            uirevision="kunb",
+        )
+        return go.FigureWidget(fig)
+
+    def set_symbol(self, symbol: str) -> None:
+        self.figure = self._build_figure(symbol)
+        row = self.widget.children[-1]
+        row.children = (self.table, self.figure)
+
+    def render(self, book: OrderBook, spread_t: np.ndarray, spread: np.ndarray, status: StatusView) -> None:
+        """Show ``book`` (top ``depth`` levels per side) and the spread series: one ``batch_update``."""
+        self.badge.value = badge_html(status)
+        self.table.value = _top_table(book, self.rows)
+        bid_x, bid_y = depth_curve(*book.arrays("bid", self.depth))
+        ask_x, ask_y = depth_curve(*book.arrays("ask", self.depth))
+        with self.figure.batch_update():
+            bids, asks, spread_trace = self.figure.data
+            bids.x, bids.y = bid_x, bid_y
+            asks.x, asks.y = ask_x, ask_y
+            spread_trace.x, spread_trace.y = spread_t.copy(), spread.copy()
+        self.frames += 1

@@ -1,0 +1,107 @@
+"""live_book: buffers pushes, syncs from a snapshot, redraws depth and spread, resyncs on a gap."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import numpy as np
+from nbfakes import wait_for
+
+import kunb.notebook as nb
+from kunb.notebook.status import Health
+
+
+def l2(symbol: str, start: int, end: int, bids=(), asks=()) -> dict:
+    return {
+        "type": "message",
+        "topic": f"/market/level2:{symbol}",
+        "subject": "trade.l2update",
+        "data": {
+            "symbol": symbol,
+            "sequenceStart": start,
+            "sequenceEnd": end,
+            "time": 1_700_000_000_000 + end,
+            "changes": {"bids": [list(b) for b in bids], "asks": [list(a) for a in asks]},
+        },
+    }
+
+
+SNAPSHOT = {
+    "sequence": "10",
+    "time": 1_700_000_000_010,
+    "bids": [["99.5", "1"], ["99", "2"], ["98", "3"]],
+    "asks": [["100.5", "1.5"], ["101", "2"]],
+}
+
+
+async def test_book_syncs_from_snapshot_and_draws_depth(fake_feed):
+    """Pushes before the snapshot are buffered and replayed; the depth chart is cumulative size."""
+    fetched: list[str] = []
+
+    async def snapshots(symbol: str):
+        fetched.append(symbol)
+        return SNAPSHOT
+
+    live = nb.live_book("BTC-USDT", feed=fake_feed, snapshots=snapshots, max_hz=50)
+    fake_feed.push(l2("BTC-USDT", 11, 11, bids=[("99.5", "4", "11")]))
+    await wait_for(lambda: live.health is Health.LIVE and live.panel.frames >= 2)
+    assert fetched == ["BTC-USDT"]
+    snap = live.snapshot()
+    assert snap["best_bid"] == 99.5 and snap["best_ask"] == 100.5 and snap["last_sequence"] == 11
+    fake_feed.push(l2("BTC-USDT", 12, 12, asks=[("100.5", "0", "12")]))  # best ask removed
+    await wait_for(lambda: live.book.best_ask == 101.0)
+    await wait_for(lambda: len(live.panel.figure.data[1].x) == 1)
+    bids, asks, spread = live.panel.figure.data
+    assert bids.x.tolist() == [99.5, 99.0, 98.0] and bids.y.tolist() == [4.0, 6.0, 9.0]
+    assert asks.x.tolist() == [101.0] and asks.y.dtype == np.float64
+    assert spread.y[-1] == 1.5 and spread.name == "spread"
+    assert 'data-state="live"' in live.panel.table.value
+    assert live.panel.figure.layout.xaxis.type == "linear"
+    await live.aclose()
+
+
+async def test_gap_shows_resyncing_then_recovers(fake_feed):
+    """A sequence gap drops the book, the badge says resyncing, and a new snapshot brings it back."""
+    gate = asyncio.Event()
+    calls = 0
+
+    async def snapshots(symbol: str):
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            await gate.wait()  # hold the second snapshot so the resyncing state is observable
+            return {**SNAPSHOT, "sequence": "20"}
+        return SNAPSHOT
+
+    live = nb.live_book("BTC-USDT", feed=fake_feed, snapshots=snapshots, max_hz=50)
+    fake_feed.push(l2("BTC-USDT", 11, 11))
+    await wait_for(lambda: live.health is Health.LIVE)
+    fake_feed.push(l2("BTC-USDT", 15, 15))  # 12..14 lost
+    await wait_for(lambda: live.health is Health.RESYNCING)
+    await wait_for(lambda: 'data-status="resyncing"' in live.panel.badge.value)
+    gate.set()
+    fake_feed.push(l2("BTC-USDT", 16, 21, bids=[("99.7", "1", "21")]))
+    await wait_for(lambda: live.health is Health.LIVE and live.book.last_sequence == 21)
+    assert live.book.stats.gaps == 1 and live.book.best_bid == 99.7
+    await live.aclose()
+
+
+async def test_live_book_matches_the_exchange(exchange):
+    """Against the embedded exchange the synced book equals a REST snapshot taken at the same sequence."""
+    live = nb.live_book("BTC-USDT", url=exchange.url, max_hz=20)
+    await wait_for(lambda: live.health is Health.LIVE, within=10)
+    async with httpx.AsyncClient(base_url=exchange.url) as http:
+        for _ in range(200):
+            reply = await http.get("/api/v1/market/orderbook/level2_20", params={"symbol": "BTC-USDT"})
+            rest = reply.json()["data"]
+            if int(rest["sequence"]) == live.book.last_sequence:
+                break
+        else:
+            raise AssertionError("never caught the local book at the REST snapshot's sequence")
+    bids, asks = live.book.top(20)
+    assert bids == [(float(p), float(s)) for p, s in rest["bids"]]
+    assert asks == [(float(p), float(s)) for p, s in rest["asks"]]
+    await wait_for(lambda: len(live.panel.figure.data[0].x) > 0)
+    await live.aclose()
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("kunb-")]
