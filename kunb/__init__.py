@@ -32,6 +32,7 @@ _LAZY: dict[str, str] = {
     "WebSocketMessage": "kunb.payloads",
     "WebSocketToken": "kunb.payloads",
     "WsToken": "kunb.client",
+    "live_book": "kunb.notebook",
     "live_ticker": "kunb.notebook",
 }
 
@@ -54,7 +55,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from .client import GetToken, Market, Trade, User, WsToken
     from .exceptions import ApiError, KunbError
-    from .notebook import live_ticker
+    from .notebook import live_book, live_ticker
     from .payloads import (
         AccountBalanceData,
         OrderBookData,
