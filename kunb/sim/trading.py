@@ -90,6 +90,7 @@ class Trading:
         self.market_flow: dict[str, Decimal] = {}
         self._orders: dict[str, UserOrder] = {}
         self._by_user: dict[str, list[UserOrder]] = {}
+        self._active: dict[str, dict[str, UserOrder]] = {}  # per user, oldest first: keeps checks O(active)
         self._fills: dict[str, list[TradeFill]] = {}
         self._outbox: list[Push] = []
         self._expiring: list[UserOrder] = []  # GTT orders with a cancelAfter
@@ -119,12 +120,15 @@ class Trading:
         self, user_id: str, *, active: bool | None = None, symbol: str | None = None
     ) -> list[UserOrder]:
         """The user's orders, newest first, optionally only active/done ones of one symbol."""
-        out = [
+        if active:
+            candidates = list(self._active.get(user_id, {}).values())
+        else:
+            candidates = self._by_user.get(user_id, [])
+        return [
             o
-            for o in reversed(self._by_user.get(user_id, []))
+            for o in reversed(candidates)
             if (active is None or o.active == active) and (symbol is None or o.symbol == symbol)
         ]
-        return out
 
     def fills(
         self, user_id: str, *, symbol: str | None = None, order_id: str | None = None
@@ -159,11 +163,10 @@ class Trading:
         request = parse_order(params, self.specs)
         spec = self.specs[request.symbol]
         book = self.core.market(request.symbol).book
-        if request.client_oid and any(
-            o.active and o.request.client_oid == request.client_oid for o in self._by_user.get(user_id, [])
-        ):
+        active = self._active.get(user_id, {}).values()
+        if request.client_oid and any(o.request.client_oid == request.client_oid for o in active):
             raise OrderError("400100", "The clientOid already exists in an active order.", 400)
-        if len(self.orders(user_id, active=True, symbol=request.symbol)) >= MAX_ACTIVE_ORDERS:
+        if sum(o.symbol == request.symbol for o in active) >= MAX_ACTIVE_ORDERS:
             raise OrderError("200003", f"Exceeded the limit of {MAX_ACTIVE_ORDERS} active orders.", 200)
         hold_currency, hold = self._hold_for(request, spec, book)
         order_id = order_id or self.core.new_order_id()
@@ -182,6 +185,7 @@ class Trading:
         change = self.ledger.hold(user_id, hold_currency, hold, context)  # raises 200004: nothing changed yet
         self._orders[order_id] = order
         self._by_user.setdefault(user_id, []).append(order)
+        self._active.setdefault(user_id, {})[order_id] = order
         self._balance(change, now_ms)
         self._outbox.extend(order_frames(order, "received", ts_ns=now_ns))
         result = self._submit(request, spec, order_id, user_id, now_ns)  # fills settle in _on_fill
@@ -395,6 +399,7 @@ class Trading:
         # A market order by funds is filled when the book could not give it a further lot.
         filled = order.canceled_size == 0 and (request.funds is None or order.filled_size > 0)
         order.state = OrderState.DONE
+        self._active[order.user_id].pop(order.order_id, None)
         order.updated_ms = now_ns // 1_000_000
         self._outbox.extend(order_frames(order, "filled" if filled else "canceled", ts_ns=now_ns))
         if order.hold_left:

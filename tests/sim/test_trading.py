@@ -281,3 +281,21 @@ def test_gtt_orders_expire_after_cancel_after_seconds(world: World) -> None:
     ]
     assert world.balance(world.alice, "USDT").hold == Decimal("50.05")
     assert world.trading.expire(T0 + 120_000_000_000).canceled == ()
+
+
+def test_client_oid_unique_among_active_orders_and_active_order_cap(world: World, monkeypatch) -> None:
+    """A clientOid used by an active order is refused (free again once done); the per-symbol cap is 200003."""
+    first = world.place(world.alice, side="buy", price="50000", size="0.001", clientOid="same").order
+    with pytest.raises(OrderError) as info:
+        world.place(world.alice, side="buy", price="50000", size="0.001", clientOid="same")
+    assert info.value.code == "400100"
+    assert world.place(world.bob, side="buy", price="50000", size="0.001", clientOid="same").order.active
+    world.trading.cancel(world.alice, first.order_id, now_ns=T0)
+    again = world.place(world.alice, side="buy", price="50000", size="0.001", clientOid="same").order
+    assert world.trading.order_by_client_oid(world.alice, "same") is again
+    monkeypatch.setattr("kunb.sim.trading.MAX_ACTIVE_ORDERS", 2)
+    world.place(world.alice, side="buy", price="50001", size="0.001")
+    with pytest.raises(OrderError) as info:
+        world.place(world.alice, side="buy", price="50002", size="0.001")
+    assert info.value.code == "200003"
+    assert len(world.trading.orders(world.alice, active=True)) == 2
