@@ -85,9 +85,7 @@ def balance_frame(change: BalanceChange, *, event_id: str, time_ms: int) -> Push
     return Push(change.user_id, BALANCE_TOPIC, message)
 
 
-def _order_data(
-    order: UserOrder, event: str, ts_ns: int, match: Match | None, old_size: Decimal | None
-) -> dict:
+def _order_data(order: UserOrder, event: str, ts_ns: int, match: Match | None) -> dict:
     request = order.request
     if event == "received":
         status = "new"
@@ -131,8 +129,6 @@ def _order_data(
             liquidity=match.liquidity,
             feeType=f"{match.liquidity}Fee",
         )
-    if old_size is not None:
-        data["oldSize"] = format_decimal(old_size)
     return data
 
 
@@ -142,18 +138,17 @@ def order_frames(
     *,
     ts_ns: int,
     match: Match | None = None,
-    old_size: Decimal | None = None,
 ) -> list[Push]:
     """The ``orderChange`` pushes for one order event, for V1 and V2 (``received`` goes to V2 only).
 
     Args:
         order: the order, already updated by the event.
-        event: ``received``, ``open``, ``match``, ``update``, ``filled`` or ``canceled``.
+        event: ``received``, ``open``, ``match``, ``filled`` or ``canceled`` (the exchange has no order
+            amendment, so it never emits KuCoin's ``update``).
         ts_ns: the matching engine's time of the event, ns.
         match: the execution, for ``match`` events.
-        old_size: the size before an ``update``.
     """
-    data = _order_data(order, event, ts_ns, match, old_size)
+    data = _order_data(order, event, ts_ns, match)
     topics = (ORDERS_V2_TOPIC,) if event == "received" else (ORDERS_TOPIC, ORDERS_V2_TOPIC)
     return [
         Push(order.user_id, topic, _envelope(order.user_id, topic, "orderChange", dict(data)))
