@@ -33,7 +33,7 @@ PRIVATE_TOPICS: frozenset[str] = frozenset(
     {BALANCE_TOPIC, ORDERS_TOPIC, ORDERS_V2_TOPIC, "/spotMarket/advancedOrders"}
 )
 
-# Event type -> status when it is not the order's own state (kucoin-protocol.md 2.3 table).
+# Events that close an order: their status is "done" (kucoin-protocol.md 2.3 table).
 _DONE_EVENTS = ("filled", "canceled")
 
 
