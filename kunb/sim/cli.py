@@ -33,6 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tick-ms", type=int, default=100, help="market step and push period in ms")
     parser.add_argument("--rate", type=float, default=1.0, help="multiplier of synthetic events per second")
     parser.add_argument("--admin", action="store_true", help="enable POST /admin/faults/{name} (loopback)")
+    parser.add_argument(
+        "--firehose",
+        type=int,
+        nargs="?",
+        const=1000,
+        default=0,
+        metavar="BATCH",
+        help="benchmark mode: level2 pushes as fast as subscribers read them (batch per round, default 1000)",
+    )
 
 
 def _symbols(text: str | None) -> int | list[str] | None:
@@ -58,6 +67,7 @@ async def _serve(args: argparse.Namespace) -> None:
         tick_ms=args.tick_ms,
         rate=args.rate,
         admin=args.admin,
+        firehose=args.firehose,
     ) as ex:
         lines = [f"KUNB_SIM_URL={ex.url}"] + [f"{k}={v}" for k, v in ex.env.items() if k != "KUNB_SIM_URL"]
         print("\n".join(lines), flush=True)

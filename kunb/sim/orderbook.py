@@ -316,6 +316,48 @@ class OrderBook:
         self._record(order.side, order.price, level.total)
         return order
 
+    def set_maker_liquidity(self, side: Side, price: int, size: int) -> bool:
+        """Set the synthetic market maker's total size at one price in a single change (firehose path).
+
+        Resizes the market maker's last order at that price (or adds one, or removes them all for
+        ``size`` 0); user orders there are untouched. Consumes exactly one sequence, except for removing
+        a level that does not exist (returns False). The caller keeps the book uncrossed (bids below the
+        best ask, asks above the best bid).
+        """
+        if size < 0:
+            raise ConfigurationError("size must be >= 0")
+        book = self._side(side)
+        level = book.get(price)
+        if level is None:
+            if size == 0:
+                return False
+            self._rest(Order(self._ids(), side, price, size))
+            return True
+        makers = [o for o in level.orders if o.owner is None]
+        if size == 0:
+            for o in makers:
+                level.orders.remove(o)
+                level.total -= o.size
+                del self._orders[o.order_id]
+            if not level.orders:
+                del book[price]
+        else:
+            for o in makers[:-1]:  # keep one maker order, with the whole size
+                level.orders.remove(o)
+                level.total -= o.size
+                del self._orders[o.order_id]
+            if makers:
+                keep = makers[-1]
+                level.total += size - keep.size
+                keep.size = size
+            else:
+                order = Order(self._ids(), side, price, size)
+                level.orders.append(order)
+                level.total += size
+                self._orders[order.order_id] = order
+        self._record(side, price, level.total if price in book else 0)
+        return True
+
     def bump(self) -> int:
         """Consume one sequence without changing a level (KuCoin's ``["0","0",seq]`` rows)."""
         self.sequence += 1

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import random
 import socket
 import threading
 import time
@@ -37,6 +38,7 @@ from websockets.asyncio.server import Server, serve
 from kunb.exceptions import ClosedError, ConfigurationError
 from kunb.sim.exchange import ExchangeCore
 from kunb.sim.faults import Faults, FaultState
+from kunb.sim.firehose import Firehose
 from kunb.sim.publisher import Publisher
 from kunb.sim.rest import build_app
 from kunb.sim.symbols import catalogue
@@ -83,6 +85,9 @@ class Exchange:
             silent for their sum.
         token_ttl_s: bullet token lifetime (KuCoin: 24 h).
         admin: expose ``POST /admin/faults/{name}`` (loopback clients only).
+        firehose: benchmark mode: ``/market/level2`` subscribers get pre-framed pushes as fast as they
+            read them (``True``, or the batch size per symbol and round; see :mod:`kunb.sim.firehose`).
+            The other channels keep their normal cadence.
         clock: wall clock in ns (tests may inject one); the core never reads it itself.
     """
 
@@ -100,6 +105,7 @@ class Exchange:
         ping_timeout_ms: int = 10_000,
         token_ttl_s: float = 86_400,
         admin: bool = False,
+        firehose: bool | int = False,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         if tick_ms <= 0 or ping_interval_ms <= 0 or ping_timeout_ms <= 0 or token_ttl_s <= 0:
@@ -124,6 +130,15 @@ class Exchange:
             ping_interval_ms=ping_interval_ms,
             ping_timeout_ms=ping_timeout_ms,
             wall_ns=clock,
+        )
+        self.firehose_batch = (1000 if firehose is True else int(firehose)) if firehose else 0
+        self._hoses = (
+            {
+                sym: Firehose(market, random.Random(f"kunb.sim.firehose:{seed}:{sym}"))
+                for sym, market in self.core.markets.items()
+            }
+            if firehose
+            else {}
         )
         self.env: dict[str, str] = {}
         self.credentials: Any = None
@@ -269,12 +284,44 @@ class Exchange:
         for hook in self._tick_hooks:
             hook(now)
 
+    async def _firehose_round(self) -> bool:
+        """One batch per subscribed symbol to its level2 subscribers, one batch kept in flight.
+
+        The next batch is generated while the previous one is being written, so the client, not
+        the server, sets the pace (kunb.sim.firehose).
+        """
+        now_ms = self.now_ns() // 1_000_000
+        busy: set[Session] = set()
+        for sym, hose in self._hoses.items():
+            subs = self.hub.subscribers(f"/market/level2:{sym}")
+            if not subs:
+                continue
+            frames = hose.frames(self.firehose_batch, now_ms)
+            blob = b"".join(frames)
+            for s in subs:
+                s.enqueue_frames(blob, len(frames))
+                busy.add(s)
+            self.hub.pushes += len(frames) * len(subs)
+        if not busy:
+            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        for s in busy:
+            while s.backlog > 1 and not s.ws.transport.is_closing() and loop.time() < deadline:
+                s.progress.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(s.progress.wait(), max(0.0, deadline - loop.time()))
+        return True
+
     async def _run_market(self) -> None:
         loop = asyncio.get_running_loop()
         next_at = loop.time()
         while True:
             try:
                 self.step()
+                if self._hoses and await self._firehose_round():
+                    next_at = loop.time()
+                    continue
             except Exception:  # a bug in one step must not stop the market for good
                 log.exception("kunb.sim market step failed")
             next_at += self.tick_s

@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from kunb.exceptions import SubscribeError
 from kunb.sim.faults import FaultState
@@ -66,9 +67,13 @@ class Session:
         self.last_seen = 0.0
         self.sent = 0
         self.dropped = 0
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[bytes | tuple[bytes, int]] = deque()  # (blob, n): pre-framed firehose batch
         self._wakeup = asyncio.Event()
+        self.idle = asyncio.Event()  # set whenever the queue has been fully written
+        self.idle.set()
+        self.progress = asyncio.Event()  # set after every queue item written (firehose pacing)
         self._closing = False
+        self._close_task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"Session(id={self.id}, connect_id={self.connect_id!r}, topics={len(self.topics)})"
@@ -85,7 +90,21 @@ class Session:
             self.dropped += 1
             return
         self._queue.append(frame)
+        self.idle.clear()
         self._wakeup.set()
+
+    def enqueue_frames(self, blob: bytes, count: int) -> None:
+        """Queue ``count`` pre-framed WebSocket text frames written as one blob (firehose mode)."""
+        if self._closing:
+            return
+        self._queue.append((blob, count))
+        self.idle.clear()
+        self._wakeup.set()
+
+    @property
+    def backlog(self) -> int:
+        """Queue items not yet handed to the transport."""
+        return len(self._queue)
 
     def abort(self) -> None:
         """Abrupt disconnect: abort the TCP transport, no close frame (fault injection)."""
@@ -94,7 +113,7 @@ class Session:
 
     def close_with(self, code: int, reason: str) -> None:
         self._closing = True
-        asyncio.get_running_loop().create_task(self.ws.close(code, reason))
+        self._close_task = asyncio.get_running_loop().create_task(self.ws.close(code, reason))
 
     async def writer(self, now: Callable[[], float]) -> None:
         """Send queued frames in order; honours the stall fault."""
@@ -106,9 +125,21 @@ class Session:
                 if stall > 0:
                     await asyncio.sleep(min(stall, 0.05))
                     continue
-                frame = self._queue.popleft()
-                await self.ws.send(frame, text=True)
-                self.sent += 1
+                item = self._queue.popleft()
+                if isinstance(item, tuple):
+                    # Frames built by kunb.sim.firehose: one write, websockets' own flow control.
+                    # Never after the closing handshake began: a data frame may not follow a close.
+                    if self.ws.state is not State.OPEN:
+                        self._queue.clear()
+                        break
+                    self.ws.transport.write(item[0])
+                    await self.ws.drain()
+                    self.sent += item[1]
+                    self.progress.set()
+                else:
+                    await self.ws.send(item, text=True)
+                    self.sent += 1
+            self.idle.set()
 
 
 class Hub:

@@ -123,6 +123,22 @@ def test_bad_orders_raise_typed_errors(call):
         call(_book())
 
 
+def test_set_maker_liquidity_keeps_user_orders():
+    """Setting the market maker's size at a price leaves user orders there alone; 0 removes only MM size."""
+    b = _book()
+    b.add_limit(Side.BUY, 50, 3)
+    u = b.add_limit(Side.BUY, 50, 2, owner="user")
+    b.add_limit(Side.BUY, 50, 4)
+    assert b.set_maker_liquidity(Side.BUY, 50, 10)
+    assert b.level_size(Side.BUY, 50) == 12 and b.order(u.order_id).size == 2
+    assert b.set_maker_liquidity(Side.BUY, 50, 0)
+    assert b.level_size(Side.BUY, 50) == 2 and [o.owner for o in b.level_orders(Side.BUY, 50)] == ["user"]
+    assert not b.set_maker_liquidity(Side.SELL, 70, 0)
+    assert b.set_maker_liquidity(Side.SELL, 70, 5) and b.best_ask() == (70, 5)
+    with pytest.raises(ConfigurationError):
+        b.set_maker_liquidity(Side.SELL, 70, -1)
+
+
 def test_drain_covers_contiguous_ranges_with_latest_row_per_price():
     """Each drain covers exactly the sequences consumed since the last; one row per price, its last seq."""
     b = _book()
@@ -160,6 +176,7 @@ _op = st.one_of(
     st.tuples(st.just("cancel"), st.integers(0, 50), st.just(0), st.just(0)),
     st.tuples(st.just("reduce"), st.integers(0, 50), st.integers(0, 10), st.just(0)),
     st.tuples(st.just("bump"), st.just(0), st.just(0), st.just(0)),
+    st.tuples(st.just("maker"), st.sampled_from(list(Side)), st.integers(0, 12), st.integers(0, 20)),
     st.tuples(st.just("drain"), st.just(0), st.just(0), st.just(0)),
     st.tuples(st.just("snapshot"), st.just(0), st.just(0), st.just(0)),
 )
@@ -185,6 +202,11 @@ def test_snapshot_plus_later_deltas_equals_the_book(ops):
             b.reduce(ids[a % len(ids)], x)
         elif kind == "bump":
             b.bump()
+        elif kind == "maker":  # the firehose path: set MM size at a non-crossing price
+            bid, ask = b.best_bid(), b.best_ask()
+            price = (ask[0] - 1 if ask else 100) - x if a is Side.BUY else (bid[0] + 1 if bid else 100) + x
+            if price > 0:
+                b.set_maker_liquidity(a, price, y)
         elif kind == "drain":
             d = b.drain()
             if d is not None:
