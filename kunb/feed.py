@@ -143,7 +143,7 @@ class Stream:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._start_task: asyncio.Task[None] | None = None
         self._state = StreamState.NEW
-        self._changed: asyncio.Event | None = None
+        self._changed = asyncio.Event()  # set on every state change of the stream or a book
 
     def __repr__(self) -> str:
         books = ", ".join(f"{s}:{b.state.value}" for s, b in self.books.items())
@@ -184,14 +184,17 @@ class Stream:
             SubscribeError, RequestTimeout, TransportError: from the WebSocket client; the stream is
                 closed again.
         """
-        from .client import Market
-        from .ws_client import KucoinWsClient
-
         if self._state is not StreamState.NEW:
             raise ClosedError(f"this Stream is {self._state.value}; create a new one")
         self._state = StreamState.STARTING
+        await self._connect()
+        return self
+
+    async def _connect(self) -> None:
+        from .client import Market
+        from .ws_client import KucoinWsClient
+
         self._loop = asyncio.get_running_loop()
-        self._changed = asyncio.Event()
         try:
             if self._market is None:
                 self._market = Market(url=self.url, credentials=self.credentials)
@@ -203,9 +206,11 @@ class Stream:
             self.error = exc
             await self.aclose()
             raise
+        if self._state is StreamState.CLOSED:  # stop() was called meanwhile
+            await self.aclose()
+            return
         self._state = StreamState.RUNNING
         self._signal()
-        return self
 
     async def aclose(self) -> None:
         """Unsubscribe nothing, close everything: the WebSocket client, snapshot tasks, the REST client.
@@ -244,11 +249,10 @@ class Stream:
             while not self.live:
                 if self._state is StreamState.CLOSED:
                     raise ClosedError(f"the Stream is closed ({self.error!r})")
-                changed = self._changed
-                if changed is None:
-                    raise ClosedError("the Stream was not started")
-                changed.clear()
-                await changed.wait()
+                if self._state is StreamState.NEW:
+                    raise ClosedError("the Stream was not started: call start() or astart()")
+                self._changed.clear()
+                await self._changed.wait()
 
     @property
     def live(self) -> bool:
@@ -266,9 +270,12 @@ class Stream:
         loop and this returns at once; failures land in :attr:`error`. In a script, one helper thread
         runs the loop and this waits (up to ``timeout``) until the topics are subscribed.
         """
+        if self._state is not StreamState.NEW:
+            raise ClosedError(f"this Stream is {self._state.value}; create a new one")
         loop = _target_loop()
         self._loop = loop
         if _running_loop() is loop:
+            self._state = StreamState.STARTING
             self._start_task = loop.create_task(self._start_quietly(), name="kunb-stream-start")
             return self
         asyncio.run_coroutine_threadsafe(self.astart(), loop).result(timeout)
@@ -289,7 +296,7 @@ class Stream:
 
     async def _start_quietly(self) -> None:
         try:
-            await self.astart()
+            await self._connect()
         except Exception as exc:  # kept in .error: nobody awaits this task
             logger.warning("kunb Stream failed to start: %r", exc)
 
@@ -455,8 +462,7 @@ class Stream:
             self._signal()
 
     def _signal(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
+        self._changed.set()
 
 
 def _num(value: Any, default: float | None = None) -> float | None:
@@ -501,3 +507,19 @@ def _target_loop() -> asyncio.AbstractEventLoop:
             ready.wait()
             _helper_loop = loop
         return _helper_loop
+
+
+def _stop_helper_loop(timeout: float = 5.0) -> None:
+    """Stop the helper thread's loop (tests; a process normally lets the daemon thread end with it)."""
+    global _helper_loop
+    with _helper_lock:
+        loop, _helper_loop = _helper_loop, None
+    if loop is None or loop.is_closed():
+        return
+    done = threading.Event()
+    loop.call_soon_threadsafe(lambda: (loop.stop(), done.set()))
+    if done.wait(timeout):
+        for thread in threading.enumerate():
+            if thread.name == "kunb-stream-loop":
+                thread.join(timeout)
+        loop.close()
