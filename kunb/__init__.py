@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "AccountBalanceData": "kunb.payloads",
     "ApiError": "kunb.exceptions",
+    "BookState": "kunb.book",
     "ConnectWebsocket": "kunb.websocket",
     "ConnectionState": "kunb.websocket",
     "Credentials": "kunb.signing",
@@ -24,8 +25,11 @@ _LAZY: dict[str, str] = {
     "KunbError": "kunb.exceptions",
     "LifecycleEvent": "kunb.websocket",
     "Market": "kunb.client",
+    "OrderBook": "kunb.book",
     "OrderBookData": "kunb.payloads",
     "OrderUpdateData": "kunb.payloads",
+    "Stream": "kunb.feed",
+    "StreamState": "kunb.feed",
     "TickerData": "kunb.payloads",
     "Trade": "kunb.client",
     "User": "kunb.client",
@@ -53,8 +57,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .book import BookState, OrderBook
     from .client import GetToken, Market, Trade, User, WsToken
     from .exceptions import ApiError, KunbError
+    from .feed import Stream, StreamState
     from .notebook import live_book, live_ticker
     from .payloads import (
         AccountBalanceData,
