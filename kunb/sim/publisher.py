@@ -88,6 +88,13 @@ class Publisher:
         if now_ns >= self._next_snapshot_ns:
             self._next_snapshot_ns = now_ns + SNAPSHOT_PERIOD_NS
             self.publish_snapshots(now_ms)
+        elif hub.fresh:
+            # A new snapshot subscriber gets one at once rather than waiting up to 2 s.
+            for topic in hub.fresh:
+                if topic.startswith("/market/snapshot:") and hub.wanted(topic):
+                    market = markets[topic.partition(":")[2]]
+                    hub.publish(topic, message(topic, "trade.snapshot", snapshot_push(market, now_ms)))
+        hub.fresh.clear()
 
     def publish_snapshots(self, now_ms: int) -> None:
         for sym, market in self.core.markets.items():

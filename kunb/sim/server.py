@@ -36,6 +36,7 @@ from starlette.routing import BaseRoute
 from websockets.asyncio.server import Server, serve
 
 from kunb.exceptions import ClosedError, ConfigurationError
+from kunb.sim import wire
 from kunb.sim.exchange import ExchangeCore
 from kunb.sim.faults import Faults, FaultState
 from kunb.sim.firehose import Firehose
@@ -198,6 +199,14 @@ class Exchange:
     def connections(self) -> list[Session]:
         """Open WebSocket sessions (``.id``, ``.connect_id``, ``.topics``, ``.user_id``, ``.sent``)."""
         return self.hub.sessions()
+
+    def sequence(self, symbol: str) -> int:
+        """The symbol's current book sequence (what a REST snapshot taken now would carry)."""
+        return self.core.market(symbol).book.sequence
+
+    def snapshot(self, symbol: str, depth: int | None = None) -> dict[str, Any]:
+        """The server's book as KuCoin's REST snapshot shape (``sequence``, ``bids``, ``asks`` strings)."""
+        return wire.orderbook_snapshot(self.core.market(symbol), depth, self.now_ns() // 1_000_000)
 
     def stats(self) -> dict[str, int]:
         """Counters: open connections, connections ever, pushes queued, error frames, market steps."""

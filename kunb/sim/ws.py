@@ -151,6 +151,7 @@ class Hub:
         self.private_prefixes: set[str] = set()
         self.everyone = everyone
         self.pushes = 0
+        self.fresh: set[str] = set()  # topics subscribed since the publisher last looked
 
     def register_private(self, prefix: str) -> None:
         """Declare a private topic prefix (e.g. ``/account/balance``): it needs a private token."""
@@ -174,6 +175,7 @@ class Hub:
     def subscribe(self, session: Session, topics: Iterable[str]) -> None:
         for topic in topics:
             session.topics.add(topic)
+            self.fresh.add(topic)
             self._subscribers.setdefault(topic, set()).add(session)
 
     def unsubscribe(self, session: Session, topics: Iterable[str]) -> None:

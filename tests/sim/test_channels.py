@@ -189,8 +189,9 @@ async def test_rest_snapshot_plus_pushes_tracks_the_server_book(exchange):
                 else:
                     local[side][price] = size
         seq = data["sequenceEnd"]
-        if seq == book.sequence:  # nothing moved since this push: compare with the server's book
-            assert local["bids"] == {spec.price_str(p): spec.size_str(s) for p, s in book.depth(Side.BUY)}
-            assert local["asks"] == {spec.price_str(p): spec.size_str(s) for p, s in book.depth(Side.SELL)}
+        if seq == exchange.sequence("BTC-USDT"):  # nothing moved since this push: compare with the server
+            server = exchange.snapshot("BTC-USDT")
+            assert local["bids"] == dict(server["bids"]) and local["asks"] == dict(server["asks"])
+            assert {spec.to_ticks(p) for p in local["bids"]} == {p for p, _ in book.depth(Side.BUY)}
             compared += 1
     await ws.close()
