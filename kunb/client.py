@@ -56,6 +56,7 @@ class _Call:
     path: str
     params: dict[str, Any] | None = None
     signed: bool = False
+    pooled: bool = True  # False: a one-off connection, closed at once (see get_ws_token)
 
 
 def _get(path: str, signed: bool = False, **params: Any) -> _Call:
@@ -229,7 +230,11 @@ class _RestClient:
     def _send(self, call: _Call) -> Any:
         method, url, headers, body = self._prepare(call)
         try:
-            response = self._sync_client().request(method, url, headers=headers, content=body)
+            if call.pooled or self._transport is not None:
+                response = self._sync_client().request(method, url, headers=headers, content=body)
+            else:
+                with httpx.Client(timeout=self.timeout) as once:
+                    response = once.request(method, url, headers=headers, content=body)
         except httpx.TimeoutException as exc:
             raise RequestTimeout(f"{method} {call.path}: no response within {self.timeout} s") from exc
         except httpx.HTTPError as exc:
@@ -239,7 +244,11 @@ class _RestClient:
     async def _asend(self, call: _Call) -> Any:
         method, url, headers, body = self._prepare(call)
         try:
-            response = await self._async_client().request(method, url, headers=headers, content=body)
+            if call.pooled or self._transport is not None:
+                response = await self._async_client().request(method, url, headers=headers, content=body)
+            else:
+                async with httpx.AsyncClient(timeout=self.timeout) as once:
+                    response = await once.request(method, url, headers=headers, content=body)
         except httpx.TimeoutException as exc:
             raise RequestTimeout(f"{method} {call.path}: no response within {self.timeout} s") from exc
         except httpx.HTTPError as exc:
@@ -249,10 +258,14 @@ class _RestClient:
     # -- WebSocket tokens (kucoin-protocol.md 1.1): on every client, see the module docstring ----
     @endpoint
     def get_ws_token(self, is_private: bool = False) -> _Call:
-        """A WebSocket token ``{"token": ..., "instanceServers": [...]}``; private ones are signed."""
-        if is_private:
-            return _Call("POST", "/api/v1/bullet-private", None, True)
-        return _Call("POST", "/api/v1/bullet-public")
+        """A WebSocket token ``{"token": ..., "instanceServers": [...]}``; private ones are signed.
+
+        Sent on a one-off connection: the WebSocket layer asks for a token on every dial, from a
+        background task, and a pooled connection would outlive the caller's event loop (a notebook
+        cell, ``asyncio.run()`` in the seed's examples, which never close their clients) and leak.
+        """
+        path = "/api/v1/bullet-private" if is_private else "/api/v1/bullet-public"
+        return _Call("POST", path, None, signed=is_private, pooled=False)
 
     @property
     def return_unique_id(self) -> str:

@@ -426,10 +426,3 @@ class Session:
             return Welcome(sid or "")
         # notice, command, a server ping, or a type KuCoin adds later: informational, never fatal.
         return Notice(frame)
-
-    def expired(self, now: float, timeout: float) -> list[Pending]:
-        """Pending requests sent more than ``timeout`` seconds ago (removed from the table)."""
-        late = [p for p in self.pending.values() if now - p.sent_at >= timeout]
-        for p in late:
-            del self.pending[p.id]
-        return late

@@ -239,6 +239,10 @@ class ConnectWebsocket:
             raise ConfigurationError("queue_size must be at least 1")
         if not callable(callback):
             raise ConfigurationError("callback must be callable")
+        if not (hasattr(client, "aget_ws_token") or hasattr(client, "get_ws_token")):
+            raise ConfigurationError(
+                "client must provide get_ws_token() (kunb.client.Market(), User(...)...)"
+            )
         self._loop = loop
         self._client = client
         self._callback = callback
@@ -610,11 +614,16 @@ class ConnectWebsocket:
         )
 
     # -- internals: requests --------------------------------------------------------------------
-    async def _send(self, ws: ClientConnection, text: str) -> None:
+    async def _uplink_slot(self) -> None:
+        """Wait until KuCoin's uplink limit allows one more message, and take that slot."""
         limiter = self._limiter
         while (wait := limiter.delay(self._loop.time())) > 0:  # noqa: ASYNC110 - a rate limit, not a poll
             await asyncio.sleep(wait)
         limiter.record(self._loop.time())
+
+    async def _send(self, ws: ClientConnection, text: str, *, slot: bool = True) -> None:
+        if slot:
+            await self._uplink_slot()
         try:
             await ws.send(text)
         except websockets.ConnectionClosed as exc:
@@ -652,6 +661,7 @@ class ConnectWebsocket:
             if remaining <= 0:
                 for rid in ids:
                     self._futures.pop(rid, None)
+                    self._session.pending.pop(rid, None)
                 raise RequestTimeout(f"{self.name}: no {kind.value} ack within {budget:.3g} s")
             done, _ = await asyncio.wait(waiters, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
             if any(t in done for t in watch or ()):
@@ -670,13 +680,16 @@ class ConnectWebsocket:
         return failed
 
     async def _request(self, kind: RequestKind, units: list[str], budget: float | None) -> None:
-        deadline = self._loop.time() + (self.request_timeout if budget is None else budget)
+        """``budget`` bounds the wait for a live link, then (from the last send) the wait for acks;
+        sending itself is paced by the uplink limit, so thousands of topics never time out early."""
+        budget = self.request_timeout if budget is None else budget
+        deadline = self._loop.time() + budget
         while units:
             await self.wait_live(max(deadline - self._loop.time(), 0.0))
             ws = self._ws
             assert ws is not None
             try:
-                failed = await self._send_requests(ws, kind, units, deadline - self._loop.time())
+                failed = await self._send_requests(ws, kind, units, budget)
             except ConnectionClosed:
                 if kind is RequestKind.UNSUBSCRIBE:
                     return  # the link that carried them is gone; they are forgotten already
@@ -760,7 +773,8 @@ class ConnectWebsocket:
             if renew_at is not None and now >= renew_at:
                 raise _Renew()
             if session.ping_due(now):
-                await self._send(ws, session.ping(now, counters.frames))
+                await self._uplink_slot()  # the pong deadline starts when the ping really leaves
+                await self._send(ws, session.ping(loop.time(), counters.frames), slot=False)
             wake = session.next_wakeup() if renew_at is None else min(session.next_wakeup(), renew_at)
             await asyncio.sleep(max(wake - loop.time(), 0.0))
 

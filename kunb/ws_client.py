@@ -112,8 +112,10 @@ class KucoinWsClient:
         if not units:
             return
         plan: dict[ConnectWebsocket, list[str]] = {}
+        load = self._load()
         for unit in units:
-            conn = self._shard()
+            conn = self._shard(load)
+            load[conn] += 1
             self._where[unit] = conn  # reserved now, so concurrent subscribes shard correctly
             plan.setdefault(conn, []).append(unit)
         results = await asyncio.gather(
@@ -226,15 +228,20 @@ class KucoinWsClient:
             **self._options,
         )
 
-    def _shard(self) -> ConnectWebsocket:
+    def _load(self) -> dict[ConnectWebsocket, int]:
         load: dict[ConnectWebsocket, int] = dict.fromkeys(self._conns, 0)
         for conn in self._where.values():
             load[conn] = load.get(conn, 0) + 1
+        return load
+
+    def _shard(self, load: dict[ConnectWebsocket, int]) -> ConnectWebsocket:
+        """The first connection with room (topics are packed), or a new one."""
         for conn in self._conns:
             if load[conn] < self._max_topics and not conn.closed:
                 return conn
         conn = self._connect()
         self._conns.append(conn)
+        load[conn] = 0
         return conn
 
     async def _drop_empty(self) -> None:

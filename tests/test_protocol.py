@@ -236,16 +236,6 @@ def test_reset_forgets_pending_and_pings():
     assert s.ping_interval == 1.0 and s.next_wakeup() == 101.0
 
 
-def test_expired_requests():
-    """Requests older than the timeout are reported once and removed."""
-    s = Session()
-    old, _ = s.request(RequestKind.SUBSCRIBE, "/market/ticker:A-B", 0.0)
-    new, _ = s.request(RequestKind.SUBSCRIBE, "/market/ticker:C-D", 4.0)
-    assert s.expired(5.0, 5.0) == [old]
-    assert s.expired(5.0, 5.0) == []
-    assert list(s.pending) == [new.id]
-
-
 def test_uplink_limiter_sliding_window():
     """No window of `period` seconds ever holds more than `limit` sends."""
     lim = UplinkLimiter(limit=3, period=10.0)

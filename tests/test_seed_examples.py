@@ -9,6 +9,7 @@ the driver runs ``main()`` unchanged and cancels it once the expected lines were
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import sys
 import warnings
@@ -159,11 +160,16 @@ def run_example(source: str, entry: str, expected: list[str], during=None) -> st
     sys.stdout = out
     try:
         exec(compile(body, f"<seed example {entry}>", "exec"), namespace)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", ResourceWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             asyncio.run(driver())
+            namespace.clear()
+            gc.collect()
     finally:
         sys.stdout = real_stdout
+    # the examples never close their clients: nothing may be left open when their loop ends
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not leaks, leaks
     return out.getvalue()
 
 
