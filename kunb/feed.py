@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .book import BookState, OrderBook
-from .exceptions import ClosedError, ConfigurationError, KunbError, ProtocolError
+from .exceptions import AuthenticationError, ClosedError, ConfigurationError, KunbError, ProtocolError
 from .rolling import BookTopFrame, CandleFrame, TickerFrame, TradeFrame
 from .signing import Credentials
 
@@ -115,6 +115,7 @@ class Stream:
         self.url = url
         self.credentials = credentials
         self.snapshot_depth = snapshot_depth
+        self._full_book = credentials is not None and credentials.is_complete
         self.books: dict[str, OrderBook] = (
             {s: OrderBook(s, max_buffer=max_buffer) for s in self.symbols} if book else {}
         )
@@ -442,9 +443,15 @@ class Stream:
         market = self._market
         if market is None:
             raise ClosedError("the Stream is closed")
-        full = self.credentials is not None and self.credentials.is_complete
-        if self.snapshot_depth is None and full:
-            return await market.aget_aggregated_orderv3(symbol)  # type: ignore[no-any-return]
+        if self.snapshot_depth is None and self._full_book:
+            try:
+                return await market.aget_aggregated_orderv3(symbol)  # type: ignore[no-any-return]
+            except AuthenticationError as exc:
+                # The key cannot read the v3 book (no "General" permission, wrong passphrase...): the
+                # public level2_100 snapshot still syncs the book, exact within its depth.
+                self._full_book = False
+                self.error = exc
+                logger.warning("kunb Stream: full book refused (%s); using level2_100 snapshots", exc)
         return await market.aget_part_order(self.snapshot_depth or 100, symbol)  # type: ignore[no-any-return]
 
     def _on_event(self, event: LifecycleEvent) -> None:

@@ -13,8 +13,9 @@ import pytest
 
 from kunb.book import BookState, OrderBook
 from kunb.client import Market
-from kunb.exceptions import ClosedError, ConfigurationError
+from kunb.exceptions import AuthenticationError, ClosedError, ConfigurationError
 from kunb.feed import Stream, StreamState
+from kunb.signing import Credentials
 from kunb.sim import Exchange
 from kunb.sim.wire import orderbook_snapshot
 
@@ -153,6 +154,17 @@ async def test_frames_and_snapshot_fill_from_the_feed(exchange: Exchange) -> Non
         # Without credentials the books sync from the public level2_100 snapshot.
         assert stream.snapshots_fetched >= len(symbols)
     assert stream.state is StreamState.CLOSED
+
+
+async def test_refused_full_book_falls_back_to_the_public_snapshot(exchange: Exchange) -> None:
+    """A key the exchange refuses for the signed v3 book does not stop the books: level2_100 syncs them."""
+    wrong = Credentials("key-nope", "secret-nope", "pass-nope")
+    async with Stream(
+        "BTC-USDT", url=exchange.url, credentials=wrong, ticker=False, trades=False, **FAST
+    ) as s:
+        await s.wait_live(20)
+        assert isinstance(s.error, AuthenticationError)
+        assert s.books["BTC-USDT"].best_bid is not None
 
 
 async def test_errors_and_misuse(exchange: Exchange) -> None:
