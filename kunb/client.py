@@ -391,6 +391,11 @@ class User(_RestClient):
         return _get("/api/v1/accounts/ledgers", signed=True, **kwargs)
 
     @endpoint
+    def get_actual_fee(self, symbols: str) -> _Call:
+        """Trading fee rates of up to 10 comma-separated symbols (``GET /api/v1/trade-fees``)."""
+        return _get("/api/v1/trade-fees", signed=True, symbols=symbols)
+
+    @endpoint
     def get_base_fee(self) -> _Call:
         """The account's base fee rates (``GET /api/v1/base-fee``)."""
         return _get("/api/v1/base-fee", signed=True)
@@ -426,10 +431,7 @@ class Trade(_RestClient):
         if (size is None) == (funds is None):
             raise ConfigurationError("a market order needs exactly one of size= or funds=")
         params: dict[str, Any] = {"symbol": symbol, "side": side, "type": "market"}
-        if size is not None:
-            params["size"] = str(size)
-        else:
-            params["funds"] = str(funds)
+        params["size" if size is not None else "funds"] = str(size if size is not None else funds)
         return self._order(params, clientOid, kwargs, "/api/v1/orders")
 
     @endpoint
@@ -439,6 +441,38 @@ class Trade(_RestClient):
         """Place a limit order on the HF endpoint (``POST /api/v1/hf/orders``)."""
         params = {"symbol": symbol, "side": side, "size": str(size), "price": str(price), "type": "limit"}
         return self._order(params, clientOid, kwargs, "/api/v1/hf/orders")
+
+    @endpoint
+    def create_hf_market_order(
+        self,
+        symbol: str,
+        side: str,
+        clientOid: str = "",
+        size: str | None = None,
+        funds: str | None = None,
+        **kwargs: Any,
+    ) -> _Call:
+        """Place a market order on the HF endpoint (``POST /api/v1/hf/orders``)."""
+        if (size is None) == (funds is None):
+            raise ConfigurationError("a market order needs exactly one of size= or funds=")
+        params: dict[str, Any] = {"symbol": symbol, "side": side, "type": "market"}
+        params["size" if size is not None else "funds"] = str(size if size is not None else funds)
+        return self._order(params, clientOid, kwargs, "/api/v1/hf/orders")
+
+    @endpoint
+    def cancel_hf_order_by_order_id(self, symbol: str, orderId: str) -> _Call:
+        """Cancel one HF order (``DELETE /api/v1/hf/orders/{orderId}?symbol=``)."""
+        return _Call("DELETE", f"/api/v1/hf/orders/{quote(orderId, safe='')}", {"symbol": symbol}, True)
+
+    @endpoint
+    def cancel_all_hf_orders(self, symbol: str) -> _Call:
+        """Cancel every HF order of a symbol (``DELETE /api/v1/hf/orders?symbol=``)."""
+        return _Call("DELETE", "/api/v1/hf/orders", {"symbol": symbol}, True)
+
+    @endpoint
+    def get_active_hf_orders(self, symbol: str) -> _Call:
+        """Open HF orders of a symbol (``GET /api/v1/hf/orders/active``)."""
+        return _get("/api/v1/hf/orders/active", signed=True, symbol=symbol)
 
     @endpoint
     def cancel_order(self, orderId: str) -> _Call:
