@@ -57,6 +57,8 @@ class _Categories:
         self.values: list[Any] = []
 
     def code(self, value: Any) -> int:
+        if value is None:
+            return -1  # missing: NaN in the Categorical (pandas refuses None as a category)
         code = self.codes.get(value)
         if code is None:
             code = self.codes[value] = len(self.values)

@@ -216,8 +216,10 @@ def test_balance_and_order_event_frames() -> None:
             "type": "received",
         }
     )
+    orders.append_row(T0, "BTC-USDT", "sell", "limit", "open", None, None, "o2", "", "", *[1.0] * 6)
     row = orders.df.iloc[0]
     assert (row["event"], row["status"], row["size"]) == ("received", "new", 0.00001)
+    assert orders.df["status"].isna().tolist() == [False, True]
     assert math.isnan(row["match_price"])
     with pytest.raises(ProtocolError):
         orders.add({"ts": 1})
