@@ -25,7 +25,11 @@ async def open_ws(url: str, *, connect_id: str = "cid-1", token: str | None = No
     data = await bullet(url)
     endpoint = data["instanceServers"][0]["endpoint"]
     tok = data["token"] if token is None else token
-    ws = await connect(f"{endpoint}?token={tok}&connectId={connect_id}", open_timeout=TIMEOUT, max_size=None)
+    # max_queue=None: a test that stops reading must not stall its own close handshake behind
+    # unread pushes (websockets pauses reading when its receive queue is full).
+    ws = await connect(
+        f"{endpoint}?token={tok}&connectId={connect_id}", open_timeout=TIMEOUT, max_size=None, max_queue=None
+    )
     if welcome:
         msg = await recv(ws)
         assert msg == {"id": connect_id, "type": "welcome"}
