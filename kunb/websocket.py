@@ -57,6 +57,7 @@ from .protocol import (
     expand_topic,
     join_units,
 )
+from .signing import ensure_safe_url
 
 __all__ = ["ConnectWebsocket", "ConnectionState", "Counters", "EventKind", "LifecycleEvent"]
 
@@ -508,6 +509,8 @@ class ConnectWebsocket:
         interval = self._ping_override[0] or server.get("pingInterval", 18000) / 1000
         timeout = self._ping_override[1] or server.get("pingTimeout", 10000) / 1000
         endpoint = str(server["endpoint"])
+        if self._private:
+            ensure_safe_url(endpoint)  # a private token is a credential: no ws:// to a remote host
         sep = "&" if "?" in endpoint else "?"
         url = f"{endpoint}{sep}token={data['token']}&connectId={uuid.uuid4().hex}"  # never logged
         sock = self._sock

@@ -515,3 +515,29 @@ async def test_close_is_prompt_in_every_phase(phase):
             await until(lambda: EventKind.RECONNECTING in sink.kinds())
         await asyncio.wait_for(conn.close(), 3.0)
         assert conn.state is ConnectionState.CLOSED and conn._task.done() and conn._dispatcher.done()
+
+
+async def test_private_token_never_sent_in_clear_to_a_remote_host():
+    """A private bullet naming ws:// on a non-loopback host is refused before any connection."""
+    from kunb.exceptions import InsecureTransportError
+
+    class Remote:
+        calls = 0
+
+        async def aget_ws_token(self, is_private=False):
+            Remote.calls += 1
+            server = {
+                "endpoint": "ws://feed.example.com/",
+                "encrypt": None,
+                "pingInterval": 1,
+                "pingTimeout": 1,
+            }
+            return {"token": "secret-token", "instanceServers": [server]}
+
+    conn = ConnectWebsocket(None, Remote(), Sink(), private=True, **FAST)
+    try:
+        with pytest.raises(InsecureTransportError):
+            await conn.wait_live(TIMEOUT)
+        assert conn.state is ConnectionState.CLOSED and Remote.calls == 1
+    finally:
+        await conn.close()
