@@ -272,6 +272,7 @@ class ConnectWebsocket:
         self._fatal: BaseException | None = None
         self._dials = 0
         self._live_since: float | None = None
+        self._connect_id = ""
         self._queue: deque[dict[str, Any]] = deque(maxlen=queue_size)
         self._wake = asyncio.Event()
         self._cb_log = _LimitedLog()
@@ -512,7 +513,8 @@ class ConnectWebsocket:
         if self._private:
             ensure_safe_url(endpoint)  # a private token is a credential: no ws:// to a remote host
         sep = "&" if "?" in endpoint else "?"
-        url = f"{endpoint}{sep}token={data['token']}&connectId={uuid.uuid4().hex}"  # never logged
+        self._connect_id = uuid.uuid4().hex
+        url = f"{endpoint}{sep}token={data['token']}&connectId={self._connect_id}"  # never logged
         sock = self._sock
         if callable(sock):
             sock = sock()
@@ -751,7 +753,11 @@ class ConnectWebsocket:
             if fut is not None and not fut.done():
                 fut.set_exception(SubscribeError(event.code, event.data))
         elif isinstance(event, ConnectionErrorFrame):
-            raise WebSocketError(event.code, event.data)  # 401 token expired...: redial
+            # kucoin-protocol.md 1.7: connection-level errors carry the connectId or no id (401 token
+            # expired): redial. A late error for a request that already timed out is only logged.
+            if event.id is None or event.id == self._connect_id or event.code == 401:
+                raise WebSocketError(event.code, event.data)
+            logger.warning("%s: error frame for no pending request: %s %s", self.name, event.code, event.data)
 
     def _overflowed(self) -> None:
         self.counters.drops += 1
