@@ -389,3 +389,19 @@ async def test_private_channels_and_no_credentials_in_logs(exchange, caplog):
     assert len(tokens) >= 2
     for secret in secrets:
         assert not [t for t in texts if secret in t]
+
+
+async def test_official_sdk_token_client_works_without_blocking_the_loop(exchange):
+    """KuCoin's own SDK client (blocking requests) can be passed as `client`: its token call runs in a
+    worker thread, so the loop (and the simulator on it) keeps running."""
+    from kucoin.client import WsToken as SdkWsToken
+
+    rec = Recorder()
+    client = await KucoinWsClient.create(None, SdkWsToken(url=exchange.url), rec, **FAST)
+    async with client:
+        await client.subscribe("/market/ticker:BTC-USDT")
+        await until(lambda: len(rec.messages) >= 2)
+        exchange.faults.disconnect(abrupt=True)
+        await until(lambda: client.counters.reconnects >= 1 and client.state is ConnectionState.LIVE)
+        n = len(rec.messages)
+        await until(lambda: len(rec.messages) > n)
