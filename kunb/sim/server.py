@@ -209,13 +209,16 @@ class Exchange:
         return wire.orderbook_snapshot(self.core.market(symbol), depth, self.now_ns() // 1_000_000)
 
     def stats(self) -> dict[str, int]:
-        """Counters: open connections, connections ever, pushes queued, error frames, market steps."""
+        """Counters: open connections, connections ever, pushes queued, error frames, drops, market steps."""
         return {
             "connections": len(self.hub.sessions()),
             "connections_total": self.feed.connections_total,
             "pushes": self.hub.pushes,
             "errors_sent": self.feed.errors_sent,
             "level2_skipped": self.publisher.level2_skipped,
+            "dropped": sum(
+                s.dropped for s in self.hub.sessions()
+            ),  # pushes lost to slow readers (open sessions)
             "steps": self.steps,
         }
 
