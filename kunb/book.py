@@ -184,6 +184,9 @@ class OrderBook:
         self._state = BookState.SYNCING
         self._bids = _Side(1.0)
         self._asks = _Side(-1.0)
+        # The sides' sorted key lists, held directly: the best prices are read after every push.
+        self._bid_keys = self._bids.keys
+        self._ask_keys = self._asks.keys
         self._buffer: deque[Mapping[str, Any]] = deque()
         self._last = -1
         self._prices: dict[str, float] = {}
@@ -195,7 +198,7 @@ class OrderBook:
     def __repr__(self) -> str:
         return (
             f"<OrderBook {self.symbol} {self._state.value} seq={self.last_sequence} "
-            f"bids={len(self._bids.keys)} asks={len(self._asks.keys)}>"
+            f"bids={len(self._bid_keys)} asks={len(self._ask_keys)}>"
         )
 
     # -- state ---------------------------------------------------------------------------------
@@ -280,6 +283,7 @@ class OrderBook:
                 self._drop(ResyncReason.PROTOCOL)
             raise ProtocolError(f"unreadable level-2 snapshot for {self.symbol}: {exc!r}") from exc
         self._bids, self._asks = bids, asks
+        self._bid_keys, self._ask_keys = bids.keys, asks.keys
         self._snapshots += 1
         self._last = sequence
         self._stamped = snapshot
@@ -369,8 +373,8 @@ class OrderBook:
         self._pushes += 1
         self._updates += applied
         self._stamped = data
-        bids = self._bids.keys
-        asks = self._asks.keys
+        bids = self._bid_keys
+        asks = self._ask_keys
         if bids and asks and bids[-1] >= -asks[-1]:
             self._crossings += 1
             self._drop(ResyncReason.CROSSED)
@@ -415,8 +419,8 @@ class OrderBook:
         return price
 
     def _crossed(self) -> bool:
-        bids = self._bids.keys
-        asks = self._asks.keys
+        bids = self._bid_keys
+        asks = self._ask_keys
         return bool(bids and asks and bids[-1] >= -asks[-1])
 
     # -- reads ---------------------------------------------------------------------------------
@@ -424,19 +428,19 @@ class OrderBook:
     @property
     def best_bid(self) -> float | None:
         """The highest bid price, or ``None`` (empty side, or not live)."""
-        keys = self._bids.keys
+        keys = self._bid_keys
         return keys[-1] if keys else None
 
     @property
     def best_ask(self) -> float | None:
         """The lowest ask price, or ``None``."""
-        keys = self._asks.keys
+        keys = self._ask_keys
         return -keys[-1] if keys else None
 
     def bbo(self) -> tuple[float, float, float, float] | None:
         """``(best_bid, bid_size, best_ask, ask_size)``, or ``None`` unless both sides have a level."""
-        bids = self._bids.keys
-        asks = self._asks.keys
+        bids = self._bid_keys
+        asks = self._ask_keys
         if not bids or not asks:
             return None
         bid = bids[-1]
@@ -446,15 +450,15 @@ class OrderBook:
     @property
     def spread(self) -> float | None:
         """``best_ask - best_bid``, or ``None``."""
-        bids = self._bids.keys
-        asks = self._asks.keys
+        bids = self._bid_keys
+        asks = self._ask_keys
         return -asks[-1] - bids[-1] if bids and asks else None
 
     @property
     def mid(self) -> float | None:
         """``(best_bid + best_ask) / 2``, or ``None``."""
-        bids = self._bids.keys
-        asks = self._asks.keys
+        bids = self._bid_keys
+        asks = self._ask_keys
         return (bids[-1] - asks[-1]) / 2 if bids and asks else None
 
     def _side(self, side: Side) -> _Side:
