@@ -4,12 +4,14 @@ REST snapshots and level-2 pushes and agree with every recorded ticker at the sa
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kunb.book import BookState, OrderBook
+from kunb.rolling import CandleFrame, TickerFrame, TradeFrame
 
 RECORDED = Path(__file__).resolve().parents[2] / "shared" / "recorded" / "kucoin-2021-04-25"
 
@@ -96,3 +98,38 @@ def test_dropping_one_recorded_push_is_detected() -> None:
             book.on_push(event["data"])
     assert book.stats.gaps == 1
     assert book.state is BookState.RESYNCING
+
+
+def test_recorded_tickers_trades_and_candles_fill_the_rolling_frames() -> None:
+    """Every recorded ticker, match and candle push parses into its frame, with one candle row per
+    (symbol, bar start) holding the bar's latest close."""
+    ticks, trades, candles = TickerFrame(), TradeFrame(), CandleFrame()
+    counts: Counter[str] = Counter()
+    bars: set[tuple[str, str]] = set()
+    last_close: dict[tuple[str, str], float] = {}
+    for _, kind, event in recorded_events():
+        if kind != "ws" or event.get("type") != "message":
+            continue
+        subject, data = event["subject"], event["data"]
+        if subject == "trade.ticker":
+            ticks.add(data, event["topic"].split(":")[1])
+        elif subject == "trade.l3match":
+            trades.add(data)
+        elif subject == "trade.candles.update":
+            candles.add(data, event["topic"].rpartition("_")[2])
+            bars.add((data["symbol"], data["candles"][0]))
+            last_close[(data["symbol"], data["candles"][0])] = float(data["candles"][2])
+        else:
+            continue
+        counts[subject] += 1
+    assert counts["trade.ticker"] and counts["trade.l3match"] and counts["trade.candles.update"]
+    assert len(ticks) == counts["trade.ticker"] and len(trades) == counts["trade.l3match"]
+    assert len(candles) == len(bars)
+    frame = candles.df
+    starts = [str(t.value // 1_000_000_000) for t in frame.index]
+    closes = {(s, t): c for s, t, c in zip(frame["symbol"], starts, frame["close"], strict=True)}
+    assert closes == last_close
+    tick_frame = ticks.df
+    assert (tick_frame["best_ask"] > tick_frame["best_bid"]).all()
+    assert tick_frame.index.min().year == 2021 and trades.df.index.min().year == 2021
+    assert set(trades.df["side"].astype(str)) <= {"buy", "sell"}
