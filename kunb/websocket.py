@@ -792,6 +792,7 @@ class ConnectWebsocket:
         wake = self._wake
         callback = self._callback
         isawaitable = inspect.isawaitable
+        current_task = asyncio.current_task
         while True:
             await wake.wait()
             wake.clear()
@@ -801,10 +802,14 @@ class ConnectWebsocket:
                     result = callback(frame)
                     if result is not None and isawaitable(result):
                         await result
+                except asyncio.CancelledError as exc:
+                    if current_task().cancelling():  # type: ignore[union-attr]
+                        raise  # close(): stop dispatching
+                    self._callback_failed(exc)  # the callback's own cancellation must not end the stream
                 except Exception as exc:
                     self._callback_failed(exc)
 
-    def _callback_failed(self, exc: Exception) -> None:
+    def _callback_failed(self, exc: BaseException) -> None:
         counters = self.counters
         counters.callback_errors += 1
         if self._cb_log.ready(self._loop.time()):

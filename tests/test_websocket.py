@@ -543,3 +543,26 @@ async def test_private_token_never_sent_in_clear_to_a_remote_host():
         assert conn.state is ConnectionState.CLOSED and Remote.calls == 1
     finally:
         await conn.close()
+
+
+async def test_callback_raising_cancelled_error_does_not_end_the_stream():
+    """A callback that raises CancelledError (awaiting something cancelled) counts as a callback error;
+    later messages are still delivered."""
+    async with FakeKuCoin() as fake:
+        seen = []
+
+        async def handler(msg):
+            seen.append(msg)
+            if len(seen) == 1:
+                raise asyncio.CancelledError()
+
+        conn = ConnectWebsocket(None, fake, handler, **FAST)
+        try:
+            await conn.subscribe("/market/ticker:BTC-USDT")
+            await fake.push("/market/ticker:BTC-USDT")
+            await until(lambda: conn.counters.callback_errors == 1)
+            await fake.push("/market/ticker:BTC-USDT")
+            await until(lambda: len(seen) == 2)
+        finally:
+            await conn.close()
+        assert conn._dispatcher.done()
