@@ -84,7 +84,9 @@ class Exchange:
         rate: multiplies every symbol's synthetic events per second (0 = a frozen market).
         ping_interval_ms, ping_timeout_ms: advertised in the bullet; the server closes connections
             silent for their sum.
-        token_ttl_s: bullet token lifetime (KuCoin: 24 h).
+        token_ttl_s: bullet token lifetime (KuCoin: 24 h); checked when a connection opens.
+        max_connection_s: close every connection this long after it opened (KuCoin: about 24 h);
+            ``None`` disables it.
         admin: expose ``POST /admin/faults/{name}`` (loopback clients only).
         firehose: benchmark mode: ``/market/level2`` subscribers get pre-framed pushes as fast as they
             read them (``True``, or the batch size per symbol and round; see :mod:`kunb.sim.firehose`).
@@ -105,6 +107,7 @@ class Exchange:
         ping_interval_ms: int = 18_000,
         ping_timeout_ms: int = 10_000,
         token_ttl_s: float = 86_400,
+        max_connection_s: float | None = None,
         admin: bool = False,
         firehose: bool | int = False,
         clock: Callable[[], int] = time.time_ns,
@@ -131,6 +134,7 @@ class Exchange:
             ping_interval_ms=ping_interval_ms,
             ping_timeout_ms=ping_timeout_ms,
             wall_ns=clock,
+            max_connection_s=max_connection_s,
         )
         self.firehose_batch = (1000 if firehose is True else int(firehose)) if firehose else 0
         self._hoses = (

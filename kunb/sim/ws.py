@@ -18,6 +18,7 @@ dict to that user's sessions subscribed to ``topic``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import logging
@@ -116,7 +117,11 @@ class Session:
         self._close_task = asyncio.get_running_loop().create_task(self.ws.close(code, reason))
 
     async def writer(self, now: Callable[[], float]) -> None:
-        """Send queued frames in order; honours the stall fault."""
+        """Send queued frames in order; honours the stall fault; ends quietly when the peer is gone."""
+        with contextlib.suppress(ConnectionClosed):
+            await self._write_loop(now)
+
+    async def _write_loop(self, now: Callable[[], float]) -> None:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
@@ -227,8 +232,10 @@ class FeedServer:
         ping_interval_ms: int,
         ping_timeout_ms: int,
         wall_ns: Callable[[], int] = time.time_ns,
+        max_connection_s: float | None = None,
     ) -> None:
         self.hub = hub
+        self.max_connection_s = max_connection_s
         self.tokens = tokens
         self.symbols = frozenset(symbols)
         self.idle_s = (ping_interval_ms + ping_timeout_ms) / 1000
@@ -254,11 +261,10 @@ class FeedServer:
         token = self.tokens.check(token_value, self.wall_ns())
         if token is None:
             # 1.1: KuCoin's frame for a stale/unknown token, then the connection ends.
-            await ws.send(
-                _dumps({"id": connect_id, "type": "error", "code": 401, "data": "token is expired"}),
-                text=True,
-            )
-            await ws.close(1008, "token is expired")
+            with contextlib.suppress(ConnectionClosed):
+                frame = {"id": connect_id, "type": "error", "code": 401, "data": "token is expired"}
+                await ws.send(_dumps(frame), text=True)
+                await ws.close(1008, "token is expired")
             return
         session = Session(ws, token, connect_id, self.hub.everyone)
         session.last_seen = self._now()
@@ -276,12 +282,19 @@ class FeedServer:
 
     async def _serve(self, session: Session) -> None:
         ws = session.ws
+        loop = asyncio.get_running_loop()
+        end_of_life = loop.time() + self.max_connection_s if self.max_connection_s else float("inf")
         while True:
+            timeout = min(self.idle_s, end_of_life - loop.time())
             try:
-                raw = await asyncio.wait_for(ws.recv(), timeout=self.idle_s)
+                raw = await asyncio.wait_for(ws.recv(), timeout=max(0.0, timeout))
             except TimeoutError:
-                # 6.3: KuCoin drops connections that stay silent past pingInterval + pingTimeout.
-                await ws.close(1000, "ping timeout")
+                if loop.time() >= end_of_life:
+                    # 1.1: KuCoin expects to drop every connection after about 24 h.
+                    await ws.close(1000, "connection lifetime exceeded")
+                else:
+                    # 6.3: KuCoin drops connections that stay silent past pingInterval + pingTimeout.
+                    await ws.close(1000, "ping timeout")
                 return
             now = self._now()
             session.last_seen = now

@@ -307,3 +307,19 @@ async def test_pushes_are_serialised_once_for_every_subscriber(exchange):
         assert ra == rb
     await a.close()
     await b.close()
+
+
+async def test_connection_lifetime_limit():
+    """max_connection_s closes a connection after that long even if it keeps pinging (KuCoin's 24 h)."""
+    from kunb.sim import Exchange
+
+    async with Exchange(symbols=["BTC-USDT"], tick_ms=50, max_connection_s=0.5) as ex:
+        ws = await open_ws(ex.url)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        with pytest.raises(ConnectionClosed) as info:
+            for i in range(50):
+                await request(ws, {"id": str(i), "type": "ping"})
+                await asyncio.sleep(0.1)  # the client's ping cadence, not synchronisation
+        assert info.value.rcvd.reason == "connection lifetime exceeded"
+        assert 0.3 < loop.time() - t0 < 3
