@@ -566,3 +566,21 @@ async def test_callback_raising_cancelled_error_does_not_end_the_stream():
         finally:
             await conn.close()
         assert conn._dispatcher.done()
+
+
+async def test_sock_factory_called_on_every_dial(caplog):
+    """A zero-argument callable given as sock= makes a fresh socket for every dial, without warning."""
+    async with FakeKuCoin() as fake:
+        made = []
+
+        def factory():
+            made.append(socket.create_connection(("127.0.0.1", fake.port)))
+            return made[-1]
+
+        with caplog.at_level(logging.WARNING, logger="kunb.websocket"):
+            async with connection(fake, Sink(), sock=factory) as conn:
+                await conn.wait_live(TIMEOUT)
+                fake.live.transport.abort()
+                await until(lambda: len(fake.conns) == 2 and conn.state is ConnectionState.LIVE)
+        assert len(made) == 2 and all(s.fileno() == -1 for s in made)
+        assert not any("first connection only" in r.getMessage() for r in caplog.records)
