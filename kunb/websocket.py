@@ -204,7 +204,8 @@ class ConnectWebsocket:
             (``None``: never).
         token_renewal: seconds after which the connection is renewed with a fresh token, before
             KuCoin's 24 h end (``None``: never).
-        uplink_limit: client messages per 10 s (kucoin-protocol.md 1.8).
+        uplink_limit, uplink_period: at most this many client messages (pings included) per period
+            (kucoin-protocol.md 1.8: 100 per 10 s).
         name: a label for events and logs (default ``public-N`` / ``private-N``).
     """
 
@@ -229,6 +230,7 @@ class ConnectWebsocket:
         max_reconnects: int | None = None,
         token_renewal: float | None = 23 * 3600.0,
         uplink_limit: int = UPLINK_LIMIT,
+        uplink_period: float = UPLINK_PERIOD,
         name: str | None = None,
     ) -> None:
         if loop is None:
@@ -263,7 +265,7 @@ class ConnectWebsocket:
         self.state = ConnectionState.CONNECTING
         self.counters = Counters()
         self._session = Session(private=self._private, ids=_ids)
-        self._limiter = UplinkLimiter(limit=uplink_limit, period=UPLINK_PERIOD)
+        self._limiter = UplinkLimiter(limit=uplink_limit, period=uplink_period)
         self._topics: dict[str, None] = {}  # confirmed units, in subscription order
         self._futures: dict[str, asyncio.Future[None]] = {}
         self._ws: ClientConnection | None = None

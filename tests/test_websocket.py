@@ -584,3 +584,16 @@ async def test_sock_factory_called_on_every_dial(caplog):
                 await until(lambda: len(fake.conns) == 2 and conn.state is ConnectionState.LIVE)
         assert len(made) == 2 and all(s.fileno() == -1 for s in made)
         assert not any("first connection only" in r.getMessage() for r in caplog.records)
+
+
+async def test_uplink_limit_paces_requests():
+    """Requests that cannot be joined (candles) are paced by the uplink limit, and the ack timeout
+    counts from the last send, so a long paced subscribe does not time out."""
+    async with FakeKuCoin() as fake, connection(fake, Sink(), uplink_limit=5, uplink_period=0.5) as conn:
+        await conn.wait_live(TIMEOUT)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        topics = [f"/market/candles:S{i}-USDT_1min" for i in range(12)]
+        await conn.subscribe(topics, timeout=0.3)
+        assert loop.time() - start >= 0.9  # 5 at once, 5 after 0.5 s, 2 after 1.0 s
+        assert len(fake.subscribe_frames()) == 12 and len(conn.topics) == 12
