@@ -47,6 +47,7 @@ def run_notebook(
     cells run after the last one.
     """
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    assert set(before or {}) <= set(range(len(nb.cells))), f"{name} has {len(nb.cells)} cells"
     cells = []
     for i, cell in enumerate(nb.cells):
         cells.extend(nbformat.v4.new_code_cell(src) for src in (before or {}).get(i, []))
@@ -84,13 +85,15 @@ class _env:
 
 
 def last_json(nb: nbformat.NotebookNode) -> Any:
-    """The JSON printed by the last code cell (the tests' summary cell)."""
+    """The JSON line printed last by any code cell (the tests' summary cell)."""
     for cell in reversed(nb.cells):
         if cell.cell_type != "code":
             continue
         text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
-        return json.loads(text.strip().splitlines()[-1])
-    raise AssertionError("no code cell")
+        lines = text.strip().splitlines()
+        if lines and lines[-1].startswith(("{", "[")):
+            return json.loads(lines[-1])
+    raise AssertionError("no cell printed JSON")
 
 
 def widget_views(nb: nbformat.NotebookNode) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from nbrun import UNTIL, last_json, run_notebook, widget_views
 
 QUICK_CHECK = """
@@ -44,3 +45,150 @@ def test_quickstart_notebook_streams_into_the_figure():
     assert 0 < btc["volume_24h"] <= out["exchange_vol"]
     assert out["kunb_tasks"] == []
     assert out["df_rows"] >= 20
+
+
+BOOK_CHECK = """
+import json, httpx
+for _ in range(300):  # catch the exchange's REST book at the local book's sequence
+    _reply = httpx.get(sim.url + "/api/v1/market/orderbook/level2_20", params={"symbol": "BTC-USDT"})
+    _rest = _reply.json()["data"]
+    if int(_rest["sequence"]) == book.book.last_sequence:
+        break
+    await asyncio.sleep(0.01)
+_bids, _asks = book.book.top(20)
+_fig = book.panel.figure
+print(json.dumps({
+    "same_sequence": int(_rest["sequence"]) == book.book.last_sequence,
+    "bids_match": _bids == [(float(p), float(s)) for p, s in _rest["bids"]],
+    "asks_match": _asks == [(float(p), float(s)) for p, s in _rest["asks"]],
+    "depth_points": {t.name: len(t.x) for t in _fig.data},
+    "frames": book.panel.frames, "status": book.health.value, "simulated": book.simulated,
+    "df_rows": len(book.df),
+}))
+"""
+
+
+@pytest.mark.slow
+def test_order_book_notebook_matches_the_exchange():
+    """02-order-book: the synced book equals the exchange's REST book at the same sequence; depth drawn."""
+    ready = "\nawait _until(lambda: book.panel.frames >= 3 and book.health.value == 'live')\n"
+    check = UNTIL + ready + BOOK_CHECK
+    nb = run_notebook("02-order-book.ipynb", before={7: [check]})
+    out = last_json(nb)
+    assert len(widget_views(nb)) >= 1
+    assert out["same_sequence"] and out["bids_match"] and out["asks_match"]
+    assert out["depth_points"]["bids"] > 0 and out["depth_points"]["asks"] > 0
+    assert out["status"] == "live" and out["simulated"] is True and out["df_rows"] > 0
+
+
+RECENT_TRADES = """
+import asyncio, json, httpx
+def _trade_prices(symbol):
+    _r = httpx.get(sim.url + "/api/v1/market/histories", params={"symbol": symbol}).json()["data"]
+    return [float(t["price"]) for t in _r]
+def _kunb_tasks():
+    return [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("kunb-")]
+"""
+
+
+@pytest.mark.slow
+def test_seed_basic_market_data_notebook():
+    """10-seed-basic-market-data: the seed's asyncio.run(main()) runs in a kernel and streams both topics."""
+    check = RECENT_TRADES + (
+        "print(json.dumps({'counts': counts, 'last': float(last_ticker['price']),"
+        " 'trades': _trade_prices('BTC-USDT'), 'tasks': _kunb_tasks()}))"
+    )
+    out = last_json(run_notebook("10-seed-basic-market-data.ipynb", after=[check]))
+    assert out["counts"]["ticker"] >= 5 and out["counts"]["level2"] >= 5
+    assert out["last"] in out["trades"]
+    assert out["tasks"] == []  # the example closed its client
+
+
+@pytest.mark.slow
+def test_seed_private_account_notebook():
+    """11-seed-private-account: the market buy shows as order events and balance changes matching REST."""
+    check = (
+        RECENT_TRADES
+        + """
+from kunb.client import Trade, User
+_order = Trade(url=URL, credentials=creds).get_order_details(placed["orderId"])
+_btc = [a for a in User(url=URL, credentials=creds).get_account_list("BTC", "trade")][0]
+print(json.dumps({
+    "types": [u["type"] for u in order_updates if u["orderId"] == placed["orderId"]],
+    "active": _order["isActive"], "deal_size": float(_order["dealSize"]),
+    "btc_pushed": [float(b["available"]) for b in balance_updates if b["currency"] == "BTC"],
+    "btc_rest": float(_btc["available"]),
+    "events": sorted({b["relationEvent"] for b in balance_updates}),
+    "tasks": _kunb_tasks(),
+}))
+"""
+    )
+    out = last_json(run_notebook("11-seed-private-account.ipynb", after=[check]))
+    assert out["types"][-1] == "filled" and "match" in out["types"]
+    assert out["active"] is False and out["deal_size"] > 0
+    assert out["btc_pushed"][-1] == out["btc_rest"]
+    assert "trade.setted" in out["events"]
+    assert out["tasks"] == []
+
+
+@pytest.mark.slow
+def test_seed_multi_symbol_streamer_notebook():
+    """12-seed-multi-symbol-streamer: the market snapshot's numbers match the exchange's book and trades."""
+    check = (
+        RECENT_TRADES
+        + """
+_s = streamer.stream
+_book = _s.books["BTC-USDT"]
+for _ in range(300):
+    _reply = httpx.get(sim.url + "/api/v1/market/orderbook/level2_20", params={"symbol": "BTC-USDT"})
+    _rest = _reply.json()["data"]
+    if int(_rest["sequence"]) == _book.last_sequence:
+        _snap = streamer.get_market_snapshot()["BTC-USDT"]
+        break
+    await asyncio.sleep(0.01)
+_stats = httpx.get(sim.url + "/api/v1/market/stats", params={"symbol": "ADA-USDT"}).json()["data"]
+print(json.dumps({
+    "same_sequence": int(_rest["sequence"]) == _book.last_sequence,
+    "bid": _snap["bid"], "ask": _snap["ask"],
+    "rest_bid": float(_rest["bids"][0][0]), "rest_ask": float(_rest["asks"][0][0]),
+    "symbols": sorted(snapshot), "ada_volume": snapshot["ADA-USDT"]["volume_24h"],
+    "ada_rest_volume": float(_stats["vol"]),
+    "btc_price": snapshot["BTC-USDT"]["price"], "trades": _trade_prices("BTC-USDT"),
+}))
+"""
+    )
+    out = last_json(run_notebook("12-seed-multi-symbol-streamer.ipynb", before={8: [check]}))
+    assert out["same_sequence"]
+    assert (out["bid"], out["ask"]) == (out["rest_bid"], out["rest_ask"])
+    assert out["symbols"] == ["ADA-USDT", "BTC-USDT", "ETH-USDT"]
+    assert 0 < out["ada_volume"] <= out["ada_rest_volume"]
+
+
+@pytest.mark.slow
+def test_seed_trading_bot_notebook():
+    """13-seed-trading-bot: both orders filled, and the bot's position equals the exchange's fills."""
+    check = (
+        RECENT_TRADES
+        + """
+from kunb.client import Trade, User
+_t = Trade(url=URL, credentials=creds)
+_buy, _sell = _t.get_order_details(buy["orderId"]), _t.get_order_details(sell["orderId"])
+_btc = User(url=URL, credentials=creds).get_account_list("BTC", "trade")[0]
+print(json.dumps({
+    "buy_active": _buy["isActive"], "sell_active": _sell["isActive"],
+    "buy_size": float(_buy["dealSize"]), "sell_size": float(_sell["dealSize"]),
+    "buy_funds": float(_buy["dealFunds"]),
+    "position": bot.positions["BTC"], "filled": bot.filled_orders,
+    "orders": [buy["orderId"], sell["orderId"]],
+    "btc_rest": float(_btc["available"]), "btc_pushed": bot.balances["BTC"],
+    "tasks": _kunb_tasks(),
+}))
+"""
+    )
+    out = last_json(run_notebook("13-seed-trading-bot.ipynb", after=[check]))
+    assert out["buy_active"] is False and out["sell_active"] is False
+    assert out["filled"] == out["orders"]
+    assert out["position"]["size"] == pytest.approx(out["buy_size"] - out["sell_size"], abs=1e-12)
+    assert out["position"]["avg_price"] == pytest.approx(out["buy_funds"] / out["buy_size"], rel=1e-9)
+    assert out["btc_rest"] == out["btc_pushed"]
+    assert out["tasks"] == []

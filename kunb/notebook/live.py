@@ -16,6 +16,7 @@ from .throttle import DEFAULT_MAX_HZ, Throttle
 __all__ = ["LiveObject"]
 
 _STOP_TIMEOUT = 10.0
+_LIVE_TIMEOUT = 30.0
 
 
 class LiveObject:
@@ -33,7 +34,8 @@ class LiveObject:
         self.feed = feed
         self.url = feed.url
         self.simulated = feed.simulated
-        self.health = Health.CONNECTING
+        self._live = asyncio.Event()
+        self._health = Health.CONNECTING
         self.detail = ""
         self.received = 0  # messages delivered to this object, ever
         self.throttle = Throttle(self._safe_render, max_hz=max_hz)
@@ -43,6 +45,31 @@ class LiveObject:
         self._stopped = asyncio.Event()
         self._clock: Callable[[], float] = time.monotonic
         self.widget: Any = None
+
+    @property
+    def health(self) -> Health:
+        """What the data stream is doing now (the badge's word)."""
+        return self._health
+
+    @health.setter
+    def health(self, value: Health) -> None:
+        self._health = value
+        if value is Health.LIVE:
+            self._live.set()
+        else:
+            self._live.clear()
+
+    async def wait_live(self) -> None:
+        """Wait until data flows (for a book: until it is in sync), e.g. before reading ``.df``.
+
+        Raises:
+            TimeoutError: not live within 30 s (the badge says why: unreachable, stopped...).
+        """
+        async with asyncio.timeout(_LIVE_TIMEOUT):
+            if asyncio.get_running_loop() is self._loop:
+                await self._live.wait()
+            else:  # script: the object lives on the helper thread's loop
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._live.wait(), self._loop))
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
