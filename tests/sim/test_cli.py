@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
 
 import kunb.sim
+
+KUNB_SCRIPT = Path(sys.executable).parent / "kunb"
 
 
 def _start(args: list[str]) -> tuple[subprocess.Popen, str]:
@@ -30,12 +32,12 @@ def _start(args: list[str]) -> tuple[subprocess.Popen, str]:
     ("argv", "sig"),
     [
         ([sys.executable, "-m", "kunb.sim", "--symbols", "BTC-USDT,ETH-USDT", "--seed", "3"], signal.SIGTERM),
+        ([sys.executable, "-m", "kunb.cli", "sim", "--port", "0", "--symbols", "BTC-USDT"], signal.SIGINT),
         pytest.param(
-            [sys.executable, "-m", "kunb.cli", "sim", "--port", "0", "--symbols", "BTC-USDT"],
-            signal.SIGINT,
+            [str(KUNB_SCRIPT), "sim", "--symbols", "ETH-USDT,BTC-USDT"],
+            signal.SIGTERM,
             marks=pytest.mark.skipif(
-                importlib.util.find_spec("kunb.demo") is None,
-                reason="kunb/cli.py imports every sub-command module and kunb.demo does not exist yet",
+                not KUNB_SCRIPT.exists(), reason="the kunb console script is not installed"
             ),
         ),
     ],
