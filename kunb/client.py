@@ -143,11 +143,9 @@ class _RestClient:
         self.url = base.rstrip("/")
         if credentials is None and (key or secret or passphrase):
             credentials = Credentials(key, secret, passphrase, key_version=1 if is_v1api else 2)
-        elif credentials is None:
-            credentials = Credentials.from_env()
-        self.credentials = credentials
         if credentials is not None and credentials.is_complete:
-            ensure_safe_url(self.url)
+            ensure_safe_url(self.url)  # given explicitly: refuse at once (env keys: when signing)
+        self.credentials = credentials if credentials is not None else Credentials.from_env()
         self.timeout = timeout
         self._transport = transport
         self._sync: httpx.Client | None = None

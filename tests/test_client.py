@@ -341,3 +341,17 @@ def test_context_managers_close():
         m.get_server_status()
         assert m._sync is not None
     assert m._sync is None
+
+
+def test_env_credentials_checked_only_when_signing(monkeypatch):
+    """Keys from the environment do not stop a public client on a plain-http remote URL; a signed call
+    through it is refused before sending."""
+    monkeypatch.setenv("KUCOIN_API_KEY", KEY)
+    monkeypatch.setenv("KUCOIN_API_SECRET", SECRET)
+    monkeypatch.setenv("KUCOIN_API_PASSPHRASE", PASS)
+    rec = Recorder()
+    m = Market(url="http://example.com", transport=httpx.MockTransport(rec))
+    m.get_ticker("BTC-USDT")
+    with pytest.raises(InsecureTransportError):
+        m.get_aggregated_orderv3("BTC-USDT")
+    assert len(rec.requests) == 1
