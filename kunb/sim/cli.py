@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="market seed (same seed, same market)")
     parser.add_argument("--tick-ms", type=int, default=100, help="market step and push period in ms")
     parser.add_argument("--rate", type=float, default=1.0, help="multiplier of synthetic events per second")
+    parser.add_argument(
+        "--history", type=float, default=0.0, metavar="SECONDS", help="simulated past trading run at start-up"
+    )
     parser.add_argument("--admin", action="store_true", help="enable POST /admin/faults/{name} (loopback)")
     parser.add_argument(
         "--firehose",
@@ -66,6 +69,7 @@ async def _serve(args: argparse.Namespace) -> None:
         ws_port=args.ws_port,
         tick_ms=args.tick_ms,
         rate=args.rate,
+        history_s=args.history,
         admin=args.admin,
         firehose=args.firehose,
     ) as ex:

@@ -68,6 +68,7 @@ class ExchangeCore:
         now_ns: int,
         rate: float = 1.0,
         warmup_events: int | None = None,
+        history_s: float = 0.0,
         params: ModelParams | None = None,
     ) -> None:
         """Args:
@@ -77,6 +78,8 @@ class ExchangeCore:
         rate: multiplies every symbol's ``events_per_second`` (0 freezes synthetic flow).
         warmup_events: synthetic events per symbol run at ``now_ns`` so the tape has trades
             (default 200, or 20 above 100 symbols to keep start-up fast).
+        history_s: run the flow over this many simulated seconds before ``now_ns`` (1 s steps), so
+            candles, stats and trade history start with real past trades (costs start-up time).
         params: flow model knobs (default: :class:`ModelParams` with fewer levels for big universes).
         """
         specs = list(specs)
@@ -84,9 +87,12 @@ class ExchangeCore:
             raise ConfigurationError("at least one symbol is needed")
         if rate < 0:
             raise ConfigurationError("rate must be >= 0")
+        if history_s < 0:
+            raise ConfigurationError("history_s must be >= 0")
         self.seed = seed
         self.rate = rate
-        self.now_ns = now_ns
+        start_ns = now_ns - int(history_s * 1e9)
+        self.now_ns = start_ns
         self.markets: dict[str, Market] = {}
         self._listeners: list[FillListener] = []
         self._ids = _OrderIds(random.Random(f"kunb.sim.ids:{seed}"))
@@ -105,8 +111,13 @@ class ExchangeCore:
             self.markets[spec.symbol] = market
             model.seed_book()
             for _ in range(warmup_events):
-                self._run_model(market, now_ns)
+                self._run_model(market, start_ns)
             market.last_touch = market.touch
+        t = start_ns
+        while t < now_ns:  # simulated past: real trades with past timestamps
+            t = min(now_ns, t + 1_000_000_000)
+            self.advance(t)
+        self.collect()  # history is not news: no client has seen it, none will get pushes for it
 
     # ------------------------------------------------------------------ synthetic flow
     def advance(self, now_ns: int) -> None:

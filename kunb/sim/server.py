@@ -82,6 +82,8 @@ class Exchange:
         port: REST port (0 = any free port; read ``ex.url``). ws_port: the feed's port (0 = any).
         tick_ms: how often the market advances and pushes go out.
         rate: multiplies every symbol's synthetic events per second (0 = a frozen market).
+        history_s: simulated seconds of past trading run at start-up, so candles and 24 h stats have
+            history (about 0.3 s of start-up per minute of history with the default symbols).
         ping_interval_ms, ping_timeout_ms: advertised in the bullet; the server closes connections
             silent for their sum.
         token_ttl_s: bullet token lifetime (KuCoin: 24 h); checked when a connection opens.
@@ -104,6 +106,7 @@ class Exchange:
         ws_port: int = 0,
         tick_ms: int = 100,
         rate: float = 1.0,
+        history_s: float = 0.0,
         ping_interval_ms: int = 18_000,
         ping_timeout_ms: int = 10_000,
         token_ttl_s: float = 86_400,
@@ -122,7 +125,7 @@ class Exchange:
         self.ping_interval_ms, self.ping_timeout_ms = ping_interval_ms, ping_timeout_ms
         self.admin = admin
         self.now_ns = clock
-        self.core = ExchangeCore(specs, seed=seed, now_ns=clock(), rate=rate)
+        self.core = ExchangeCore(specs, seed=seed, now_ns=clock(), rate=rate, history_s=history_s)
         self.tokens = TokenRegistry(ttl_ns=int(token_ttl_s * 1e9))
         self.hub = Hub(FaultState())
         self.faults = Faults(self.hub, self.tokens.expire_all)

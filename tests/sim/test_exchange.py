@@ -144,3 +144,14 @@ def test_thousands_of_symbols_start_fast():
     assert len({m.spec.symbol for m in core.markets.values()}) == 2000
     assert len(events) > 1000
     assert built < 10  # generous: a shared 2-core machine
+
+
+def test_history_gives_past_candles_and_no_stale_pushes():
+    """history_s runs the flow in simulated past time: candles and trades precede now; nothing is pending."""
+    core = ExchangeCore(catalogue(["BTC-USDT"]), seed=1, now_ns=T0, history_s=180)
+    tape = core.market("BTC-USDT").tape
+    minutes = [c.start for c in tape.candles("1min", 0, 0)]
+    assert len(minutes) >= 3 and min(minutes) <= T0 // 10**9 - 180
+    assert all(t.time_ns <= T0 for t in tape.history)
+    assert core.collect() == []
+    assert core.now_ns == T0
