@@ -132,13 +132,13 @@ def test_fill_listener_sees_user_fills_from_synthetic_flow_and_user_orders():
 
 
 def test_thousands_of_symbols_start_fast():
-    """2,000 synthesised pairs build and step in well under a second each."""
+    """2,000 synthesised pairs build quickly, are unique, and all trade."""
     import time
 
     t = time.perf_counter()
     core = ExchangeCore(catalogue(2000), seed=0, now_ns=T0)
     built = time.perf_counter() - t
-    core.advance(T0 + 100_000_000)
+    core.advance(T0 + 2_000_000_000)  # about two events per synthesised pair
     events = core.collect()
     assert len(core.markets) == 2000
     assert len({m.spec.symbol for m in core.markets.values()}) == 2000
