@@ -165,6 +165,16 @@ def main(argv: list[str] | None = None) -> int:
         f"{frame._rows.nbytes / 2**10:.0f} KiB, allocated once."
     )
     print(memory, flush=True)
+    append_rate = results[-1][1][0]
+    growth = checkpoints[-1] - checkpoints[0]
+    verdicts = [
+        f">= 2 M appended ticks/s: {fmt_rate(append_rate)} ({'met' if append_rate >= 2e6 else 'NOT met'})",
+        f"10,000-row DataFrame < 1 ms: {df_kunb * 1e3:.3f} ms ({'met' if df_kunb < 1e-3 else 'NOT met'})",
+        f"memory flat over {args.memory:,} appends: {growth / 2**10:+.0f} KiB "
+        f"({'met' if growth <= 1 << 20 else 'NOT met'})",
+    ]
+    targets = "Targets (issue 5): " + "; ".join(verdicts) + "."
+    print(targets)
     body = "\n\n".join(
         [
             f"Machine: {box}.",
@@ -173,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             appends,
             reads,
             memory,
+            targets,
         ]
     )
     if not args.no_write:
