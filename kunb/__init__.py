@@ -36,6 +36,8 @@ _LAZY: dict[str, str] = {
     "WebSocketMessage": "kunb.payloads",
     "WebSocketToken": "kunb.payloads",
     "WsToken": "kunb.client",
+    "dashboard": "kunb.notebook",
+    "live_account": "kunb.notebook",
     "live_book": "kunb.notebook",
     "live_ticker": "kunb.notebook",
 }
@@ -61,7 +63,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client import GetToken, Market, Trade, User, WsToken
     from .exceptions import ApiError, KunbError
     from .feed import Stream, StreamState
-    from .notebook import live_book, live_ticker
+    from .notebook import dashboard, live_account, live_book, live_ticker
     from .payloads import (
         AccountBalanceData,
         OrderBookData,
