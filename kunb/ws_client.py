@@ -118,13 +118,15 @@ class KucoinWsClient:
             load[conn] += 1
             self._where[unit] = conn  # reserved now, so concurrent subscribes shard correctly
             plan.setdefault(conn, []).append(unit)
-        results = await asyncio.gather(
-            *(conn.subscribe(us, timeout=timeout) for conn, us in plan.items()), return_exceptions=True
-        )
-        for conn, us in plan.items():
-            for unit in us:
-                if unit not in conn.topics and self._where.get(unit) is conn:
-                    del self._where[unit]
+        try:
+            results = await asyncio.gather(
+                *(conn.subscribe(us, timeout=timeout) for conn, us in plan.items()), return_exceptions=True
+            )
+        finally:  # also when cancelled: keep only what the server accepted
+            for conn, us in plan.items():
+                for unit in us:
+                    if unit not in conn.topics and self._where.get(unit) is conn:
+                        del self._where[unit]
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             await self._drop_empty()
