@@ -42,11 +42,14 @@ class Publisher:
         self.hub = hub
         self._next_snapshot_ns = 0
         self.level2_skipped = 0
+        self._last_depth: dict[str, tuple[list[list[str]], list[list[str]]]] = {}
 
     def publish(self, events: list[MarketEvents], now_ns: int) -> None:
         hub, markets = self.hub, self.core.markets
         now_ms = now_ns // 1_000_000
         ticker_all = hub.wanted("/market/ticker:all")
+        for topic in hub.fresh:
+            self._last_depth.pop(topic, None)  # a new depth subscriber gets the next change in full
         for ev in events:
             sym = ev.symbol
             market = markets[sym]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import httpx
@@ -194,4 +195,17 @@ async def test_rest_snapshot_plus_pushes_tracks_the_server_book(exchange):
             assert local["bids"] == dict(server["bids"]) and local["asks"] == dict(server["asks"])
             assert {spec.to_ticks(p) for p in local["bids"]} == {p for p, _ in book.depth(Side.BUY)}
             compared += 1
+    await ws.close()
+
+
+async def test_depth_pushed_only_on_change(exchange):
+    """Consecutive level2Depth5 pushes always differ (2.1: 'only on change')."""
+    ws = await open_ws(exchange.url)
+    topic = "/spotMarket/level2Depth5:BTC-USDT"
+    await request(ws, {"id": "s", "type": "subscribe", "topic": topic, "response": True})
+    tops = []
+    while len(tops) < 8:
+        msg = await wait_for(ws, lambda m: m.get("topic") == topic)
+        tops.append((msg["data"]["asks"], msg["data"]["bids"]))
+    assert all(a != b for a, b in itertools.pairwise(tops))
     await ws.close()
