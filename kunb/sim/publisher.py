@@ -63,9 +63,11 @@ class Publisher:
                 for depth in (5, 50):
                     topic = f"/spotMarket/level2Depth{depth}:{sym}"
                     if hub.wanted(topic):
-                        hub.publish(
-                            topic, message(topic, "level2", depth_push(spec, market.book, depth, now_ms))
-                        )
+                        data = depth_push(spec, market.book, depth, now_ms)
+                        top = (data["asks"], data["bids"])
+                        if self._last_depth.get(topic) != top:  # 2.1: pushed only on change
+                            self._last_depth[topic] = top
+                            hub.publish(topic, message(topic, "level2", data))
             if ev.trades:
                 topic = f"/market/match:{sym}"
                 if hub.wanted(topic):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 
 import httpx
@@ -198,14 +197,28 @@ async def test_rest_snapshot_plus_pushes_tracks_the_server_book(exchange):
     await ws.close()
 
 
-async def test_depth_pushed_only_on_change(exchange):
-    """Consecutive level2Depth5 pushes always differ (2.1: 'only on change')."""
-    ws = await open_ws(exchange.url)
-    topic = "/spotMarket/level2Depth5:BTC-USDT"
-    await request(ws, {"id": "s", "type": "subscribe", "topic": topic, "response": True})
-    tops = []
-    while len(tops) < 8:
-        msg = await wait_for(ws, lambda m: m.get("topic") == topic)
-        tops.append((msg["data"]["asks"], msg["data"]["bids"]))
-    assert all(a != b for a, b in itertools.pairwise(tops))
-    await ws.close()
+async def test_depth_pushed_only_on_change():
+    """A change below the top 5 levels sends no level2Depth5 push; a change in them does (2.1)."""
+    from kunb.sim import Exchange
+    from kunb.sim.orderbook import Side
+
+    async with Exchange(symbols=["BTC-USDT"], rate=0, tick_ms=20) as ex:
+        ws = await open_ws(ex.url)
+        topic = "/spotMarket/level2Depth5:BTC-USDT"
+        await request(ws, {"id": "s", "type": "subscribe", "topic": topic, "response": True})
+        book = ex.core.market("BTC-USDT").book
+        spec = ex.core.market("BTC-USDT").spec
+        best = book.best_bid()[0]
+        book.add_limit(Side.BUY, best, 7)  # top level: pushed
+        ex.publish()
+        first = await wait_for(ws, lambda m: m.get("topic") == topic)
+        deep = book.depth(Side.BUY)[-1][0]
+        book.add_limit(Side.BUY, deep, 7)  # far below the top 5: no push
+        ex.publish()
+        book.add_limit(Side.SELL, book.best_ask()[0] + 1, 5)  # second ask level: pushed
+        ex.publish()
+        second = await wait_for(ws, lambda m: m.get("topic") == topic)
+        assert first["data"]["bids"][0][0] == spec.price_str(best)
+        assert second["data"]["asks"] != first["data"]["asks"]
+        assert second["data"]["bids"] == first["data"]["bids"]
+        await ws.close()
