@@ -192,3 +192,41 @@ print(json.dumps({
     assert out["position"]["avg_price"] == pytest.approx(out["buy_funds"] / out["buy_size"], rel=1e-9)
     assert out["btc_rest"] == out["btc_pushed"]
     assert out["tasks"] == []
+
+
+@pytest.mark.slow
+def test_account_and_trading_notebook():
+    """03-account-and-trading: balances equal REST after trading; both orders' events; a 3-tab dashboard."""
+    check = (
+        UNTIL
+        + """
+import json
+from kunb.client import User
+await _until(lambda: all(p.health.value == "live" for p in dash.parts))
+_u = User(url=URL, credentials=creds)
+for _ in range(100):  # the fill's balance pushes may trail its order events
+    _rest = {a["currency"]: float(a["available"]) for a in _u.get_account_list(account_type="trade")}
+    _mine = {c: v["available"] for c, v in account.snapshot()["balances"].items()}
+    if _mine == _rest:
+        break
+    await asyncio.sleep(0.02)
+_types = {}
+for e in account.model.events:
+    _types.setdefault(e["orderId"], []).append(e["type"])
+print(json.dumps({
+    "balances_match": _mine == _rest, "currencies": len(_rest),
+    "buy": _types.get(buy["orderId"]), "resting": _types.get(resting["orderId"]),
+    "tabs": [dash.widget.get_title(i) for i in range(len(dash.widget.children))],
+    "simulated": [p.simulated for p in dash.parts] + [account.simulated],
+    "orders_html": f'data-order-id="{resting["orderId"]}"' in account.panel.orders.value,
+}))
+"""
+    )
+    nb = run_notebook("03-account-and-trading.ipynb", before={12: [check]})
+    out = last_json(nb)
+    assert out["balances_match"] and out["currencies"] >= 2
+    assert out["buy"][0] == "filled" and "match" in out["buy"]  # newest first
+    assert out["resting"] == ["canceled", "open"]
+    assert out["tabs"] == ["Ticker", "Order book", "Account"]
+    assert all(out["simulated"]) and out["orders_html"]
+    assert len(widget_views(nb)) >= 2

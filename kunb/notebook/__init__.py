@@ -10,16 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..exceptions import ConfigurationError
+from ..signing import Credentials
+from .account import LiveAccount
+from .dashboard import Dashboard
 from .livebook import LiveBook, SnapshotFetcher
 from .runtime import allow_nested, cell_key, live_objects, run, stop_all
-from .source import Feed, is_simulated, resolve_url
+from .source import Feed, is_simulated, resolve_url, session_credentials
 from .throttle import DEFAULT_MAX_HZ
 from .ticker import LiveTicker
 
 __all__ = [
+    "Dashboard",
+    "LiveAccount",
     "LiveBook",
     "LiveTicker",
     "allow_nested",
+    "dashboard",
+    "live_account",
     "live_book",
     "live_objects",
     "live_ticker",
@@ -28,11 +36,22 @@ __all__ = [
 ]
 
 
-def _default_feed(url: str | None) -> Feed:
+def _default_feed(url: str | None, credentials: Credentials | None = None) -> Feed:
     from .wsfeed import ClientFeed
 
     resolved = resolve_url(url)
-    return ClientFeed(resolved, simulated=is_simulated(resolved))
+    return ClientFeed(resolved, simulated=is_simulated(resolved), credentials=credentials)
+
+
+def _credentials(credentials: Credentials | None, url: str) -> Credentials:
+    creds = credentials or session_credentials(url) or Credentials.from_env()
+    if creds is None:
+        raise ConfigurationError(
+            "live_account needs API credentials: pass credentials=kunb.Credentials(key, secret, passphrase), "
+            "set KUCOIN_API_KEY / KUCOIN_API_SECRET / KUCOIN_API_PASSPHRASE, or start the embedded exchange "
+            "with kunb.sim.start() (its demo user is used)"
+        )
+    return creds
 
 
 def _symbols(symbols: str | Sequence[str]) -> list[str]:
@@ -108,3 +127,75 @@ def live_book(
     )
     live.start()
     return live
+
+
+def live_account(
+    credentials: Credentials | None = None,
+    *,
+    url: str | None = None,
+    max_hz: float = DEFAULT_MAX_HZ,
+    feed: Feed | None = None,
+) -> LiveAccount:
+    """Show the account's balances and order events live (private channels); returns at once.
+
+    Balances are seeded from ``GET /api/v1/accounts`` and kept current from ``/account/balance``; order
+    events come from ``/spotMarket/tradeOrders``.
+
+    Args:
+        credentials: the API key; default: the embedded exchange's demo user when ``kunb.sim.start()``
+            runs in this kernel, else ``KUCOIN_API_KEY`` / ``KUCOIN_API_SECRET`` / ``KUCOIN_API_PASSPHRASE``.
+        url: the exchange's REST base URL (default as for :func:`live_ticker`).
+        max_hz: maximum redraws per second.
+        feed: a custom Feed (tests); overrides ``url``.
+
+    Raises:
+        ConfigurationError: no credentials anywhere (the message says where to put them).
+    """
+    resolved = feed.url if feed is not None else resolve_url(url)
+    creds = _credentials(credentials, resolved)
+    source = feed if feed is not None else _default_feed(resolved, creds)
+    live = LiveAccount(source, creds, key=cell_key("account", creds.key, source.url), max_hz=max_hz)
+    live.start()
+    return live
+
+
+def dashboard(
+    symbols: str | Sequence[str],
+    *,
+    credentials: Credentials | None = None,
+    account: bool | None = None,
+    url: str | None = None,
+    depth: int = 30,
+    max_hz: float = DEFAULT_MAX_HZ,
+) -> Dashboard:
+    """Ticker, order book (of the first symbol) and, with credentials, the account, in one set of tabs.
+
+    Args:
+        symbols: symbols of the ticker; the book shows the first one (its picker changes it).
+        credentials, url: as for :func:`live_account` / :func:`live_ticker`.
+        account: show the account tab; default: when credentials are available.
+        depth: levels per side of the depth chart.
+        max_hz: maximum redraws per second of each panel.
+
+    Returns:
+        A :class:`Dashboard`: ``.ticker``, ``.book``, ``.account`` (or None), ``.snapshot()``, ``.stop()``.
+    """
+    syms = _symbols(symbols)
+    resolved = resolve_url(url)
+    creds = credentials or session_credentials(resolved) or Credentials.from_env()
+    if account and creds is None:
+        _credentials(None, resolved)  # raises with the hint
+    # the parts get keys of their own, so a dashboard never replaces a live_ticker shown in another cell
+    ticker = LiveTicker(
+        syms, _default_feed(resolved), key=cell_key("dashboard-ticker", tuple(syms), resolved), max_hz=max_hz
+    )
+    book = LiveBook(
+        syms[0], _default_feed(resolved), key=cell_key("dashboard-book", resolved), depth=depth, max_hz=max_hz
+    )
+    acct = None
+    if creds is not None and account is not False:
+        feed = _default_feed(resolved, creds)
+        acct = LiveAccount(feed, creds, key=cell_key("dashboard-account", resolved), max_hz=max_hz)
+    dash = Dashboard(ticker, book, acct)
+    dash.start()
+    return dash

@@ -35,6 +35,7 @@ class LiveObject:
         self.url = feed.url
         self.simulated = feed.simulated
         self._live = asyncio.Event()
+        self._changed = asyncio.Event()
         self._health = Health.CONNECTING
         self.detail = ""
         self.received = 0  # messages delivered to this object, ever
@@ -45,6 +46,7 @@ class LiveObject:
         self._stopped = asyncio.Event()
         self._clock: Callable[[], float] = time.monotonic
         self.widget: Any = None
+        self._controls: Any = None
 
     @property
     def health(self) -> Health:
@@ -71,15 +73,44 @@ class LiveObject:
             else:  # script: the object lives on the helper thread's loop
                 await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._live.wait(), self._loop))
 
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = 30.0) -> None:  # noqa: ASYNC109
+        """Wait until ``condition()`` is true, checking after each message (e.g. "my order is filled").
+
+        Must run on the object's loop (a notebook cell; in a script, ``await`` it on the helper loop).
+
+        Raises:
+            TimeoutError: still false after ``timeout`` seconds.
+        """
+        async with asyncio.timeout(timeout):
+            while not condition():
+                self._changed.clear()
+                await self._changed.wait()
+
     # ---- lifecycle ----------------------------------------------------------------------------
 
     def _topics(self) -> list[str]:
         raise NotImplementedError
 
+    def _bind_controls(self, controls: Any) -> None:
+        """Wire a panel's start/stop toggle to :meth:`start` / :meth:`stop` (and keep it in step)."""
+        self._controls = controls
+        controls.on_toggle(self._toggled)
+
+    def _toggled(self, on: bool) -> None:
+        if on and not self.running:
+            self.start()
+        elif not on and self.running:
+            self.stop()
+
+    def _show_running(self, on: bool) -> None:
+        if self._controls is not None and self._controls.toggle.value != on:
+            self._controls.toggle.value = on
+
     def start(self) -> None:
         """Start (or restart) streaming; returns at once, the tasks run on the target loop."""
         register(self._key, self)
         run_in_loop(self._loop, self._spawn)
+        self._show_running(True)
 
     def _spawn(self) -> None:
         if self._tasks:
@@ -106,6 +137,7 @@ class LiveObject:
         """Stop streaming: cancel the tasks (which close their sockets); the panel says ``stopped``."""
         unregister(self)
         run_in_loop(self._loop, self._cancel)
+        self._show_running(False)
 
     def _cancel(self) -> None:
         for task in list(self._tasks):
@@ -151,6 +183,7 @@ class LiveObject:
     def _ingest(self, message: Mapping[str, Any]) -> None:
         self.received += 1
         self._on_message(message)
+        self._changed.set()
         health = self._message_health()
         if health is not self.health:
             self.health = health

@@ -66,7 +66,7 @@ class LiveBook(LiveObject):
         self._fetching: asyncio.Task[None] | None = None
         self.panel = BookPanel(symbol, depth=depth, window=window, simulated=self.simulated)
         self.widget = self.panel.widget
-        self.panel.controls.on_toggle(self._toggled)
+        self._bind_controls(self.panel.controls)
         self.panel.controls.on_symbols(lambda symbols: self.set_symbol(symbols[0]))
         self.panel.controls.on_window(self.set_window)
 
@@ -98,6 +98,10 @@ class LiveBook(LiveObject):
             return Health.LIVE
         # kucoin-protocol.md 3: pushes are buffered while the REST snapshot is fetched
         return Health.RESYNCING if self.book.stats.snapshots else Health.CONNECTING
+
+    def _on_health(self, health: Health, detail: str = "") -> None:
+        # the connection being live is not the book being live: it still needs its snapshot
+        super()._on_health(self._message_health() if health is Health.LIVE else health, detail)
 
     def _want_snapshot(self) -> None:
         if self._fetching is None or self._fetching.done():
@@ -166,22 +170,6 @@ class LiveBook(LiveObject):
         }
 
     # ---- controls -----------------------------------------------------------------------------
-
-    def _toggled(self, on: bool) -> None:
-        if on and not self.running:
-            self.start()
-        elif not on and self.running:
-            self.stop()
-
-    def stop(self) -> None:
-        super().stop()
-        if self.panel.controls.toggle.value:
-            self.panel.controls.toggle.value = False
-
-    def start(self) -> None:
-        super().start()
-        if not self.panel.controls.toggle.value:
-            self.panel.controls.toggle.value = True
 
     def set_symbol(self, symbol: str) -> None:
         """Show another symbol (the picker calls this): a fresh book, resubscribed."""

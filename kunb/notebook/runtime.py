@@ -84,8 +84,9 @@ def run_in_loop(loop: asyncio.AbstractEventLoop, fn: Callable[[], T]) -> None:
         running = None
     if running is loop:
         fn()
-    else:
+    elif not loop.is_closed():
         loop.call_soon_threadsafe(fn)
+    # a closed loop (kernel shutdown, a finished asyncio.run) has no tasks left to act on
 
 
 # ---- one live object per cell -------------------------------------------------------------------

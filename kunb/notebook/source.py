@@ -9,7 +9,15 @@ from typing import Any, Protocol
 
 from .status import Health
 
-__all__ = ["KUCOIN_URL", "Feed", "HealthSink", "MessageSink", "is_simulated", "resolve_url"]
+__all__ = [
+    "KUCOIN_URL",
+    "Feed",
+    "HealthSink",
+    "MessageSink",
+    "is_simulated",
+    "resolve_url",
+    "session_credentials",
+]
 
 KUCOIN_URL = "https://api.kucoin.com"
 
@@ -53,6 +61,14 @@ def _session_sim_url() -> str | None:
     handle = getattr(sys.modules.get("kunb.sim.runner"), "_current", None)
     if handle is not None and getattr(handle, "running", False):
         return str(handle.url).rstrip("/")
+    return None
+
+
+def session_credentials(url: str) -> Any:
+    """The demo user's credentials of the embedded exchange at ``url`` started in this process, if any."""
+    handle = getattr(sys.modules.get("kunb.sim.runner"), "_current", None)
+    if handle is not None and getattr(handle, "running", False) and str(handle.url).rstrip("/") == url:
+        return handle.credentials
     return None
 
 

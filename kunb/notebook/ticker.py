@@ -48,7 +48,7 @@ class LiveTicker(LiveObject):
         self.widget = self.panel.widget
         self._rate = RateMeter()
         self.msg_rate = 0.0
-        self.panel.controls.on_toggle(self._toggled)
+        self._bind_controls(self.panel.controls)
         self.panel.controls.on_symbols(self.set_symbols)
         self.panel.controls.on_window(self.set_window)
 
@@ -81,22 +81,6 @@ class LiveTicker(LiveObject):
         return replace(base, msg_rate=self.msg_rate)
 
     # ---- controls -----------------------------------------------------------------------------
-
-    def _toggled(self, on: bool) -> None:
-        if on and not self.running:
-            self.start()
-        elif not on and self.running:
-            self.stop()
-
-    def stop(self) -> None:
-        super().stop()
-        if self.panel.controls.toggle.value:
-            self.panel.controls.toggle.value = False
-
-    def start(self) -> None:
-        super().start()
-        if not self.panel.controls.toggle.value:
-            self.panel.controls.toggle.value = True
 
     def set_symbols(self, symbols: Sequence[str]) -> None:
         """Stream other symbols (the picker calls this): restarts the feed with a fresh window."""

@@ -1,0 +1,84 @@
+"""live_account: REST-seeded balances kept current by pushes, order events, the dashboard's tabs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from nbfakes import wait_for
+
+import kunb.notebook as nb
+from kunb.exceptions import ConfigurationError
+from kunb.notebook.account import AccountModel
+from kunb.notebook.status import Health
+
+
+def test_a_push_during_the_rest_request_wins_over_the_rest_answer():
+    """REST seeds only currencies no push touched since the request went out."""
+    model = AccountModel()
+    model.begin_seed()
+    model.on_balance({"currency": "USDT", "total": "90", "available": "80", "hold": "10"})
+    model.seed(
+        [
+            {"currency": "USDT", "type": "trade", "balance": "100", "available": "100", "holds": "0"},
+            {"currency": "BTC", "type": "trade", "balance": "1", "available": "1", "holds": "0"},
+            {"currency": "BTC", "type": "main", "balance": "5", "available": "5", "holds": "0"},
+        ]
+    )
+    rows = {r["currency"]: r for r in model.rows()}
+    assert rows["USDT"]["available"] == "80" and rows["BTC"]["available"] == "1"
+    assert rows["BTC"]["source"] == "REST"
+
+
+def test_order_events_are_newest_first_and_bounded():
+    """Order events keep the newest first, up to max_events, with a readable time."""
+    model = AccountModel(max_events=3)
+    for i in range(5):
+        model.on_order({"orderId": str(i), "type": "open", "ts": 1_700_000_000_123_000_000 + i})
+    assert [e["orderId"] for e in model.events] == ["4", "3", "2"]
+    assert model.events[0]["time"].endswith(".123")
+
+
+def test_no_credentials_is_a_clear_error(monkeypatch):
+    """Without credentials anywhere, live_account says where to put them."""
+    for name in ("KUCOIN_API_KEY", "KUCOIN_API_SECRET", "KUCOIN_API_PASSPHRASE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigurationError, match=r"kunb\.sim\.start"):
+        nb.live_account(url="http://127.0.0.1:9")
+
+
+async def test_live_account_against_the_exchange(exchange):
+    """Balances match REST after a trade; the order's events appear in the orders table."""
+    from kunb.client import Trade, User
+
+    creds = exchange.credentials
+    live = nb.live_account(creds, url=exchange.url, max_hz=50)
+    await wait_for(lambda: live.health is Health.LIVE and live.seeded, within=10)
+    async with Trade(url=exchange.url, credentials=creds) as trade:
+        placed = await trade.acreate_market_order("BTC-USDT", "buy", funds="50")
+    order_id = placed["orderId"]
+    await wait_for(lambda: any(e["orderId"] == order_id and e["type"] == "filled" for e in live.model.events))
+    await wait_for(lambda: f'data-order-id="{order_id}"' in live.panel.orders.value)
+    async with User(url=exchange.url, credentials=creds) as user:
+        for _ in range(100):  # settle: the balance pushes of the fill may trail the order's filled event
+            rest = {a["currency"]: a for a in await user.aget_account_list(account_type="trade")}
+            snap = live.snapshot()["balances"]
+            if all(snap[c]["available"] == float(rest[c]["available"]) for c in ("BTC", "USDT")):
+                break
+            await asyncio.sleep(0.02)
+    assert snap["BTC"]["available"] == float(rest["BTC"]["available"])
+    assert snap["USDT"]["total"] == float(rest["USDT"]["balance"])
+    assert 'data-currency="BTC"' in live.panel.balances.value
+    assert live.df.loc["BTC", "available"] == float(rest["BTC"]["available"])
+    await live.aclose()
+
+
+async def test_dashboard_tabs_and_stop(exchange):
+    """The dashboard shows ticker, book and account tabs and stops all three."""
+    dash = nb.dashboard(["BTC-USDT", "ETH-USDT"], url=exchange.url, credentials=exchange.credentials)
+    assert [dash.widget.get_title(i) for i in range(3)] == ["Ticker", "Order book", "Account"]
+    await wait_for(lambda: all(p.health is Health.LIVE for p in dash.parts), within=15)
+    snap = dash.snapshot()
+    assert snap["book"]["state"] == "live" and snap["ticker"]["messages"] > 0
+    await dash.aclose()
+    assert not any(p.running for p in dash.parts)
