@@ -178,14 +178,17 @@ def add_ticker_symbol(frame: dict[str, Any]) -> dict[str, Any]:
     KuCoin leaves it out (kucoin-protocol.md 2.1): it is the topic's argument, or the ``subject`` for
     ``/market/ticker:all``. Other frames are returned untouched. O(1), in place.
     """
+    subject = frame.get("subject")
+    if subject == "trade.ticker":
+        topic = frame.get("topic", "")
+        symbol = topic[topic.find(":") + 1 :]
+    elif subject and frame.get("topic") == "/market/ticker:all":
+        symbol = subject
+    else:
+        return frame
     data = frame.get("data")
     if type(data) is dict and "symbol" not in data:
-        subject = frame.get("subject")
-        topic = frame.get("topic", "")
-        if subject == "trade.ticker":
-            data["symbol"] = topic[topic.find(":") + 1 :]
-        elif topic == "/market/ticker:all" and subject:
-            data["symbol"] = subject
+        data["symbol"] = symbol
     return frame
 
 

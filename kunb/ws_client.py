@@ -199,7 +199,7 @@ class KucoinWsClient:
         for conn in self._conns:
             c = conn.counters
             total.messages += c.messages
-            total.frames += c.frames
+            total.control_frames += c.control_frames
             total.bytes += c.bytes
             total.reconnects += c.reconnects
             total.drops += c.drops
