@@ -252,6 +252,7 @@ class Exchange:
             compression=None,
             ping_interval=None,  # KuCoin's keepalive is the JSON ping (1.4); idle is checked per session
             max_size=2**20,
+            close_timeout=2,  # a stalled client must not hold close() for websockets' default 10 s
             server_header="kunb.sim",
         )
         ws_port = self._ws_server.sockets[0].getsockname()[1]
@@ -262,7 +263,9 @@ class Exchange:
         self.ws_url = f"ws://{host}:{ws_port}/"
         self.env["KUNB_SIM_URL"] = self.url
         app = build_app(self, extra_routes=self._routes, admin=self.admin)
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, ws="none")
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="off", access_log=False, ws="none", timeout_graceful_shutdown=2
+        )
         self._uvicorn = _Uvicorn(config)
         self._uvicorn_task = loop.create_task(self._uvicorn.serve(sockets=[rest_sock]))
         while not self._uvicorn.started:
