@@ -3,12 +3,23 @@
 ::
 
     async with kunb.sim.Exchange(seed=1, symbols=["BTC-USDT", "ETH-USDT"]) as ex:
-        ex.url          # REST base URL, http://127.0.0.1:PORT (POST /api/v1/bullet-public names the feed)
-        ex.faults       # fault injection, see kunb.sim.faults
+        ex.url                  # REST base URL http://127.0.0.1:PORT; bullet-public names ex.ws_url
+        ex.faults               # fault injection (kunb.sim.faults): disconnect, drop_pongs, skip_level2...
+        ex.sequence("BTC-USDT") # the server's book sequence; ex.snapshot(sym) its book, REST-shaped
+        ex.connections(), ex.stats()
 
-    handle = kunb.sim.start()   # on its own thread, for notebooks; handle.url, handle.stop()
-    kunb.sim.stop()
+    handle = kunb.sim.start(seed=1)  # own thread and loop (notebooks): handle.url, .faults, .stop()
+    kunb.sim.stop()                  # stops the exchange started last
 
+``Exchange`` keyword arguments: ``seed``, ``symbols`` (names, a count such as 2000, or None for the
+realistic default set), ``host``/``port``/``ws_port`` (loopback, any free port), ``tick_ms`` (market
+step and push period), ``rate`` (synthetic flow multiplier, 0 freezes it), ``history_s`` (simulated
+past trading), ``ping_interval_ms``/``ping_timeout_ms``, ``token_ttl_s``, ``max_connection_s``,
+``admin`` (HTTP fault route), ``firehose`` (benchmark mode), ``clock``.
+
+Layout: pure core (``orderbook``, ``exchange``, ``model``, ``tape``, ``symbols``, ``wire``,
+``topics``, ``tokens``, ``firehose``) and thin I/O (``rest``, ``ws``, ``publisher``, ``server``,
+``runner``, ``cli``); the trading layer plugs in through ``rest_private.install(exchange)``.
 Command line: ``kunb sim`` or ``python -m kunb.sim`` (prints ``KUNB_SIM_URL=...`` first).
 """
 
