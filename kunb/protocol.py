@@ -149,7 +149,6 @@ def join_units(units: Iterable[str], limit: int = MAX_TOPICS_PER_REQUEST) -> lis
     (``:all``, arg-less, candles...) is a topic of its own.
     """
     groups: dict[str, list[str]] = {}
-    alone: list[str] = []
     order: list[tuple[bool, str]] = []
     for unit in units:
         prefix, sep, arg = unit.partition(":")
@@ -160,7 +159,6 @@ def join_units(units: Iterable[str], limit: int = MAX_TOPICS_PER_REQUEST) -> lis
             groups[prefix].append(arg)
         else:
             order.append((False, unit))
-            alone.append(unit)
     topics: list[str] = []
     for joined, name in order:
         if not joined:
