@@ -1,0 +1,222 @@
+"""kunb.holdings (pure): balance and order merge rules between private pushes and REST seeds."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kunb.exceptions import ProtocolError
+from kunb.holdings import Holdings
+
+
+def balance_push(
+    eid: str, total: str, available: str, hold: str, *, currency: str = "USDT", event="trade.hold"
+):
+    return {
+        "accountId": "acc-trade-usdt",
+        "currency": currency,
+        "total": total,
+        "available": available,
+        "hold": hold,
+        "relationEvent": event,
+        "relationEventId": eid,
+        "time": "1730269283892",
+    }
+
+
+def rest_account(
+    total: str, available: str, hold: str, *, currency="USDT", kind="trade", ident="acc-trade-usdt"
+):
+    return {
+        "id": ident,
+        "currency": currency,
+        "type": kind,
+        "balance": total,
+        "available": available,
+        "holds": hold,
+    }
+
+
+def order_push(kind: str, filled: str, *, status="open", match=None, oid="o1", ts=1, size="1", remain=None):
+    data = {
+        "symbol": "BTC-USDT",
+        "orderType": "limit",
+        "side": "buy",
+        "orderId": oid,
+        "type": kind,
+        "orderTime": 1670329987026,
+        "size": size,
+        "filledSize": filled,
+        "remainSize": remain if remain is not None else str(Decimal(size) - Decimal(filled)),
+        "price": "100",
+        "clientOid": "c1",
+        "status": status,
+        "ts": ts,
+    }
+    if match is not None:
+        price, size_ = match
+        data.update(matchPrice=price, matchSize=size_, tradeId=f"t{ts}", liquidity="taker")
+    return data
+
+
+def test_balance_push_applies_and_duplicates_are_ignored():
+    """A push sets the absolute numbers; the same relationEventId again is counted and ignored."""
+    h = Holdings()
+    assert h.on_balance(balance_push("e1", "10", "9", "1")) is not None
+    assert h.on_balance(balance_push("e1", "99", "99", "0")) is None
+    b = h.balance("USDT")
+    assert (b.total, b.available, b.hold) == (Decimal(10), Decimal(9), Decimal(1))
+    assert h.duplicates == 1 and b.source == "trade.hold"
+
+
+def test_rest_seed_skips_balances_pushed_after_the_request_went_out():
+    """A push that arrives while the REST request is in flight wins over the (possibly older) answer."""
+    h = Holdings()
+    h.seed_balances([rest_account("10", "10", "0"), rest_account("1", "1", "0", currency="BTC", ident="b")])
+    h.begin_seed()
+    h.on_balance(balance_push("e2", "10", "8", "2"))
+    changed = h.seed_balances(
+        [rest_account("10", "10", "0"), rest_account("2", "2", "0", currency="BTC", ident="b")]
+    )
+    assert changed == 1 and h.corrections == 1
+    assert h.balance("USDT").available == Decimal(8)  # the push, not the older REST answer
+    assert h.balance("BTC").total == Decimal(2)  # untouched by pushes: REST corrects it
+
+
+def test_account_type_from_rest_id_or_relation_event():
+    """A push's account type comes from the REST account id, else from its relationEvent prefix."""
+    h = Holdings()
+    h.seed_balances([rest_account("5", "5", "0", kind="main", ident="acc-main")])
+    push = balance_push("e3", "6", "6", "0", event="main.deposit")
+    push["accountId"] = "acc-main"
+    h.on_balance(push)
+    other = balance_push("e4", "7", "7", "0", event="main.transfer", currency="ETH")
+    other["accountId"] = "unknown"
+    h.on_balance(other)
+    assert h.balance("USDT", "main").total == 6 and h.balance("ETH", "main").total == 7
+    assert h.balance("USDT", "trade") is None
+
+
+def test_order_fills_accumulate_deal_funds_and_done_is_final():
+    """Match pushes add matchPrice*matchSize; a stale match after filled changes nothing."""
+    h = Holdings()
+    h.on_order(order_push("open", "0", ts=1))
+    u1 = h.on_order(order_push("match", "0.4", status="match", match=("100", "0.4"), ts=2))
+    u2 = h.on_order(order_push("match", "1", status="match", match=("101", "0.6"), ts=3))
+    h.on_order(order_push("filled", "1", status="done", ts=4))
+    stale = h.on_order(order_push("match", "0.4", status="match", match=("100", "0.4"), ts=5))
+    order = h.orders["o1"]
+    assert (u1.filled, u2.filled, stale.filled) == (Decimal("0.4"), Decimal("0.6"), 0)
+    assert order.deal_size == 1 and order.deal_funds == Decimal("40") + Decimal("60.6")
+    assert order.status == "done" and order.event == "match" and order.exact
+    assert order.trade_ids == ["t2", "t3"]
+
+
+def test_missed_fill_marks_order_inexact_until_rest_refresh():
+    """A filledSize jump larger than matchSize reveals a missed fill; the REST order makes it exact."""
+    h = Holdings()
+    h.on_order(order_push("open", "0", ts=1))
+    update = h.on_order(order_push("match", "0.7", status="open", match=("100", "0.3"), ts=2))
+    assert update.missed_fills and h.inexact_orders() == ["o1"]
+    h.seed_orders(
+        [
+            {
+                "id": "o1",
+                "symbol": "BTC-USDT",
+                "side": "buy",
+                "dealSize": "0.7",
+                "dealFunds": "69.9",
+                "isActive": True,
+                "size": "1",
+                "price": "100",
+            }
+        ]
+    )
+    order = h.orders["o1"]
+    assert order.exact and order.deal_funds == Decimal("69.9") and order.remain_size == Decimal("0.3")
+    assert order.status == "open" and h.corrections == 1
+
+
+def test_rest_seed_closes_orders_finished_in_an_outage_and_never_reopens():
+    """An order REST reports inactive becomes done (filled or canceled); REST cannot undo a done push."""
+    h = Holdings()
+    h.on_order(order_push("open", "0", ts=1))
+    h.on_order(order_push("open", "0", ts=1, oid="o2"))
+    h.seed_orders(
+        [
+            {
+                "id": "o1",
+                "symbol": "BTC-USDT",
+                "side": "buy",
+                "dealSize": "0",
+                "dealFunds": "0",
+                "isActive": False,
+                "cancelExist": True,
+            },
+            {
+                "id": "o3",
+                "symbol": "ETH-USDT",
+                "side": "sell",
+                "dealSize": "2",
+                "dealFunds": "20",
+                "isActive": False,
+                "cancelExist": False,
+                "size": "2",
+            },
+        ]
+    )
+    assert h.orders["o1"].status == "done" and h.orders["o1"].event == "canceled"
+    assert h.orders["o3"].event == "filled" and h.orders["o3"].deal_funds == 20
+    h.on_order(order_push("canceled", "0", status="done", ts=2, oid="o2"))
+    h.seed_orders([{"id": "o2", "symbol": "BTC-USDT", "side": "buy", "dealSize": "0", "isActive": True}])
+    assert h.orders["o2"].done and h.open_orders() == []
+
+
+def test_unreadable_pushes_raise_protocol_error():
+    """Missing or non-decimal fields are a ProtocolError, never a silent wrong state."""
+    h = Holdings()
+    with pytest.raises(ProtocolError):
+        h.on_balance({"currency": "USDT", "total": "x", "available": "1", "hold": "0"})
+    with pytest.raises(ProtocolError):
+        h.on_order({"type": "open"})
+    with pytest.raises(ProtocolError):
+        h.seed_balances([{"currency": "USDT"}])
+    assert h.balances == {} and h.version == 0
+
+
+def test_frames_have_typed_columns():
+    """balances_frame/orders_frame give float64 numbers indexed by (currency, type) and order id."""
+    h = Holdings()
+    h.seed_balances([rest_account("10.5", "10", "0.5")])
+    h.on_order(order_push("match", "0.5", status="match", match=("100", "0.5"), ts=10**18))
+    balances, orders = h.balances_frame(), h.orders_frame()
+    assert balances.loc[("USDT", "trade"), "hold"] == 0.5 and balances["total"].dtype == "float64"
+    assert orders.loc["o1", "deal_funds"] == 50.0 and str(orders["time"].dtype) == "datetime64[ns, UTC]"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    changes=st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=12),
+    rest_after=st.integers(min_value=0, max_value=12),
+    delivered_before_answer=st.integers(min_value=0, max_value=12),
+)
+def test_seed_interleaving_ends_at_the_latest_state(changes, rest_after, delivered_before_answer):
+    """Whatever the interleaving of a REST seed with pushes made after subscribing, the balance ends at
+    the exchange's latest value once every push arrived (the rule in kunb.holdings' docstring)."""
+    rest_after = min(rest_after, len(changes))  # REST sees the first ``rest_after`` changes
+    h = Holdings()
+    h.seed_balances([rest_account("0", "0", "0")])  # an old seed
+    pushes = [balance_push(f"e{i}", str(v), str(v), "0") for i, v in enumerate(changes)]
+    # pushes are delivered in order; some arrive after begin_seed but before the REST answer
+    arrived = min(delivered_before_answer, len(pushes))
+    h.begin_seed()
+    for p in pushes[:arrived]:
+        h.on_balance(p)
+    snapshot_value = str(changes[rest_after - 1]) if rest_after else "0"
+    h.seed_balances([rest_account(snapshot_value, snapshot_value, "0")])
+    for p in pushes[arrived:]:
+        h.on_balance(p)
+    assert h.balance("USDT").total == Decimal(changes[-1])
