@@ -238,13 +238,25 @@ class Exchange:
         await self.close()
 
     async def start(self) -> None:
-        """Bind both ports, start serving and the market clock."""
+        """Bind both ports, start serving and the market clock; on failure nothing is left open."""
         if self._state != "new":
             raise ClosedError("an Exchange starts once")
         self._state = "starting"
         loop = asyncio.get_running_loop()
         self.faults.loop = loop
         self.faults.loop_thread = threading.current_thread()
+        rest_sock = _bind(self.host, self._port)  # first: a busy port fails before anything runs
+        try:
+            await self._start_servers(loop, rest_sock)
+        except BaseException:
+            if self._uvicorn_task is None:
+                rest_sock.close()
+            await self.close()
+            raise
+        self._market_task = loop.create_task(self._run_market())
+        self._state = "open"
+
+    async def _start_servers(self, loop: asyncio.AbstractEventLoop, rest_sock: socket.socket) -> None:
         self._ws_server = await serve(
             self.feed.handle,
             self.host,
@@ -256,7 +268,6 @@ class Exchange:
             server_header="kunb.sim",
         )
         ws_port = self._ws_server.sockets[0].getsockname()[1]
-        rest_sock = _bind(self.host, self._port)
         port = rest_sock.getsockname()[1]
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{host}:{port}"
@@ -273,12 +284,10 @@ class Exchange:
                 await self._uvicorn_task  # raises the start-up error
                 raise ConfigurationError("REST server stopped during start-up")
             await asyncio.sleep(0.005)
-        self._market_task = loop.create_task(self._run_market())
-        self._state = "open"
 
     async def close(self) -> None:
         """Stop the market, close every connection and both servers. Idempotent."""
-        if self._state in ("closed", "new"):
+        if self._state in ("closed", "new"):  # "starting" falls through: start() cleans up with close()
             self._state = "closed"
             return
         self._state = "closed"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -83,3 +85,34 @@ def test_thread_runner_start_stop():
         kunb.sim.stop()
     assert not handle.running
     kunb.sim.stop()  # idempotent
+
+
+def test_thread_runner_reports_start_errors():
+    """A port already in use surfaces as OSError from kunb.sim.start(), and no thread is left behind."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        before = threading.active_count()
+        with pytest.raises(OSError):
+            kunb.sim.start(symbols=["BTC-USDT"], port=port)
+        deadline = time.monotonic() + 5
+        while threading.active_count() > before and time.monotonic() < deadline:
+            threading.Event().wait(0.01)  # bounded poll for the runner thread to finish
+        assert threading.active_count() == before
+
+
+async def test_exchange_start_failure_leaves_nothing_open():
+    """If the feed port is busy, start() raises OSError and releases the REST port it had bound."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        rest_port = probe.getsockname()[1]
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        ex = kunb.sim.Exchange(symbols=["BTC-USDT"], port=rest_port, ws_port=busy.getsockname()[1])
+        with pytest.raises(OSError):
+            await ex.start()
+    with socket.socket() as again:  # plain bind (no SO_REUSEADDR): fails if the REST socket leaked
+        again.bind(("127.0.0.1", rest_port))
+    await ex.close()  # idempotent after a failed start
