@@ -17,6 +17,7 @@ from kunb.sim.tape import CANDLE_SECONDS
 from kunb.sim.wire import (
     candle_push,
     depth_push,
+    level1_push,
     level2_push,
     match_push,
     snapshot_push,
@@ -80,6 +81,10 @@ class Publisher:
                         if candle is not None:
                             data = candle_push(spec, candle, now_ns)
                             hub.publish(topic, message(topic, "trade.candles.update", data))
+            if ev.touch_changed:
+                topic = f"/spotMarket/level1:{sym}"
+                if hub.wanted(topic):
+                    hub.publish(topic, message(topic, "level1", level1_push(market, now_ms)))
             if ev.touch_changed or ev.trades:
                 topic = f"/market/ticker:{sym}"
                 want_one = hub.wanted(topic)

@@ -31,6 +31,7 @@ PUBLIC_PREFIXES = frozenset(
         "/market/ticker",
         "/market/snapshot",
         "/market/level2",
+        "/spotMarket/level1",
         "/spotMarket/level2Depth5",
         "/spotMarket/level2Depth50",
         "/market/match",

@@ -23,6 +23,7 @@ __all__ = [
     "depth_push",
     "history_item",
     "level1",
+    "level1_push",
     "level2_push",
     "match_push",
     "orderbook_snapshot",
@@ -71,6 +72,17 @@ def level2_push(spec: SymbolSpec, delta: L2Delta, now_ms: int) -> dict[str, Any]
         "sequenceStart": delta.start,
         "symbol": spec.symbol,
         "time": now_ms,
+    }
+
+
+def level1_push(market: Market, now_ms: int) -> dict[str, Any]:
+    """``data`` of ``/spotMarket/level1`` (2.1): best ask and bid as ``[price, size]``, ms timestamp."""
+    spec, book = market.spec, market.book
+    bid, ask = book.best_bid(), book.best_ask()
+    return {
+        "asks": [spec.price_str(ask[0]), spec.size_str(ask[1])] if ask else [],
+        "bids": [spec.price_str(bid[0]), spec.size_str(bid[1])] if bid else [],
+        "timestamp": now_ms,
     }
 
 

@@ -75,6 +75,15 @@ async def test_level2_increment(exchange):
         assert start <= int(seq) <= end
 
 
+async def test_level1(exchange):
+    """/spotMarket/level1: best ask and bid as [price, size] strings, ms timestamp, never crossed."""
+    topic = "/spotMarket/level1:BTC-USDT"
+    data = await _first_push(exchange, topic, topic, "level1")
+    assert set(data) == {"asks", "bids", "timestamp"} and isinstance(data["timestamp"], int)
+    (ask, ask_size), (bid, bid_size) = data["asks"], data["bids"]
+    assert all(_dec(x) for x in (ask, ask_size, bid, bid_size)) and float(bid) < float(ask)
+
+
 @pytest.mark.parametrize("depth", [5, 50])
 async def test_depth_snapshots(exchange, depth):
     """/spotMarket/level2DepthN: N levels each side, asks ascending, bids descending, ms timestamp."""
