@@ -13,7 +13,9 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
+    "Account": "kunb.account",
     "AccountBalanceData": "kunb.payloads",
+    "AccountState": "kunb.account",
     "ApiError": "kunb.exceptions",
     "BookState": "kunb.book",
     "ConnectWebsocket": "kunb.websocket",
@@ -59,6 +61,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .account import Account, AccountState
     from .book import BookState, OrderBook
     from .client import GetToken, Market, Trade, User, WsToken
     from .exceptions import ApiError, KunbError
