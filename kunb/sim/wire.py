@@ -129,7 +129,7 @@ def candle_push(spec: SymbolSpec, c: Candle, now_ns: int) -> dict[str, Any]:
     return {"symbol": spec.symbol, "candles": candle_row(spec, c), "time": now_ns}
 
 
-def _change(market: Market, now_ns: int) -> tuple[float, float]:
+def _change(market: Market, now_ns: int) -> tuple[int, float]:
     s = market.tape.stats(now_ns)
     change = s.last - s.open
     return change, (change / s.open if s.open else 0.0)
@@ -147,7 +147,7 @@ def stats(market: Market, now_ms: int) -> dict[str, Any]:
         "buy": spec.price_str(bid[0]) if bid else None,
         "sell": spec.price_str(ask[0]) if ask else None,
         "changeRate": f"{rate:.4f}",
-        "changePrice": spec.price_str(int(change)),
+        "changePrice": spec.price_str(change),
         "high": spec.price_str(s.high),
         "low": spec.price_str(s.low),
         "vol": spec.size_str(s.volume),
@@ -309,7 +309,7 @@ def snapshot_push(market: Market, now_ms: int) -> dict[str, Any]:
 
     turnover = s.turnover * float(spec.price_increment) * float(spec.base_increment)
     window = {
-        "changePrice": pf(int(change)),
+        "changePrice": pf(change),
         "changeRate": round(rate, 4),
         "high": pf(s.high),
         "low": pf(s.low),
