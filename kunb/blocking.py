@@ -1,0 +1,420 @@
+"""BlockingWsClient: the blocking ``KucoinWsClient(key, secret, passphrase)._socket(topic, callback)`` style.
+
+KuCoin's older examples (the seed's "multi-symbol streamer" and "trading bot") build the client from plain
+synchronous code, register callbacks that receive each message as a JSON **string**, then
+``time.sleep(...)`` in the main thread and finally ``close()``. kunb keeps that working on top of its async
+client: each instance runs one event loop on a helper thread (``kunb-blocking-loop``) with a public
+:class:`~kunb.ws_client.KucoinWsClient` and, for private topics, a :class:`~kunb.account.Account`; the
+callbacks run on a second thread (``kunb-blocking-callbacks``) fed by a bounded queue, so a slow callback
+never stalls pings or reading. ``close()`` (also at interpreter exit) ends both threads and every socket.
+
+What the examples read that KuCoin does not send is added as :mod:`kunb.enrich` describes (24 h stats on
+tickers, the synced book's top on level-2 pushes, cumulative ``dealSize``/``dealFunds`` on order pushes),
+always listed in the message's ``"kunb"`` object. For that, a ticker topic also subscribes
+``/market/snapshot:{symbol}``, and a level-2 topic keeps a local :class:`~kunb.book.OrderBook` whose pushes
+reach the callback only while it is live (held back while it syncs: counted in ``held_level2``).
+
+``KucoinWsClient(...)`` called directly returns one of these (see :mod:`kunb.ws_client`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import logging
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .account import BALANCE_TOPIC, ORDERS_TOPIC, Account
+from .book import BookState, OrderBook
+from .client import Market
+from .enrich import with_book_top, with_deal, with_stats
+from .exceptions import AuthenticationError, ClosedError, ConfigurationError, KunbError, ProtocolError
+from .holdings import OrderUpdate
+from .protocol import expand_topic
+from .signing import Credentials
+
+__all__ = ["BlockingWsClient", "Subscription"]
+
+logger = logging.getLogger(__name__)
+
+_ACCOUNT_TOPICS = (BALANCE_TOPIC, ORDERS_TOPIC, "/spotMarket/tradeOrdersV2")
+_SNAPSHOT_RETRY = (0.05, 2.0)
+_open: weakref.WeakSet[BlockingWsClient] = weakref.WeakSet()
+
+MessageCallback = Callable[[str], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """What :meth:`BlockingWsClient._socket` returns: the topic, and a way to stop its callback."""
+
+    topic: str
+    is_private: bool
+    _owner: BlockingWsClient
+    _callback: MessageCallback
+
+    def close(self) -> None:
+        """Stop calling this callback (the topic stays subscribed for other callbacks and kunb's use)."""
+        self._owner._drop(self)
+
+
+class BlockingWsClient:
+    """KuCoin's blocking WebSocket client style on kunb. See the module docstring.
+
+    Args:
+        key, secret, passphrase: API credentials, positionally in KuCoin's order; ``api_key``,
+            ``api_secret``, ``api_passphrase`` are accepted as keyword aliases. Empty: the
+            ``KUCOIN_API_*`` environment variables (needed only for private topics).
+        url: the exchange's REST base URL; empty: ``$KUNB_URL``, else KuCoin.
+        is_v1api, is_sandbox: as for :mod:`kunb.client`.
+        credentials: a ready :class:`~kunb.signing.Credentials` instead of the three strings.
+        book_depth: levels per side added to level-2 pushes.
+        timeout: seconds ``_socket`` waits for the subscription (and ``close`` for the shutdown).
+        queue_size: messages waiting for the callback thread; beyond it the oldest is dropped (counted).
+        **ws_options: passed to :class:`~kunb.ws_client.KucoinWsClient` (``backoff_base``...).
+    """
+
+    def __init__(
+        self,
+        key: str = "",
+        secret: str = "",
+        passphrase: str = "",
+        url: str = "",
+        is_v1api: bool = False,
+        *,
+        api_key: str = "",
+        api_secret: str = "",
+        api_passphrase: str = "",
+        is_sandbox: bool = False,
+        credentials: Credentials | None = None,
+        book_depth: int = 20,
+        timeout: float = 10.0,
+        queue_size: int = 10_000,
+        **ws_options: Any,
+    ) -> None:
+        pairs = {
+            "key": (key, api_key),
+            "secret": (secret, api_secret),
+            "passphrase": (passphrase, api_passphrase),
+        }
+        for name, (plain, alias) in pairs.items():
+            if plain and alias and plain != alias:
+                raise ConfigurationError(f"{name} and api_{name} disagree: pass one of them")
+        key, secret, passphrase = (plain or alias for plain, alias in pairs.values())
+        if book_depth < 1:
+            raise ConfigurationError("book_depth must be at least 1")
+        self._market = Market(
+            key, secret, passphrase, url, is_v1api, is_sandbox=is_sandbox, credentials=credentials
+        )
+        self.url = self._market.url
+        self.book_depth = book_depth
+        self.timeout = timeout
+        self._ws_options = ws_options
+        self._callbacks: dict[str, list[MessageCallback]] = {}  # unit topic -> callbacks
+        self._lock = threading.Lock()
+        self._closed = False
+        self.held_level2 = 0  #: level-2 pushes not delivered because their book was syncing
+        self.dropped = 0  #: messages dropped because the callback thread fell behind
+        self.callback_errors = 0  #: exceptions raised by callbacks (logged)
+        self.error: BaseException | None = None  #: the latest background error
+        # loop-thread state
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._public: Any = None  # KucoinWsClient
+        self._account: Account | None = None
+        self._books: dict[str, OrderBook] = {}
+        self._stats: dict[str, tuple[Mapping[str, Any], str]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        # callback-thread state
+        self._queue: deque[tuple[MessageCallback, str]] = deque(maxlen=queue_size)
+        self._wake = threading.Condition()
+        self._cb_thread: threading.Thread | None = None
+        _open.add(self)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<BlockingWsClient {state} topics={len(self._callbacks)} url={self.url!r}>"
+
+    def __enter__(self) -> BlockingWsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the examples' API ----------------------------------------------------------------------
+
+    def _socket(self, topic: str, callback: MessageCallback, is_private: bool = False) -> Subscription:
+        """Stream ``topic`` in the background, calling ``callback(message_json_text)`` for each push.
+
+        Blocks until KuCoin acknowledged the subscription.
+
+        Raises:
+            SubscribeError: KuCoin refused the topic. RequestTimeout: no answer within ``timeout``.
+            ConfigurationError: a private topic without credentials, or a callback that is not callable.
+            ClosedError: after :meth:`close`.
+        """
+        if self._closed:
+            raise ClosedError("this KucoinWsClient is closed")
+        if not callable(callback):
+            raise ConfigurationError("callback must be callable")
+        units = expand_topic(topic)
+        loop = self._ensure_threads()
+        future = asyncio.run_coroutine_threadsafe(self._subscribe(topic, units, bool(is_private)), loop)
+        try:
+            future.result(self.timeout + 5)
+        except TimeoutError:
+            future.cancel()
+            raise
+        with self._lock:
+            for unit in units:
+                self._callbacks.setdefault(unit, []).append(callback)
+        return Subscription(topic, bool(is_private), self, callback)
+
+    def close(self) -> None:
+        """Unsubscribe nothing, close everything: connections, REST clients, both threads. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        _open.discard(self)
+        loop, thread = self._loop, self._loop_thread
+        if loop is not None and thread is not None and thread.is_alive():
+            try:
+                asyncio.run_coroutine_threadsafe(self._aclose(), loop).result(self.timeout)
+            except Exception as exc:  # a failed shutdown step must not keep the threads alive
+                logger.warning("kunb BlockingWsClient: close did not finish cleanly: %r", exc)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(self.timeout)
+            if not thread.is_alive():
+                loop.close()
+        with self._wake:
+            self._wake.notify_all()
+        if self._cb_thread is not None and self._cb_thread is not threading.current_thread():
+            self._cb_thread.join(self.timeout)
+
+    @property
+    def topics(self) -> list[str]:
+        """The topics callbacks are registered for (one per symbol)."""
+        with self._lock:
+            return list(self._callbacks)
+
+    # -- threads -------------------------------------------------------------------------------
+
+    def _ensure_threads(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def main() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                self._loop_thread = threading.Thread(target=main, name="kunb-blocking-loop", daemon=True)
+                self._loop_thread.start()
+                ready.wait()
+                self._loop = loop
+                self._cb_thread = threading.Thread(
+                    target=self._run_callbacks, name="kunb-blocking-callbacks", daemon=True
+                )
+                self._cb_thread.start()
+            return self._loop
+
+    def _run_callbacks(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue and not self._closed:
+                    self._wake.wait()
+                if self._closed:
+                    return
+                callback, text = self._queue.popleft()
+            try:
+                callback(text)
+            except Exception:
+                self.callback_errors += 1
+                if self.callback_errors == 1 or self.callback_errors % 1000 == 0:
+                    logger.exception(
+                        "kunb BlockingWsClient: a callback raised (%d so far)", self.callback_errors
+                    )
+
+    def _deliver(self, message: Mapping[str, Any]) -> None:
+        """Hand ``message`` (as JSON text) to the callbacks of its topic (on the callback thread)."""
+        with self._lock:
+            callbacks = list(self._callbacks.get(message.get("topic", ""), ()))
+        if not callbacks:
+            return
+        text = orjson.dumps(message).decode()
+        with self._wake:
+            for callback in callbacks:
+                if len(self._queue) == self._queue.maxlen:
+                    self.dropped += 1
+                self._queue.append((callback, text))
+            self._wake.notify()
+
+    def _drop(self, subscription: Subscription) -> None:
+        with self._lock:
+            for unit in expand_topic(subscription.topic):
+                callbacks = self._callbacks.get(unit, [])
+                with contextlib.suppress(ValueError):
+                    callbacks.remove(subscription._callback)
+                if not callbacks:
+                    self._callbacks.pop(unit, None)
+
+    # -- on the loop thread --------------------------------------------------------------------
+
+    async def _subscribe(self, topic: str, units: list[str], private: bool) -> None:
+        if private:
+            account = await self._ensure_account(topic)
+            extra = [u for u in units if u not in _ACCOUNT_TOPICS]
+            if extra and account.connection is not None:
+                await account.connection.subscribe(extra, timeout=self.timeout)
+            return
+        client = await self._ensure_public()
+        wanted: list[str] = []
+        for unit in units:
+            prefix, _, symbol = unit.partition(":")
+            if prefix == "/market/ticker" and symbol != "all":
+                if symbol not in self._stats:
+                    await self._seed_stats(symbol)
+                wanted.append(f"/market/snapshot:{symbol}")
+            elif prefix == "/market/level2":
+                self._books.setdefault(symbol, OrderBook(symbol))
+            wanted.append(unit)
+        await client.subscribe(wanted, timeout=self.timeout)
+
+    async def _ensure_public(self) -> Any:
+        if self._public is None:
+            from .ws_client import KucoinWsClient
+
+            self._public = await KucoinWsClient.create(
+                None, self._market, self._on_public, on_event=self._on_public_event, **self._ws_options
+            )
+        return self._public
+
+    def _on_public_event(self, event: Any) -> None:
+        from .websocket import EventKind
+
+        if event.kind is EventKind.DISCONNECTED:
+            # Pushes were lost with the link: no book may be shown until it is resynced.
+            for book in self._books.values():
+                if book.state is BookState.LIVE:
+                    book.resync()
+
+    async def _ensure_account(self, topic: str) -> Account:
+        if self._account is None:
+            creds = self._market.credentials
+            if creds is None or not creds.is_complete:
+                raise ConfigurationError(
+                    f"{topic} is private: pass key, secret and passphrase (or set KUCOIN_API_KEY, "
+                    "KUCOIN_API_SECRET and KUCOIN_API_PASSPHRASE)"
+                )
+            order_topic = topic if topic == "/spotMarket/tradeOrdersV2" else ORDERS_TOPIC
+            account = Account(creds, url=self.url, order_topic=order_topic, **self._ws_options)
+            account.add_listener(self._on_private)
+            await account.astart()  # on failure it closes itself and raises
+            self._account = account
+        return self._account
+
+    async def _seed_stats(self, symbol: str) -> None:
+        try:
+            stats = await self._market.aget_24h_stats(symbol)
+        except KunbError as exc:  # the ticker then goes out without 24 h fields until a snapshot comes
+            self.error = exc
+            logger.info("kunb BlockingWsClient: 24 h stats of %s unavailable: %r", symbol, exc)
+            return
+        if symbol not in self._stats and isinstance(stats, Mapping):
+            self._stats[symbol] = (stats, "GET /api/v1/market/stats")
+
+    def _on_public(self, message: Mapping[str, Any]) -> None:
+        topic = message.get("topic", "")
+        prefix, _, symbol = topic.partition(":")
+        try:
+            if prefix == "/market/snapshot":
+                data = message.get("data") or {}
+                self._stats[symbol] = (data.get("data", data), topic)
+            elif prefix == "/market/ticker" and symbol in self._stats:
+                stats, source = self._stats[symbol]
+                message = with_stats(message, stats, source)
+            elif prefix == "/market/level2":
+                book = self._books.get(symbol)
+                if book is None:
+                    return
+                book.on_push(message["data"])
+                self._after_book(symbol, book)
+                if book.state is not BookState.LIVE:
+                    self.held_level2 += 1
+                    return
+                message = with_book_top(message, book, self.book_depth)
+        except (ProtocolError, KeyError, TypeError, AttributeError) as exc:
+            self.error = exc
+            logger.info("kunb BlockingWsClient: unreadable %s push skipped: %r", prefix, exc)
+            return
+        self._deliver(message)
+
+    def _on_private(self, message: Mapping[str, Any], result: Any) -> None:
+        if isinstance(result, OrderUpdate):
+            message = with_deal(message, result.order)
+        elif result is None and message.get("topic") in _ACCOUNT_TOPICS:
+            return  # a duplicate (same relationEventId / order event): KuCoin sent it once already
+        self._deliver(message)
+
+    def _after_book(self, symbol: str, book: OrderBook) -> None:
+        if book.needs_snapshot and not any(
+            t.get_name() == f"kunb-blocking-book-{symbol}" for t in self._tasks
+        ):
+            loop = asyncio.get_running_loop()
+            task = loop.create_task(self._sync_book(symbol, book), name=f"kunb-blocking-book-{symbol}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _sync_book(self, symbol: str, book: OrderBook) -> None:
+        """Fetch snapshots until the book is live (kucoin-protocol.md 3), as kunb.feed.Stream does."""
+        delay, longest = _SNAPSHOT_RETRY
+        full = self._market.credentials is not None and self._market.credentials.is_complete
+        while book.needs_snapshot and not self._closed:
+            try:
+                if full:
+                    try:
+                        snapshot = await self._market.aget_aggregated_orderv3(symbol)
+                    except AuthenticationError:
+                        full = False  # the key may not read the full book: level2_100 still syncs it
+                        continue
+                else:
+                    snapshot = await self._market.aget_part_order(100, symbol)
+                book.on_snapshot(snapshot)
+            except KunbError as exc:
+                self.error = exc
+            if not book.needs_snapshot:
+                return
+            await asyncio.sleep(delay)  # a stale snapshot needs newer pushes first; a failure needs time
+            delay = min(delay * 2, longest)
+
+    async def _aclose(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        public, self._public = self._public, None
+        if public is not None:
+            await public.close()
+        account, self._account = self._account, None
+        if account is not None:
+            await account.aclose()
+        await self._market.aclose()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Interpreter exit: close every facade still open, so no thread or socket outlives it unclosed."""
+    for client in list(_open):
+        client.close()

@@ -1,0 +1,88 @@
+"""The fields kunb adds to pushes for KuCoin's older blocking examples, which read fields KuCoin never sends.
+
+Pure: each function takes a push (a dict as KuCoin sent it) and what kunb knows, and returns a *new* dict;
+the push itself is never changed. Every addition is listed in the message's extra top-level ``"kunb"``
+object (``{"added": [...], "source": ...}``) so a reader can always tell KuCoin's fields from kunb's:
+
+* ``/market/ticker:{symbol}`` (``kucoin-protocol.md`` 2.1 has no 24 h numbers in a ticker): ``changeRate``,
+  ``changePrice``, ``vol``, ``volValue``, ``high``, ``low`` from the latest ``/market/snapshot:{symbol}``
+  push, or from REST ``GET /api/v1/market/stats`` until the first snapshot arrives.
+* ``/market/level2:{symbol}`` (2.2: only ``changes``): ``bids`` and ``asks``, the best levels of a local
+  :class:`~kunb.book.OrderBook` that applied this very push, as ``[[price, size], ...]`` strings, best
+  first (as REST snapshots, section 3). Only a *live* book is shown: the caller holds pushes back while
+  the book syncs, never showing a wrong book.
+* ``/spotMarket/tradeOrders`` (2.3: per-event ``matchSize``/``matchPrice`` only): ``dealSize`` and
+  ``dealFunds``, the order's cumulative filled size and funds (KuCoin's REST order fields, 4.3), from
+  :class:`~kunb.holdings.Holdings` - sums of its ``match`` events, or REST's numbers after a re-seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .book import OrderBook
+    from .holdings import Order
+
+__all__ = ["STATS_FIELDS", "decimal_text", "with_book_top", "with_deal", "with_stats"]
+
+#: 24 h statistics copied into ticker pushes (names as in KuCoin's snapshot and REST stats).
+STATS_FIELDS = ("changeRate", "changePrice", "vol", "volValue", "high", "low")
+
+
+def decimal_text(value: Any) -> str:
+    """KuCoin's decimal text for a number or numeric string: plain notation, no exponent."""
+    if isinstance(value, float):
+        value = repr(value)  # the shortest text that round-trips, then made plain by Decimal
+    number = Decimal(str(value))
+    if number.is_zero():
+        return "0"
+    return format(number.normalize(), "f")
+
+
+def _tagged(
+    message: Mapping[str, Any], data: dict[str, Any], added: list[str], source: str
+) -> dict[str, Any]:
+    out = dict(message)
+    out["data"] = data
+    out["kunb"] = {"added": added, "source": source}
+    return out
+
+
+def with_stats(message: Mapping[str, Any], stats: Mapping[str, Any] | None, source: str) -> dict[str, Any]:
+    """A ticker push with :data:`STATS_FIELDS` added from ``stats`` (a snapshot's inner ``data`` or the
+    REST stats); unchanged (a copy) when ``stats`` is ``None``. Fields the push already has are kept."""
+    data = dict(message.get("data") or {})
+    if stats is None:
+        return dict(message)
+    added = []
+    for name in STATS_FIELDS:
+        value = stats.get(name)
+        if value is None or value == "" or name in data:
+            continue
+        data[name] = decimal_text(value)
+        added.append(name)
+    return _tagged(message, data, added, source)
+
+
+def with_book_top(message: Mapping[str, Any], book: OrderBook, depth: int) -> dict[str, Any]:
+    """A level-2 push with ``bids``/``asks``: the best ``depth`` levels of ``book`` after this push."""
+    bids, asks = book.top(depth)
+    data = dict(message.get("data") or {})
+    data["bids"] = [[decimal_text(p), decimal_text(s)] for p, s in bids]
+    data["asks"] = [[decimal_text(p), decimal_text(s)] for p, s in asks]
+    out = _tagged(message, data, ["bids", "asks"], "local order book")
+    out["kunb"]["sequence"] = book.last_sequence
+    return out
+
+
+def with_deal(message: Mapping[str, Any], order: Order) -> dict[str, Any]:
+    """An order push with the order's cumulative ``dealSize`` and ``dealFunds``."""
+    data = dict(message.get("data") or {})
+    data["dealSize"] = decimal_text(order.deal_size)
+    data["dealFunds"] = decimal_text(order.deal_funds)
+    out = _tagged(message, data, ["dealSize", "dealFunds"], f"order table ({order.source})")
+    out["kunb"]["exact"] = order.exact
+    return out
