@@ -121,3 +121,11 @@ async def test_stop_leaves_no_task_and_no_socket(kernel, exchange):
     )
     assert left == [[], 0, "stopped"]
     await _until(lambda: exchange.stats()["connections"] == 0)
+
+
+async def test_kernel_restart_leaves_no_connection_behind(kernel, exchange):
+    """Restarting the kernel while a live ticker streams closes its connection at the exchange."""
+    await kernel.run("t = kunb.live_ticker(['BTC-USDT'])\nawait _until(lambda: t.health.value == 'live')")
+    await _until(lambda: exchange.stats()["connections"] == 1)
+    await kernel.km.restart_kernel(now=False)
+    await _until(lambda: exchange.stats()["connections"] == 0)
