@@ -14,6 +14,7 @@ In-process API (``ex.faults``; safe to call from any thread)::
     ex.faults.delay_acks(delay=1.0, seconds=None, conn=None)  # send acks ``delay`` s late
     ex.faults.stall(seconds=5.0, conn=None)         # send nothing (pushes queue up, then drop)
     ex.faults.skip_level2(pushes=1, symbol=None, conn=None)  # drop level2 pushes: a sequence gap
+                                                    # (normal mode; firehose batches are not skipped)
     ex.faults.send_malformed(conn=None)             # a frame that is not JSON
     ex.faults.send_unknown_type(conn=None)          # {"type": "surprise", ...}
     ex.faults.expire_tokens()                       # every issued token -> 401 "token is expired"

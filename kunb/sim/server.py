@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import importlib
 import logging
 import random
@@ -46,7 +47,7 @@ from kunb.sim.symbols import catalogue
 from kunb.sim.tokens import TokenRegistry
 from kunb.sim.ws import FeedServer, Hub, Session
 
-__all__ = ["Exchange"]
+__all__ = ["Exchange", "ExchangeState"]
 
 log = logging.getLogger("kunb.sim")
 
@@ -70,6 +71,15 @@ def _bind(host: str, port: int) -> socket.socket:
         raise
     sock.setblocking(False)
     return sock
+
+
+class ExchangeState(enum.Enum):
+    """Lifecycle of an :class:`Exchange`."""
+
+    NEW = "new"  # constructed; routes and hooks may still be added
+    STARTING = "starting"  # binding ports and starting servers
+    OPEN = "open"  # serving REST and the feed, market running
+    CLOSED = "closed"  # stopped (or never started); cannot start again
 
 
 class Exchange:
@@ -159,13 +169,13 @@ class Exchange:
         self._uvicorn_task: asyncio.Task[None] | None = None
         self._ws_server: Server | None = None
         self._market_task: asyncio.Task[None] | None = None
-        self._state = "new"
+        self._state = ExchangeState.NEW
         self._install_plugins()
 
     # ------------------------------------------------------------------ extension points
     def add_routes(self, routes: Iterable[BaseRoute]) -> None:
         """Add REST routes (before :meth:`start`)."""
-        if self._state != "new":
+        if self._state is not ExchangeState.NEW:
             raise ConfigurationError("routes must be added before start()")
         self._routes.extend(routes)
 
@@ -201,6 +211,10 @@ class Exchange:
         install = getattr(module, "install", None)
         if install is not None:
             install(self)
+
+    @property
+    def state(self) -> ExchangeState:
+        return self._state
 
     # ------------------------------------------------------------------ observation (tests)
     def connections(self) -> list[Session]:
@@ -239,9 +253,9 @@ class Exchange:
 
     async def start(self) -> None:
         """Bind both ports, start serving and the market clock; on failure nothing is left open."""
-        if self._state != "new":
+        if self._state is not ExchangeState.NEW:
             raise ClosedError("an Exchange starts once")
-        self._state = "starting"
+        self._state = ExchangeState.STARTING
         loop = asyncio.get_running_loop()
         self.faults.loop = loop
         self.faults.loop_thread = threading.current_thread()
@@ -254,7 +268,7 @@ class Exchange:
             await self.close()
             raise
         self._market_task = loop.create_task(self._run_market())
-        self._state = "open"
+        self._state = ExchangeState.OPEN
 
     async def _start_servers(self, loop: asyncio.AbstractEventLoop, rest_sock: socket.socket) -> None:
         self._ws_server = await serve(
@@ -287,10 +301,10 @@ class Exchange:
 
     async def close(self) -> None:
         """Stop the market, close every connection and both servers. Idempotent."""
-        if self._state in ("closed", "new"):  # "starting" falls through: start() cleans up with close()
-            self._state = "closed"
+        if self._state in (ExchangeState.CLOSED, ExchangeState.NEW):  # STARTING: start() cleans up here
+            self._state = ExchangeState.CLOSED
             return
-        self._state = "closed"
+        self._state = ExchangeState.CLOSED
         if self._market_task is not None:
             self._market_task.cancel()
             await asyncio.wait([self._market_task])

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 import kunb.sim
+from kunb.sim.server import ExchangeState
 
 KUNB_SCRIPT = Path(sys.executable).parent / "kunb"
 
@@ -79,11 +80,12 @@ def test_thread_runner_start_stop():
     handle = kunb.sim.start(symbols=["ETH-USDT"], tick_ms=50)
     try:
         assert handle.running and handle.url.startswith("http://127.0.0.1:")
+        assert handle.exchange.state is ExchangeState.OPEN
         r = httpx.get(f"{handle.url}/api/v1/timestamp", timeout=5)
         assert r.json()["code"] == "200000"
     finally:
         kunb.sim.stop()
-    assert not handle.running
+    assert not handle.running and handle.exchange.state is ExchangeState.CLOSED
     kunb.sim.stop()  # idempotent
 
 
