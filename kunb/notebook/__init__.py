@@ -4,6 +4,23 @@ Every function is a plain synchronous call: it starts background tasks on the ke
 loop (a helper loop thread in a plain script) and returns a live object at once, which displays itself
 and exposes its data (``.df``, ``.book``, ``.snapshot()``) for the next cell. Re-running the cell
 replaces the previous object; ``.stop()`` ends its tasks and sockets.
+
+Hooks for browser tests and scripts reading the page (stable across versions):
+
+* panels: ``.kunb-live`` plus ``.kunb-ticker`` / ``.kunb-book`` / ``.kunb-account`` / ``.kunb-dashboard``;
+* badge: ``span.kunb-status[data-status]`` (connecting, live, reconnecting, resyncing, unreachable,
+  stopped), ``span.kunb-source[data-simulated]``, ``span.kunb-rate[data-rate]`` (ticker);
+* ticker table ``table.kunb-quotes``: rows ``tr[data-symbol]``, cells ``td.kunb-bid``, ``td.kunb-ask``,
+  ``td.kunb-spread``, ``td.kunb-spread-bps``, ``td.kunb-last``, ``td.kunb-change``, ``td.kunb-volume``,
+  each with the raw number in ``data-value``;
+* book table ``table.kunb-book-top``: ``span.kunb-book-state[data-state]``, ``span.kunb-spread[data-spread]``;
+* account: ``table.kunb-balances`` rows ``tr[data-currency]``, ``table.kunb-orders`` rows
+  ``tr[data-order-id][data-type]``;
+* controls: ``.kunb-toggle`` (start/stop), ``.kunb-symbols``, ``.kunb-window``;
+* plotly traces (``.js-plotly-plot`` ``.data[i]``): ticker ``name`` ``"<SYMBOL>"`` / ``"<SYMBOL> spread bps"``
+  with ``meta`` ``"price:<SYMBOL>"`` / ``"spread:<SYMBOL>"``; book ``bids`` / ``asks`` / ``spread`` with
+  ``meta`` ``"depth:bid"`` / ``"depth:ask"`` / ``"spread"``. x of time series is epoch ms (float64) on a
+  date axis fixed by the layout template.
 """
 
 from __future__ import annotations

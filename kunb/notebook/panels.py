@@ -103,16 +103,18 @@ def _quotes_table(quotes: Sequence[Quote], rates: dict[str, float] | None = None
     rows = []
     for q in quotes:
         cells = [
-            ("kunb-symbol", html.escape(q.symbol)),
-            ("kunb-last", fmt_num(q.price)),
-            ("kunb-bid", fmt_num(q.bid)),
-            ("kunb-ask", fmt_num(q.ask)),
-            ("kunb-spread", fmt_num(q.spread, q.bid)),
-            ("kunb-spread-bps", "–" if math.isnan(q.spread_bps) else f"{q.spread_bps:.2f}"),
-            ("kunb-change", _pct(q.change_rate)),
-            ("kunb-volume", _vol(q.volume)),
+            ("kunb-last", fmt_num(q.price), q.price),
+            ("kunb-bid", fmt_num(q.bid), q.bid),
+            ("kunb-ask", fmt_num(q.ask), q.ask),
+            ("kunb-spread", fmt_num(q.spread, q.bid), q.spread),
+            ("kunb-spread-bps", "–" if math.isnan(q.spread_bps) else f"{q.spread_bps:.2f}", q.spread_bps),
+            ("kunb-change", _pct(q.change_rate), q.change_rate),
+            ("kunb-volume", _vol(q.volume), q.volume),
         ]
-        tds = "".join(f'<td class="{c}">{v}</td>' for c, v in cells)
+        # data-value: the unformatted number, for scripts and browser tests reading the page
+        tds = f'<td class="kunb-symbol">{html.escape(q.symbol)}</td>' + "".join(
+            f'<td class="{c}" data-value="{"" if math.isnan(x) else repr(x)}">{v}</td>' for c, v, x in cells
+        )
         rows.append(f'<tr data-symbol="{html.escape(q.symbol)}">{tds}</tr>')
     return (
         '<table class="kunb-quotes" style="font-variant-numeric:tabular-nums;border-collapse:collapse">'
