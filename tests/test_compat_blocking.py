@@ -1,0 +1,181 @@
+"""kunb.blocking.BlockingWsClient against a thread-backed kunb.sim: construction, topics, books, callbacks,
+close. The sim's synthetic flow is frozen (``rate=0``): pushes come from the orders placed here."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+import kunb.sim
+from kunb.blocking import BlockingWsClient
+from kunb.client import Market, Trade
+from kunb.exceptions import ClosedError, ConfigurationError, SubscribeError
+
+DEADLINE = 15.0
+
+
+def wait_until(predicate, what: str, timeout: float = DEADLINE):
+    """Poll ``predicate`` (bounded) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)  # polling a condition, not a guess at timing
+    return value
+
+
+def blocking_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("kunb-blocking")]
+
+
+@pytest.fixture(scope="module")
+def sim():
+    handle = kunb.sim.start(seed=5, symbols=["BTC-USDT", "ETH-USDT"], tick_ms=20, rate=0)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture
+def env(sim, monkeypatch):
+    monkeypatch.setenv("KUNB_URL", sim.url)
+    for name in ("KUCOIN_API_KEY", "KUCOIN_API_SECRET", "KUCOIN_API_PASSPHRASE"):
+        monkeypatch.delenv(name, raising=False)
+    return sim
+
+
+def nudge(sim, symbol: str = "BTC-USDT") -> None:
+    """One level-2 change and one ticker push: add size at the best bid."""
+    with Trade(url=sim.url, credentials=sim.credentials) as t, Market(url=sim.url) as m:
+        bid = m.get_ticker(symbol)["bestBid"]
+        t.create_limit_order(symbol, "buy", "0.001" if symbol == "BTC-USDT" else "0.01", bid)
+
+
+def nudge_until(sim, predicate, what: str):
+    """Nudge the market until ``predicate`` holds: a book only shows once synced, on the push after."""
+    deadline = time.monotonic() + DEADLINE
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        nudge(sim)
+    return value
+
+
+def test_constructor_takes_the_sdk_credential_spellings(env):
+    """Positional, key=/api_key= and **dict spellings give the same key; conflicts are refused; nothing
+    starts before the first _socket and repr shows no secret."""
+    creds = env.credentials
+    spellings = [
+        BlockingWsClient(creds.key, creds.secret, creds.passphrase),
+        BlockingWsClient(key=creds.key, secret=creds.secret, passphrase=creds.passphrase),
+        BlockingWsClient(
+            **{"api_key": creds.key, "api_secret": creds.secret, "api_passphrase": creds.passphrase}
+        ),
+    ]
+    for client in spellings:
+        assert client._market.credentials == creds and client.url == env.url
+        assert creds.secret not in repr(client) and creds.passphrase not in repr(client)
+        client.close()
+    assert blocking_threads() == []
+    with pytest.raises(ConfigurationError):
+        BlockingWsClient(key="a", api_key="b")
+    with pytest.raises(ConfigurationError):
+        BlockingWsClient(book_depth=0)
+
+
+def test_level2_pushes_carry_a_live_book_equal_to_the_exchange(env):
+    """Every delivered level-2 push has the synced book's top; after a gap the push that revealed it is
+    held back, the book resyncs, and the next delivered top equals the exchange's book exactly."""
+    sim = env
+    got: list[dict] = []
+    with BlockingWsClient(book_depth=5) as ws:
+        ws._socket("/market/level2:BTC-USDT", lambda text: got.append(json.loads(text)))
+        nudge_until(sim, lambda: got, "a level-2 push with the synced book")
+        sim.exchange.faults.skip_level2(pushes=1, symbol="BTC-USDT")
+        nudge(sim)  # skipped: a gap
+        held = ws.held_level2
+        nudge(sim)  # reveals the gap: held back while the book resyncs
+        wait_until(lambda: ws.held_level2 > held, "the gap push to be held")
+        count = len(got)
+        last = nudge_until(sim, lambda: len(got) > count and got[-1], "a push after the resync")
+        server = sim.exchange.snapshot("BTC-USDT", 5)
+        assert last["kunb"]["sequence"] == int(server["sequence"])  # nothing moved since (rate=0)
+        assert last["data"]["bids"] == [[p, s] for p, s, *_ in server["bids"]]
+        assert last["data"]["asks"] == [[p, s] for p, s, *_ in server["asks"]]
+        for message in got:
+            bids, asks = message["data"]["bids"], message["data"]["asks"]
+            assert "changes" in message["data"] and len(bids) <= 5
+            assert float(bids[0][0]) < float(asks[0][0])
+            assert [float(p) for p, _ in bids] == sorted((float(p) for p, _ in bids), reverse=True)
+
+
+def test_bad_topic_raises_and_other_topics_keep_streaming(env):
+    """A refused topic raises SubscribeError from _socket; the ticker already subscribed keeps coming,
+    with 24 h stats added and tagged."""
+    sim = env
+    ticks: list[dict] = []
+    with BlockingWsClient() as ws:
+        ws._socket("/market/ticker:ETH-USDT", lambda text: ticks.append(json.loads(text)))
+        with pytest.raises(SubscribeError):
+            ws._socket("/market/nope:ETH-USDT", print)
+        nudge(sim, "ETH-USDT")
+        tick = wait_until(lambda: ticks and ticks[-1], "a ticker push")
+        assert tick["data"]["symbol"] == "ETH-USDT" and float(tick["data"]["vol"]) >= 0
+        assert "changeRate" in tick["kunb"]["added"] and ws.topics == ["/market/ticker:ETH-USDT"]
+
+
+def test_private_topic_needs_credentials(env):
+    """A private topic without a key is a clear ConfigurationError, not a hang."""
+    with BlockingWsClient() as ws, pytest.raises(ConfigurationError):
+        ws._socket("/account/balance", print, is_private=True)
+    assert blocking_threads() == []
+
+
+def test_slow_and_failing_callbacks_do_not_stall_the_stream(env):
+    """Callbacks run on their own thread: while one blocks, the connection keeps reading and stays live;
+    the queued messages arrive after it returns; a callback that raises is counted and the others run."""
+    sim = env
+    release = threading.Event()
+    seen: list[str] = []
+
+    def slow(text: str) -> None:
+        release.wait(DEADLINE)
+        seen.append(text)
+
+    def failing(text: str) -> None:
+        raise RuntimeError("callback bug")
+
+    with BlockingWsClient() as ws:
+        ws._socket("/market/ticker:BTC-USDT", slow)
+        ws._socket("/market/ticker:BTC-USDT", failing)
+        before = ws._public.counters.messages
+        for _ in range(3):
+            nudge(sim)
+        wait_until(
+            lambda: ws._public.counters.messages >= before + 3, "pushes read while the callback blocks"
+        )
+        assert ws._public.state.value == "live" and seen == []
+        release.set()
+        wait_until(lambda: len(seen) >= 3, "the queued messages")
+        wait_until(lambda: ws.callback_errors >= 3, "the failing callback's errors counted")
+        sub = ws._socket("/market/ticker:BTC-USDT", seen.append)
+        sub.close()
+        assert ws._callbacks["/market/ticker:BTC-USDT"] == [slow, failing]
+
+
+def test_close_leaves_nothing_and_refuses_use(env):
+    """close() ends both threads and every server session; it is idempotent; _socket afterwards raises."""
+    sim = env
+    before = len(sim.exchange.connections())
+    ws = BlockingWsClient(sim.credentials.key, sim.credentials.secret, sim.credentials.passphrase)
+    ws._socket("/market/ticker:BTC-USDT", print)
+    ws._socket("/account/balance", print, is_private=True)
+    assert len(sim.exchange.connections()) == before + 2 and len(blocking_threads()) == 2
+    ws.close()
+    ws.close()
+    assert blocking_threads() == []
+    wait_until(lambda: len(sim.exchange.connections()) == before, "the server sessions to close")
+    with pytest.raises(ClosedError):
+        ws._socket("/market/ticker:BTC-USDT", print)
