@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,10 +22,12 @@ from .exceptions import ConfigurationError, InsecureTransportError
 
 __all__ = [
     "Credentials",
+    "TokenRedactor",
     "auth_headers",
     "ensure_safe_url",
     "is_loopback_host",
     "prehash",
+    "redact_token",
     "sign",
     "sign_passphrase",
 ]
@@ -185,3 +188,32 @@ def ensure_safe_url(url: str) -> None:
             f"refusing to send API credentials over plain {scheme}:// to {parts.hostname}; "
             "use https:// (or a loopback address for the embedded exchange)"
         )
+
+
+def redact_token(text: str) -> str:
+    """Hide the value of every ``token=`` query parameter (WebSocket connect URLs carry the bullet token)."""
+    start = text.find("token=")
+    while start >= 0:
+        end = text.find("&", start)
+        stop = len(text) if end < 0 else end
+        space = text.find(" ", start)  # request lines: ``GET /?token=... HTTP/1.1``
+        if 0 <= space < stop:
+            stop = space
+        text = text[: start + 6] + _REDACTED + text[stop:]
+        start = text.find("token=", start + 6 + len(_REDACTED))
+    return text
+
+
+class TokenRedactor(logging.Filter):
+    """A logging filter that hides bullet tokens in a record's message and arguments.
+
+    websockets logs the request line (``GET /?token=... HTTP/1.1``) at DEBUG on both the client and the
+    server side; kunb attaches this filter to the loggers it hands to websockets.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "token=" in record.msg:
+            record.msg = redact_token(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_token(a) if isinstance(a, str) else a for a in record.args)
+        return True

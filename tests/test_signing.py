@@ -109,3 +109,13 @@ def test_plain_text_credentials_only_to_loopback() -> None:
             ensure_safe_url(url)
     with pytest.raises(ConfigurationError):
         ensure_safe_url("ftp://127.0.0.1")
+
+
+def test_redact_token_in_urls_and_request_lines() -> None:
+    """Every token= value is hidden, whatever follows it."""
+    from kunb.signing import redact_token
+
+    assert redact_token("ws://h/?token=abc.def&connectId=1") == "ws://h/?token=***&connectId=1"
+    assert redact_token("GET /?token=abc HTTP/1.1") == "GET /?token=*** HTTP/1.1"
+    assert redact_token("a?token=x&b=1&token=y") == "a?token=***&b=1&token=***"
+    assert redact_token("no secrets here") == "no secrets here"

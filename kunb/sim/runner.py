@@ -3,19 +3,24 @@
 A busy notebook cell or a blocking call in the caller's loop cannot stall the exchange this way
 (``design.md``). ``kunb.sim.start(**kw)`` returns a :class:`SimHandle`; ``kunb.sim.stop()`` stops the
 most recent one.
+
+``start()`` also makes the exchange the session default: it sets ``KUNB_URL`` (which ``kunb.client``
+reads when no ``url=`` is given), so ``Market()``, ``kunb.live_ticker(...)`` and the seed's examples
+use it with no argument; ``stop()`` restores the previous value.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import threading
 from typing import Any
 
 from kunb.exceptions import ClosedError
-from kunb.sim.server import Exchange
+from kunb.sim.server import Exchange, running_urls
 
-__all__ = ["SimHandle", "start", "stop"]
+__all__ = ["SimHandle", "default_url", "simulator_urls", "start", "stop"]
 
 _current: SimHandle | None = None
 _lock = threading.Lock()
@@ -31,6 +36,8 @@ class SimHandle:
         self._thread = threading.Thread(target=self._main, args=(kwargs,), name="kunb.sim", daemon=True)
         self._thread.start()
         self.exchange = self._started.result(timeout=60)
+        self._previous_url: str | None = None
+        self._owns_env = False
 
     @property
     def url(self) -> str:
@@ -80,8 +87,21 @@ class SimHandle:
         finally:
             await exchange.close()
 
+    def make_default(self) -> None:
+        """Point ``KUNB_URL`` at this exchange for the rest of the session (until :meth:`stop`)."""
+        if not self._owns_env:
+            self._previous_url = os.environ.get("KUNB_URL")
+            self._owns_env = True
+        os.environ["KUNB_URL"] = self.url
+
     def stop(self, timeout: float = 10.0) -> None:
-        """Close the exchange and join its thread. Idempotent."""
+        """Close the exchange and join its thread; restore ``KUNB_URL`` if this set it. Idempotent."""
+        if self._owns_env and os.environ.get("KUNB_URL") == self.url:
+            if self._previous_url is None:
+                os.environ.pop("KUNB_URL", None)
+            else:
+                os.environ["KUNB_URL"] = self._previous_url
+        self._owns_env = False
         if self._loop is not None and self._stop_requested is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop_requested.set)
         self._thread.join(timeout)
@@ -89,13 +109,30 @@ class SimHandle:
             raise ClosedError("kunb.sim thread did not stop in time")
 
 
-def start(**kwargs: Any) -> SimHandle:
-    """Start an exchange on a background thread (arguments as :class:`Exchange`); returns its handle."""
+def start(*, make_default: bool = True, **kwargs: Any) -> SimHandle:
+    """Start an exchange on a background thread (arguments as :class:`Exchange`); returns its handle.
+
+    Args:
+        make_default: also set ``KUNB_URL`` to it, so clients made without ``url=`` use it.
+    """
     global _current
     handle = SimHandle(**kwargs)
+    if make_default:
+        handle.make_default()
     with _lock:
         _current = handle
     return handle
+
+
+def default_url() -> str | None:
+    """REST URL of the exchange :func:`start` made current, or None when none is running."""
+    handle = _current
+    return handle.url if handle is not None and handle.running else None
+
+
+def simulator_urls() -> list[str]:
+    """REST URLs of every embedded exchange running in this process (notebook panels label them)."""
+    return running_urls()
 
 
 def stop() -> None:

@@ -29,6 +29,7 @@ import random
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -37,6 +38,7 @@ from starlette.routing import BaseRoute
 from websockets.asyncio.server import Server, serve
 
 from kunb.exceptions import ClosedError, ConfigurationError
+from kunb.signing import TokenRedactor
 from kunb.sim import wire
 from kunb.sim.exchange import ExchangeCore
 from kunb.sim.faults import Faults, FaultState
@@ -47,9 +49,19 @@ from kunb.sim.symbols import catalogue
 from kunb.sim.tokens import TokenRegistry
 from kunb.sim.ws import FeedServer, Hub, Session
 
-__all__ = ["Exchange", "ExchangeState"]
+__all__ = ["Exchange", "ExchangeState", "running_urls"]
 
 log = logging.getLogger("kunb.sim")
+# websockets logs each request line (``GET /?token=...``) at DEBUG: hand it a logger that hides tokens.
+_wire_log = logging.getLogger("kunb.sim.wire")
+_wire_log.addFilter(TokenRedactor())
+
+_running: weakref.WeakSet[Exchange] = weakref.WeakSet()  # open exchanges of this process
+
+
+def running_urls() -> list[str]:
+    """REST URLs of every exchange open in this process (thread-backed or ``async with``)."""
+    return sorted(ex.url for ex in list(_running) if ex.state is ExchangeState.OPEN)
 
 
 class _Uvicorn(uvicorn.Server):
@@ -269,6 +281,7 @@ class Exchange:
             raise
         self._market_task = loop.create_task(self._run_market())
         self._state = ExchangeState.OPEN
+        _running.add(self)
 
     async def _start_servers(self, loop: asyncio.AbstractEventLoop, rest_sock: socket.socket) -> None:
         self._ws_server = await serve(
@@ -280,6 +293,7 @@ class Exchange:
             max_size=2**20,
             close_timeout=2,  # a stalled client must not hold close() for websockets' default 10 s
             server_header="kunb.sim",
+            logger=_wire_log,
         )
         ws_port = self._ws_server.sockets[0].getsockname()[1]
         port = rest_sock.getsockname()[1]
@@ -305,6 +319,7 @@ class Exchange:
             self._state = ExchangeState.CLOSED
             return
         self._state = ExchangeState.CLOSED
+        _running.discard(self)
         if self._market_task is not None:
             self._market_task.cancel()
             await asyncio.wait([self._market_task])
