@@ -99,9 +99,11 @@ def test_level2_pushes_carry_a_live_book_equal_to_the_exchange(env):
         nudge(sim)  # reveals the gap: held back while the book resyncs
         wait_until(lambda: ws.held_level2 > held, "the gap push to be held")
         count = len(got)
-        last = nudge_until(sim, lambda: len(got) > count and got[-1], "a push after the resync")
-        server = sim.exchange.snapshot("BTC-USDT", 5)
-        assert last["kunb"]["sequence"] == int(server["sequence"])  # nothing moved since (rate=0)
+        nudge_until(sim, lambda: len(got) > count, "a push after the resync")
+        server = sim.exchange.snapshot("BTC-USDT", 5)  # final: nothing moves by itself (rate=0)
+        last = wait_until(
+            lambda: got[-1]["kunb"]["sequence"] == int(server["sequence"]) and got[-1], "the last push"
+        )
         assert last["data"]["bids"] == [[p, s] for p, s, *_ in server["bids"]]
         assert last["data"]["asks"] == [[p, s] for p, s, *_ in server["asks"]]
         for message in got:
@@ -168,14 +170,17 @@ def test_slow_and_failing_callbacks_do_not_stall_the_stream(env):
 def test_close_leaves_nothing_and_refuses_use(env):
     """close() ends both threads and every server session; it is idempotent; _socket afterwards raises."""
     sim = env
-    before = len(sim.exchange.connections())
+    before = {s.id for s in sim.exchange.connections()}
     ws = BlockingWsClient(sim.credentials.key, sim.credentials.secret, sim.credentials.passphrase)
-    ws._socket("/market/ticker:BTC-USDT", print)
-    ws._socket("/account/balance", print, is_private=True)
-    assert len(sim.exchange.connections()) == before + 2 and len(blocking_threads()) == 2
-    ws.close()
+    try:
+        ws._socket("/market/ticker:BTC-USDT", print)
+        ws._socket("/account/balance", print, is_private=True)
+        mine = {s.id for s in sim.exchange.connections()} - before
+        assert len(mine) == 2 and len(blocking_threads()) == 2
+    finally:
+        ws.close()
     ws.close()
     assert blocking_threads() == []
-    wait_until(lambda: len(sim.exchange.connections()) == before, "the server sessions to close")
+    wait_until(lambda: not mine & {s.id for s in sim.exchange.connections()}, "the server sessions to close")
     with pytest.raises(ClosedError):
         ws._socket("/market/ticker:BTC-USDT", print)
