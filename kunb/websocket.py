@@ -30,7 +30,6 @@ from typing import Any
 
 import orjson
 import websockets
-from websockets.asyncio.client import ClientConnection, connect
 
 from .exceptions import (
     AuthenticationError,
@@ -57,7 +56,8 @@ from .protocol import (
     expand_topic,
     join_units,
 )
-from .signing import ensure_safe_url
+from .signing import TokenRedactor, ensure_safe_url, redact_token
+from .transport import Link, LinkKind, open_link
 
 __all__ = ["ConnectWebsocket", "ConnectionState", "Counters", "EventKind", "LifecycleEvent"]
 
@@ -65,24 +65,7 @@ logger = logging.getLogger("kunb.websocket")
 _wire_logger = logging.getLogger("kunb.websocket.wire")  # websockets' own debug lines, token redacted
 
 
-class _RedactToken(logging.Filter):
-    """websockets logs the request line (``GET /?token=...``) at DEBUG: hide the token."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args and isinstance(record.args, tuple):
-            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
-        return True
-
-
-def _redact(text: str) -> str:
-    start = text.find("token=")
-    if start < 0:
-        return text
-    end = text.find("&", start)
-    return text[: start + 6] + "***" + ("" if end < 0 else text[end:])
-
-
-_wire_logger.addFilter(_RedactToken())
+_wire_logger.addFilter(TokenRedactor())
 
 _ids = itertools.count(1)  # request ids unique across every connection of the process
 _names = itertools.count(1)
@@ -212,6 +195,9 @@ class ConnectWebsocket:
         uplink_limit, uplink_period: at most this many client messages (pings included) per period
             (kucoin-protocol.md 1.8: 100 per 10 s).
         name: a label for events and logs (default ``public-N`` / ``private-N``).
+        transport: ``"frames"`` (default): messages are parsed and dispatched straight from the socket's
+            data callback (:class:`kunb.transport.FrameLink`); ``"websockets"``: websockets' own
+            ``ClientConnection`` and ``recv()`` (also used automatically when a proxy is configured).
     """
 
     def __init__(
@@ -237,6 +223,7 @@ class ConnectWebsocket:
         uplink_limit: int = UPLINK_LIMIT,
         uplink_period: float = UPLINK_PERIOD,
         name: str | None = None,
+        transport: LinkKind = "frames",
     ) -> None:
         if loop is None:
             try:
@@ -245,6 +232,8 @@ class ConnectWebsocket:
                 raise ConfigurationError("ConnectWebsocket needs a running event loop (or loop=)") from None
         if queue_size < 1:
             raise ConfigurationError("queue_size must be at least 1")
+        if transport not in ("frames", "websockets"):
+            raise ConfigurationError(f"transport must be 'frames' or 'websockets', not {transport!r}")
         if not callable(callback):
             raise ConfigurationError("callback must be callable")
         if not (hasattr(client, "aget_ws_token") or hasattr(client, "get_ws_token")):
@@ -265,6 +254,7 @@ class ConnectWebsocket:
         self._stable_after = stable_after
         self._max_reconnects = max_reconnects
         self._token_renewal = token_renewal
+        self._transport_kind: LinkKind = transport
         self.name = name or f"{'private' if private else 'public'}-{next(_names)}"
 
         self.state = ConnectionState.CONNECTING
@@ -273,7 +263,7 @@ class ConnectWebsocket:
         self._limiter = UplinkLimiter(limit=uplink_limit, period=uplink_period)
         self._topics: dict[str, None] = {}  # confirmed units, in subscription order
         self._futures: dict[str, asyncio.Future[None]] = {}
-        self._ws: ClientConnection | None = None
+        self._ws: Link | None = None
         self._live = asyncio.Event()
         self._ended = asyncio.Event()
         self._fatal: BaseException | None = None
@@ -284,6 +274,8 @@ class ConnectWebsocket:
         self._wake = asyncio.Event()
         self._cb_log = _LimitedLog()
         self._overflow_log = _LimitedLog()
+        self._welcome: asyncio.Future[None] | None = None
+        self._on_frame = self._frame_sink()
         self._task = loop.create_task(self._run(), name=f"kunb-{self.name}-run")
         self._dispatcher = loop.create_task(self._dispatch(), name=f"kunb-{self.name}-dispatch")
 
@@ -511,7 +503,7 @@ class ConnectWebsocket:
             raise ProtocolError(f"{self.name}: bullet response without token/instanceServers") from None
         return data
 
-    async def _dial(self) -> tuple[ClientConnection, float, float]:
+    async def _dial(self) -> Link:
         data = await self._fetch_token()
         server = random.choice(data["instanceServers"])  # spread load, as the universal SDK does
         interval = self._ping_override[0] or server.get("pingInterval", 18000) / 1000
@@ -529,37 +521,39 @@ class ConnectWebsocket:
             logger.warning("%s: sock= served the first connection only; reconnects use their own", self.name)
             self._sock = sock = None
         self._dials += 1
+        # Frames may be dispatched as soon as the handshake completes (the welcome can share its TCP
+        # segment), so the session and the welcome waiter are ready before dialing.
+        self._session.reset(self._loop.time(), ping_interval=interval, ping_timeout=timeout)
+        self._welcome = self._loop.create_future()
         try:
-            # No ssl=: websockets picks TLS from the scheme; `encrypt` may be null/false for ws://
-            # (kucoin-protocol.md 5). ping_interval=None: KuCoin's JSON ping is the keepalive.
-            ws = await connect(
+            # TLS follows the scheme; `encrypt` may be null/false for ws:// (kucoin-protocol.md 5).
+            return await open_link(
                 url,
+                self._on_frame,
+                kind=self._transport_kind,
                 sock=sock,
                 open_timeout=self._connect_timeout,
-                ping_interval=None,
                 close_timeout=2.0,
                 max_size=2**24,
                 logger=_wire_logger,
+                name=self.name,
             )
         except websockets.InvalidURI:
             raise ProtocolError(f"{self.name}: bullet endpoint is not a WebSocket URI") from None
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
-            raise TransportError(f"{self.name}: connect failed: {_redact(str(exc))}") from exc
-        return ws, interval, timeout
+            raise TransportError(f"{self.name}: connect failed: {redact_token(str(exc))}") from exc
 
     async def _serve(self, renewing: bool) -> None:
-        ws, interval, ping_timeout = await self._dial()
+        ws = await self._dial()
         loop = self._loop
-        session = self._session
         tasks: list[asyncio.Task[None]] = []
         dead = False
         try:
             self._emit(EventKind.CONNECTED)
-            session.reset(loop.time(), ping_interval=interval, ping_timeout=ping_timeout)
             await self._await_welcome(ws)
             self._emit(EventKind.WELCOME)
             self._ws = ws
-            tasks.append(loop.create_task(self._read(ws), name=f"kunb-{self.name}-read"))
+            tasks.append(loop.create_task(self._watch(ws), name=f"kunb-{self.name}-watch"))
             tasks.append(loop.create_task(self._keepalive(ws), name=f"kunb-{self.name}-keepalive"))
             if self._topics:
                 await self._resubscribe(ws, tasks)
@@ -588,29 +582,22 @@ class ConnectWebsocket:
                 self._fail_requests(ConnectionClosed(f"{self.name}: link lost before the answer"))
                 await _close_socket(ws, abort=dead)
 
-    async def _await_welcome(self, ws: ClientConnection) -> None:
-        deadline = self._loop.time() + self._welcome_timeout
-        while True:
-            remaining = deadline - self._loop.time()
-            try:
-                raw = await asyncio.wait_for(ws.recv(decode=False), max(remaining, 0.0))
-            except TimeoutError:
-                raise RequestTimeout(f"{self.name}: no welcome within {self._welcome_timeout} s") from None
-            except websockets.ConnectionClosed as exc:
-                raise ConnectionClosed(f"{self.name}: closed before welcome ({exc.rcvd})") from exc
-            self.counters.control_frames += 1
-            try:
-                frame = orjson.loads(raw)
-                event = self._session.receive(frame)
-            except (orjson.JSONDecodeError, AttributeError):
-                self.counters.bad_frames += 1
-                continue
-            if isinstance(event, ConnectionErrorFrame):
-                raise WebSocketError(event.code, event.data)  # e.g. 401 token is expired: redial
-            if self._session.welcomed:
-                return
+    async def _await_welcome(self, ws: Link) -> None:
+        welcome = self._welcome
+        assert welcome is not None
+        done, _ = await asyncio.wait(
+            (welcome, ws.ended), timeout=self._welcome_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if welcome.done():
+            return
+        if not done:
+            raise RequestTimeout(f"{self.name}: no welcome within {self._welcome_timeout} s")
+        reason = ws.reason()
+        if isinstance(reason, websockets.ConnectionClosed):
+            raise ConnectionClosed(f"{self.name}: closed before welcome ({reason.rcvd})") from reason
+        raise reason  # e.g. WebSocketError for a 401 error frame: redial
 
-    async def _resubscribe(self, ws: ClientConnection, tasks: list[asyncio.Task[None]]) -> None:
+    async def _resubscribe(self, ws: Link, tasks: list[asyncio.Task[None]]) -> None:
         units = list(self._topics)
         failed = await self._send_requests(
             ws, RequestKind.SUBSCRIBE, units, self.request_timeout, tasks, record=False
@@ -633,7 +620,7 @@ class ConnectWebsocket:
             await asyncio.sleep(wait)
         limiter.record(self._loop.time())
 
-    async def _send(self, ws: ClientConnection, text: str, *, slot: bool = True) -> None:
+    async def _send(self, ws: Link, text: str, *, slot: bool = True) -> None:
         if slot:
             await self._uplink_slot()
         try:
@@ -643,7 +630,7 @@ class ConnectWebsocket:
 
     async def _send_requests(
         self,
-        ws: ClientConnection,
+        ws: Link,
         kind: RequestKind,
         units: list[str],
         budget: float,
@@ -716,40 +703,55 @@ class ConnectWebsocket:
             return
 
     # -- internals: the hot path ----------------------------------------------------------------
-    async def _read(self, ws: ClientConnection) -> None:
-        # The hot path: per message one decode, a few counters, one append. No logging, no clock.
+    def _frame_sink(self) -> Callable[[bytes], None]:
+        """The hot path, called by the link for every message as it is parsed: one decode, a few
+        counters, one append. No logging, no clock, no await; names bound once per connection."""
         counters = self.counters
         queue = self._queue
         maxlen = queue.maxlen
         wake = self._wake
         loads = orjson.loads
+        decode_error = orjson.JSONDecodeError
         control = self._control
-        recv = ws.recv
-        try:
-            while True:
-                raw = await recv(False)
-                counters.bytes += len(raw)
-                try:
-                    frame = loads(raw)
-                    kind = frame.get("type")
-                except (orjson.JSONDecodeError, AttributeError):
-                    counters.bad_frames += 1
-                    continue
-                if kind == "message":
-                    counters.messages += 1
-                    if not queue:
-                        wake.set()  # the dispatcher sleeps only on an empty queue
-                    elif len(queue) == maxlen:
-                        self._overflowed()
-                    queue.append(frame)
-                else:
-                    counters.control_frames += 1
-                    control(frame)
-        except websockets.ConnectionClosed as exc:
-            raise ConnectionClosed(f"{self.name}: closed by peer ({exc.rcvd or 'no close frame'})") from exc
+        overflowed = self._overflowed
+
+        def on_frame(raw: bytes) -> None:
+            counters.bytes += len(raw)
+            try:
+                frame = loads(raw)
+                kind = frame.get("type")
+            except (decode_error, AttributeError):
+                counters.bad_frames += 1
+                return
+            if kind == "message":
+                counters.messages += 1
+                if not queue:
+                    wake.set()  # the dispatcher sleeps only on an empty queue
+                elif len(queue) == maxlen:
+                    overflowed()
+                queue.append(frame)
+            else:
+                counters.control_frames += 1
+                control(frame)  # may raise WebSocketError: the link ends with it
+
+        return on_frame
+
+    async def _watch(self, ws: Link) -> None:
+        """Wait for the link to end and raise why (ConnectionClosed, or the error frame's error)."""
+        await asyncio.shield(ws.ended)
+        reason = ws.reason()
+        if isinstance(reason, websockets.ConnectionClosed):
+            raise ConnectionClosed(
+                f"{self.name}: closed by peer ({reason.rcvd or 'no close frame'})"
+            ) from reason
+        raise reason
 
     def _control(self, frame: dict[str, Any]) -> None:
-        event = self._session.receive(frame)
+        session = self._session
+        event = session.receive(frame)
+        welcome = self._welcome
+        if welcome is not None and not welcome.done() and session.welcomed:
+            welcome.set_result(None)
         if isinstance(event, Ack):
             fut = self._futures.pop(event.request.id, None)
             if fut is not None and not fut.done():
@@ -774,7 +776,7 @@ class ConnectWebsocket:
             )
             self._emit(EventKind.QUEUE_OVERFLOW, count=dropped)
 
-    async def _keepalive(self, ws: ClientConnection) -> None:
+    async def _keepalive(self, ws: Link) -> None:
         loop = self._loop
         session = self._session
         counters = self.counters
@@ -836,7 +838,7 @@ class ConnectWebsocket:
             )
 
 
-async def _close_socket(ws: ClientConnection, *, abort: bool) -> None:
+async def _close_socket(ws: Link, *, abort: bool) -> None:
     """Close the socket; abort the transport for a dead peer or when interrupted (no leak)."""
     if abort:
         ws.transport.abort()
@@ -855,4 +857,4 @@ def _units(topic: str | Iterable[str]) -> list[str]:
 def _describe(error: BaseException | None) -> str:
     if error is None:
         return "closed"
-    return _redact(f"{type(error).__name__}: {error}")
+    return redact_token(f"{type(error).__name__}: {error}")

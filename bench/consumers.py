@@ -1,0 +1,409 @@
+"""One benchmark consumer per process: receive N pushes from ``bench/feed_server.py`` and print one JSON line.
+
+Throughput rows (``--n`` pushes of ``--shape`` ticker or level2, timed with ``perf_counter`` from the first
+data message to the N-th; token and handshake are not timed):
+
+- ``ceiling``: websockets ``async for msg in ws``, counting only (the issue's ceiling);
+- ``orjson``: the same loop plus ``orjson.loads``;
+- ``sdk``: KuCoin's official ``kucoin-python`` (``KucoinWsClient`` + ``WsToken(url=...)``);
+- ``ccxt``: ccxt.pro kucoin ``watch_ticker`` (ticker only); it conflates, so the count is the pushes its
+  ``handle_message`` processed, not the tickers ``watch_ticker`` returned (reported beside it);
+- ``kunb`` / ``kunb_ws``: kunb's ``KucoinWsClient`` with a counting callback, on its frame transport
+  (default) or on websockets' ``ClientConnection`` (``transport="websockets"``);
+- ``feed``: kunb's full feed, ``kunb.Stream`` (level2: synchronised book + book-top frame; ticker: the
+  ticker frame), counted after each message was recorded.
+
+Paced rows (``--seconds`` against a paced server; pushes carry the server's ``time.time_ns()``):
+``lat_kunb`` / ``lat_feed`` (send -> callback / -> rolling frame updated), ``scale_all`` (``/market/
+ticker:all`` into a TickerFrame), ``scale_l2`` (a Stream of ``--books`` level2 books, sharded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import sys
+import time
+import urllib.request
+from typing import Any
+
+import orjson
+
+__all__ = ["main"]
+
+SYMBOL = "BTC-USDT"
+
+
+def _bullet(port: int) -> str:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/bullet-public", method="POST", data=b"")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        data = json.load(resp)["data"]
+    return f"{data['instanceServers'][0]['endpoint']}?token={data['token']}&connectId=bench"
+
+
+def _topic(shape: str, symbol: str = SYMBOL) -> str:
+    return f"/market/{'ticker' if shape == 'ticker' else 'level2'}:{symbol}"
+
+
+class Timer:
+    """First-message-to-N-th timing shared by the rows."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.count = 0
+        self.t0 = 0.0
+        self.t1 = 0.0
+        self.done = asyncio.get_running_loop().create_future()
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.count == 1:
+            self.t0 = time.perf_counter()
+        elif self.count == self.n:
+            self.t1 = time.perf_counter()
+            if not self.done.done():
+                self.done.set_result(None)
+
+    def result(self, **extra: Any) -> dict[str, Any]:
+        seconds = self.t1 - self.t0
+        return {"n": self.n, "seconds": seconds, "rate": (self.n - 1) / seconds, **extra}
+
+
+# -- raw websockets ---------------------------------------------------------------------------------
+async def raw(port: int, n: int, shape: str, decode: bool) -> dict[str, Any]:
+    from websockets.asyncio.client import connect
+
+    async with connect(_bullet(port), ping_interval=None, max_size=2**24) as ws:
+        await ws.recv()  # welcome
+        await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "topic": _topic(shape)}).decode())
+        await ws.recv()  # ack
+        count = 0
+        loads = orjson.loads
+        t0 = 0.0
+        if decode:
+            async for msg in ws:
+                loads(msg)
+                count += 1
+                if count == 1:
+                    t0 = time.perf_counter()
+                elif count == n:
+                    break
+        else:
+            async for _msg in ws:
+                count += 1
+                if count == 1:
+                    t0 = time.perf_counter()
+                elif count == n:
+                    break
+        seconds = time.perf_counter() - t0
+    return {"n": n, "seconds": seconds, "rate": (n - 1) / seconds}
+
+
+# -- kunb -------------------------------------------------------------------------------------------
+async def kunb_client(port: int, n: int, shape: str, transport: str) -> dict[str, Any]:
+    from kunb.client import Market
+    from kunb.ws_client import KucoinWsClient
+
+    timer = Timer(n)
+    tick = timer.tick
+
+    def callback(msg: dict[str, Any]) -> None:
+        tick()
+
+    market = Market(url=f"http://127.0.0.1:{port}")
+    client = await KucoinWsClient.create(None, market, callback, transport=transport)
+    try:
+        await client.subscribe(_topic(shape))
+        await asyncio.wait_for(timer.done, 120)
+        drops = client.counters.drops
+    finally:
+        await client.close()
+        await market.aclose()
+    return timer.result(drops=drops)
+
+
+def _stream(timer: Timer | None = None, on_record: Any = None) -> type:
+    from kunb.feed import Stream
+
+    class CountingStream(Stream):
+        """Counts each message after the Stream recorded it (one extra call per message)."""
+
+        def _on_message(self, message: Any) -> None:
+            super()._on_message(message)
+            if on_record is not None:
+                on_record(message)
+            if timer is not None:
+                timer.tick()
+
+    return CountingStream
+
+
+async def feed(port: int, n: int, shape: str) -> dict[str, Any]:
+    level2 = shape == "level2"
+    timer = Timer(n)
+    cls = _stream(timer)
+    stream = cls(
+        SYMBOL,
+        url=f"http://127.0.0.1:{port}",
+        book=level2,
+        ticker=not level2,
+        trades=False,
+        stats=False,
+        max_buffer=n + 10,  # the snapshot may come late in a firehose: keep every push for the replay
+    )
+    async with stream:
+        await asyncio.wait_for(timer.done, 120)
+        if level2:
+            book = stream.books[SYMBOL]
+            if book.last_sequence != 1000 + n:  # pushes still buffered until the snapshot came: replayed
+                await stream.wait_live(60)
+                timer.t1 = time.perf_counter()
+            sequence = book.last_sequence
+            rows = len(stream.tops or ())
+        else:
+            sequence = None
+            rows = stream.ticks.appended if stream.ticks is not None else 0
+    return timer.result(book_sequence=sequence, frame_rows=rows, bad=stream.bad_messages)
+
+
+# -- peers ------------------------------------------------------------------------------------------
+async def sdk(port: int, n: int, shape: str) -> dict[str, Any]:
+    from kucoin.client import WsToken
+    from kucoin.ws_client import KucoinWsClient
+
+    timer = Timer(n)
+    tick = timer.tick
+
+    async def callback(msg: dict[str, Any]) -> None:
+        tick()
+
+    token_client = WsToken(url=f"http://127.0.0.1:{port}")
+    client = await KucoinWsClient.create(None, token_client, callback, private=False)
+    await client.subscribe(_topic(shape))
+    await asyncio.wait_for(timer.done, 120)
+    return timer.result()  # the caller exits with os._exit: the SDK swallows CancelledError on shutdown
+
+
+async def ccxt_pro(port: int, n: int, shape: str) -> dict[str, Any]:
+    import ccxt.pro as ccxtpro
+
+    if shape != "ticker":
+        raise SystemExit("ccxt row: ticker only")
+    loop = asyncio.get_running_loop()
+    ex = ccxtpro.kucoin({"asyncio_loop": loop, "options": {"watchTicker": {"spotMethod": "/market/ticker"}}})
+    for key in ("public", "private"):
+        ex.urls["api"][key] = f"http://127.0.0.1:{port}"
+    ex.set_markets(
+        [
+            {
+                "id": SYMBOL,
+                "symbol": "BTC/USDT",
+                "base": "BTC",
+                "quote": "USDT",
+                "baseId": "BTC",
+                "quoteId": "USDT",
+                "type": "spot",
+                "spot": True,
+                "active": True,
+                "precision": {"amount": 1e-8, "price": 0.1},
+                "limits": {},
+            }
+        ]
+    )
+    timer = Timer(n)
+    handle = ex.handle_message
+
+    def counting(client: Any, message: Any) -> Any:
+        result = handle(client, message)
+        if isinstance(message, dict) and message.get("type") == "message":
+            timer.tick()
+        return result
+
+    ex.handle_message = counting
+    returned = 0
+
+    async def watch() -> None:
+        nonlocal returned
+        while True:
+            await ex.watch_ticker("BTC/USDT")
+            returned += 1
+
+    task = loop.create_task(watch())
+    try:
+        await asyncio.wait_for(timer.done, 120)
+    finally:
+        task.cancel()
+        await ex.close()
+    return timer.result(watch_ticker_returned=returned)
+
+
+# -- paced rows -------------------------------------------------------------------------------------
+def _percentiles(samples: list[int]) -> dict[str, float]:
+    import numpy as np
+
+    arr = np.asarray(samples, dtype=np.float64) / 1e6  # ms
+    return {
+        "samples": len(samples),
+        "p50_ms": float(np.percentile(arr, 50)),
+        "p99_ms": float(np.percentile(arr, 99)),
+        "max_ms": float(arr.max()),
+    }
+
+
+async def lat_kunb(port: int, seconds: float, warmup: float) -> dict[str, Any]:
+    from kunb.client import Market
+    from kunb.ws_client import KucoinWsClient
+
+    samples: list[int] = []
+    keep = False
+    now = time.time_ns
+
+    def callback(msg: dict[str, Any]) -> None:
+        t = now()
+        if keep:
+            samples.append(t - msg["ns"])
+
+    market = Market(url=f"http://127.0.0.1:{port}")
+    client = await KucoinWsClient.create(None, market, callback)
+    try:
+        await client.subscribe(_topic("ticker", "LAT-USDT"))
+        await asyncio.sleep(warmup)
+        keep = True
+        await asyncio.sleep(seconds)
+        keep = False
+    finally:
+        await client.close()
+        await market.aclose()
+    return _percentiles(samples)
+
+
+async def lat_feed(port: int, seconds: float, warmup: float) -> dict[str, Any]:
+    samples: list[int] = []
+    keep = [False]
+    now = time.time_ns
+
+    def recorded(message: Any) -> None:
+        t = now()
+        if keep[0]:
+            samples.append(t - message["ns"])
+
+    cls = _stream(None, recorded)
+    stream = cls("LAT-USDT", url=f"http://127.0.0.1:{port}", book=False, trades=False, stats=False)
+    async with stream:
+        await asyncio.sleep(warmup)
+        keep[0] = True
+        await asyncio.sleep(seconds)
+        keep[0] = False
+    return _percentiles(samples)
+
+
+def _usage() -> tuple[float, int]:
+    import psutil
+
+    proc = psutil.Process()
+    cpu = proc.cpu_times()
+    return cpu.user + cpu.system, proc.memory_info().rss
+
+
+async def _measure(seconds: float, warmup: float, count: Any) -> dict[str, Any]:
+    await asyncio.sleep(warmup)
+    cpu0, _ = _usage()
+    n0, t0 = count(), time.perf_counter()
+    await asyncio.sleep(seconds)
+    cpu1, rss = _usage()
+    n1, t1 = count(), time.perf_counter()
+    wall = t1 - t0
+    return {
+        "cpu_share": (cpu1 - cpu0) / wall,
+        "rate": (n1 - n0) / wall,
+        "rss_mib": rss / 2**20,
+        "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+async def scale_all(port: int, seconds: float, warmup: float) -> dict[str, Any]:
+    from kunb.client import Market
+    from kunb.rolling import TickerFrame
+    from kunb.ws_client import KucoinWsClient
+
+    frame = TickerFrame(maxlen=10_000)
+    add = frame.add
+
+    def callback(msg: dict[str, Any]) -> None:
+        add(msg["data"], msg["subject"])
+
+    market = Market(url=f"http://127.0.0.1:{port}")
+    client = await KucoinWsClient.create(None, market, callback)
+    try:
+        await client.subscribe("/market/ticker:all")
+        out = await _measure(seconds, warmup, lambda: frame.appended)
+        out["symbols"] = len(set(frame.categories("symbol")))
+        out["drops"] = client.counters.drops
+    finally:
+        await client.close()
+        await market.aclose()
+    return out
+
+
+async def scale_l2(port: int, seconds: float, warmup: float, books: int) -> dict[str, Any]:
+    from kunb.feed import Stream
+
+    symbols = [f"B{i:04d}-USDT" for i in range(books)]
+    stream = Stream(symbols, url=f"http://127.0.0.1:{port}", ticker=False, trades=False, stats=False)
+    async with stream:
+        await stream.wait_live(60)
+        out = await _measure(seconds, warmup, lambda: sum(b.stats.pushes for b in stream.books.values()))
+        client = stream.connection
+        assert client is not None
+        out["connections"] = len(client.connections)
+        out["live_books"] = sum(1 for b in stream.books.values() if b.state.value == "live")
+        out["resyncs"] = sum(b.stats.resyncs for b in stream.books.values())
+    return out
+
+
+THROUGHPUT = {
+    "ceiling": lambda a: raw(a.port, a.n, a.shape, decode=False),
+    "orjson": lambda a: raw(a.port, a.n, a.shape, decode=True),
+    "sdk": lambda a: sdk(a.port, a.n, a.shape),
+    "ccxt": lambda a: ccxt_pro(a.port, a.n, a.shape),
+    "kunb": lambda a: kunb_client(a.port, a.n, a.shape, "frames"),
+    "kunb_ws": lambda a: kunb_client(a.port, a.n, a.shape, "websockets"),
+    "feed": lambda a: feed(a.port, a.n, a.shape),
+}
+PACED = {
+    "lat_kunb": lambda a: lat_kunb(a.port, a.seconds, a.warmup),
+    "lat_feed": lambda a: lat_feed(a.port, a.seconds, a.warmup),
+    "scale_all": lambda a: scale_all(a.port, a.seconds, a.warmup),
+    "scale_l2": lambda a: scale_l2(a.port, a.seconds, a.warmup, a.books),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("row", choices=[*THROUGHPUT, *PACED])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--n", type=int, default=200_000)
+    parser.add_argument("--shape", choices=["ticker", "level2"], default="ticker")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--books", type=int, default=500)
+    args = parser.parse_args(argv)
+    run = {**THROUGHPUT, **PACED}[args.row]
+
+    async def report() -> None:
+        try:
+            result = await run(args)
+        except Exception as exc:  # reported to the harness, which prints it in the table
+            result = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        print("RESULT " + json.dumps(result), flush=True)
+        sys.stdout.flush()
+        os._exit(0)  # exit inside the loop: the official SDK swallows CancelledError and would hang
+
+    asyncio.run(report())
+
+
+if __name__ == "__main__":
+    main()
