@@ -156,6 +156,7 @@ class Account:
         self._reseed_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._down_since_ms: int | None = None
+        self._seed_lock = asyncio.Lock()  # one seed at a time: Holdings tracks one request's window
         self._changed = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -203,7 +204,8 @@ class Account:
             await self.aclose()
             return
         if self._state is AccountState.STARTING:
-            self._state = AccountState.LIVE
+            # A drop while starting: the re-seed queued behind this seed brings it live.
+            self._state = AccountState.LIVE if self._down_since_ms is None else AccountState.RESYNCING
         self._signal()
 
     async def aclose(self) -> None:
@@ -390,7 +392,7 @@ class Account:
             self._signal()
         elif event.kind is EventKind.RESUBSCRIBED and self._state is not AccountState.CLOSED:
             # Topics are live again: from now on every change is pushed, so REST can fill the gap.
-            if self._loop is not None and self._state is not AccountState.STARTING:
+            if self._loop is not None:
                 self._reseed_task = self._loop.create_task(self._reseed(), name="kunb-account-reseed")
         elif event.kind is EventKind.CLOSED and event.error is not None:
             self.error = event.error
@@ -401,9 +403,8 @@ class Account:
     async def _reseed(self) -> None:
         delay, longest = _RETRY
         while self._state is not AccountState.CLOSED:
-            since = self._down_since_ms
             try:
-                await self._seed(outage_from_ms=since)
+                await self._seed(outage_from_ms=self._down_since_ms)
             except KunbError as exc:
                 self.error = exc
                 logger.info("kunb Account: re-seed failed (%r); retrying", exc)
@@ -419,6 +420,10 @@ class Account:
 
     async def _seed(self, *, outage_from_ms: int | None) -> None:
         """Balances, open orders, and (after an outage) the orders that finished meanwhile, from REST."""
+        async with self._seed_lock:
+            await self._seed_once(outage_from_ms)
+
+    async def _seed_once(self, outage_from_ms: int | None) -> None:
         holdings = self.holdings
         rest = self.rest
         before = holdings.corrections

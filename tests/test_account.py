@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -176,9 +176,10 @@ def test_start_stop_from_plain_code():
         loop = acct._loop
         with Trade(url=sim.url, credentials=creds) as t:
             oid = t.create_market_order("BTC-USDT", "buy", size="0.001")["orderId"]
-        done = threading.Event()
-        acct.add_listener(lambda msg, r: done.set() if acct.order(oid) and acct.order(oid).done else None)
-        assert done.wait(DEADLINE) or acct.order(oid).done
+        deadline = time.monotonic() + DEADLINE
+        while not (acct.order(oid) is not None and acct.order(oid).done):
+            assert time.monotonic() < deadline, "the fill never reached the account"
+            time.sleep(0.02)  # polling a condition across threads, not a guess at timing
         acct.stop()
         assert acct.state is AccountState.CLOSED
         pending = asyncio.run_coroutine_threadsafe(_account_tasks(), loop).result(5)
