@@ -133,6 +133,7 @@ class BlockingWsClient:
         self._books: dict[str, OrderBook] = {}
         self._stats: dict[str, tuple[Mapping[str, Any], str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._starting: asyncio.Lock | None = None  # _socket may be called from several threads
         # callback-thread state
         self._queue: deque[tuple[MessageCallback, str]] = deque(maxlen=queue_size)
         self._wake = threading.Condition()
@@ -271,6 +272,12 @@ class BlockingWsClient:
     # -- on the loop thread --------------------------------------------------------------------
 
     async def _subscribe(self, topic: str, units: list[str], private: bool) -> None:
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:  # one public client and one Account, however many threads subscribe
+            await self._subscribe_unlocked(topic, units, private)
+
+    async def _subscribe_unlocked(self, topic: str, units: list[str], private: bool) -> None:
         if private:
             account = await self._ensure_account(topic)
             extra = [u for u in units if u not in _ACCOUNT_TOPICS]
