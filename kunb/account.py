@@ -395,7 +395,9 @@ class Account:
             if self._loop is not None:
                 self._reseed_task = self._loop.create_task(self._reseed(), name="kunb-account-reseed")
         elif event.kind is EventKind.CLOSED and event.error is not None:
+            # Fatal (the key was revoked...): the account cannot follow the exchange any more.
             self.error = event.error
+            self._state = AccountState.CLOSED
             self._signal()
 
     # -- REST seeding --------------------------------------------------------------------------

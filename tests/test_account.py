@@ -189,3 +189,17 @@ def test_start_stop_from_plain_code():
 async def _account_tasks() -> list[str]:
     me = asyncio.current_task()
     return [t.get_name() for t in asyncio.all_tasks() if t is not me and "kunb" in t.get_name()]
+
+
+async def test_fatal_link_end_closes_the_account(exchange):
+    """A private connection that ends for good (a revoked key) closes the account: waiters get
+    ClosedError with the cause in ``error`` instead of waiting forever."""
+    from kunb.exceptions import AuthenticationError
+    from kunb.websocket import EventKind, LifecycleEvent
+
+    async with Account(exchange.create_account(), url=exchange.url, **FAST) as acct:
+        fatal = AuthenticationError("400003", "KC-API-KEY not exists", 401)
+        acct._on_event(LifecycleEvent(EventKind.CLOSED, "private-x", str(fatal), error=fatal))
+        assert acct.state is AccountState.CLOSED and acct.error is fatal
+        with pytest.raises(ClosedError):
+            await acct.wait_for(lambda a: False, 5)
