@@ -27,7 +27,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -58,8 +58,8 @@ class Subscription:
 
     topic: str
     is_private: bool
-    _owner: BlockingWsClient
-    _callback: MessageCallback
+    _owner: BlockingWsClient = field(repr=False)
+    _callback: MessageCallback = field(repr=False)
 
     def close(self) -> None:
         """Stop calling this callback (the topic stays subscribed for other callbacks and kunb's use)."""
