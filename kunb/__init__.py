@@ -16,6 +16,7 @@ _LAZY: dict[str, str] = {
     "Account": "kunb.account",
     "AccountBalanceData": "kunb.payloads",
     "AccountState": "kunb.account",
+    "BlockingWsClient": "kunb.blocking",
     "ApiError": "kunb.exceptions",
     "BookState": "kunb.book",
     "ConnectWebsocket": "kunb.websocket",
@@ -62,6 +63,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from .account import Account, AccountState
+    from .blocking import BlockingWsClient
     from .book import BookState, OrderBook
     from .client import GetToken, Market, Trade, User, WsToken
     from .exceptions import ApiError, KunbError
