@@ -1,0 +1,336 @@
+"""The streaming-client benchmark (issue 8): kunb beside the WebSocket library's ceiling and the peers.
+
+Throughput: one ``bench/feed_server.py`` process serves N pre-framed pushes per subscribe (ticker and
+level2 shapes); every row is a separate consumer process (``bench/consumers.py``) timed from its first data
+message to the N-th. Rounds are interleaved (round 1 of every row, then round 2...); the table shows the
+median and min..max, and each row's ratio to the ceiling (websockets ``async for msg in ws``, counting
+only). Latency: paced servers at 1,000 and 10,000 msg/s stamp every push with ``time.time_ns()``; the
+consumer records send -> kunb callback and send -> rolling frame updated. Scale: ``/market/ticker:all`` over
+1,500 symbols at KuCoin's top cadence (every symbol every 100 ms) into a TickerFrame, and a Stream of 500
+level2 books sharded over connections: CPU share of one core and RSS of the consumer process.
+
+Run: ``python bench/run.py`` (about 5 minutes) or ``--quick`` (under two minutes); both rewrite the
+``## Streaming client (bench/run.py)`` section of ``bench/RESULTS.md`` unless ``--no-write``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.report import fmt_rate, machine, write_section
+
+__all__ = ["Config", "main", "run"]
+
+HERE = Path(__file__).resolve().parent
+PACKAGES = ("websockets", "orjson", "kucoin-python", "ccxt", "numpy", "pandas")
+
+ROWS: dict[str, str] = {
+    "ceiling": "websockets 17 `async for msg in ws`, count only (**the ceiling**)",
+    "orjson": "websockets + `orjson.loads`",
+    "sdk": "kucoin-python SDK `KucoinWsClient` (bullet `encrypt: null`)",
+    "ccxt": "ccxt.pro kucoin `watch_ticker` (pushes its `handle_message` processed)",
+    "kunb_ws": "kunb `KucoinWsClient`, `transport='websockets'` (websockets `recv()`)",
+    "kunb": "**kunb `KucoinWsClient`** (FrameLink, default), counting callback",
+    "feed": "**kunb full feed** `Stream` (books + book-top frame / ticker frame)",
+}
+SHAPES = ("ticker", "level2")
+
+
+@dataclass
+class Config:
+    n: int = 200_000
+    rounds: int = 5
+    rows: tuple[str, ...] = tuple(ROWS)
+    latency_seconds: float = 10.0
+    latency_rates: tuple[int, ...] = (1_000, 10_000)
+    scale_seconds: float = 15.0
+    scale_symbols: int = 1_500
+    scale_books: int = 500
+    scale_book_rate: float = 20.0
+    warmup: float = 2.0
+    timeout: float = 240.0
+
+
+@dataclass
+class Results:
+    throughput: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    latency: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    scale: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@contextmanager
+def server(*args: str) -> Iterator[int]:
+    """A feed server child process for the duration of the block; yields its port."""
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "feed_server.py"), *args], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("READY"):
+            raise RuntimeError(f"feed server did not start: {line!r}")
+        yield int(line.split()[1])
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def consume(row: str, port: int, timeout: float, *args: str) -> dict[str, Any]:
+    """Run one consumer process and return its RESULT (or an ``error``)."""
+    cmd = [sys.executable, str(HERE / "consumers.py"), row, "--port", str(port), *args]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])  # type: ignore[no-any-return]
+    tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+    return {"error": f"exit {done.returncode}: {tail[0][:200]}"}
+
+
+def run(cfg: Config, log: Any = print) -> Results:
+    """Every measurement of the run, in order: throughput rounds, latency, scale."""
+    res = Results()
+    with server("--n", str(cfg.n), "--symbols", "0") as port:
+        for rnd in range(cfg.rounds):
+            for row in cfg.rows:
+                for shape in SHAPES:
+                    if row == "ccxt" and shape != "ticker":
+                        continue
+                    out = consume(row, port, cfg.timeout, "--n", str(cfg.n), "--shape", shape)
+                    res.throughput.setdefault((row, shape), []).append(out)
+                    shown = fmt_rate(out["rate"]) + " msg/s" if "rate" in out else out.get("error")
+                    log(f"round {rnd + 1}/{cfg.rounds} {row:8} {shape:7} {shown}")
+    for rate in cfg.latency_rates:
+        with server("--n", "0", "--symbols", "0", "--rate", str(rate)) as port:
+            for row in ("lat_kunb", "lat_feed"):
+                args = ("--seconds", str(cfg.latency_seconds), "--warmup", str(cfg.warmup))
+                out = consume(row, port, cfg.timeout, *args)
+                res.latency[(row, rate)] = out
+                log(f"latency {row} {rate}/s {out}")
+    if cfg.scale_seconds > 0:
+        with server("--n", "0", "--symbols", str(cfg.scale_symbols), "--rate", "10") as port:
+            out = consume("scale_all", port, cfg.timeout, "--seconds", str(cfg.scale_seconds))
+            res.scale["all"] = out
+            log(f"scale ticker:all {out}")
+        with server("--n", "0", "--symbols", "0", "--rate", str(cfg.scale_book_rate)) as port:
+            args = ("--seconds", str(cfg.scale_seconds), "--books", str(cfg.scale_books))
+            out = consume("scale_l2", port, cfg.timeout, *args)
+            res.scale["l2"] = out
+            log(f"scale level2 {out}")
+    return res
+
+
+# -- report ------------------------------------------------------------------------------------------
+def _rates(res: Results, row: str, shape: str) -> list[float]:
+    return [r["rate"] for r in res.throughput.get((row, shape), []) if "rate" in r]
+
+
+def _median(res: Results, row: str, shape: str) -> float | None:
+    rates = _rates(res, row, shape)
+    return statistics.median(rates) if rates else None
+
+
+def _ratios(res: Results, row: str, shape: str, base: str = "ceiling") -> list[float]:
+    """Per-round ratios to the same round's ``base`` (the machine's noise moves both alike)."""
+    mine = res.throughput.get((row, shape), [])
+    ref = res.throughput.get((base, shape), [])
+    return [a["rate"] / b["rate"] for a, b in zip(mine, ref, strict=False) if "rate" in a and "rate" in b]
+
+
+def _cell(res: Results, row: str, shape: str) -> str:
+    runs = res.throughput.get((row, shape))
+    if not runs:
+        return "– | – | –"
+    rates = _rates(res, row, shape)
+    if not rates:
+        return f"FAIL ({runs[0].get('error', '?')}) | – | –"
+    ceiling = _median(res, "ceiling", shape)
+    median = statistics.median(rates)
+    ratio = f"{median / ceiling:.2f}x" if ceiling else "–"
+    return f"{fmt_rate(median)} | {fmt_rate(min(rates))}..{fmt_rate(max(rates))} | {ratio}"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "no data" if ok is None else ("**met**" if ok else "**MISSED**")
+
+
+def targets(res: Results) -> list[str]:
+    """Issue 8's 'Done when' lines, each with its measured value."""
+    out = []
+    for shape in SHAPES:
+        ceiling, kunb, sdk, feed = (_median(res, r, shape) for r in ("ceiling", "kunb", "sdk", "feed"))
+        per_round = _ratios(res, "kunb", shape)
+        if ceiling and kunb:
+            ok = kunb / ceiling >= 0.75
+            spread = f" (per-round {min(per_round):.2f}..{max(per_round):.2f})" if per_round else ""
+            out.append(
+                f"- {shape}: kunb `KucoinWsClient` >= 0.75 of the ceiling: {kunb / ceiling:.2f}x{spread} "
+                f"{_verdict(ok)}"
+            )
+        if kunb and sdk:
+            ok = kunb / sdk >= 3
+            out.append(f"- {shape}: kunb >= 3x the official SDK: {kunb / sdk:.1f}x {_verdict(ok)}")
+        if ceiling and feed:
+            ok = feed / ceiling >= 0.5
+            out.append(f"- {shape}: full feed >= 0.5 of the ceiling: {feed / ceiling:.2f}x {_verdict(ok)}")
+    lat = res.latency.get(("lat_kunb", 10_000))
+    if lat and "p99_ms" in lat:
+        ok = lat["p99_ms"] < 5
+        out.append(f"- p99 latency at 10,000 msg/s < 5 ms: {lat['p99_ms']:.2f} ms {_verdict(ok)}")
+    out.append("- soak RSS growth < 5 % after warm-up: see the Soak section (`bench/soak.py`)")
+    return out
+
+
+def render(res: Results, cfg: Config, load: str, seconds: float) -> str:
+    lines = [
+        f"Machine: {load}",
+        "",
+        f"Run: N = {cfg.n:,} pushes per row and shape, {cfg.rounds} interleaved rounds (median, min..max), "
+        f"all over 127.0.0.1; the server and every consumer are separate processes; {seconds:.0f} s in all.",
+        "Ticker pushes are ~270 B (`trade.ticker`), level2 pushes ~250 B (`trade.l2update`, one change,",
+        "20 % deletions, 100 levels a side). Timed inside each consumer from its first data message to the",
+        "N-th (`perf_counter`); token, handshake and the SDK's 1-2 s start-up sleep are not timed.",
+        "",
+        "### Throughput",
+        "",
+        "| consumer | ticker msg/s | min..max | vs ceiling | level2 msg/s | min..max | vs ceiling |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in cfg.rows:
+        lines.append(f"| {ROWS[row]} | {_cell(res, row, 'ticker')} | {_cell(res, row, 'level2')} |")
+    lines += ["", "Targets (issue 8, computed in this run):", "", *targets(res), ""]
+    notes = []
+    ccxt = res.throughput.get(("ccxt", "ticker"), [])
+    returned = [r.get("watch_ticker_returned") for r in ccxt if "rate" in r]
+    if returned:
+        notes.append(
+            f"ccxt conflates: `watch_ticker` returned only {min(returned)}..{max(returned)} tickers for "
+            f"{cfg.n:,} pushes; the row counts the pushes its `handle_message` decoded and processed."
+        )
+    feed_l2 = [r for r in res.throughput.get(("feed", "level2"), []) if "rate" in r]
+    if feed_l2:
+        seqs = {r.get("book_sequence") for r in feed_l2}
+        notes.append(
+            f"Full feed, level2: the book synchronised from the REST snapshot and applied every push "
+            f"(final sequence {sorted(s for s in seqs if s)} = 1000 + N); it counts buffered-then-replayed "
+            "pushes too, and stops the clock only once the last push was applied."
+        )
+    if notes:
+        lines += ["Notes: " + " ".join(notes), ""]
+    if res.latency:
+        lines += [
+            "### Latency (send -> callback, same machine clock)",
+            "",
+            "| paced feed | path | samples | p50 ms | p99 ms | max ms |",
+            "|---|---|---|---|---|---|",
+        ]
+        order = sorted(res.latency.items(), key=lambda kv: (kv[0][1], kv[0][0] != "lat_kunb"))
+        for (row, rate), out in order:
+            path = "kunb callback" if row == "lat_kunb" else "rolling frame updated (Stream)"
+            if "p99_ms" in out:
+                lines.append(
+                    f"| {rate:,} msg/s | {path} | {out['samples']:,} | {out['p50_ms']:.3f} | "
+                    f"{out['p99_ms']:.3f} | {out['max_ms']:.3f} |"
+                )
+            else:
+                lines.append(f"| {rate:,} msg/s | {path} | FAIL: {out.get('error')} | | | |")
+        lines += [
+            "",
+            "From `time.time_ns()` when the server rendered the push (it writes every millisecond's pushes",
+            "in one write) to the callback / to after `Stream` recorded it, both in the consumer process.",
+            "",
+        ]
+    if res.scale:
+        lines += [
+            "### Scale (consumer process: CPU share of one core, memory)",
+            "",
+            "| workload | msg/s received | CPU (one core = 100 %) | RSS MiB | notes |",
+            "|---|---|---|---|---|",
+        ]
+        a = res.scale.get("all", {})
+        if "rate" in a:
+            lines.append(
+                f"| `/market/ticker:all`, {cfg.scale_symbols:,} symbols x 10/s (KuCoin's 100 ms top cadence)"
+                f" into a TickerFrame | {a['rate']:,.0f} | {a['cpu_share']:.1%} | {a['rss_mib']:.0f} | "
+                f"{a['symbols']:,} symbols seen, {a['drops']} drops |"
+            )
+        elif a:
+            lines.append(f"| ticker:all | FAIL: {a.get('error')} | | | |")
+        b = res.scale.get("l2", {})
+        if "rate" in b:
+            lines.append(
+                f"| `kunb.Stream` of {cfg.scale_books} level2 books x {cfg.scale_book_rate:g}/s, sharded "
+                f"| {b['rate']:,.0f} | {b['cpu_share']:.1%} | {b['rss_mib']:.0f} | "
+                f"{b['connections']} connections, {b['live_books']} books live, {b['resyncs']} resyncs |"
+            )
+        elif b:
+            lines.append(f"| level2 books | FAIL: {b.get('error')} | | | |")
+        lines += [
+            "",
+            f"CPU and rate over {cfg.scale_seconds:g} s after a warm-up; the feed server runs in another "
+            "process and is not counted.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="smaller N, 2 rounds, short paced runs")
+    parser.add_argument("--smoke", action="store_true", help="tiny run of a few rows (the test suite)")
+    parser.add_argument("--n", type=int, help="pushes per throughput row")
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--rows", help=f"comma-separated subset of {','.join(ROWS)}")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    args = parser.parse_args(argv)
+    cfg = Config()
+    if args.quick:
+        cfg = Config(n=30_000, rounds=2, latency_seconds=3.0, scale_seconds=5.0, warmup=1.0, timeout=60)
+    if args.smoke:
+        cfg = Config(
+            n=2_000,
+            rounds=1,
+            rows=("ceiling", "kunb", "feed"),
+            latency_seconds=0.5,
+            latency_rates=(1_000,),
+            scale_seconds=0,
+            warmup=0.3,
+            timeout=60,
+        )
+    if args.n:
+        cfg.n = args.n
+    if args.rounds:
+        cfg.rounds = args.rounds
+    if args.rows:
+        cfg.rows = tuple(r for r in ROWS if r in args.rows.split(","))
+    load = machine(PACKAGES)
+    start = time.perf_counter()
+    res = run(cfg, log=lambda line: print(line, flush=True))
+    body = render(res, cfg, load, time.perf_counter() - start)
+    print()
+    print(body)
+    if not args.no_write:
+        write_section("Streaming client (bench/run.py)", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
