@@ -30,7 +30,7 @@ print(json.dumps({
 def test_quickstart_notebook_streams_into_the_figure():
     """01-quickstart: a widget view, price traces holding streamed points, numbers matching the exchange."""
     streamed = UNTIL + "\nawait _until(lambda: ticker.model.messages >= 20 and ticker.panel.frames >= 3)"
-    nb = run_notebook("01-quickstart.ipynb", before={7: [streamed]}, after=[QUICK_CHECK])
+    nb = run_notebook("01-quickstart.ipynb", after=[streamed, "ticker.stop()", QUICK_CHECK])
     out = last_json(nb)
     assert len(widget_views(nb)) >= 1
     assert out["points"]["BTC-USDT"] >= 5 and out["points"]["ETH-USDT"] >= 5
@@ -73,7 +73,7 @@ def test_order_book_notebook_matches_the_exchange():
     """02-order-book: the synced book equals the exchange's REST book at the same sequence; depth drawn."""
     ready = "\nawait _until(lambda: book.panel.frames >= 3 and book.health.value == 'live')\n"
     check = UNTIL + ready + BOOK_CHECK
-    nb = run_notebook("02-order-book.ipynb", before={7: [check]})
+    nb = run_notebook("02-order-book.ipynb", after=[check])
     out = last_json(nb)
     assert len(widget_views(nb)) >= 1
     assert out["same_sequence"] and out["bids_match"] and out["asks_match"]
@@ -222,7 +222,7 @@ print(json.dumps({
 }))
 """
     )
-    nb = run_notebook("03-account-and-trading.ipynb", before={12: [check]})
+    nb = run_notebook("03-account-and-trading.ipynb", after=[check])
     out = last_json(nb)
     assert out["balances_match"] and out["currencies"] >= 2
     assert out["buy"][0] == "filled" and "match" in out["buy"]  # newest first

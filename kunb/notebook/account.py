@@ -161,6 +161,9 @@ class LiveAccount(LiveObject):
                 self.throttle.mark()
                 return
 
+    def _has_data(self) -> bool:
+        return self.seeded
+
     def _on_message(self, message: Mapping[str, Any]) -> None:
         topic = message.get("topic", "")
         data = message.get("data")

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BookPanel", "depth_curve"]
 
+_CELL = "padding:2px 10px;text-align:right"
+
 
 def depth_curve(prices: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative size from the best level outwards (the depth chart's y), float64."""
@@ -33,25 +35,26 @@ def _top_table(book: OrderBook, rows: int) -> str:
         bp, bs = bids[i] if i < len(bids) else (math.nan, math.nan)
         ap, asz = asks[i] if i < len(asks) else (math.nan, math.nan)
         body.append(
-            f'<tr data-level="{i}"><td class="kunb-bid-size">{_size(bs)}</td>'
-            f'<td class="kunb-bid" style="color:#1a7f37">{fmt_num(bp, ref)}</td>'
-            f'<td class="kunb-ask" style="color:#b42318">{fmt_num(ap, ref)}</td>'
-            f'<td class="kunb-ask-size">{_size(asz)}</td></tr>'
+            f'<tr data-level="{i}"><td class="kunb-bid-size" style="{_CELL}">{_size(bs)}</td>'
+            f'<td class="kunb-bid" style="{_CELL};color:#1a7f37">{fmt_num(bp, ref)}</td>'
+            f'<td class="kunb-ask" style="{_CELL};color:#b42318">{fmt_num(ap, ref)}</td>'
+            f'<td class="kunb-ask-size" style="{_CELL}">{_size(asz)}</td></tr>'
         )
     spread = book.spread
     mid = book.mid
     bps = spread / mid * 1e4 if spread is not None and mid else math.nan
     caption = (
-        f'<caption style="text-align:left">{html.escape(book.symbol)} · state '
+        f'<div class="kunb-book-caption">{html.escape(book.symbol)} · state '
         f'<span class="kunb-book-state" data-state="{book.state.value}">{book.state.value}</span> · spread '
         f'<span class="kunb-spread" data-spread="{"" if spread is None else repr(spread)}">'
         f"{fmt_num(math.nan if spread is None else spread, ref)}</span> "
-        f'(<span class="kunb-spread-bps">{"–" if math.isnan(bps) else f"{bps:.2f}"}</span> bps)</caption>'
+        f'(<span class="kunb-spread-bps">{"–" if math.isnan(bps) else f"{bps:.2f}"}</span> bps)</div>'
     )
-    head = "<thead><tr><th>bid size</th><th>bid</th><th>ask</th><th>ask size</th></tr></thead>"
+    head = "".join(f'<th style="{_CELL}">{h}</th>' for h in ("bid size", "bid", "ask", "ask size"))
+    head = f"<thead><tr>{head}</tr></thead>"
     return (
-        '<table class="kunb-book-top" style="font-variant-numeric:tabular-nums">'
-        f"{caption}{head}<tbody>{''.join(body)}</tbody></table>"
+        f'{caption}<table class="kunb-book-top" style="font-variant-numeric:tabular-nums">'
+        f"{head}<tbody>{''.join(body)}</tbody></table>"
     )
 
 
@@ -71,7 +74,8 @@ class BookPanel:
         self.controls.symbols.description = "Symbol"
         self.badge = widgets.HTML()
         self.badge.add_class("kunb-badge-widget")
-        self.table = widgets.HTML()
+        # never shrink: squeezed by the figure beside it, the table lost its first column
+        self.table = widgets.HTML(layout=widgets.Layout(flex="0 0 auto", margin="0 12px 0 0"))
         self.table.add_class("kunb-book-widget")
         self.figure = self._build_figure(symbol)
         self.widget = widgets.VBox([self.badge, self.controls.box, widgets.HBox([self.table, self.figure])])
@@ -85,7 +89,7 @@ class BookPanel:
             rows=2,
             cols=1,
             row_heights=[0.62, 0.38],
-            vertical_spacing=0.12,
+            vertical_spacing=0.16,
             subplot_titles=[f"{symbol} depth{label}", f"{symbol} spread{label}"],
         )
         empty = np.empty(0)
@@ -95,12 +99,13 @@ class BookPanel:
             fig.add_trace(trace, row=1, col=1)
         fig.add_trace(go.Scatter(x=empty, y=empty, mode="lines", name="spread", meta="spread"), row=2, col=1)
         fig.update_layout(
-            template=date_template(),
-            # the template makes every x axis a date axis (jupyter-notes.md 0.5); the depth chart's is prices
-            xaxis={"type": "linear", "title": "price"},
+            # the depth chart's x axis holds prices, the spread's holds times; both types live in the
+            # template, the only place a restyle does not re-guess them (jupyter-notes.md 0.5)
+            template=date_template(xaxis="linear"),
             yaxis={"title": "cumulative size"},
-            height=520,
-            width=640,
+            margin={"t": 80},  # room for the title above the first subplot's own title
+            height=560,
+            width=620,
             showlegend=False,
             title={"text": f"kunb live book · {symbol}{' · simulated data' if self.simulated else ''}"},
             uirevision="kunb",

@@ -34,8 +34,7 @@ class LiveObject:
         self.feed = feed
         self.url = feed.url
         self.simulated = feed.simulated
-        self._live = asyncio.Event()
-        self._changed = asyncio.Event()
+        self._changed = asyncio.Event()  # set on every message and status change (wait_until)
         self._health = Health.CONNECTING
         self.detail = ""
         self.received = 0  # messages delivered to this object, ever
@@ -56,31 +55,31 @@ class LiveObject:
     @health.setter
     def health(self, value: Health) -> None:
         self._health = value
-        if value is Health.LIVE:
-            self._live.set()
-        else:
-            self._live.clear()
+        self._changed.set()
+
+    def _has_data(self) -> bool:
+        """Whether there is something to show yet (a ticker: a message; a book: being in sync)."""
+        return True
 
     async def wait_live(self) -> None:
-        """Wait until data flows (for a book: until it is in sync), e.g. before reading ``.df``.
+        """Wait until data flows (a ticker has a message, a book is in sync), e.g. before reading ``.df``.
 
         Raises:
             TimeoutError: not live within 30 s (the badge says why: unreachable, stopped...).
         """
-        async with asyncio.timeout(_LIVE_TIMEOUT):
-            if asyncio.get_running_loop() is self._loop:
-                await self._live.wait()
-            else:  # script: the object lives on the helper thread's loop
-                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._live.wait(), self._loop))
+        await self.wait_until(lambda: self._health is Health.LIVE and self._has_data(), _LIVE_TIMEOUT)
 
     async def wait_until(self, condition: Callable[[], bool], timeout: float = 30.0) -> None:  # noqa: ASYNC109
-        """Wait until ``condition()`` is true, checking after each message (e.g. "my order is filled").
-
-        Must run on the object's loop (a notebook cell; in a script, ``await`` it on the helper loop).
+        """Wait until ``condition()`` is true, checked after each message and status change
+        (e.g. "my order is filled").
 
         Raises:
             TimeoutError: still false after ``timeout`` seconds.
         """
+        if asyncio.get_running_loop() is not self._loop:  # script: the object lives on the helper loop
+            future = asyncio.run_coroutine_threadsafe(self.wait_until(condition, timeout), self._loop)
+            await asyncio.wrap_future(future)
+            return
         async with asyncio.timeout(timeout):
             while not condition():
                 self._changed.clear()

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
 import numpy as np
+import plotly.colors as pc
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -17,16 +18,24 @@ from .status import StatusView, badge_html
 __all__ = ["WINDOW_CHOICES", "Controls", "TickerPanel", "date_template", "fmt_num"]
 
 WINDOW_CHOICES = (500, 2000, 5000, 20000)
+_CELL = "padding:2px 12px;text-align:right"
 
 
-def date_template() -> go.layout.Template:
-    """A template whose x axes are dates.
+def date_template(**axis_types: str) -> go.layout.Template:
+    """A template whose x axes are dates, except those named in ``axis_types`` (``xaxis="linear"``).
 
-    jupyter-notes.md 0.5: plotly.js re-guesses an axis type when numeric x data is replaced after
-    display and turns an epoch-ms date axis ``linear``; a type set in the *template* survives that.
+    jupyter-notes.md 0.5: when trace data is replaced after display, plotly.js re-guesses the type of
+    the axes and ignores a type set in ``layout.xaxis``; an epoch-ms date axis turns ``linear`` and a
+    price axis turns ``date`` (seen in Chromium). A type set in the *template* survives. plotly.js reads
+    a numbered axis from the template's own key (``xaxis2``) before falling back to ``xaxis``.
     """
-    margin = {"l": 60, "r": 20, "t": 40, "b": 30}
-    return go.layout.Template(layout={"xaxis": {"type": "date"}, "margin": margin})
+    layout: dict[str, object] = {"xaxis": {"type": "date"}, "margin": {"l": 60, "r": 20, "t": 40, "b": 30}}
+    for axis, kind in axis_types.items():
+        layout[axis] = {"type": kind}
+    if axis_types.get("xaxis", "date") != "date":
+        # the base key now says something else: give every other numbered axis its date type explicitly
+        layout.update({f"xaxis{i}": {"type": "date"} for i in range(2, 9) if f"xaxis{i}" not in axis_types})
+    return go.layout.Template(layout=layout)
 
 
 def fmt_num(x: float, ref: float | None = None) -> str:
@@ -36,6 +45,12 @@ def fmt_num(x: float, ref: float | None = None) -> str:
     scale = abs(ref if ref is not None and not math.isnan(ref) else x)
     decimals = 2 if scale >= 1000 else 4 if scale >= 1 else 8
     return f"{x:,.{decimals}f}"
+
+
+def _colour(i: int) -> str:
+    """The i-th colour of plotly's default palette: a symbol keeps its colour in every subplot."""
+    palette = pc.qualitative.Plotly
+    return palette[i % len(palette)]
 
 
 def _pct(x: float) -> str:
@@ -97,7 +112,7 @@ class Controls:
 
 def _quotes_table(quotes: Sequence[Quote], rates: dict[str, float] | None = None) -> str:
     head = "".join(
-        f"<th>{h}</th>"
+        f'<th style="{_CELL}">{h}</th>'
         for h in ("symbol", "last", "bid", "ask", "spread", "spread bps", "24h change", "24h volume")
     )
     rows = []
@@ -112,8 +127,9 @@ def _quotes_table(quotes: Sequence[Quote], rates: dict[str, float] | None = None
             ("kunb-volume", _vol(q.volume), q.volume),
         ]
         # data-value: the unformatted number, for scripts and browser tests reading the page
-        tds = f'<td class="kunb-symbol">{html.escape(q.symbol)}</td>' + "".join(
-            f'<td class="{c}" data-value="{"" if math.isnan(x) else repr(x)}">{v}</td>' for c, v, x in cells
+        tds = f'<td class="kunb-symbol" style="{_CELL}">{html.escape(q.symbol)}</td>' + "".join(
+            f'<td class="{c}" data-value="{"" if math.isnan(x) else repr(x)}" style="{_CELL}">{v}</td>'
+            for c, v, x in cells
         )
         rows.append(f'<tr data-symbol="{html.escape(q.symbol)}">{tds}</tr>')
     return (
@@ -154,22 +170,19 @@ class TickerPanel:
         )
         empty = np.empty(0)
         for i, s in enumerate(self.symbols, start=1):
-            fig.add_trace(
-                go.Scatter(x=empty, y=empty, mode="lines", name=s, meta=f"price:{s}", legendgroup=s),
-                row=i,
-                col=1,
+            line = {"color": _colour(i - 1), "width": 1.5}
+            trace = go.Scatter(x=empty, y=empty, mode="lines", name=s, meta=f"price:{s}", line=line)
+            fig.add_trace(trace, row=i, col=1)
+        for i, s in enumerate(self.symbols):
+            line = {"color": _colour(i), "width": 1}
+            trace = go.Scatter(
+                x=empty, y=empty, mode="lines", name=f"{s} spread bps", meta=f"spread:{s}", line=line
             )
-        for s in self.symbols:
-            fig.add_trace(
-                go.Scatter(
-                    x=empty, y=empty, mode="lines", name=f"{s} spread bps", meta=f"spread:{s}", legendgroup=s
-                ),
-                row=n + 1,
-                col=1,
-            )
+            fig.add_trace(trace, row=n + 1, col=1)
         fig.update_layout(
             template=date_template(),
-            height=170 * (n + 1) + 60,
+            margin={"t": 80},  # room for the title above the first subplot's own title
+            height=170 * (n + 1) + 90,
             title={"text": f"kunb live ticker{' · simulated data' if self.simulated else ''}"},
             showlegend=False,
             uirevision="kunb",  # keep the user's zoom across redraws

@@ -59,6 +59,9 @@ class LiveTicker(LiveObject):
     def _topics(self) -> list[str]:
         return ticker_topics(self.model.symbols)
 
+    def _has_data(self) -> bool:
+        return self.model.messages > 0
+
     def _on_message(self, message: Mapping[str, Any]) -> None:
         topic = str(message.get("topic", ""))
         data = message.get("data") or {}

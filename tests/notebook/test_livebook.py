@@ -57,7 +57,8 @@ async def test_book_syncs_from_snapshot_and_draws_depth(fake_feed):
     assert asks.x.tolist() == [101.0] and asks.y.dtype == np.float64
     assert spread.y[-1] == 1.5 and spread.name == "spread"
     assert 'data-state="live"' in live.panel.table.value
-    assert live.panel.figure.layout.xaxis.type == "linear"
+    template = live.panel.figure.layout.template.layout
+    assert (template.xaxis.type, template.xaxis2.type) == ("linear", "date")
     await live.aclose()
 
 
