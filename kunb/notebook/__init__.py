@@ -13,8 +13,8 @@ Hooks for browser tests and scripts reading the page (stable across versions):
 * ticker table ``table.kunb-quotes``: rows ``tr[data-symbol]``, cells ``td.kunb-bid``, ``td.kunb-ask``,
   ``td.kunb-spread``, ``td.kunb-spread-bps``, ``td.kunb-last``, ``td.kunb-change``, ``td.kunb-volume``,
   each with the raw number in ``data-value``;
-* book: ``div.kunb-book-caption`` with ``span.kunb-book-state[data-state]`` and ``span.kunb-spread[data-spread]``,
-  ``table.kunb-book-top`` rows ``tr[data-level]`` with ``td.kunb-bid``, ``td.kunb-ask``...;
+* book: ``div.kunb-book-caption`` with ``span.kunb-book-state[data-state]`` and
+  ``span.kunb-spread[data-spread]``; ``table.kunb-book-top`` rows ``tr[data-level]`` (``td.kunb-bid``...);
 * account: ``table.kunb-balances`` rows ``tr[data-currency]``, ``table.kunb-orders`` rows
   ``tr[data-order-id][data-type]``;
 * controls: ``.kunb-toggle`` (start/stop), ``.kunb-symbols``, ``.kunb-window``;
