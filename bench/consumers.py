@@ -14,7 +14,8 @@ data message to the N-th; token and handshake are not timed):
   ticker frame), counted after each message was recorded.
 
 Paced rows (``--seconds`` against a paced server; pushes carry the server's ``time.time_ns()``):
-``lat_kunb`` / ``lat_feed`` (send -> callback / -> rolling frame updated), ``scale_all`` (``/market/
+``lat_raw`` (websockets + orjson, the baseline), ``lat_kunb`` / ``lat_feed`` (send -> callback / -> rolling
+frame updated), ``scale_all`` (``/market/
 ticker:all`` into a TickerFrame), ``scale_l2`` (a Stream of ``--books`` level2 books, sharded).
 """
 
@@ -253,6 +254,32 @@ def _percentiles(samples: list[int]) -> dict[str, float]:
     }
 
 
+async def lat_raw(port: int, seconds: float, warmup: float) -> dict[str, Any]:
+    """The baseline: websockets ``async for`` + ``orjson.loads`` on the same paced feed."""
+    from websockets.asyncio.client import connect
+
+    samples: list[int] = []
+    now = time.time_ns
+    loads = orjson.loads
+    async with connect(_bullet(port), ping_interval=None, max_size=2**24) as ws:
+        await ws.recv()  # welcome
+        topic = _topic("ticker", "LAT-USDT")
+        await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "topic": topic}).decode())
+        await ws.recv()  # ack
+        loop = asyncio.get_running_loop()
+        keep_from = loop.time() + warmup
+        stop = keep_from + seconds
+        async for raw in ws:
+            msg = loads(raw)
+            t = now()
+            at = loop.time()
+            if at >= keep_from:
+                if at >= stop:
+                    break
+                samples.append(t - msg["ns"])
+    return _percentiles(samples)
+
+
 async def lat_kunb(port: int, seconds: float, warmup: float) -> dict[str, Any]:
     from kunb.client import Market
     from kunb.ws_client import KucoinWsClient
@@ -354,13 +381,18 @@ async def scale_l2(port: int, seconds: float, warmup: float, books: int) -> dict
     symbols = [f"B{i:04d}-USDT" for i in range(books)]
     stream = Stream(symbols, url=f"http://127.0.0.1:{port}", ticker=False, trades=False, stats=False)
     async with stream:
-        await stream.wait_live(60)
-        out = await _measure(seconds, warmup, lambda: sum(b.stats.pushes for b in stream.books.values()))
+        started = time.perf_counter()
+        await stream.wait_live(150)
+        live_after = time.perf_counter() - started
+        books = stream.books.values()
+        out = await _measure(seconds, warmup, lambda: sum(b.stats.pushes_applied for b in books))
         client = stream.connection
         assert client is not None
         out["connections"] = len(client.connections)
         out["live_books"] = sum(1 for b in stream.books.values() if b.state.value == "live")
         out["resyncs"] = sum(b.stats.resyncs for b in stream.books.values())
+        out["live_after_s"] = live_after
+        out["drops"] = client.counters.drops
     return out
 
 
@@ -374,6 +406,7 @@ THROUGHPUT = {
     "feed": lambda a: feed(a.port, a.n, a.shape),
 }
 PACED = {
+    "lat_raw": lambda a: lat_raw(a.port, a.seconds, a.warmup),
     "lat_kunb": lambda a: lat_kunb(a.port, a.seconds, a.warmup),
     "lat_feed": lambda a: lat_feed(a.port, a.seconds, a.warmup),
     "scale_all": lambda a: scale_all(a.port, a.seconds, a.warmup),

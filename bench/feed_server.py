@@ -220,19 +220,20 @@ class Feed:
 
     async def _pace(self) -> None:
         """Every millisecond, render the pushes due so far (round robin over the units) and write them."""
-        start = time.perf_counter()
-        sent = 0
+        last = time.perf_counter()
+        owed = 0.0  # pushes due but not yet rendered (fractional carry)
         i = 0
         all_topic = b"/market/ticker:all"
         while True:
             await asyncio.sleep(0.001)
+            now = time.perf_counter()
             order = self._order
-            if not order:
-                start, sent = time.perf_counter(), 0
-                continue
-            due = int((time.perf_counter() - start) * self.rate * len(order)) - sent
+            owed += (now - last) * self.rate * len(order)  # the units of this interval, not of the past
+            last = now
+            due = int(owed)
             if due <= 0:
                 continue
+            owed -= due
             out: dict[WsConn, list[bytes]] = {}
             now_ms = int(time.time() * 1000)
             for _ in range(due):
@@ -250,7 +251,6 @@ class Feed:
                 frame = ws_frame(payload)
                 for conn in self.units[key]:
                     out.setdefault(conn, []).append(frame)
-            sent += due
             for conn, frames in out.items():
                 if not conn.transport.is_closing():
                     conn.transport.write(b"".join(frames))
