@@ -36,7 +36,14 @@ from .account import BALANCE_TOPIC, ORDERS_TOPIC, Account
 from .book import BookState, OrderBook
 from .client import Market
 from .enrich import with_book_top, with_deal, with_stats
-from .exceptions import AuthenticationError, ClosedError, ConfigurationError, KunbError, ProtocolError
+from .exceptions import (
+    AuthenticationError,
+    ClosedError,
+    ConfigurationError,
+    KunbError,
+    ProtocolError,
+    RequestTimeout,
+)
 from .holdings import OrderUpdate
 from .protocol import expand_topic
 from .signing import Credentials
@@ -168,16 +175,21 @@ class BlockingWsClient:
             raise ConfigurationError("callback must be callable")
         units = expand_topic(topic)
         loop = self._ensure_threads()
+        subscription = Subscription(topic, bool(is_private), self, callback)
+        with self._lock:  # before subscribing: the first pushes follow the ack at once
+            for unit in units:
+                self._callbacks.setdefault(unit, []).append(callback)
         future = asyncio.run_coroutine_threadsafe(self._subscribe(topic, units, bool(is_private)), loop)
         try:
             future.result(self.timeout + 5)
         except TimeoutError:
             future.cancel()
+            self._drop(subscription)
+            raise RequestTimeout(f"{topic}: not subscribed within {self.timeout + 5} s") from None
+        except BaseException:
+            self._drop(subscription)
             raise
-        with self._lock:
-            for unit in units:
-                self._callbacks.setdefault(unit, []).append(callback)
-        return Subscription(topic, bool(is_private), self, callback)
+        return subscription
 
     def close(self) -> None:
         """Unsubscribe nothing, close everything: connections, REST clients, both threads. Idempotent."""
