@@ -322,3 +322,22 @@ async def test_both_link_kinds_against_websockets_server(kind):
         assert asyncio.all_tasks() - before - {asyncio.current_task()} == set()
     assert got == [f'{{"i":{i}}}'.encode() for i in range(500)] + [b"after"]
     assert echoed == ["hi"]
+
+
+async def test_a_configured_proxy_goes_through_websockets_connection(monkeypatch):
+    """FrameLink cannot tunnel: with a proxy in the environment, websockets' connect() is used instead."""
+    import kunb.transport as transport_module
+
+    for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", "http://proxy.test:3128")
+    calls: list[str] = []
+
+    async def fake_connect(url: str, **kwargs: object) -> None:
+        calls.append(url)
+        raise OSError("not dialing in a test")
+
+    monkeypatch.setattr(transport_module, "connect", fake_connect)
+    with pytest.raises(OSError, match="not dialing"):
+        await open_link("ws://feed.test/", lambda _: None)
+    assert calls == ["ws://feed.test/"]
