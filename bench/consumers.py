@@ -126,6 +126,30 @@ async def kunb_client(port: int, n: int, shape: str, transport: str) -> dict[str
     return timer.result(drops=drops)
 
 
+async def profile(port: int, n: int, shape: str, row: str) -> dict[str, Any]:
+    """The kunb row (or the full feed) under cProfile: the functions taking the most own time."""
+    import cProfile
+    import pstats
+    from pathlib import Path
+
+    import kunb.client
+    import kunb.feed
+    import kunb.ws_client  # noqa: F401 - imported before profiling: only the run is profiled
+
+    prof = cProfile.Profile()
+    prof.enable()
+    out = await (kunb_client(port, n, shape, "frames") if row == "kunb" else feed(port, n, shape))
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in stats.values()) or 1.0
+    top = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:12]
+    out["profile"] = [
+        [f"{Path(file).parent.name}/{Path(file).name}:{func}" if line else func, tt / total, calls]
+        for (file, line, func), (_, calls, tt, _, _) in top
+    ]
+    return out
+
+
 def _stream(timer: Timer | None = None, on_record: Any = None) -> type:
     from kunb.feed import Stream
 
@@ -404,6 +428,8 @@ THROUGHPUT = {
     "kunb": lambda a: kunb_client(a.port, a.n, a.shape, "frames"),
     "kunb_ws": lambda a: kunb_client(a.port, a.n, a.shape, "websockets"),
     "feed": lambda a: feed(a.port, a.n, a.shape),
+    "profile_kunb": lambda a: profile(a.port, a.n, a.shape, "kunb"),
+    "profile_feed": lambda a: profile(a.port, a.n, a.shape, "feed"),
 }
 PACED = {
     "lat_raw": lambda a: lat_raw(a.port, a.seconds, a.warmup),
