@@ -52,6 +52,7 @@ Side = Literal["bid", "ask"]
 
 # A float holds any decimal with this many significant digits exactly (IEEE 754 double, DBL_DIG).
 _MAX_DIGITS = 15
+_INF = float("inf")
 # Parsed prices per book: levels recur all the time, and a dict hit is ~6x cheaper than float().
 _PRICE_CACHE = 65_536
 
@@ -119,8 +120,18 @@ class BookStats:
 def _price(text: Any) -> float:
     """Parse a wire price; longer strings are checked for the float-exactness bound (see module doc)."""
     value = float(text)
+    if not 0.0 <= value < _INF:  # NaN, infinities and negatives are not prices (NaN breaks the sort)
+        raise ProtocolError(f"price {text!r} is not a finite, non-negative number")
     if len(text) > _MAX_DIGITS and _significant_digits(text) > _MAX_DIGITS:
         raise ProtocolError(f"price {text!r} has more than {_MAX_DIGITS} significant digits")
+    return value
+
+
+def _size(text: str) -> float:
+    """Parse a wire size on a cold path (snapshots, sizes below 1); garbage is a ProtocolError."""
+    value = float(text)
+    if not 0.0 <= value < _INF:
+        raise ProtocolError(f"size {text!r} is not a finite, non-negative number")
     return value
 
 
@@ -150,7 +161,7 @@ class _Side:
         for row in rows:
             size = row[1]
             price = _price(row[0])
-            if float(size) and price:
+            if _size(size) and price:
                 levels[price] = size
         sign = self.sign
         self.keys = sorted(sign * p for p in levels)
@@ -366,7 +377,7 @@ class OrderBook:
         except ProtocolError:
             self._drop(ResyncReason.PROTOCOL)
             raise
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             self._drop(ResyncReason.PROTOCOL)
             raise ProtocolError(f"unreadable level-2 push for {self.symbol}: {exc!r}") from exc
         self._last = end
@@ -399,10 +410,19 @@ class OrderBook:
                 price = self._parse_price(text)
             if not price:
                 continue  # ["0", "0", seq]: advances the sequence only (kucoin-protocol.md 3, step 5)
-            # Sizes stay strings until read (a float() costs more than the whole update); a size is
-            # zero only if it does not start with a digit 1-9 and parses to 0.
+            # Sizes stay strings until read (a float() costs more than the whole update). A size
+            # starting with 1-9 that is plain digits and one dot is kept unparsed (isdecimal: C speed,
+            # and exactly the digits float() accepts); anything else ("0.5", "0", "nan", "-1",
+            # "1e999", "1abc") is parsed and checked, so no reader meets a size it cannot use.
             size = row[1]
-            if ("1" <= size[0] <= "9") or float(size):
+            if "1" <= size[0] <= "9" and size.replace(".", "", 1).isdecimal():
+                keep = True
+            else:
+                value = float(size)
+                if not 0.0 <= value < _INF:
+                    raise ProtocolError(f"size {size!r} is not a finite, non-negative number")
+                keep = value > 0.0
+            if keep:
                 if price not in levels:
                     insort(keys, sign * price)
                 levels[price] = size

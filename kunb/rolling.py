@@ -321,7 +321,7 @@ class TickerFrame(RollingFrame):
                 _f(data["bestAsk"]),
                 _f(data.get("bestAskSize")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: a time past int64
             raise ProtocolError(f"unreadable ticker push: {exc!r}") from exc
 
     def _derive(self, columns: dict[str, np.ndarray]) -> None:
@@ -367,7 +367,7 @@ class TradeFrame(RollingFrame):
                 float(data["size"]),
                 str(data.get("tradeId", "")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: a time past int64
             raise ProtocolError(f"unreadable match push: {exc!r}") from exc
 
 
@@ -492,7 +492,7 @@ class CandleFrame(RollingFrame):
                 float(volume),
                 float(turnover),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: a time past int64
             raise ProtocolError(f"unreadable candle push: {exc!r}") from exc
 
     def clear(self) -> None:
@@ -534,7 +534,7 @@ class BalanceFrame(RollingFrame):
                 data.get("relationEvent", ""),
                 context.get("orderId", ""),
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise ProtocolError(f"unreadable balance push: {exc!r}") from exc
 
 
@@ -590,5 +590,5 @@ class OrderEventFrame(RollingFrame):
                 _f(data.get("matchPrice")),
                 _f(data.get("matchSize")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: a time past int64
             raise ProtocolError(f"unreadable order push: {exc!r}") from exc
