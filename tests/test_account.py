@@ -90,6 +90,8 @@ async def test_account_follows_orders_and_balances(exchange):
         assert orders.loc[ids[2], "deal_size"] == pytest.approx(0.001)
         assert acct.balances.loc[("BTC", "trade"), "total"] == pytest.approx(float(acct.balance("BTC").total))
     assert acct.state is AccountState.CLOSED and acct.connection is None
+    names = [t.get_name() for t in asyncio.all_tasks()]
+    assert [n for n in names if n.startswith(("kunb-account", "kunb-private"))] == []
 
 
 async def test_outage_is_recovered_from_rest(exchange):
