@@ -93,11 +93,12 @@ class AccountCounters:
     order_pushes: int = 0  #: order pushes applied (duplicates excluded)
     duplicates: int = 0  #: pushes ignored as already seen (``relationEventId`` / order event key)
     bad_messages: int = 0  #: pushes that could not be read (skipped, logged)
-    disconnects: int = 0  #: private link drops seen
+    disconnects: int = 0  #: outages: a live private link lost (failed redials of the same outage not counted)
     seeds: int = 0  #: REST seeds completed (the first one and one per reconnect)
     reseeds: int = 0  #: of those, seeds after a reconnect
     seed_failures: int = 0  #: REST seed attempts that failed (retried)
     corrections: int = 0  #: balances/orders a REST seed found different from the push-built state
+    orders_recovered: int = 0  #: orders a re-seed learnt of that no push had announced (placed in an outage)
     orders_refreshed: int = 0  #: single orders fetched from REST (finished in an outage, missed fills)
 
 
@@ -381,8 +382,8 @@ class Account:
         from .websocket import EventKind
 
         if event.kind is EventKind.DISCONNECTED:
-            self.counters.disconnects += 1
-            if self._down_since_ms is None:
+            if self._down_since_ms is None:  # every failed redial reports DISCONNECTED too
+                self.counters.disconnects += 1
                 self._down_since_ms = time.time_ns() // 1_000_000
             if self._state is AccountState.LIVE:
                 self._state = AccountState.RESYNCING
@@ -428,7 +429,7 @@ class Account:
     async def _seed_once(self, outage_from_ms: int | None) -> None:
         holdings = self.holdings
         rest = self.rest
-        before = holdings.corrections
+        before, learned = holdings.corrections, holdings.learned
         try:
             holdings.begin_seed()  # before the request goes out: later pushes win (kunb.holdings)
             holdings.seed_balances(await rest.aget_account_list())
@@ -449,6 +450,8 @@ class Account:
             raise ProtocolError(f"unreadable REST answer while seeding: {exc!r}") from exc
         self.counters.seeds += 1
         self.counters.corrections += holdings.corrections - before
+        if outage_from_ms is not None:
+            self.counters.orders_recovered += holdings.learned - learned
         self._signal()
 
     async def _orders(self, **query: Any) -> list[Mapping[str, Any]]:

@@ -151,6 +151,7 @@ class Holdings:
         self.version = 0  #: grows with every change (renderers redraw when it moved)
         self.duplicates = 0  #: pushes ignored because their id was seen already
         self.corrections = 0  #: balances or orders a REST seed found different from the push-built state
+        self.learned = 0  #: orders first known from REST (placed before the start or during an outage)
         self._account_types: dict[str, str] = {}  # accountId -> type, learnt from REST
         self._balance_ids = _Recent(dedup_window)
         self._order_ids = _Recent(dedup_window)
@@ -349,6 +350,8 @@ class Holdings:
                     changed += 1
                     if known:
                         self.corrections += 1
+                    else:
+                        self.learned += 1
             except (KeyError, TypeError) as exc:
                 raise ProtocolError(f"unreadable order item: {exc!r}") from exc
         if changed:

@@ -119,7 +119,8 @@ async def test_outage_is_recovered_from_rest(exchange):
         exchange.faults.clear()
         await acct.wait_for(lambda a: a.counters.reseeds >= 1 and a.state is AccountState.LIVE, DEADLINE)
         await assert_matches_exchange(acct, creds, exchange.url)
-        assert acct.counters.disconnects >= 1 and acct.counters.corrections > 0
+        assert acct.counters.disconnects == 1 and acct.counters.corrections > 0
+        assert acct.counters.orders_recovered == len(during)
         assert acct.order(before[1]).event == "canceled" and acct.order(during[2]).event == "filled"
         assert acct.order(during[1]).status == "open" and acct.order(during[1]).source == "rest"
 

@@ -170,6 +170,7 @@ def test_rest_seed_closes_orders_finished_in_an_outage_and_never_reopens():
     )
     assert h.orders["o1"].status == "done" and h.orders["o1"].event == "canceled"
     assert h.orders["o3"].event == "filled" and h.orders["o3"].deal_funds == 20
+    assert h.learned == 1 and h.corrections == 1  # o3 learnt from REST; o1 corrected
     h.on_order(order_push("canceled", "0", status="done", ts=2, oid="o2"))
     h.seed_orders([{"id": "o2", "symbol": "BTC-USDT", "side": "buy", "dealSize": "0", "isActive": True}])
     assert h.orders["o2"].done and h.open_orders() == []
