@@ -275,6 +275,8 @@ async def test_on_message_raising_ends_the_link_with_that_error():
     assert transport.aborted
     await asyncio.wait_for(link.ended, TIMEOUT)
     assert isinstance(link.reason(), Stop)
+    with pytest.raises(websockets.ConnectionClosed):  # sending says "closed", whatever ended the link
+        await link.send("late")
 
 
 async def test_refused_handshake_raises_websockets_error():
