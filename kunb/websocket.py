@@ -274,6 +274,7 @@ class ConnectWebsocket:
         self._wake = asyncio.Event()
         self._cb_log = _LimitedLog()
         self._overflow_log = _LimitedLog()
+        self._bad_log = _LimitedLog()
         self._welcome: asyncio.Future[None] | None = None
         self._on_frame = self._frame_sink()
         self._task = loop.create_task(self._run(), name=f"kunb-{self.name}-run")
@@ -714,6 +715,7 @@ class ConnectWebsocket:
         decode_error = orjson.JSONDecodeError
         control = self._control
         overflowed = self._overflowed
+        bad_frame = self._bad_frame
 
         def on_frame(raw: bytes) -> None:
             counters.bytes += len(raw)
@@ -721,9 +723,12 @@ class ConnectWebsocket:
                 frame = loads(raw)
                 kind = frame.get("type")
             except (decode_error, AttributeError):
-                counters.bad_frames += 1
+                bad_frame()
                 return
             if kind == "message":
+                if frame.get("topic").__class__ is not str:  # routing and dispatch key on it
+                    bad_frame()
+                    return
                 counters.messages += 1
                 if not queue:
                     wake.set()  # the dispatcher sleeps only on an empty queue
@@ -766,6 +771,15 @@ class ConnectWebsocket:
             if event.id is None or event.id == self._connect_id or event.code == 401:
                 raise WebSocketError(event.code, event.data)
             logger.warning("%s: error frame for no pending request: %s %s", self.name, event.code, event.data)
+
+    def _bad_frame(self) -> None:
+        """A frame that is not a KuCoin message object: counted; logged once per burst, never its text."""
+        counters = self.counters
+        counters.bad_frames += 1
+        if self._bad_log.ready(self._loop.time()):
+            logger.warning(
+                "%s: skipped %d frames that are not KuCoin messages so far", self.name, counters.bad_frames
+            )
 
     def _overflowed(self) -> None:
         self.counters.drops += 1
