@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = Config()
     if args.quick:
-        cfg = Config(n=20_000, rounds=2, latency_seconds=2.0, scale_seconds=3.0, warmup=0.5, timeout=60)
+        cfg = Config(n=50_000, rounds=2, latency_seconds=2.0, scale_seconds=3.0, warmup=0.5, timeout=60)
         cfg.latency_rounds = 1
         cfg.scale_books = 100
     if args.smoke:
