@@ -138,11 +138,6 @@ def is_message(raw: bytes) -> bool:
     return type(frame) is dict and frame.get("type") == "message"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kunb.websocket delivers/chokes on message frames whose topic is not a string "
-    "(requests-client.md S1)",
-)
 @fuzz(2000)
 @given(st.lists(raw_frames, min_size=1, max_size=5))
 def test_garbage_frames_never_reach_the_callback_and_the_link_survives(live, frames: list[bytes]) -> None:
@@ -157,9 +152,6 @@ def test_garbage_that_is_not_a_message_never_reaches_the_callback(live, frames: 
     _round(live, frames)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="one frame with a list topic stalls the stream for good (requests-client.md S1)"
-)
 @pytest.mark.parametrize(
     "frame",
     [
@@ -173,7 +165,6 @@ def test_message_frames_with_a_bad_topic_are_dropped_not_fatal(live, frame: dict
     _round(live, [dumps(frame)])
 
 
-@pytest.mark.xfail(strict=True, reason="bad frames are counted but never logged (requests-client.md S2)")
 def test_bad_frames_are_logged_but_not_once_per_frame(live) -> None:
     *_, handler, _ = live
     before = len(handler.records)
