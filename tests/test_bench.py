@@ -30,7 +30,7 @@ def test_run_smoke_every_path_reports_numbers():
         assert "FAIL" not in line  # a number in each cell, no error
         assert line.count("x |") == 2  # a ratio to the ceiling for both shapes
     assert "final sequence [3000] = 1000 + N" in out  # the level2 book applied every one of the 2,000 pushes
-    latency = next(line for line in out.splitlines() if line.startswith("| 1,000 msg/s | kunb callback"))
+    latency = next(line for line in out.splitlines() if line.startswith("| 1,000 msg/s | **kunb callback**"))
     samples = int(latency.split("|")[3].replace(",", ""))
     assert samples > 100  # ~500 expected at 1,000 msg/s for 0.5 s
 
