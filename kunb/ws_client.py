@@ -7,9 +7,10 @@ go to another :class:`~kunb.websocket.ConnectWebsocket` opened on demand, and ea
 connection through reconnects. The callback contract is :class:`~kunb.websocket.ConnectWebsocket`'s:
 only ``message`` frames, exactly as KuCoin sent them (ticker ``data`` gains ``symbol``).
 
-Everything is asyncio on one loop and nothing here blocks, so a blocking facade (KuCoin's older
-``KucoinWsClient(key, secret, passphrase)._socket(...)`` style) can drive one of these on a
-background loop without changes here.
+Everything is asyncio on one loop and nothing here blocks. KuCoin's older blocking style,
+``KucoinWsClient(key, secret, passphrase)._socket(topic, callback)`` from plain code, is served by
+:class:`kunb.blocking.BlockingWsClient`, which a direct ``KucoinWsClient(...)`` call returns and which
+drives one of these on a background loop.
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ __all__ = ["KucoinWsClient"]
 
 class KucoinWsClient:
     """KuCoin's high-level streaming client, done right. Build it with :meth:`create`."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """Called directly - ``KucoinWsClient()``, ``KucoinWsClient(key, secret, passphrase)``, as KuCoin's
+        older blocking examples do - this builds a :class:`kunb.blocking.BlockingWsClient` (a synchronous
+        facade with ``_socket(topic, callback, is_private=False)`` and ``close()``). :meth:`create` is the
+        async API and builds a real ``KucoinWsClient``; subclasses are not redirected."""
+        if cls is KucoinWsClient:
+            from .blocking import BlockingWsClient  # lazy: the facade sits above this module
+
+            return BlockingWsClient(*args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -77,7 +89,8 @@ class KucoinWsClient:
         """
         if not 1 <= max_topics_per_connection <= MAX_TOPICS_PER_CONNECTION:
             raise ConfigurationError(f"max_topics_per_connection must be 1..{MAX_TOPICS_PER_CONNECTION}")
-        self = cls()
+        self = object.__new__(cls)  # not cls(): a direct call builds the blocking facade (__new__)
+        self.__init__()  # type: ignore[misc]
         self._loop = loop or asyncio.get_running_loop()
         self._client = client
         self._callback = callback
