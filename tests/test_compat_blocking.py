@@ -184,3 +184,24 @@ def test_close_leaves_nothing_and_refuses_use(env):
     wait_until(lambda: not mine & {s.id for s in sim.exchange.connections()}, "the server sessions to close")
     with pytest.raises(ClosedError):
         ws._socket("/market/ticker:BTC-USDT", print)
+
+
+async def test_direct_construction_builds_the_facade_and_create_stays_async(exchange):
+    """``KucoinWsClient(...)`` called directly is the blocking facade; ``await KucoinWsClient.create(...)``
+    still builds the async client, and subclasses construct normally."""
+    from kunb.ws_client import KucoinWsClient
+
+    direct = KucoinWsClient(url=exchange.url)
+    assert isinstance(direct, BlockingWsClient) and direct.url == exchange.url
+    direct.close()
+    async with Market(url=exchange.url) as market:
+        client = await KucoinWsClient.create(None, market, lambda message: None)
+        try:
+            assert type(client) is KucoinWsClient and client.topics is not None
+        finally:
+            await client.close()
+
+    class Custom(KucoinWsClient):
+        pass
+
+    assert type(Custom()) is Custom

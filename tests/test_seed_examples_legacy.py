@@ -23,27 +23,10 @@ import pytest
 import kunb.sim
 from kunb.client import Market, Trade, User
 
-
-def _client_import() -> str:
-    """The import line for ``KucoinWsClient``: ``kunb.ws_client``'s class once its direct, synchronous
-    construction builds the blocking facade (requested of its owner), else the facade by name."""
-    from kunb.blocking import BlockingWsClient
-    from kunb.ws_client import KucoinWsClient
-
-    try:
-        direct = KucoinWsClient(url="http://127.0.0.1:9")
-    except TypeError:
-        direct = None
-    if isinstance(direct, BlockingWsClient):
-        direct.close()
-        return "from kunb.ws_client import KucoinWsClient"
-    return "from kunb.blocking import BlockingWsClient as KucoinWsClient"
-
-
-IMPORTS = f"""
+IMPORTS = """
 import json
 import time
-{_client_import()}
+from kunb.ws_client import KucoinWsClient
 """
 
 STREAMER = '''
