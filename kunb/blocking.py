@@ -430,6 +430,13 @@ class BlockingWsClient:
         if account is not None:
             await account.aclose()
         await self._market.aclose()
+        # This loop is ours alone: whatever still runs on it (a token fetch of a reconnect...) ends now,
+        # so closing the loop destroys no pending task.
+        me = asyncio.current_task()
+        rest = [t for t in asyncio.all_tasks() if t is not me]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
 
 
 @atexit.register

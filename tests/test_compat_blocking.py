@@ -3,7 +3,9 @@ close. The sim's synthetic flow is frozen (``rate=0``): pushes come from the ord
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import threading
 import time
 
@@ -167,7 +169,7 @@ def test_slow_and_failing_callbacks_do_not_stall_the_stream(env):
         assert ws._callbacks["/market/ticker:BTC-USDT"] == [slow, failing]
 
 
-def test_close_leaves_nothing_and_refuses_use(env):
+def test_close_leaves_nothing_and_refuses_use(env, caplog):
     """close() ends both threads and every server session; it is idempotent; _socket afterwards raises."""
     sim = env
     before = {s.id for s in sim.exchange.connections()}
@@ -184,6 +186,9 @@ def test_close_leaves_nothing_and_refuses_use(env):
     wait_until(lambda: not mine & {s.id for s in sim.exchange.connections()}, "the server sessions to close")
     with pytest.raises(ClosedError):
         ws._socket("/market/ticker:BTC-USDT", print)
+    del ws
+    gc.collect()
+    assert not [r for r in caplog.records if r.name == "asyncio" and r.levelno >= logging.ERROR]
 
 
 async def test_direct_construction_builds_the_facade_and_create_stays_async(exchange):
