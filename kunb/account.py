@@ -244,7 +244,8 @@ class Account:
         await self.wait_for(lambda a: a.state is AccountState.LIVE, timeout)
 
     async def wait_for(self, predicate: Callable[[Account], bool], timeout: float | None = 30.0) -> None:  # noqa: ASYNC109
-        """Wait until ``predicate(self)`` holds; it is checked after every change.
+        """Wait until ``predicate(self)`` holds; it is checked after every change. Await it on the loop
+        the account runs on (the one :meth:`astart` ran on).
 
         Raises:
             TimeoutError: it did not hold within ``timeout`` seconds.
