@@ -34,8 +34,8 @@ GROWTH_WINDOW_S = 8.0
 # After Stop: no new point for 2 s (10 redraw slots, 20 exchange ticks), within 6 s of the click.
 QUIET_S = 2.0
 QUIET_DEADLINE_S = 6.0
-# Notebook 7.6.5 raises this at page load, before any cell runs (its shortcuts extension reads the
-# schema of a settings plugin it does not have); seen with every notebook, not caused by kunb
+# Notebook 7.6.5 raises this while its page loads, before any cell has run (so no kunb code is involved):
+# its shortcuts extension reads the schema of a settings plugin it does not have
 NOTEBOOK7_LOAD_ERRORS = {"uncaught: Cannot read properties of undefined (reading 'schema')"}
 
 # What the negative control runs in the kernel: plotly's FigureWidget drops every update message, so data
