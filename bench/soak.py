@@ -132,6 +132,17 @@ def after_base(samples: list[dict[str, float]], warmup: float) -> float:
     return after[0]["rss_mib"]
 
 
+def _commit() -> str:
+    """The checked-out commit (the soak runs long: say which code it measured)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10, cwd=HERE
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--minutes", type=float, default=30.0)
@@ -140,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
-    load = machine(("websockets", "orjson", "numpy", "pandas"))
+    load = machine(("websockets", "orjson", "numpy", "pandas")) + f"; kunb at commit {_commit()}"
     server, port = start_server(args.rate)
     try:
         samples = asyncio.run(soak(port, args.symbols, args.minutes, args.every))
