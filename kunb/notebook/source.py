@@ -57,15 +57,15 @@ def _session_sim_url() -> str | None:
     if callable(getter):
         value = getter()
         return str(value).rstrip("/") if value else None
-    # until kunb.sim exposes default_url() (requests-sim.md N1): the handle start() made current
-    handle = getattr(sys.modules.get("kunb.sim.runner"), "_current", None)
-    if handle is not None and getattr(handle, "running", False):
-        return str(handle.url).rstrip("/")
     return None
 
 
 def session_credentials(url: str) -> Any:
     """The demo user's credentials of the embedded exchange at ``url`` started in this process, if any."""
+    getter = getattr(sys.modules.get("kunb.sim"), "default_credentials", None)
+    if callable(getter) and _session_sim_url() == url:
+        return getter()
+    # until kunb.sim exports default_credentials() (requests-sim.md N2): read the current handle
     handle = getattr(sys.modules.get("kunb.sim.runner"), "_current", None)
     if handle is not None and getattr(handle, "running", False) and str(handle.url).rstrip("/") == url:
         return handle.credentials

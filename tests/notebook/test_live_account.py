@@ -82,3 +82,17 @@ async def test_dashboard_tabs_and_stop(exchange):
     assert snap["book"]["state"] == "live" and snap["ticker"]["messages"] > 0
     await dash.aclose()
     assert not any(p.running for p in dash.parts)
+
+
+async def test_live_account_defaults_to_the_session_exchange_demo_user():
+    """After kunb.sim.start(), live_account() needs no argument: the session exchange's demo user."""
+    import kunb.sim
+
+    handle = await asyncio.to_thread(kunb.sim.start, seed=3, symbols=["BTC-USDT"])
+    try:
+        live = nb.live_account()
+        assert live.url == handle.url and live.credentials == handle.credentials and live.simulated
+        await wait_for(lambda: live.seeded and "USDT" in live.model.balances, within=10)
+        await live.aclose()
+    finally:
+        await asyncio.to_thread(handle.stop)

@@ -21,6 +21,7 @@ async def test_live_ticker_streams_the_exchange_quotes(exchange):
     await wait_for(lambda: len(live.panel.figure.data[0].y) >= 5, within=10)
     snap = live.snapshot()["symbols"]["BTC-USDT"]
     assert snap["bid"] < snap["ask"]
+    assert live.simulated and 'data-simulated="true"' in live.panel.badge.value  # kunb.sim knows its URL
     async with httpx.AsyncClient(base_url=exchange.url) as http:
         stats = (await http.get("/api/v1/market/stats", params={"symbol": "BTC-USDT"})).json()["data"]
     assert float(stats["vol"]) >= snap["volume_24h"] > 0
