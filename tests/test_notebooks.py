@@ -211,7 +211,7 @@ for _ in range(100):  # the fill's balance pushes may trail its order events
         break
     await asyncio.sleep(0.02)
 _types = {}
-for e in account.model.events:
+for e in account.orders.events:
     _types.setdefault(e["orderId"], []).append(e["type"])
 print(json.dumps({
     "balances_match": _mine == _rest, "currencies": len(_rest),

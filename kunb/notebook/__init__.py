@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from ..exceptions import ConfigurationError
 from ..signing import Credentials
 from .account import LiveAccount
+from .accountfeed import AccountFeed
 from .dashboard import Dashboard
 from .livebook import LiveBook, SnapshotFetcher
 from .runtime import allow_nested, cell_key, live_objects, run, stop_all
@@ -152,26 +153,25 @@ def live_account(
     *,
     url: str | None = None,
     max_hz: float = DEFAULT_MAX_HZ,
-    feed: Feed | None = None,
 ) -> LiveAccount:
     """Show the account's balances and order events live (private channels); returns at once.
 
-    Balances are seeded from ``GET /api/v1/accounts`` and kept current from ``/account/balance``; order
-    events come from ``/spotMarket/tradeOrders``.
+    Runs a :class:`kunb.Account`: balances and orders seeded from REST, kept current from
+    ``/account/balance`` and ``/spotMarket/tradeOrders``, and re-seeded after every reconnect (KuCoin does
+    not replay private pushes). The panel shows the trade account's balances and the order events.
 
     Args:
         credentials: the API key; default: the embedded exchange's demo user when ``kunb.sim.start()``
             runs in this kernel, else ``KUCOIN_API_KEY`` / ``KUCOIN_API_SECRET`` / ``KUCOIN_API_PASSPHRASE``.
         url: the exchange's REST base URL (default as for :func:`live_ticker`).
         max_hz: maximum redraws per second.
-        feed: a custom Feed (tests); overrides ``url``.
 
     Raises:
         ConfigurationError: no credentials anywhere (the message says where to put them).
     """
-    resolved = feed.url if feed is not None else resolve_url(url)
+    resolved = resolve_url(url)
     creds = _credentials(credentials, resolved)
-    source = feed if feed is not None else _default_feed(resolved, creds)
+    source = AccountFeed(resolved, creds, simulated=is_simulated(resolved))
     live = LiveAccount(source, creds, key=cell_key("account", creds.key, source.url), max_hz=max_hz)
     live.start()
     return live
@@ -212,7 +212,7 @@ def dashboard(
     )
     acct = None
     if creds is not None and account is not False:
-        feed = _default_feed(resolved, creds)
+        feed = AccountFeed(resolved, creds, simulated=is_simulated(resolved))
         acct = LiveAccount(feed, creds, key=cell_key("dashboard-account", resolved), max_hz=max_hz)
     dash = Dashboard(ticker, book, acct)
     dash.start()

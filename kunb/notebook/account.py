@@ -1,24 +1,22 @@
-"""``live_account``: balances seeded from REST and kept from ``/account/balance``, plus order events."""
+"""``live_account``: balances and order events of one API key, from :class:`kunb.Account`, drawn live."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
-from ..exceptions import KunbError
 from ..signing import Credentials
+from .accountfeed import AccountFeed
 from .accountpanel import AccountPanel
 from .live import LiveObject
-from .source import Feed
 from .throttle import DEFAULT_MAX_HZ
 
-__all__ = ["ACCOUNT_TOPICS", "AccountModel", "LiveAccount"]
+__all__ = ["ACCOUNT_TOPICS", "LiveAccount", "OrderEvents"]
 
 ACCOUNT_TOPICS = ["/account/balance", "/spotMarket/tradeOrders"]
 # kucoin-protocol.md 2.3: the fields of an order-change push (plus ``time``, added for display)
@@ -43,60 +41,11 @@ _EVENT_COLUMNS = [
 ]
 
 
-def _f(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-class AccountModel:
-    """Balances per currency of the trade account and the newest order events (pure; no I/O).
-
-    A balance push carries absolute ``total``/``available``/``hold`` (kucoin-protocol.md 2.3), so the
-    newest value wins; REST seeds only currencies no push has touched since the request was sent, so a
-    slow REST reply cannot overwrite a newer push.
-    """
+class OrderEvents:
+    """The newest order-change pushes, newest first, bounded (pure; no I/O)."""
 
     def __init__(self, *, max_events: int = 500) -> None:
-        self.balances: dict[str, dict[str, Any]] = {}
-        self.events: deque[dict[str, Any]] = deque(maxlen=max_events)  # newest first
-        self.version = 0
-        self._pushed_since: set[str] | None = None
-
-    def begin_seed(self) -> None:
-        """Call when the REST request goes out: pushes from now on take precedence over its answer."""
-        self._pushed_since = set()
-
-    def seed(self, accounts: Iterable[Mapping[str, Any]]) -> None:
-        """Load ``GET /api/v1/accounts`` items of type ``trade`` (note REST says ``holds``, 4.3)."""
-        pushed = self._pushed_since or set()
-        for a in accounts:
-            if a.get("type", "trade") != "trade" or a["currency"] in pushed:
-                continue
-            self.balances[a["currency"]] = {
-                "currency": a["currency"],
-                "total": a.get("balance"),
-                "available": a.get("available"),
-                "hold": a.get("holds"),
-                "source": "REST",
-            }
-        self._pushed_since = None
-        self.version += 1
-
-    def on_balance(self, data: Mapping[str, Any]) -> None:
-        currency = data["currency"]
-        self.balances[currency] = {
-            "currency": currency,
-            "total": data.get("total"),
-            "available": data.get("available"),
-            "hold": data.get("hold"),
-            "source": data.get("relationEvent", "push"),
-            "time": data.get("time"),
-        }
-        if self._pushed_since is not None:
-            self._pushed_since.add(currency)
-        self.version += 1
+        self.events: deque[dict[str, Any]] = deque(maxlen=max_events)
 
     def on_order(self, data: Mapping[str, Any]) -> None:
         event = dict(data)
@@ -104,20 +53,17 @@ class AccountModel:
         if isinstance(ts, int | float):  # ns on the wire (2.3): show a readable UTC time
             event["time"] = time.strftime("%H:%M:%S", time.gmtime(ts / 1e9)) + f".{int(ts / 1e6) % 1000:03d}"
         self.events.appendleft(event)
-        self.version += 1
-
-    def rows(self) -> list[dict[str, Any]]:
-        return [self.balances[c] for c in sorted(self.balances)]
 
 
 class LiveAccount(LiveObject):
-    """A live account view: see :func:`kunb.live_account`. ``.df``, ``.orders_df``, ``.snapshot()``."""
+    """A live account view: see :func:`kunb.live_account`. ``.account`` (the running :class:`kunb.Account`),
+    ``.df``, ``.orders_df``, ``.snapshot()``."""
 
     kind = "account"
 
     def __init__(
         self,
-        feed: Feed,
+        feed: AccountFeed,
         credentials: Credentials,
         *,
         key: tuple[Any, ...],
@@ -125,82 +71,85 @@ class LiveAccount(LiveObject):
     ) -> None:
         super().__init__(feed, key=key, max_hz=max_hz)
         self.credentials = credentials
-        self.model = AccountModel()
-        self.seeded = False
+        self.orders = OrderEvents()
+        self._last_rows: list[dict[str, Any]] = []
         self.panel = AccountPanel(simulated=self.simulated)
         self.widget = self.panel.widget
         self._bind_controls(self.panel.controls)
 
+    @property
+    def account(self) -> Any:
+        """The running :class:`kunb.Account` (``None`` while stopped)."""
+        return self.feed.account
+
+    @property
+    def seeded(self) -> bool:
+        account = self.account
+        return account is not None and account.counters.seeds > 0
+
     def _topics(self) -> list[str]:
         return list(ACCOUNT_TOPICS)
-
-    def _spawn(self) -> None:
-        fresh = not self._tasks
-        super()._spawn()
-        if fresh:
-            self._spawn_child(self._seed(), "balances")
-
-    async def _seed(self) -> None:
-        """Fetch the balances once (retrying); pushes keep them current afterwards."""
-        from ..client import User
-
-        delay = 0.2
-        async with User(url=self.url, credentials=self.credentials) as user:
-            while True:
-                self.model.begin_seed()
-                try:
-                    accounts = await user.aget_account_list(account_type="trade")
-                except (KunbError, OSError) as exc:
-                    self.detail = f"balances: {exc}; retrying"
-                    self.throttle.mark()
-                    await asyncio.sleep(delay)  # backoff between REST attempts
-                    delay = min(2 * delay, 5.0)
-                    continue
-                self.model.seed(accounts)
-                self.seeded = True
-                self.throttle.mark()
-                return
 
     def _has_data(self) -> bool:
         return self.seeded
 
     def _on_message(self, message: Mapping[str, Any]) -> None:
-        topic = message.get("topic", "")
         data = message.get("data")
-        if not isinstance(data, Mapping):
-            return
-        if topic == "/account/balance":
-            self.model.on_balance(data)
-        elif topic.startswith("/spotMarket/tradeOrders"):
-            self.model.on_order(data)
+        if isinstance(data, Mapping) and str(message.get("topic", "")).startswith("/spotMarket/tradeOrders"):
+            self.orders.on_order(data)
+
+    def _on_health(self, health: Any, detail: str = "") -> None:
+        super()._on_health(health, detail)
+        self._changed.set()  # a (re-)seed finished: wait_until() callers look again
+
+    def _balances(self) -> list[dict[str, Any]]:
+        account = self.account
+        if account is None:
+            return self._last_rows
+        rows = [
+            {
+                "currency": b.currency,
+                "total": b.total,
+                "available": b.available,
+                "hold": b.hold,
+                "source": b.source,
+            }
+            for b in sorted(account.holdings.balances.values(), key=lambda b: b.currency)
+            if b.account_type == "trade"
+        ]
+        self._last_rows = rows  # kept on screen (and in .df) after stop()
+        return rows
 
     def _render(self) -> None:
-        self.panel.render(self.model.rows(), self.model.events, self.status())
+        self.panel.render(self._balances(), self.orders.events, self.status())
 
     # ---- data out -----------------------------------------------------------------------------
 
     @property
     def df(self) -> pd.DataFrame:
-        """Balances: one row per currency (total, available, hold as floats; where the value came from)."""
-        rows = self.model.rows()
-        frame = pd.DataFrame(rows, columns=["currency", "total", "available", "hold", "source"])
+        """Balances of the trade account: one row per currency (floats), and where each value came from."""
+        frame = pd.DataFrame(self._balances(), columns=["currency", "total", "available", "hold", "source"])
         for column in ("total", "available", "hold"):
-            frame[column] = frame[column].map(_f)
+            frame[column] = frame[column].astype("float64")
         return frame.set_index("currency")
 
     @property
     def orders_df(self) -> pd.DataFrame:
         """Order events as KuCoin pushed them, newest first."""
-        return pd.DataFrame(list(self.model.events), columns=_EVENT_COLUMNS)
+        return pd.DataFrame(list(self.orders.events), columns=_EVENT_COLUMNS)
 
     def snapshot(self) -> dict[str, Any]:
+        account = self.account
         return {
             "balances": {
-                r["currency"]: {k: _f(r.get(k)) for k in ("total", "available", "hold")}
-                for r in self.model.rows()
+                r["currency"]: {
+                    k: float(r[k]) if r[k] is not None else math.nan for k in ("total", "available", "hold")
+                }
+                for r in self._balances()
             },
-            "orders": [dict(e) for e in self.model.events],
+            "orders": [dict(e) for e in self.orders.events],
             "seeded": self.seeded,
+            "reseeds": account.counters.reseeds if account is not None else None,
             "frames": self.panel.frames,
             "status": self.health.value,
             "simulated": self.simulated,

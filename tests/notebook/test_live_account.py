@@ -1,4 +1,4 @@
-"""live_account: REST-seeded balances kept current by pushes, order events, the dashboard's tabs."""
+"""live_account on kunb.Account: balances that match REST (also after an outage), order events, dashboard."""
 
 from __future__ import annotations
 
@@ -9,30 +9,13 @@ from nbfakes import wait_for
 
 import kunb.notebook as nb
 from kunb.exceptions import ConfigurationError
-from kunb.notebook.account import AccountModel
+from kunb.notebook.account import OrderEvents
 from kunb.notebook.status import Health
-
-
-def test_a_push_during_the_rest_request_wins_over_the_rest_answer():
-    """REST seeds only currencies no push touched since the request went out."""
-    model = AccountModel()
-    model.begin_seed()
-    model.on_balance({"currency": "USDT", "total": "90", "available": "80", "hold": "10"})
-    model.seed(
-        [
-            {"currency": "USDT", "type": "trade", "balance": "100", "available": "100", "holds": "0"},
-            {"currency": "BTC", "type": "trade", "balance": "1", "available": "1", "holds": "0"},
-            {"currency": "BTC", "type": "main", "balance": "5", "available": "5", "holds": "0"},
-        ]
-    )
-    rows = {r["currency"]: r for r in model.rows()}
-    assert rows["USDT"]["available"] == "80" and rows["BTC"]["available"] == "1"
-    assert rows["BTC"]["source"] == "REST"
 
 
 def test_order_events_are_newest_first_and_bounded():
     """Order events keep the newest first, up to max_events, with a readable time."""
-    model = AccountModel(max_events=3)
+    model = OrderEvents(max_events=3)
     for i in range(5):
         model.on_order({"orderId": str(i), "type": "open", "ts": 1_700_000_000_123_000_000 + i})
     assert [e["orderId"] for e in model.events] == ["4", "3", "2"]
@@ -57,7 +40,8 @@ async def test_live_account_against_the_exchange(exchange):
     async with Trade(url=exchange.url, credentials=creds) as trade:
         placed = await trade.acreate_market_order("BTC-USDT", "buy", funds="50")
     order_id = placed["orderId"]
-    await wait_for(lambda: any(e["orderId"] == order_id and e["type"] == "filled" for e in live.model.events))
+    events = live.orders.events
+    await wait_for(lambda: any(e["orderId"] == order_id and e["type"] == "filled" for e in events))
     await wait_for(lambda: f'data-order-id="{order_id}"' in live.panel.orders.value)
     async with User(url=exchange.url, credentials=creds) as user:
         for _ in range(100):  # settle: the balance pushes of the fill may trail the order's filled event
@@ -92,7 +76,29 @@ async def test_live_account_defaults_to_the_session_exchange_demo_user():
     try:
         live = nb.live_account()
         assert live.url == handle.url and live.credentials == handle.credentials and live.simulated
-        await wait_for(lambda: live.seeded and "USDT" in live.model.balances, within=10)
+        await wait_for(lambda: live.seeded and "USDT" in live.snapshot()["balances"], within=10)
         await live.aclose()
     finally:
         await asyncio.to_thread(handle.stop)
+
+
+async def test_live_account_reseeds_after_an_outage(exchange):
+    """A trade made while the private link is down shows up after the reconnect (kunb.Account re-seeds)."""
+    from kunb.client import Trade, User
+
+    creds = exchange.credentials
+    live = nb.live_account(creds, url=exchange.url, max_hz=50)
+    await wait_for(lambda: live.health is Health.LIVE and live.seeded, within=10)
+    before = live.snapshot()["balances"]["BTC"]["available"]
+    exchange.faults.bullet_errors(status=503, seconds=1.5)  # no new token for a while...
+    exchange.faults.disconnect(abrupt=True)  # ...so after this drop the link stays down
+    await wait_for(lambda: live.health is not Health.LIVE, within=5)
+    async with Trade(url=exchange.url, credentials=creds) as trade:  # its pushes reach nobody
+        await trade.acreate_market_order("BTC-USDT", "buy", funds="30")
+    async with User(url=exchange.url, credentials=creds) as user:
+        accounts = await user.aget_account_list(account_type="trade")
+    rest = {a["currency"]: float(a["available"]) for a in accounts}
+    assert rest["BTC"] > before
+    await wait_for(lambda: live.snapshot()["reseeds"] >= 1 and live.health is Health.LIVE, within=20)
+    assert live.snapshot()["balances"]["BTC"]["available"] == rest["BTC"]
+    await live.aclose()
