@@ -8,8 +8,8 @@ from nbrun import UNTIL, last_json, run_notebook, widget_views
 QUICK_CHECK = """
 import asyncio, json, httpx
 await ticker.wait_stopped()
-_trades = httpx.get(sim.url + "/api/v1/market/histories", params={"symbol": "BTC-USDT"}).json()["data"]
-_stats = httpx.get(sim.url + "/api/v1/market/stats", params={"symbol": "BTC-USDT"}).json()["data"]
+_trades = httpx.get(ticker.url + "/api/v1/market/histories", params={"symbol": "BTC-USDT"}).json()["data"]
+_stats = httpx.get(ticker.url + "/api/v1/market/stats", params={"symbol": "BTC-USDT"}).json()["data"]
 _fig = ticker.panel.figure
 _snap = ticker.snapshot()
 print(json.dumps({
@@ -23,6 +23,7 @@ print(json.dumps({
     "exchange_vol": float(_stats["vol"]),
     "kunb_tasks": [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("kunb-")],
     "df_rows": len(ticker.df),
+    "url_is_session_sim": ticker.url == kunb.sim.default_url(),
 }))
 """
 
@@ -45,6 +46,7 @@ def test_quickstart_notebook_streams_into_the_figure():
     assert 0 < btc["volume_24h"] <= out["exchange_vol"]
     assert out["kunb_tasks"] == []
     assert out["df_rows"] >= 20
+    assert out["url_is_session_sim"]  # no url=: the exchange kunb.sim.start() made the session default
 
 
 BOOK_CHECK = """

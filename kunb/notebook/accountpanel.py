@@ -54,10 +54,12 @@ def orders_table(events: Sequence[Mapping[str, Any]]) -> str:
             f'<tr data-order-id="{html.escape(str(e.get("orderId", "")))}" '
             f'data-type="{html.escape(str(e.get("type", "")))}">{"".join(cells)}</tr>'
         )
+    # a wide table scrolls inside its own box instead of being clipped by a narrow output area
     return (
-        '<table class="kunb-orders" style="font-variant-numeric:tabular-nums;font-size:90%">'
+        '<div style="overflow-x:auto;max-width:100%"><table class="kunb-orders" '
+        'style="font-variant-numeric:tabular-nums;font-size:90%">'
         f"<caption style='text-align:left'>Order events, newest first</caption><thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -76,7 +78,7 @@ class AccountPanel:
         self.title = widgets.HTML(f"<b>kunb live account</b>{label}")
         self.balances = widgets.HTML()
         self.balances.add_class("kunb-balances-widget")
-        self.orders = widgets.HTML()
+        self.orders = widgets.HTML(layout=widgets.Layout(max_width="100%"))
         self.orders.add_class("kunb-orders-widget")
         self.widget = widgets.VBox([self.title, self.badge, self.controls.box, self.balances, self.orders])
         self.widget.add_class("kunb-live")

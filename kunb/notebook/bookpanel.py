@@ -78,7 +78,10 @@ class BookPanel:
         self.table = widgets.HTML(layout=widgets.Layout(flex="0 0 auto", margin="0 12px 0 0"))
         self.table.add_class("kunb-book-widget")
         self.figure = self._build_figure(symbol)
-        self.widget = widgets.VBox([self.badge, self.controls.box, widgets.HBox([self.table, self.figure])])
+        # wrap: in a narrow output area (JupyterLab with its sidebar open) the figure goes below the
+        # table instead of being clipped
+        row = widgets.HBox([self.table, self.figure], layout=widgets.Layout(flex_flow="row wrap"))
+        self.widget = widgets.VBox([self.badge, self.controls.box, row])
         self.widget.add_class("kunb-live")
         self.widget.add_class("kunb-book")
         self.frames = 0
