@@ -1,10 +1,12 @@
 """ConnectWebsocket: one KuCoin WebSocket connection, kept alive and resubscribed across reconnects.
 
 The thin asyncio glue around :class:`kunb.protocol.Session` (the rules live there). Per dial: a fresh
-token (awaited, never blocking the loop), a random ``instanceServers`` entry, the ``welcome`` wait, then
-three tasks - the socket reader, the keepalive (JSON ping every ``pingInterval``, link dead when nothing
-arrives within ``pingTimeout`` after a ping) and, for the whole life of the object, the dispatcher that
-feeds the callback from a bounded queue, so a slow callback never stalls reading or pinging.
+token (awaited, never blocking the loop), a random ``instanceServers`` entry, the ``welcome`` wait. Every
+frame is decoded once, as the link parses it (:mod:`kunb.transport`: straight from the socket's data
+callback, no task or future per message), and data messages go to a bounded queue; a watcher task raises
+why the link ended, the keepalive task pings (JSON ping every ``pingInterval``, link dead when nothing
+arrives within ``pingTimeout`` after a ping) and, for the whole life of the object, the dispatcher task
+feeds the callback from the queue, so a slow callback never stalls reading or pinging.
 
 Fixes over KuCoin's SDK (``peers.md`` section c): no blocking token call, no swallowed cancellation,
 ``close()``, pong deadline, ack/error correlation, error frames never reach the callback, callback
