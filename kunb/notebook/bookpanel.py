@@ -84,7 +84,9 @@ class BookPanel:
         self.widget = widgets.VBox([self.badge, self.controls.box, row])
         self.widget.add_class("kunb-live")
         self.widget.add_class("kunb-book")
-        self.frames = 0
+        self.frames = 0  # render calls (badge and table refreshed)
+        self.redraws = 0  # of those, the ones that sent new trace data
+        self._drawn: tuple[object, ...] | None = None
 
     def _build_figure(self, symbol: str) -> go.FigureWidget:
         label = " (simulated)" if self.simulated else ""
@@ -124,6 +126,11 @@ class BookPanel:
         """Show ``book`` (top ``depth`` levels per side) and the spread series: one ``batch_update``."""
         self.badge.value = badge_html(status)
         self.table.value = _top_table(book, self.rows)
+        self.frames += 1
+        last_t = float(spread_t[-1]) if len(spread_t) else None
+        drawn = (id(self.figure), id(book), book.last_sequence, book.state, len(spread_t), last_t)
+        if drawn == self._drawn:
+            return  # a heartbeat frame: nothing new, so no arrays go to the browser
         bid_x, bid_y = depth_curve(*book.arrays("bid", self.depth))
         ask_x, ask_y = depth_curve(*book.arrays("ask", self.depth))
         with self.figure.batch_update():
@@ -131,4 +138,5 @@ class BookPanel:
             bids.x, bids.y = bid_x, bid_y
             asks.x, asks.y = ask_x, ask_y
             spread_trace.x, spread_trace.y = spread_t.copy(), spread.copy()
-        self.frames += 1
+        self._drawn = drawn
+        self.redraws += 1

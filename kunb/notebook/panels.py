@@ -158,7 +158,9 @@ class TickerPanel:
         self.widget = widgets.VBox([self.badge, self.controls.box, self.table, self.figure])
         self.widget.add_class("kunb-live")
         self.widget.add_class("kunb-ticker")
-        self.frames = 0
+        self.frames = 0  # render calls (badge and table refreshed)
+        self.redraws = 0  # of those, the ones that sent new trace data
+        self._drawn: tuple[int, int, int] | None = None
 
     def _build_figure(self, symbols: Sequence[str]) -> go.FigureWidget:
         self.symbols = list(symbols)
@@ -199,6 +201,10 @@ class TickerPanel:
         """Show ``model`` and ``status``: one ``batch_update`` on the figure, two HTML assignments."""
         self.badge.value = badge_html(status)
         self.table.value = _quotes_table([model.quote(s) for s in self.symbols if s in model.symbols])
+        self.frames += 1
+        drawn = (id(self.figure), id(model), model.version)
+        if drawn == self._drawn:
+            return  # a heartbeat frame: nothing new, so no arrays go to the browser
         n = len(self.symbols)
         with self.figure.batch_update():
             for i, s in enumerate(self.symbols):
@@ -211,4 +217,5 @@ class TickerPanel:
                 self.figure.data[i].y = price.copy()
                 self.figure.data[n + i].x = t.copy()
                 self.figure.data[n + i].y = spread_bps.copy()
-        self.frames += 1
+        self._drawn = drawn
+        self.redraws += 1

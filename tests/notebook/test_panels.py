@@ -69,3 +69,19 @@ def test_set_symbols_rebuilds_the_figure():
         "spread:ADA-USDT",
     ]
     assert panel.widget.children[-1] is panel.figure
+
+
+def test_a_frame_without_new_data_sends_no_arrays():
+    """Heartbeat frames refresh badge and table but do not resend unchanged trace data."""
+    model = _model()
+    panel = TickerPanel(model.symbols, window=100, simulated=False)
+    status = StatusView(health=Health.LIVE, url="u", simulated=False)
+    panel.render(model, status)
+    sent: list[object] = []
+    send = panel.figure.comm.send
+    panel.figure.comm.send = lambda *a, **k: (sent.append(k), send(*a, **k))
+    panel.render(model, status)
+    assert (panel.frames, panel.redraws, sent) == (2, 1, [])
+    model.on_ticker("BTC-USDT", ticker_msg("BTC-USDT", 99)["data"])
+    panel.render(model, status)
+    assert panel.redraws == 2 and sent
