@@ -118,9 +118,10 @@ class BookPanel:
         return go.FigureWidget(fig)
 
     def set_symbol(self, symbol: str) -> None:
-        self.figure = self._build_figure(symbol)
+        old, self.figure = self.figure, self._build_figure(symbol)
         row = self.widget.children[-1]
         row.children = (self.table, self.figure)
+        old.close()  # out of the layout: close its comm so the kernel does not keep it alive
 
     def render(self, book: OrderBook, spread_t: np.ndarray, spread: np.ndarray, status: StatusView) -> None:
         """Show ``book`` (top ``depth`` levels per side) and the spread series: one ``batch_update``."""

@@ -194,8 +194,9 @@ class TickerPanel:
 
     def set_symbols(self, symbols: Sequence[str]) -> None:
         """Rebuild the figure for a new symbol list (the picker changed)."""
-        self.figure = self._build_figure(symbols)
+        old, self.figure = self.figure, self._build_figure(symbols)
         self.widget.children = (*self.widget.children[:-1], self.figure)
+        old.close()  # out of the layout: close its comm so the kernel does not keep it alive
 
     def render(self, model: TickerModel, status: StatusView) -> None:
         """Show ``model`` and ``status``: one ``batch_update`` on the figure, two HTML assignments."""
