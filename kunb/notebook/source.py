@@ -65,10 +65,6 @@ def session_credentials(url: str) -> Any:
     getter = getattr(sys.modules.get("kunb.sim"), "default_credentials", None)
     if callable(getter) and _session_sim_url() == url:
         return getter()
-    # until kunb.sim exports default_credentials() (requests-sim.md N2): read the current handle
-    handle = getattr(sys.modules.get("kunb.sim.runner"), "_current", None)
-    if handle is not None and getattr(handle, "running", False) and str(handle.url).rstrip("/") == url:
-        return handle.credentials
     return None
 
 

@@ -10,7 +10,8 @@
 
     handle = kunb.sim.start(seed=1)  # own thread and loop (notebooks): handle.url, .faults, .stop()
     kunb.sim.stop()                  # stops the exchange started last
-    # start() sets KUNB_URL (clients' default) until stop(); default_url(), simulator_urls()
+    # start() sets KUNB_URL (clients' default) until stop(); default_url(), default_credentials(),
+    # simulator_urls()
 
 ``Exchange`` keyword arguments: ``seed``, ``symbols`` (names, a count such as 2000, or None for the
 realistic default set), ``host``/``port``/``ws_port`` (loopback, any free port), ``tick_ms`` (market
@@ -27,7 +28,16 @@ Command line: ``kunb sim`` or ``python -m kunb.sim`` (prints ``KUNB_SIM_URL=...`
 from __future__ import annotations
 
 from kunb.sim.faults import Faults
-from kunb.sim.runner import SimHandle, default_url, simulator_urls, start, stop
+from kunb.sim.runner import SimHandle, default_credentials, default_url, simulator_urls, start, stop
 from kunb.sim.server import Exchange
 
-__all__ = ["Exchange", "Faults", "SimHandle", "default_url", "simulator_urls", "start", "stop"]
+__all__ = [
+    "Exchange",
+    "Faults",
+    "SimHandle",
+    "default_credentials",
+    "default_url",
+    "simulator_urls",
+    "start",
+    "stop",
+]

@@ -20,7 +20,7 @@ from typing import Any
 from kunb.exceptions import ClosedError
 from kunb.sim.server import Exchange, running_urls
 
-__all__ = ["SimHandle", "default_url", "simulator_urls", "start", "stop"]
+__all__ = ["SimHandle", "default_credentials", "default_url", "simulator_urls", "start", "stop"]
 
 _current: SimHandle | None = None
 _lock = threading.Lock()
@@ -128,6 +128,12 @@ def default_url() -> str | None:
     """REST URL of the exchange :func:`start` made current, or None when none is running."""
     handle = _current
     return handle.url if handle is not None and handle.running else None
+
+
+def default_credentials() -> Any:
+    """The demo user's Credentials of the exchange :func:`start` made current, or None."""
+    handle = _current
+    return handle.credentials if handle is not None and handle.running else None
 
 
 def simulator_urls() -> list[str]:

@@ -18,6 +18,8 @@ def test_start_sets_kunb_url_and_stop_restores_it(monkeypatch: pytest.MonkeyPatc
     handle = kunb.sim.start(symbols=["BTC-USDT"], tick_ms=50)
     try:
         assert kunb.sim.default_url() == handle.url
+        assert kunb.sim.default_credentials() == handle.credentials
+        assert handle.credentials is not None and handle.credentials.is_complete
         assert handle.url in kunb.sim.simulator_urls()
         with Market() as market:
             assert market.url == handle.url
@@ -26,6 +28,7 @@ def test_start_sets_kunb_url_and_stop_restores_it(monkeypatch: pytest.MonkeyPatc
         handle.stop()
     assert kunb.sim.default_url() is None or kunb.sim.default_url() != handle.url
     assert handle.url not in kunb.sim.simulator_urls()
+    assert kunb.sim.default_credentials() is None
     assert os.environ["KUNB_URL"] == "http://127.0.0.1:9"
 
 
