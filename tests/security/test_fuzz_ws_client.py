@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from typing import Any
 
 import orjson
@@ -43,9 +44,9 @@ class Sink:
                 self.seen = max(self.seen, data["sentinel"])
                 self.cond.notify_all()
 
-    def wait(self, n: int, timeout: float = TIMEOUT) -> None:
+    def wait(self, n: int, timeout: float = TIMEOUT, *, quiet: bool = False) -> None:
         with self.cond:
-            if not self.cond.wait_for(lambda: self.seen >= n, timeout):
+            if not self.cond.wait_for(lambda: self.seen >= n, timeout) and not quiet:
                 raise AssertionError(f"sentinel {n} not delivered within {timeout} s")
 
 
@@ -57,6 +58,22 @@ def sentinel(n: int) -> bytes:
 def is_clean(frame: Any) -> bool:
     """What a callback may receive: a JSON object of type message with a string topic."""
     return type(frame) is dict and frame.get("type") == "message" and isinstance(frame.get("topic"), str)
+
+
+def ends_link(raw: bytes) -> bool:
+    """A connection-level error frame (no id, or code 401: kucoin-protocol.md 1.7): the client drops the
+    link at once, so frames pushed behind it on that link are never read (nor counted)."""
+    try:
+        frame = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False
+    if type(frame) is not dict or frame.get("type") != "error":
+        return False
+    try:
+        code = int(frame.get("code"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        code = 0
+    return frame.get("id") is None or code == 401
 
 
 def not_an_object(raw: bytes) -> bool:
@@ -114,20 +131,22 @@ def _round(live, frames: list[bytes]) -> None:
     bg.run(client.wait_live(TIMEOUT))
     dials = feed.dials
     assert bg.run(feed.push([*frames, sentinel(n)])) == 1
-    try:
-        sink.wait(n, 3.0)
-    except AssertionError:
-        # A connection-level error frame (no id: kucoin-protocol.md 1.7) makes the client redial;
-        # the sentinel went down with the old link. It must come back and deliver on the new one.
-        assert feed.dials > dials or bg.call(lambda: client.state) is not ConnectionState.LIVE
-        bg.run(client.wait_live(TIMEOUT))
-        bg.run(feed.push([sentinel(n)]))
-        sink.wait(n)
+    deadline = time.monotonic() + TIMEOUT
+    repushed = False
+    while not sink.seen >= n:
+        assert time.monotonic() < deadline, f"sentinel {n} not delivered within {TIMEOUT} s"
+        if not repushed and feed.dials > dials and bg.call(lambda: client.state) is ConnectionState.LIVE:
+            # A connection-level error frame (no id: kucoin-protocol.md 1.7) made the client redial;
+            # the sentinel went down with the old link. It must deliver on the new one.
+            repushed = True
+            bg.run(feed.push([sentinel(n)]))
+        sink.wait(n, 0.02, quiet=True)
     delivered = sink.frames[start:]
     assert [f for f in delivered if not is_clean(f)] == [], "the callback saw garbage"
     assert bg.call(lambda: client.state) is not ConnectionState.CLOSED
-    bad = bg.call(lambda: client.counters.bad_frames) - bad_before
-    assert bad >= sum(map(not_an_object, frames))
+    if not any(map(ends_link, frames)):  # frames behind a link-ending error are never read
+        bad = bg.call(lambda: client.counters.bad_frames) - bad_before
+        assert bad >= sum(map(not_an_object, frames))
 
 
 def is_message(raw: bytes) -> bool:
@@ -147,8 +166,8 @@ def test_garbage_frames_never_reach_the_callback_and_the_link_survives(live, fra
 @fuzz(1000)
 @given(st.lists(raw_frames.filter(lambda raw: not is_message(raw)), min_size=1, max_size=5))
 def test_garbage_that_is_not_a_message_never_reaches_the_callback(live, frames: list[bytes]) -> None:
-    """The part of the contract that holds today: non-JSON, invalid UTF-8, binary, deep nesting,
-    huge numbers, JSON that is not an object, acks/pongs/errors/unknown types in any shape."""
+    """Frames that are not messages (a denser search than the test above): non-JSON, invalid UTF-8,
+    binary, deep nesting, huge numbers, JSON that is not an object, acks/pongs/errors/unknown types."""
     _round(live, frames)
 
 
@@ -200,8 +219,6 @@ async def test_oversized_frame_reconnects_and_streaming_resumes() -> None:
 async def test_flood_with_a_slow_callback_drops_and_counts_never_hangs() -> None:
     """20,000 pushes at a callback that blocks 1 ms each, queue of 100: drops are counted, the
     keepalive and the close still work."""
-    import time
-
     got: list[dict] = []
 
     def slow(frame: dict) -> None:
