@@ -219,6 +219,9 @@ class _Trader:
                 self.cancelled += 1
                 return
             ticker = await self.market.aget_ticker(symbol)
+            if not ticker.get("bestBid") or not ticker.get("bestAsk"):
+                self.reasons["one side of the book empty"] += 1
+                return  # the flow (or our crossing orders) emptied a side for a moment
             bid, ask = Decimal(ticker["bestBid"]), Decimal(ticker["bestAsk"])
             if roll < 0.45:  # cross the spread: a taker fill
                 side, price = rng.choice([("buy", ask), ("sell", bid)])
