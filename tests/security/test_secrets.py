@@ -280,3 +280,29 @@ async def test_private_token_is_not_sent_over_ws_to_a_remote_host() -> None:
         assert dials == [] and conn.state is ConnectionState.CLOSED
     finally:
         await conn.close()
+
+
+async def test_notebook_account_output_leaks_no_secret(exchange, monkeypatch) -> None:
+    """What a notebook shows of an account (panel HTML, reprs, snapshot) through a reconnect."""
+    import kunb.notebook as nb
+    from kunb.notebook.live import Health
+
+    good = exchange.create_account(credentials=fresh_credentials(), balances={"USDT": "50000", "BTC": "1"})
+    found = Secrets(monkeypatch, exchange, good)
+    with all_logs_at_debug() as logs:
+        live = nb.live_account(good, url=exchange.url, max_hz=50)
+        try:
+            await until(lambda: live.health is Health.LIVE and live.seeded)
+            async with Trade(credentials=good, url=exchange.url) as trade:
+                placed = await trade.acreate_market_order("BTC-USDT", "buy", funds="50")
+            await until(lambda: f'data-order-id="{placed["orderId"]}"' in live.panel.orders.value)
+            exchange.faults.disconnect(abrupt=True)
+            await until(lambda: live.snapshot()["reseeds"] >= 1 and live.health is Health.LIVE)
+            shown = [live.panel.balances.value, live.panel.orders.value, repr(live), str(live.snapshot())]
+            bundle = getattr(live, "_repr_mimebundle_", None)
+            if bundle is not None:
+                shown.append(repr(bundle()))
+        finally:
+            await live.aclose()
+    assert found.signatures and found.tokens
+    assert found.leaks(shown + logs.texts) == []
