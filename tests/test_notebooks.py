@@ -50,7 +50,7 @@ def test_quickstart_notebook_streams_into_the_figure():
 
 
 BOOK_CHECK = """
-import json, httpx
+import asyncio, json, httpx
 for _ in range(300):  # catch the exchange's REST book at the local book's sequence
     _reply = httpx.get(sim.url + "/api/v1/market/orderbook/level2_20", params={"symbol": "BTC-USDT"})
     _rest = _reply.json()["data"]
