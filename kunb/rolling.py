@@ -232,7 +232,7 @@ class RollingFrame:
         if set(wanted) & set(self.DERIVED):
             self._derive(data)
         return {
-            name: data["time"] / _MS if name == "time" else np.asarray(data[name], dtype=np.float64)
+            name: _epoch_ms(data["time"]) if name == "time" else np.asarray(data[name], dtype=np.float64)
             for name in wanted
         }
 
@@ -240,6 +240,11 @@ class RollingFrame:
         code = self._categories["symbol"].codes.get(symbol, -1)
         keep = data["symbol"] == code
         return {name: values[keep] for name, values in data.items()}
+
+
+def _epoch_ms(time_ns: np.ndarray) -> np.ndarray:
+    """Epoch nanoseconds as float64 milliseconds; whole ms stay exact (``ns / 1e6`` rounds them off)."""
+    return (time_ns // _MS).astype(np.float64) + (time_ns % _MS) / _MS
 
 
 def _f(value: Any) -> float:
