@@ -42,9 +42,9 @@ from .exceptions import (
     ProtocolError,
     RateLimitError,
 )
-from .feed import _running_loop, _target_loop
 from .holdings import Balance, Holdings, Order, OrderUpdate
 from .rolling import BalanceFrame, OrderEventFrame
+from .runtime import SyncLifecycle
 from .signing import Credentials
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -106,7 +106,7 @@ class _Rest(User, Trade):
     """Accounts and orders through one client (and one connection pool)."""
 
 
-class Account:
+class Account(SyncLifecycle):
     """Live balances and orders of one API key. See the module docstring.
 
     Args:
@@ -173,6 +173,8 @@ class Account:
         """The lifecycle state (see :class:`AccountState`)."""
         return self._state
 
+    _label = "account"
+
     async def astart(self) -> Account:
         """Connect privately, subscribe to balances and orders, then seed both from REST.
 
@@ -180,11 +182,15 @@ class Account:
             AuthenticationError, SubscribeError, RequestTimeout, TransportError: the account is closed
                 again (the error is also kept in :attr:`error`).
         """
+        return await super().astart()
+
+    def _begin(self) -> None:
         if self._state is not AccountState.NEW:
             raise ClosedError(f"this Account is {self._state.value}; create a new one")
         self._state = AccountState.STARTING
-        await self._connect()
-        return self
+
+    def _closed(self) -> None:
+        self._state = AccountState.CLOSED
 
     async def _connect(self) -> None:
         from .ws_client import KucoinWsClient
@@ -266,44 +272,8 @@ class Account:
             raise ClosedError("the Account is closed")
         await self._seed(outage_from_ms=None)
 
-    # -- lifecycle (sync, for notebook cells and scripts; the same runtime as kunb.Stream) ------
-
-    def start(self, timeout: float = 30.0) -> Account:
-        """Start from synchronous code and return ``self``.
-
-        In a notebook cell (the kernel's loop runs in this thread) the start is scheduled on that loop and
-        this returns at once; failures land in :attr:`error`. In a script, the helper loop thread that
-        :class:`kunb.Stream` uses runs it, and this waits (up to ``timeout``) until the account is live.
-        """
-        if self._state is not AccountState.NEW:
-            raise ClosedError(f"this Account is {self._state.value}; create a new one")
-        loop = _target_loop()
-        self._loop = loop
-        if _running_loop() is loop:
-            self._state = AccountState.STARTING
-            self._start_task = loop.create_task(self._start_quietly(), name="kunb-account-start")
-            return self
-        asyncio.run_coroutine_threadsafe(self.astart(), loop).result(timeout)
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop from synchronous code (scheduled at once in a notebook cell; waited for in a script)."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            self._state = AccountState.CLOSED
-            return
-        if _running_loop() is loop:
-            if self._start_task is not None and not self._start_task.done():
-                self._start_task.cancel()
-            loop.create_task(self.aclose(), name="kunb-account-stop")
-            return
-        asyncio.run_coroutine_threadsafe(self.aclose(), loop).result(timeout)
-
-    async def _start_quietly(self) -> None:
-        try:
-            await self._connect()
-        except Exception as exc:  # kept in .error: nobody awaits this task
-            logger.warning("kunb Account failed to start: %r", exc)
+    # start(timeout) / stop(timeout) from sync code (notebook cells, scripts): kunb.runtime.SyncLifecycle,
+    # the same runtime as kunb.Stream and the notebook panels
 
     # -- reads ---------------------------------------------------------------------------------
 

@@ -24,13 +24,13 @@ import contextlib
 import enum
 import logging
 import math
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .book import BookState, OrderBook
 from .exceptions import AuthenticationError, ClosedError, ConfigurationError, KunbError, ProtocolError
 from .rolling import BookTopFrame, CandleFrame, TickerFrame, TradeFrame
+from .runtime import SyncLifecycle
 from .signing import Credentials
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,7 +61,7 @@ class StreamState(enum.Enum):
     """Stopped for good (or failed to start: see :attr:`Stream.error`)."""
 
 
-class Stream:
+class Stream(SyncLifecycle):
     """Live market data of several symbols, recorded into order books and rolling frames.
 
     Args:
@@ -178,6 +178,8 @@ class Stream:
         """The lifecycle state (see :class:`StreamState`)."""
         return self._state
 
+    _label = "stream"
+
     async def astart(self) -> Stream:
         """Connect, subscribe to every topic and wait for the acks; the books then sync by themselves.
 
@@ -185,11 +187,15 @@ class Stream:
             SubscribeError, RequestTimeout, TransportError: from the WebSocket client; the stream is
                 closed again.
         """
+        return await super().astart()
+
+    def _begin(self) -> None:
         if self._state is not StreamState.NEW:
             raise ClosedError(f"this Stream is {self._state.value}; create a new one")
         self._state = StreamState.STARTING
-        await self._connect()
-        return self
+
+    def _closed(self) -> None:
+        self._state = StreamState.CLOSED
 
     async def _connect(self) -> None:
         from .client import Market
@@ -262,44 +268,7 @@ class Stream:
             b.state is BookState.LIVE for b in self.books.values()
         )
 
-    # -- lifecycle (sync, for notebook cells and scripts) ---------------------------------------
-
-    def start(self, timeout: float = 30.0) -> Stream:
-        """Start from synchronous code and return ``self``.
-
-        In a notebook cell (the kernel's loop is running in this thread) the start is scheduled on that
-        loop and this returns at once; failures land in :attr:`error`. In a script, one helper thread
-        runs the loop and this waits (up to ``timeout``) until the topics are subscribed.
-        """
-        if self._state is not StreamState.NEW:
-            raise ClosedError(f"this Stream is {self._state.value}; create a new one")
-        loop = _target_loop()
-        self._loop = loop
-        if _running_loop() is loop:
-            self._state = StreamState.STARTING
-            self._start_task = loop.create_task(self._start_quietly(), name="kunb-stream-start")
-            return self
-        asyncio.run_coroutine_threadsafe(self.astart(), loop).result(timeout)
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop from synchronous code (scheduled at once in a notebook cell; waited for in a script)."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            self._state = StreamState.CLOSED
-            return
-        if _running_loop() is loop:
-            if self._start_task is not None and not self._start_task.done():
-                self._start_task.cancel()
-            loop.create_task(self.aclose(), name="kunb-stream-stop")
-            return
-        asyncio.run_coroutine_threadsafe(self.aclose(), loop).result(timeout)
-
-    async def _start_quietly(self) -> None:
-        try:
-            await self._connect()
-        except Exception as exc:  # kept in .error: nobody awaits this task
-            logger.warning("kunb Stream failed to start: %r", exc)
+    # start(timeout) / stop(timeout) from sync code (notebook cells, scripts): kunb.runtime.SyncLifecycle
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -353,9 +322,30 @@ class Stream:
 
     # -- routing -------------------------------------------------------------------------------
 
+    @property
+    def topics(self) -> list[str]:
+        """The topics this stream subscribes (one per channel; ``/market/snapshot`` one per symbol)."""
+        return self._topics(self.symbols)
+
+    def last_ticker(self, symbol: str) -> Mapping[str, Any]:
+        """The latest ``/market/ticker`` payload of ``symbol`` (empty before the first)."""
+        return self._quotes.get(symbol, {})
+
+    def last_stats(self, symbol: str) -> Mapping[str, Any]:
+        """The latest 24 h statistics of ``symbol`` from ``/market/snapshot`` (empty before the first)."""
+        return self._stats.get(symbol, {})
+
     def _on_message(self, message: Mapping[str, Any]) -> None:
+        """Route one pushed message (as the WebSocket client delivers it) into the books and frames.
+
+        The WebSocket client calls this; the notebook panels' feeds and recorded replays call it as
+        :meth:`ingest`, so every source reaches the DataFrames through the same code. An unreadable push
+        is counted in :attr:`bad_messages` and kept in :attr:`error`, never raised.
+        """
         topic = message.get("topic", "")
         prefix, _, arg = topic.partition(":")
+        if arg == "all":  # /market/ticker:all names the symbol in the subject (kucoin-protocol.md 1.6)
+            arg = message.get("subject", "")
         data = message.get("data")
         try:
             if prefix == "/market/level2":
@@ -375,6 +365,8 @@ class Stream:
             self.bad_messages += 1
             self.error = exc
             logger.debug("kunb Stream skipped an unreadable %s push: %r", prefix, exc)
+
+    ingest = _on_message
 
     def _on_level2(self, symbol: str, data: Mapping[str, Any]) -> None:
         book = self.books.get(symbol)
@@ -479,54 +471,3 @@ def _num(value: Any, default: float | None = None) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return default
-
-
-# -- where a Stream started from sync code runs -------------------------------------------------
-
-_helper_loop: asyncio.AbstractEventLoop | None = None
-_helper_lock = threading.Lock()
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
-def _target_loop() -> asyncio.AbstractEventLoop:
-    """The running loop (a Jupyter kernel runs cells inside its loop), else one helper thread's loop."""
-    global _helper_loop
-    running = _running_loop()
-    if running is not None:
-        return running
-    with _helper_lock:
-        if _helper_loop is None or _helper_loop.is_closed():
-            loop = asyncio.new_event_loop()
-            ready = threading.Event()
-
-            def main() -> None:
-                asyncio.set_event_loop(loop)
-                loop.call_soon(ready.set)
-                loop.run_forever()
-
-            threading.Thread(target=main, name="kunb-stream-loop", daemon=True).start()
-            ready.wait()
-            _helper_loop = loop
-        return _helper_loop
-
-
-def _stop_helper_loop(timeout: float = 5.0) -> None:
-    """Stop the helper thread's loop (tests; a process normally lets the daemon thread end with it)."""
-    global _helper_loop
-    with _helper_lock:
-        loop, _helper_loop = _helper_loop, None
-    if loop is None or loop.is_closed():
-        return
-    done = threading.Event()
-    loop.call_soon_threadsafe(lambda: (loop.stop(), done.set()))
-    if done.wait(timeout):
-        for thread in threading.enumerate():
-            if thread.name == "kunb-stream-loop":
-                thread.join(timeout)
-        loop.close()

@@ -198,7 +198,7 @@ async def test_start_from_a_cell_returns_at_once(exchange: Exchange) -> None:
 
 def test_start_from_a_script_uses_a_helper_loop() -> None:
     """Without a running loop, start() runs the stream on a helper thread and waits for the subscribe."""
-    from kunb.feed import _stop_helper_loop
+    from kunb.runtime import stop_helper_loop
     from kunb.sim import SimHandle
 
     handle = SimHandle(seed=2, symbols=["BTC-USDT"])
@@ -212,7 +212,7 @@ def test_start_from_a_script_uses_a_helper_loop() -> None:
         assert stream.state is StreamState.CLOSED and stream.connection is None
     finally:
         handle.stop()
-        _stop_helper_loop()
+        stop_helper_loop()
 
 
 async def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:

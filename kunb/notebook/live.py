@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .runtime import register, run_in_loop, target_loop, unregister
+from ..runtime import run_in_loop, target_loop
+from .runtime import register, unregister
 from .source import Feed
 from .status import Health, StatusView
 from .throttle import DEFAULT_MAX_HZ, Throttle

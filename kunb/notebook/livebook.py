@@ -12,10 +12,10 @@ import pandas as pd
 
 from ..book import BookState, OrderBook
 from ..exceptions import KunbError, ProtocolError
+from ..runtime import run_in_loop
 from .bookpanel import BookPanel
 from .live import LiveObject
 from .model import Ring
-from .runtime import run_in_loop
 from .source import Feed
 from .status import Health
 from .throttle import DEFAULT_MAX_HZ

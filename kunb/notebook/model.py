@@ -1,19 +1,23 @@
-"""What the ticker panels render: bounded per-symbol float64 series and the latest quote (pure, no clock)."""
+"""What the panels render, read from a :class:`kunb.Stream`: per-symbol float64 series and the latest quote
+(pure, no clock)."""
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigurationError
 
-__all__ = ["Quote", "RateMeter", "Ring", "TickerModel"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ..feed import Stream
+
+__all__ = ["Quote", "RateMeter", "Ring", "TickerView"]
 
 
 class Ring:
@@ -101,91 +105,76 @@ class Quote:
 
 
 def _f(value: Any) -> float:
-    return math.nan if value is None or value == "" else float(value)
+    try:
+        return math.nan if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
-# columns of a symbol's ring
-_T, _PRICE, _BID, _ASK, _SPREAD_BPS = range(5)
-_COLUMNS = ("time", "price", "bid", "ask", "spread_bps")
-
-
-class TickerModel:
-    """Per-symbol rolling ticker series plus the latest quote and 24 h statistics.
-
-    Feed ``/market/ticker`` payloads to :meth:`on_ticker` and 24 h statistics (``/api/v1/market/stats``
-    or ``/market/snapshot``) to :meth:`on_stats`. ``version`` increases on every change so a renderer
-    can skip frames in which nothing happened.
+class TickerView:
+    """The ticker panel's reading of a :class:`kunb.Stream`: the newest ``window`` ticks per symbol as
+    float64 series, the latest quote with 24 h statistics, and a ``version`` that moves when the drawn
+    series change (the panel then resends its traces). The stream's frames hold the data; this only reads.
     """
 
-    def __init__(self, symbols: Iterable[str], *, window: int = 2000) -> None:
-        self.symbols = list(dict.fromkeys(symbols))
-        if not self.symbols:
-            raise ConfigurationError("give at least one symbol, e.g. ['BTC-USDT']")
+    def __init__(self, stream: Stream, *, window: int) -> None:
+        if window < 1:
+            raise ConfigurationError(f"window must be >= 1, got {window!r}")
+        if stream.ticks is None:
+            raise ConfigurationError("the ticker view needs a Stream recording ticks (ticker=True)")
+        self.stream = stream
+        self.ticks = stream.ticks
+        self.symbols = list(stream.symbols)
         self.window = window
-        self._rings = {s: Ring(window, len(_COLUMNS)) for s in self.symbols}
-        self._quotes = {s: Quote(s) for s in self.symbols}
-        self.messages = 0
-        self.version = 0
+        self._bumps = 0
 
-    def on_ticker(self, symbol: str, data: Mapping[str, Any]) -> None:
-        """Store one ``/market/ticker`` payload (kucoin-protocol.md 2.1: strings, ``time`` in ms)."""
-        ring = self._rings.get(symbol)
-        if ring is None:
-            return  # a symbol we did not ask for (e.g. a shared subscription); not ours to show
-        quote = replace(
-            self._quotes[symbol],
-            time_ms=_f(data.get("time")),
-            price=_f(data.get("price")),
-            bid=_f(data.get("bestBid")),
-            ask=_f(data.get("bestAsk")),
-            bid_size=_f(data.get("bestBidSize")),
-            ask_size=_f(data.get("bestAskSize")),
-        )
-        self._quotes[symbol] = quote
-        ring.append((quote.time_ms, quote.price, quote.bid, quote.ask, quote.spread_bps))
-        self.messages += 1
-        self.version += 1
+    @property
+    def messages(self) -> int:
+        """Ticker messages recorded, ever."""
+        return self.ticks.appended
 
-    def on_stats(self, symbol: str, data: Mapping[str, Any]) -> None:
-        """Store 24 h statistics (``changeRate``, ``vol``, ``volValue``) from REST stats or a snapshot."""
-        if symbol not in self._quotes:
-            return
-        quote = self._quotes[symbol]
-        self._quotes[symbol] = replace(
-            quote,
-            change_rate=_f(data.get("changeRate")),
-            volume=_f(data.get("vol")),
-            volume_value=_f(data.get("volValue")),
-            price=quote.price if not math.isnan(quote.price) else _f(data.get("last")),
-        )
-        self.version += 1
+    @property
+    def version(self) -> int:
+        return self.ticks.version + self._bumps
 
     def set_window(self, window: int) -> None:
-        """Keep ``window`` points per symbol from now on (the newest points survive a shrink)."""
-        self._rings = {s: r.resized(window) for s, r in self._rings.items()}
+        """Draw ``window`` points per symbol from now on (up to what the stream's frame holds)."""
+        if window < 1:
+            raise ConfigurationError(f"window must be >= 1, got {window!r}")
         self.window = window
-        self.version += 1
+        self._bumps += 1
 
     def quote(self, symbol: str) -> Quote:
-        return self._quotes[symbol]
+        """The latest ticker of ``symbol`` with its 24 h statistics (kucoin-protocol.md 2.1)."""
+        tick = self.stream.last_ticker(symbol)
+        stats = self.stream.last_stats(symbol)
+        price = _f(tick.get("price"))
+        return Quote(
+            symbol,
+            time_ms=_f(tick.get("time")),
+            price=_f(stats.get("lastTradedPrice")) if math.isnan(price) else price,
+            bid=_f(tick.get("bestBid")),
+            ask=_f(tick.get("bestAsk")),
+            bid_size=_f(tick.get("bestBidSize")),
+            ask_size=_f(tick.get("bestAskSize")),
+            change_rate=_f(stats.get("changeRate")),
+            volume=_f(stats.get("vol")),
+            volume_value=_f(stats.get("volValue")),
+        )
 
     def series(self, symbol: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(time_ms, price, spread_bps)`` float64 views of the window, oldest first."""
-        view = self._rings[symbol].view()
-        return view[_T], view[_PRICE], view[_SPREAD_BPS]
+        """``(time_ms, price, spread_bps)`` float64 arrays of the newest ``window`` ticks, oldest first."""
+        cols = self.ticks.last(self.window, "time", "price", "spread", "mid", symbol=symbol)
+        mid = cols["mid"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bps = np.where(mid > 0, cols["spread"] / mid * 1e4, np.nan)
+        return cols["time"], cols["price"], bps
 
     @property
     def df(self) -> pd.DataFrame:
-        """The rolling window of every symbol as one DataFrame (a copy; built on demand)."""
-        frames = []
-        for symbol, ring in self._rings.items():
-            frame = pd.DataFrame(dict(zip(_COLUMNS, ring.view().copy(), strict=True)))
-            frame.insert(1, "symbol", symbol)
-            frames.append(frame)
-        out = pd.concat(frames, ignore_index=True)
-        out["time"] = pd.to_datetime(out["time"], unit="ms", utc=True)
-        out["spread"] = out["ask"] - out["bid"]
-        return out.sort_values("time", kind="stable", ignore_index=True)
+        """The newest ``window`` ticks of every symbol, oldest first (the stream's ``ticks`` columns)."""
+        frames = [self.ticks.to_pandas(symbol=s, last=self.window) for s in self.symbols]
+        return pd.concat(frames).sort_index(kind="stable")
 
     def snapshot(self) -> dict[str, dict[str, float | None]]:
         """The seed's ``get_market_snapshot()`` shape: price, 24 h change and volume, bid, ask, spread."""
@@ -194,7 +183,8 @@ class TickerModel:
             return None if math.isnan(x) else x
 
         out: dict[str, dict[str, float | None]] = {}
-        for symbol, q in self._quotes.items():
+        for symbol in self.symbols:
+            q = self.quote(symbol)
             out[symbol] = {
                 "price": num(q.price),
                 "change_24h": num(q.change_rate),

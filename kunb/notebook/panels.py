@@ -12,7 +12,7 @@ import plotly.colors as pc
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .model import Quote, TickerModel
+from .model import Quote, TickerView
 from .status import StatusView, badge_html
 
 __all__ = ["WINDOW_CHOICES", "Controls", "TickerPanel", "date_template", "fmt_num"]
@@ -198,7 +198,7 @@ class TickerPanel:
         self.widget.children = (*self.widget.children[:-1], self.figure)
         old.close()  # out of the layout: close its comm so the kernel does not keep it alive
 
-    def render(self, model: TickerModel, status: StatusView) -> None:
+    def render(self, model: TickerView, status: StatusView) -> None:
         """Show ``model`` and ``status``: one ``batch_update`` on the figure, two HTML assignments."""
         self.badge.value = badge_html(status)
         self.table.value = _quotes_table([model.quote(s) for s in self.symbols if s in model.symbols])

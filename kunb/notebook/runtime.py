@@ -1,14 +1,16 @@
-"""Where live objects run (the kernel's loop, or a helper loop thread in scripts); one per cell."""
+"""One live object per notebook cell, stopped at exit; opt-in nested loops. Where objects run (the kernel's
+loop, or a helper loop thread in scripts) is :mod:`kunb.runtime`."""
 
 from __future__ import annotations
 
 import asyncio
 import atexit
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 from ..exceptions import ConfigurationError
+from ..runtime import stop_helper_loop
 
 __all__ = [
     "Stoppable",
@@ -17,9 +19,7 @@ __all__ = [
     "live_objects",
     "register",
     "run",
-    "run_in_loop",
     "stop_all",
-    "target_loop",
     "unregister",
 ]
 
@@ -28,65 +28,6 @@ T = TypeVar("T")
 
 class Stoppable(Protocol):
     def stop(self) -> None: ...
-
-
-class _HelperLoop:
-    """One daemon thread running an event loop, for plain scripts that have no running loop."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self.thread = threading.Thread(target=self._main, name="kunb-live-loop", daemon=True)
-        self.thread.start()
-        self._ready.wait()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.call_soon(self._ready.set)
-        self.loop.run_forever()
-
-    def close(self) -> None:
-        if self.loop.is_closed():
-            return
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
-        if not self.thread.is_alive():
-            self.loop.close()
-
-
-_helper: _HelperLoop | None = None
-_helper_lock = threading.Lock()
-
-
-def target_loop() -> asyncio.AbstractEventLoop:
-    """The loop live objects run on: the running one (a Jupyter kernel's), else the helper thread's.
-
-    jupyter-notes.md 0.2: ipykernel runs cells inside its asyncio loop, so a plain function called in
-    a cell can create tasks on it and return at once. A script has no running loop; there one helper
-    thread runs a loop for every live object of the process.
-    """
-    global _helper
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    with _helper_lock:
-        if _helper is None or _helper.loop.is_closed():
-            _helper = _HelperLoop()
-        return _helper.loop
-
-
-def run_in_loop(loop: asyncio.AbstractEventLoop, fn: Callable[[], T]) -> None:
-    """Call ``fn`` on ``loop``'s thread: now if that is this thread, else as soon as the loop can."""
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
-        fn()
-    elif not loop.is_closed():
-        loop.call_soon_threadsafe(fn)
-    # a closed loop (kernel shutdown, a finished asyncio.run) has no tasks left to act on
 
 
 # ---- one live object per cell -------------------------------------------------------------------
@@ -149,10 +90,7 @@ def stop_all() -> None:
     """Stop every live object (registered with ``atexit``, so kernel shutdown leaves nothing behind)."""
     for obj in live_objects():
         obj.stop()
-    global _helper
-    if _helper is not None:
-        _helper.close()
-        _helper = None
+    stop_helper_loop()
 
 
 atexit.register(stop_all)

@@ -8,28 +8,33 @@ from typing import Any
 
 import pandas as pd
 
+from ..feed import Stream
+from ..runtime import run_in_loop
 from .live import LiveObject
-from .model import RateMeter, TickerModel
-from .panels import TickerPanel
-from .runtime import run_in_loop
+from .model import RateMeter, TickerView
+from .panels import WINDOW_CHOICES, TickerPanel
 from .source import Feed
 from .status import StatusView
 from .throttle import DEFAULT_MAX_HZ
 
-__all__ = ["LiveTicker", "ticker_topics"]
+__all__ = ["LiveTicker"]
 
 
-def ticker_topics(symbols: Sequence[str]) -> list[str]:
-    """``/market/ticker`` for the quotes and ``/market/snapshot`` per symbol for 24 h change and volume.
-
-    kucoin-protocol.md 2.1: the ticker push carries no 24 h statistics; the snapshot topic does (every
-    2 s), and it takes one symbol per topic.
-    """
-    return [f"/market/ticker:{','.join(symbols)}", *(f"/market/snapshot:{s}" for s in symbols)]
+def _ticker_stream(symbols: Sequence[str], window: int) -> Stream:
+    """The Stream a ticker panel records into: ``/market/ticker`` and, per symbol, ``/market/snapshot``
+    (kucoin-protocol.md 2.1: the ticker push carries no 24 h statistics; the snapshot topic does, every
+    2 s, one symbol per topic). Its frame holds the largest window the panel offers for every symbol."""
+    names = list(dict.fromkeys(symbols))
+    rows = max(window, *WINDOW_CHOICES) * max(len(names), 1)
+    return Stream(names, book=False, ticker=True, trades=False, stats=True, window=rows)
 
 
 class LiveTicker(LiveObject):
-    """A live ticker: see :func:`kunb.live_ticker`. ``.df``, ``.snapshot()``, ``.stop()``, ``.start()``."""
+    """A live ticker: see :func:`kunb.live_ticker`. ``.df``, ``.snapshot()``, ``.stop()``, ``.start()``.
+
+    Its data is a :class:`kunb.Stream` (``.stream``) fed by the panel's Feed: the same routing and
+    rolling frames as a Stream started from a script.
+    """
 
     kind = "ticker"
 
@@ -43,7 +48,8 @@ class LiveTicker(LiveObject):
         max_hz: float = DEFAULT_MAX_HZ,
     ) -> None:
         super().__init__(feed, key=key, max_hz=max_hz)
-        self.model = TickerModel(symbols, window=window)
+        self.stream = _ticker_stream(symbols, window)
+        self.model = TickerView(self.stream, window=window)
         self.panel = TickerPanel(self.model.symbols, window=window, simulated=self.simulated)
         self.widget = self.panel.widget
         self._rate = RateMeter()
@@ -57,23 +63,13 @@ class LiveTicker(LiveObject):
         return list(self.model.symbols)
 
     def _topics(self) -> list[str]:
-        return ticker_topics(self.model.symbols)
+        return self.stream.topics
 
     def _has_data(self) -> bool:
         return self.model.messages > 0
 
     def _on_message(self, message: Mapping[str, Any]) -> None:
-        topic = str(message.get("topic", ""))
-        data = message.get("data") or {}
-        if topic.startswith("/market/ticker:"):
-            # per-symbol topics on push (kucoin-protocol.md 1.6); ticker:all names it in `subject`
-            symbol = topic.partition(":")[2]
-            if symbol == "all":
-                symbol = str(message.get("subject", ""))
-            self.model.on_ticker(symbol, data)
-        elif topic.startswith("/market/snapshot:"):
-            stats = data.get("data", data)  # snapshot wraps its numbers in data.data (protocol 2.1)
-            self.model.on_stats(str(stats.get("symbol") or topic.partition(":")[2]), stats)
+        self.stream.ingest(message)
 
     def _render(self) -> None:
         self.msg_rate = self._rate.rate(self._clock(), self.model.messages)
@@ -92,7 +88,8 @@ class LiveTicker(LiveObject):
         was_running = self.running
         if was_running:
             self.stop()
-        self.model = TickerModel(symbols, window=self.model.window)
+        self.stream = _ticker_stream(symbols, self.model.window)
+        self.model = TickerView(self.stream, window=self.model.window)
         self.panel.set_symbols(self.model.symbols)
         if was_running:
             run_in_loop(self._loop, lambda: self._loop.create_task(self._restart()))

@@ -1,4 +1,4 @@
-"""The Feed every live panel uses by default: kunb's WebSocket connection, its lifecycle mapped to Health."""
+"""The Feed every live panel uses by default: kunb's WebSocket client, its lifecycle mapped to Health."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 from ..exceptions import RequestTimeout
 from ..signing import Credentials
-from ..websocket import ConnectWebsocket, EventKind, LifecycleEvent
+from ..websocket import EventKind, LifecycleEvent
+from ..ws_client import KucoinWsClient
 from .source import HealthSink, MessageSink
 from .status import Health
 
@@ -15,9 +16,10 @@ __all__ = ["ClientFeed"]
 
 
 class ClientFeed:
-    """Streams topics from ``url`` over one :class:`kunb.websocket.ConnectWebsocket`.
+    """Streams topics from ``url`` through :class:`kunb.ws_client.KucoinWsClient` (the client scripts and
+    :class:`kunb.Stream` use: sharding, one dispatch path).
 
-    Reconnecting, backoff, fresh tokens and resubscribing are the connection's job; this class only
+    Reconnecting, backoff, fresh tokens and resubscribing are the client's job; this class only
     translates its lifecycle events into what the badge says, so the badge tells the truth:
     ``unreachable`` while no dial has reached the exchange's welcome, ``reconnecting`` after a live link
     dropped, ``live`` once the topics are (re)subscribed.
@@ -42,7 +44,7 @@ class ClientFeed:
         self.credentials = credentials
         self.private = credentials is not None
         self.backoff_cap = backoff_cap
-        self.connection: ConnectWebsocket | None = None
+        self.connection: KucoinWsClient | None = None
 
     def _client(self) -> Any:
         from ..client import Market, User
@@ -54,31 +56,27 @@ class ClientFeed:
     async def run(self, topics: list[str], on_message: MessageSink, on_health: HealthSink) -> None:
         loop = asyncio.get_running_loop()
         closed: asyncio.Future[None] = loop.create_future()
-        welcomed = False  # since the last dial
+        welcomed: set[str] = set()  # connections welcomed since their last dial
 
         def on_event(event: LifecycleEvent) -> None:
-            nonlocal welcomed
             kind = event.kind
             if kind is EventKind.WELCOME:
-                welcomed = True
+                welcomed.add(event.connection)
             elif kind in (EventKind.SUBSCRIBED, EventKind.RESUBSCRIBED):
                 on_health(Health.LIVE, "")
             elif kind is EventKind.DISCONNECTED:
-                if welcomed:
+                if event.connection in welcomed:
                     on_health(Health.RECONNECTING, event.detail)
                 else:
                     on_health(Health.UNREACHABLE, event.detail)
-                welcomed = False
+                welcomed.discard(event.connection)
             elif kind is EventKind.QUEUE_OVERFLOW:
                 on_health(Health.LIVE, "falling behind: oldest messages dropped")
-            elif kind is EventKind.CLOSED and not closed.done():
-                if event.error is not None:
-                    closed.set_exception(event.error)
-                else:
-                    closed.set_result(None)
+            elif kind is EventKind.CLOSED and event.error is not None and not closed.done():
+                closed.set_exception(event.error)  # a fatal end (bad credentials...): retrying cannot help
 
         client = self._client()
-        ws = ConnectWebsocket(
+        ws = await KucoinWsClient.create(
             None, client, on_message, private=self.private, on_event=on_event, backoff_cap=self.backoff_cap
         )
         self.connection = ws
@@ -94,7 +92,7 @@ class ClientFeed:
         finally:
             self.connection = None
             try:
-                await ws.close()  # re-raises our own cancellation once the link is closed
+                await ws.close()  # re-raises our own cancellation once the links are closed
             finally:
                 await client.aclose()  # the REST keep-alive socket the token came through
 

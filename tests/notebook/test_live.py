@@ -124,7 +124,7 @@ def test_in_a_script_a_helper_thread_runs_the_loop():
     live = None
     try:
         live = nb.live_ticker(["BTC-USDT"], feed=_ThreadFeed(), max_hz=50)
-        assert any(t.name == "kunb-live-loop" for t in threading.enumerate())
+        assert any(t.name == "kunb-loop" for t in threading.enumerate())
         live.feed.ready.wait(5)
         assert live.feed.ready.is_set()
         live.feed.push(ticker_msg("BTC-USDT", 1))

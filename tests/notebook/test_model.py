@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from nbfakes import ticker_msg
 
 from kunb.exceptions import ConfigurationError
-from kunb.notebook.model import RateMeter, Ring, TickerModel
+from kunb.feed import Stream
+from kunb.notebook.model import RateMeter, Ring, TickerView
 
 
 @settings(max_examples=60, deadline=None)
@@ -58,30 +59,40 @@ def test_rate_meter_reports_messages_per_second():
     assert meter.rate(5.0, 100) == pytest.approx(0.0)
 
 
-def test_ticker_model_stores_quotes_spread_and_stats():
-    """Ticker pushes fill the series and quote; stats add 24 h change and volume; snapshot matches."""
-    model = TickerModel(["BTC-USDT", "ETH-USDT"], window=3)
+def test_ticker_view_reads_series_quote_and_stats_from_the_stream():
+    """Ticker pushes routed by a Stream fill the view's series and quote; a snapshot push adds 24 h change
+    and volume; other symbols stay out; the window bounds series and df."""
+    stream = Stream(["BTC-USDT", "ETH-USDT"], book=False, trades=False)
+    view = TickerView(stream, window=3)
     for i in range(5):
-        model.on_ticker("BTC-USDT", ticker_msg("BTC-USDT", i, price=1000.0, spread=2.0)["data"])
-    model.on_ticker("DOGE-USDT", ticker_msg("DOGE-USDT", 0)["data"])  # not ours: ignored
-    model.on_stats("BTC-USDT", {"changeRate": 0.0125, "vol": 12.5, "volValue": 12500.0})
-    t, price, bps = model.series("BTC-USDT")
+        stream.ingest(ticker_msg("BTC-USDT", i, price=1000.0, spread=2.0))
+    stream.ingest(ticker_msg("DOGE-USDT", 0))  # not ours: never shown
+    stream.ingest(
+        {
+            "topic": "/market/snapshot:BTC-USDT",
+            "data": {"data": {"symbol": "BTC-USDT", "changeRate": 0.0125, "vol": 12.5, "volValue": 12500.0}},
+        }
+    )
+    t, price, bps = view.series("BTC-USDT")
     assert price.tolist() == [1002.0, 1003.0, 1004.0]
     assert t.tolist() == [1_700_000_000_002, 1_700_000_000_003, 1_700_000_000_004]
     assert bps[-1] == pytest.approx(2.0 / 1004.0 * 1e4)
-    snap = model.snapshot()
+    snap = view.snapshot()
     assert snap["BTC-USDT"]["bid"] == 1003.0 and snap["BTC-USDT"]["ask"] == 1005.0
     assert snap["BTC-USDT"]["spread"] == pytest.approx(2.0)
     assert snap["BTC-USDT"]["change_24h"] == 0.0125 and snap["BTC-USDT"]["volume_24h"] == 12.5
-    assert snap["ETH-USDT"]["price"] is None
-    assert model.messages == 5
-    df = model.df
+    assert snap["ETH-USDT"]["price"] is None and "DOGE-USDT" not in snap
+    assert view.messages == 6  # rows the stream recorded (the DOGE tick included), not drawn
+    df = view.df
     assert list(df["symbol"].unique()) == ["BTC-USDT"]
-    assert len(df) == 3 and str(df["time"].dtype).startswith("datetime64")
+    assert len(df) == 3 and str(df.index.dtype).startswith("datetime64")
     assert math.isclose(df["spread"].iloc[-1], 2.0)
+    version = view.version
+    view.set_window(2)
+    assert view.version > version and len(view.series("BTC-USDT")[0]) == 2
 
 
-def test_ticker_model_needs_a_symbol():
-    """An empty symbol list is refused with a hint."""
-    with pytest.raises(ConfigurationError, match="BTC-USDT"):
-        TickerModel([])
+def test_ticker_view_needs_ticks():
+    """A Stream that records no ticks cannot back a ticker view."""
+    with pytest.raises(ConfigurationError, match="ticker=True"):
+        TickerView(Stream("BTC-USDT", ticker=False), window=10)

@@ -8,17 +8,18 @@ import numpy as np
 import pytest
 from nbfakes import ticker_msg
 
-from kunb.notebook.model import TickerModel
+from kunb.feed import Stream
+from kunb.notebook.model import TickerView
 from kunb.notebook.panels import TickerPanel, fmt_num
 from kunb.notebook.status import Health, StatusView, badge_html
 
 
-def _model(n: int = 4) -> TickerModel:
-    model = TickerModel(["BTC-USDT", "ETH-USDT"], window=100)
+def _model(n: int = 4) -> TickerView:
+    stream = Stream(["BTC-USDT", "ETH-USDT"], book=False, trades=False)
     for i in range(n):
-        model.on_ticker("BTC-USDT", ticker_msg("BTC-USDT", i, price=50_000.0, spread=1.0)["data"])
-        model.on_ticker("ETH-USDT", ticker_msg("ETH-USDT", i, price=3_000.0, spread=0.2)["data"])
-    return model
+        stream.ingest(ticker_msg("BTC-USDT", i, price=50_000.0, spread=1.0))
+        stream.ingest(ticker_msg("ETH-USDT", i, price=3_000.0, spread=0.2))
+    return TickerView(stream, window=100)
 
 
 def test_render_puts_the_window_into_named_float64_traces():
@@ -82,6 +83,6 @@ def test_a_frame_without_new_data_sends_no_arrays():
     panel.figure.comm.send = lambda *a, **k: (sent.append(k), send(*a, **k))
     panel.render(model, status)
     assert (panel.frames, panel.redraws, sent) == (2, 1, [])
-    model.on_ticker("BTC-USDT", ticker_msg("BTC-USDT", 99)["data"])
+    model.stream.ingest(ticker_msg("BTC-USDT", 99))
     panel.render(model, status)
     assert panel.redraws == 2 and sent
