@@ -24,13 +24,13 @@ import contextlib
 import enum
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .book import BookState, OrderBook
 from .exceptions import AuthenticationError, ClosedError, ConfigurationError, KunbError, ProtocolError
 from .rolling import BookTopFrame, CandleFrame, TickerFrame, TradeFrame
-from .runtime import SyncLifecycle
+from .runtime import SyncLifecycle, running_loop
 from .signing import Credentials
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,6 +83,8 @@ class Stream(SyncLifecycle):
         on_book: called as ``on_book(symbol, book)`` after every push or snapshot a book took (renderers,
             tests); it runs on the event loop and must be quick.
         market: a ready :class:`kunb.client.Market` to use instead of creating one (it is not closed).
+        snapshots: ``async (symbol) -> level-2 snapshot`` to use instead of the REST calls (replays, tests,
+            a notebook panel fed by its own Feed).
         **ws_options: passed to :class:`kunb.ws_client.KucoinWsClient` (``backoff_base``, ``queue_size``...).
     """
 
@@ -105,6 +107,7 @@ class Stream(SyncLifecycle):
         max_buffer: int = 10_000,
         on_book: Callable[[str, OrderBook], None] | None = None,
         market: Market | None = None,
+        snapshots: Callable[[str], Awaitable[Mapping[str, Any]]] | None = None,
         **ws_options: Any,
     ) -> None:
         self.symbols = [symbols] if isinstance(symbols, str) else list(dict.fromkeys(symbols))
@@ -138,6 +141,7 @@ class Stream(SyncLifecycle):
         self._stats: dict[str, Mapping[str, Any]] = {}
         self._market = market
         self._own_market = market is None
+        self._snapshots = snapshots
         self._ws_options = ws_options
         self._client: KucoinWsClient | None = None
         self._fetching: dict[str, asyncio.Task[None]] = {}
@@ -382,8 +386,10 @@ class Stream(SyncLifecycle):
         state = book.state
         if state is BookState.LIVE:
             self._record_top(symbol, book)
-        elif symbol not in self._fetching and self._state is not StreamState.CLOSED and self._loop:
-            self._fetching[symbol] = self._loop.create_task(self._sync(symbol), name=f"kunb-book-{symbol}")
+        elif symbol not in self._fetching and self._state is not StreamState.CLOSED:
+            loop = self._loop or running_loop()  # a stream fed through ingest() runs on its caller's loop
+            if loop is not None:
+                self._fetching[symbol] = loop.create_task(self._sync(symbol), name=f"kunb-book-{symbol}")
         if state is not was:
             self._signal()
         hook = self._on_book
@@ -432,6 +438,8 @@ class Stream(SyncLifecycle):
                 del self._fetching[symbol]
 
     async def _fetch(self, symbol: str) -> Mapping[str, Any]:
+        if self._snapshots is not None:
+            return await self._snapshots(symbol)
         market = self._market
         if market is None:
             raise ClosedError("the Stream is closed")

@@ -118,9 +118,13 @@ class LiveObject:
         self._stopped.clear()
         self.health = Health.CONNECTING
         self.detail = ""
-        self._spawn_child(self.feed.run(self._topics(), self._ingest, self._on_health), "feed")
+        self._spawn_child(self._run_feed(), "feed")
         self._spawn_child(self.throttle.run(), "render")
         self.throttle.render_now()
+
+    async def _run_feed(self) -> None:
+        """Run the feed until cancelled (the object's feed task; a subclass may wrap it)."""
+        await self.feed.run(self._topics(), self._ingest, self._on_health)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -11,11 +9,11 @@ from typing import Any
 import pandas as pd
 
 from ..book import BookState, OrderBook
-from ..exceptions import KunbError, ProtocolError
+from ..feed import Stream, StreamState
 from ..runtime import run_in_loop
 from .bookpanel import BookPanel
 from .live import LiveObject
-from .model import Ring
+from .panels import WINDOW_CHOICES
 from .source import Feed
 from .status import Health
 from .throttle import DEFAULT_MAX_HZ
@@ -23,9 +21,6 @@ from .throttle import DEFAULT_MAX_HZ
 __all__ = ["LiveBook", "SnapshotFetcher", "rest_snapshots"]
 
 SnapshotFetcher = Callable[[str], Awaitable[Mapping[str, Any]]]
-
-_log = logging.getLogger(__name__)
-_T, _SPREAD, _MID = range(3)
 
 
 def rest_snapshots(url: str) -> SnapshotFetcher:
@@ -42,7 +37,12 @@ def rest_snapshots(url: str) -> SnapshotFetcher:
 
 class LiveBook(LiveObject):
     """A live order book: see :func:`kunb.live_book`. ``.book`` (the synced
-    :class:`~kunb.book.OrderBook`), ``.df``, ``.spread_df``, ``.snapshot()``, ``.stop()``."""
+    :class:`~kunb.book.OrderBook`), ``.df``, ``.spread_df``, ``.snapshot()``, ``.stop()``.
+
+    Its data is a :class:`kunb.Stream` (``.stream``) fed by the panel's Feed: the Stream keeps the book in
+    sync (buffering, snapshot fetches with backoff, replay, resync on a gap - kucoin-protocol.md 3) and
+    records its top after every applied push, from which the spread series is drawn.
+    """
 
     kind = "book"
 
@@ -60,38 +60,61 @@ class LiveBook(LiveObject):
         super().__init__(feed, key=key, max_hz=max_hz)
         self.symbol = symbol
         self.depth = depth
-        self.book = OrderBook(symbol)
-        self._spread = Ring(window, 3)
+        self.window = window
         self._fetch_snapshot = snapshots or rest_snapshots(feed.url)
-        self._fetching: asyncio.Task[None] | None = None
+        self.stream = self._new_stream()
         self.panel = BookPanel(symbol, depth=depth, window=window, simulated=self.simulated)
         self.widget = self.panel.widget
         self._bind_controls(self.panel.controls)
         self.panel.controls.on_symbols(lambda symbols: self.set_symbol(symbols[0]))
         self.panel.controls.on_window(self.set_window)
 
+    def _new_stream(self) -> Stream:
+        # the top frame holds the largest window the panel offers; top_interval=0: a row per applied push
+        return Stream(
+            self.symbol,
+            ticker=False,
+            trades=False,
+            stats=False,
+            window=max(self.window, *WINDOW_CHOICES),
+            top_depth=1,
+            top_interval=0,
+            snapshots=self._fetch_snapshot,
+            on_book=self._on_book,
+        )
+
+    @property
+    def book(self) -> OrderBook:
+        """The synchronised level-2 book (:class:`kunb.book.OrderBook`)."""
+        return self.stream.books[self.symbol]
+
     def _topics(self) -> list[str]:
-        return [f"/market/level2:{self.symbol}"]
+        return self.stream.topics
 
     # ---- data in ------------------------------------------------------------------------------
 
-    def _on_message(self, message: Mapping[str, Any]) -> None:
-        data = message.get("data")
-        if not isinstance(data, Mapping) or data.get("symbol", self.symbol) != self.symbol:
-            return
-        try:
-            self.book.on_push(data)
-        except ProtocolError as exc:  # the book dropped itself; a new snapshot follows
-            _log.warning("kunb live_book %s: %s", self.symbol, exc)
-        if self.book.needs_snapshot:
-            self._want_snapshot()
-        else:
-            self._record_spread()
+    def _spawn(self) -> None:
+        if not self._tasks and self.stream.state is StreamState.CLOSED:  # restarted: a fresh book
+            self.stream = self._new_stream()
+        super()._spawn()
 
-    def _record_spread(self) -> None:
-        spread, mid, t = self.book.spread, self.book.mid, self.book.time
-        if spread is not None and mid is not None and t is not None:
-            self._spread.append((float(t), spread, mid))
+    async def _run_feed(self) -> None:
+        stream = self.stream
+        try:
+            await super()._run_feed()
+        finally:
+            await stream.aclose()  # ends its snapshot fetches with the feed
+
+    def _on_message(self, message: Mapping[str, Any]) -> None:
+        self.stream.ingest(message)
+
+    def _on_book(self, symbol: str, book: OrderBook) -> None:
+        # after every push or snapshot: a snapshot that brought the book live is news for the badge
+        if book.state is BookState.LIVE and self.health is not Health.STOPPED:
+            if self.health is not Health.LIVE:
+                self.health = Health.LIVE
+                self.detail = ""
+            self.throttle.mark()
 
     def _message_health(self) -> Health:
         if self.book.state is BookState.LIVE:
@@ -103,34 +126,19 @@ class LiveBook(LiveObject):
         # the connection being live is not the book being live: it still needs its snapshot
         super()._on_health(self._message_health() if health is Health.LIVE else health, detail)
 
-    def _want_snapshot(self) -> None:
-        if self._fetching is None or self._fetching.done():
-            self._fetching = self._spawn_child(self._sync(), "snapshot")
-
-    async def _sync(self) -> None:
-        """Fetch snapshots until the book is live (a stale snapshot or a gap in the replay asks again)."""
-        delay = 0.2
-        while self.book.needs_snapshot:
-            try:
-                snapshot = await self._fetch_snapshot(self.symbol)
-                self.book.on_snapshot(snapshot)
-            except (KunbError, OSError) as exc:
-                self.detail = f"book snapshot failed ({exc}); retrying"
-                self.throttle.mark()
-                await asyncio.sleep(delay)  # backoff between REST attempts, not synchronisation
-                delay = min(delay * 2, 5.0)
-                continue
-            if self.book.needs_snapshot:
-                await asyncio.sleep(delay)  # snapshot older than the buffered pushes: ask again shortly
-        self.health = self._message_health()
-        self._record_spread()
-        self.throttle.mark()
-
     # ---- data out -----------------------------------------------------------------------------
 
+    def _spread(self) -> dict[str, Any]:
+        tops = self.stream.tops
+        assert tops is not None  # top_interval is set
+        cols = tops.last(self.window, "time", "bid_0", "ask_0")
+        cols["spread"] = cols["ask_0"] - cols["bid_0"]
+        cols["mid"] = (cols["ask_0"] + cols["bid_0"]) / 2
+        return cols
+
     def _render(self) -> None:
-        view = self._spread.view()
-        self.panel.render(self.book, view[_T], view[_SPREAD], self.status())
+        cols = self._spread()
+        self.panel.render(self.book, cols["time"], cols["spread"], self.status())
 
     @property
     def df(self) -> pd.DataFrame:
@@ -140,8 +148,8 @@ class LiveBook(LiveObject):
     @property
     def spread_df(self) -> pd.DataFrame:
         """Spread and mid over time, one row per applied push."""
-        view = self._spread.view()
-        frame = pd.DataFrame({"time": view[_T], "spread": view[_SPREAD], "mid": view[_MID]})
+        cols = self._spread()
+        frame = pd.DataFrame({"time": cols["time"], "spread": cols["spread"], "mid": cols["mid"]})
         frame["time"] = pd.to_datetime(frame["time"], unit="ms", utc=True)
         return frame
 
@@ -179,8 +187,7 @@ class LiveBook(LiveObject):
         if was_running:
             self.stop()
         self.symbol = symbol
-        self.book = OrderBook(symbol)
-        self._spread = Ring(self._spread.size, 3)
+        self.stream = self._new_stream()
         self.panel.set_symbol(symbol)
         if was_running:
             run_in_loop(self._loop, lambda: self._loop.create_task(self._restart()))
@@ -191,5 +198,5 @@ class LiveBook(LiveObject):
 
     def set_window(self, window: int) -> None:
         """Keep ``window`` spread points."""
-        self._spread = self._spread.resized(window)
+        self.window = window
         self.throttle.mark()

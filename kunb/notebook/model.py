@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,49 +16,7 @@ from ..exceptions import ConfigurationError
 if TYPE_CHECKING:  # pragma: no cover
     from ..feed import Stream
 
-__all__ = ["Quote", "RateMeter", "Ring", "TickerView"]
-
-
-class Ring:
-    """A fixed-size window of float64 rows; each column's window is one contiguous NumPy view.
-
-    Storage is column-major and every row is written twice (at ``i`` and ``i + size``), so
-    :meth:`view` never copies and never wraps, and each column goes to plotly as one contiguous float64
-    buffer. Appending costs one small array store (jupyter-notes.md 4: a preallocated ring is ~0.5 us
-    per tick against ~320 us for ``pd.concat``).
-    """
-
-    def __init__(self, size: int, columns: int) -> None:
-        if size < 1:
-            raise ConfigurationError(f"window must be >= 1, got {size!r}")
-        self.size = size
-        self._data = np.full((columns, 2 * size), np.nan)
-        self._next = 0  # write position in [0, size)
-        self.count = 0  # rows ever appended
-
-    def append(self, row: Iterable[float]) -> None:
-        values = tuple(row)
-        i = self._next
-        self._data[:, i] = values
-        self._data[:, i + self.size] = values
-        self._next = (i + 1) % self.size
-        self.count += 1
-
-    def __len__(self) -> int:
-        return min(self.count, self.size)
-
-    def view(self) -> np.ndarray:
-        """The live window, oldest first, shape ``(columns, len)``; valid until the next append."""
-        n = len(self)
-        end = self._next + self.size if self.count >= self.size else self._next
-        return self._data[:, end - n : end]
-
-    def resized(self, size: int) -> Ring:
-        """A new ring of ``size`` rows holding the newest rows of this one."""
-        out = Ring(size, self._data.shape[0])
-        for row in self.view()[:, -size:].T:
-            out.append(row)
-        return out
+__all__ = ["Quote", "RateMeter", "TickerView"]
 
 
 class RateMeter:

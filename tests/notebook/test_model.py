@@ -1,52 +1,15 @@
-"""The ring keeps the newest rows in order as contiguous views; the ticker model stores what it is fed."""
+"""The rate meter counts messages per second; the ticker view reads what its Stream recorded."""
 
 from __future__ import annotations
 
 import math
-from collections import deque
 
-import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from nbfakes import ticker_msg
 
 from kunb.exceptions import ConfigurationError
 from kunb.feed import Stream
-from kunb.notebook.model import RateMeter, Ring, TickerView
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    size=st.integers(1, 12), values=st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=40)
-)
-def test_ring_matches_a_bounded_deque(size, values):
-    """After any number of appends the view equals the last `size` values, oldest first."""
-    ring = Ring(size, 2)
-    ref: deque[float] = deque(maxlen=size)
-    for v in values:
-        ring.append((v, -v))
-        ref.append(v)
-    view = ring.view()
-    assert view.shape == (2, len(ref))
-    assert view[0].tolist() == list(ref)
-    assert view[1].tolist() == [-v for v in ref]
-    assert view[0].flags["C_CONTIGUOUS"] and view.dtype == np.float64
-
-
-def test_resized_ring_keeps_the_newest_rows():
-    """Shrinking keeps the newest rows; growing keeps them all."""
-    ring = Ring(5, 1)
-    for i in range(8):
-        ring.append((i,))
-    assert ring.resized(3).view()[0].tolist() == [5, 6, 7]
-    assert ring.resized(10).view()[0].tolist() == [3, 4, 5, 6, 7]
-
-
-def test_ring_rejects_an_empty_window():
-    """A window of zero points is a configuration error."""
-    with pytest.raises(ConfigurationError):
-        Ring(0, 1)
+from kunb.notebook.model import RateMeter, TickerView
 
 
 def test_rate_meter_reports_messages_per_second():
