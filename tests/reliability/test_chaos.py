@@ -30,7 +30,7 @@ def check(report: ChaosReport) -> None:
 
 
 async def test_chaos_short() -> None:
-    check(await run_chaos(8.0, seed=21, fault_gap=(0.1, 0.4)))
+    check(await run_chaos(5.0, seed=21, fault_gap=(0.1, 0.4)))
 
 
 @pytest.mark.slow

@@ -71,7 +71,7 @@ def check_readable(book: OrderBook) -> None:
     book.arrays("ask")
 
 
-@fuzz(3000)
+@fuzz(2000)
 @given(st.lists(st.tuples(st.booleans(), pushes, snapshots), max_size=8))
 def test_order_book_takes_or_refuses_any_input(steps: list[tuple[bool, dict, dict]]) -> None:
     book = OrderBook(SYMBOL, max_buffer=5)

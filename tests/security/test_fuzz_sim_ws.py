@@ -82,7 +82,7 @@ def still_served(ws: ClientConnection, *, every: float = 0.0) -> None:
     assert until_pong(ws, pid)
 
 
-@fuzz(1500)
+@fuzz(1000)
 @given(st.lists(raw_frames, min_size=1, max_size=5))
 def test_any_client_frame_gets_an_answer_and_the_connection_lives(sim, bystander, frames: list[bytes]):
     with dial(sim.url) as ws:
