@@ -44,7 +44,7 @@ from .exceptions import (
 )
 from .holdings import Balance, Holdings, Order, OrderUpdate
 from .rolling import BalanceFrame, OrderEventFrame
-from .runtime import SyncLifecycle
+from .runtime import SyncLifecycle, cancel_and_wait
 from .signing import Credentials
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -174,6 +174,7 @@ class Account(SyncLifecycle):
         return self._state
 
     _label = "account"
+    _NEW, _STARTING, _CLOSED = AccountState.NEW, AccountState.STARTING, AccountState.CLOSED
 
     async def astart(self) -> Account:
         """Connect privately, subscribe to balances and orders, then seed both from REST.
@@ -184,36 +185,20 @@ class Account(SyncLifecycle):
         """
         return await super().astart()
 
-    def _begin(self) -> None:
-        if self._state is not AccountState.NEW:
-            raise ClosedError(f"this Account is {self._state.value}; create a new one")
-        self._state = AccountState.STARTING
-
-    def _closed(self) -> None:
-        self._state = AccountState.CLOSED
-
-    async def _connect(self) -> None:
+    async def _open(self) -> None:
         from .ws_client import KucoinWsClient
 
-        self._loop = asyncio.get_running_loop()
-        try:
-            self._client = await KucoinWsClient.create(
-                None, self.rest, self._on_message, private=True, on_event=self._on_event, **self._ws_options
-            )
-            # Subscribe first, seed second: every change after the REST request is then pushed.
-            await self._client.subscribe([BALANCE_TOPIC, self.order_topic])
-            await self._seed(outage_from_ms=None)
-        except BaseException as exc:
-            self.error = exc
-            await self.aclose()
-            raise
-        if self._state is AccountState.CLOSED:  # stop() was called meanwhile
-            await self.aclose()
-            return
+        self._client = await KucoinWsClient.create(
+            None, self.rest, self._on_message, private=True, on_event=self._on_event, **self._ws_options
+        )
+        # Subscribe first, seed second: every change after the REST request is then pushed.
+        await self._client.subscribe([BALANCE_TOPIC, self.order_topic])
+        await self._seed(outage_from_ms=None)
+
+    def _opened(self) -> None:
         if self._state is AccountState.STARTING:
             # A drop while starting: the re-seed queued behind this seed brings it live.
             self._state = AccountState.LIVE if self._down_since_ms is None else AccountState.RESYNCING
-        self._signal()
 
     async def aclose(self) -> None:
         """Close the WebSocket client, background tasks and the REST client. Idempotent."""
@@ -223,22 +208,12 @@ class Account(SyncLifecycle):
             tasks.append(self._reseed_task)
             self._reseed_task = None
         self._tasks.clear()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(tasks)
         client, self._client = self._client, None
         if client is not None:
             await client.close()
         await self.rest.aclose()
         self._signal()
-
-    async def __aenter__(self) -> Account:
-        return await self.astart()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     async def wait_live(self, timeout: float | None = 30.0) -> None:  # noqa: ASYNC109
         """Wait until the account is :attr:`~AccountState.LIVE` (started, or re-seeded after an outage).
@@ -257,14 +232,7 @@ class Account(SyncLifecycle):
             TimeoutError: it did not hold within ``timeout`` seconds.
             ClosedError: the account is closed or was never started.
         """
-        async with asyncio.timeout(timeout):
-            while not predicate(self):
-                if self._state is AccountState.CLOSED:
-                    raise ClosedError(f"the Account is closed ({self.error!r})")
-                if self._state is AccountState.NEW:
-                    raise ClosedError("the Account was not started: call start() or astart()")
-                self._changed.clear()
-                await self._changed.wait()
+        await self._wait(lambda: predicate(self), timeout)
 
     async def refresh(self) -> None:
         """Re-seed balances and orders from REST now (also done by itself after every reconnect)."""

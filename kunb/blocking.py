@@ -46,6 +46,7 @@ from .exceptions import (
 )
 from .holdings import OrderUpdate
 from .protocol import expand_topic
+from .runtime import cancel_and_wait, loop_thread
 from .signing import Credentials
 
 __all__ = ["BlockingWsClient", "Subscription"]
@@ -223,18 +224,9 @@ class BlockingWsClient:
     def _ensure_threads(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None:
-                loop = asyncio.new_event_loop()
-                ready = threading.Event()
-
-                def main() -> None:
-                    asyncio.set_event_loop(loop)
-                    loop.call_soon(ready.set)
-                    loop.run_forever()
-
-                self._loop_thread = threading.Thread(target=main, name="kunb-blocking-loop", daemon=True)
-                self._loop_thread.start()
-                ready.wait()
-                self._loop = loop
+                # A loop of its own, not kunb.runtime's shared one: the seed's callers expect each client
+                # to own its loop, and close() ends every task on it.
+                self._loop, self._loop_thread = loop_thread("kunb-blocking-loop")
                 self._cb_thread = threading.Thread(
                     target=self._run_callbacks, name="kunb-blocking-callbacks", daemon=True
                 )
@@ -417,12 +409,7 @@ class BlockingWsClient:
             delay = min(delay * 2, longest)
 
     async def _aclose(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(list(self._tasks))
         public, self._public = self._public, None
         if public is not None:
             await public.close()

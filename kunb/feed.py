@@ -20,7 +20,6 @@ carried are resynchronised, since pushes were lost with it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 import math
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from .book import BookState, OrderBook
 from .exceptions import AuthenticationError, ClosedError, ConfigurationError, KunbError, ProtocolError
 from .rolling import BookTopFrame, CandleFrame, TickerFrame, TradeFrame
-from .runtime import SyncLifecycle, running_loop
+from .runtime import SyncLifecycle, cancel_and_wait, running_loop
 from .signing import Credentials
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -183,6 +182,7 @@ class Stream(SyncLifecycle):
         return self._state
 
     _label = "stream"
+    _NEW, _STARTING, _CLOSED = StreamState.NEW, StreamState.STARTING, StreamState.CLOSED
 
     async def astart(self) -> Stream:
         """Connect, subscribe to every topic and wait for the acks; the books then sync by themselves.
@@ -193,35 +193,19 @@ class Stream(SyncLifecycle):
         """
         return await super().astart()
 
-    def _begin(self) -> None:
-        if self._state is not StreamState.NEW:
-            raise ClosedError(f"this Stream is {self._state.value}; create a new one")
-        self._state = StreamState.STARTING
-
-    def _closed(self) -> None:
-        self._state = StreamState.CLOSED
-
-    async def _connect(self) -> None:
+    async def _open(self) -> None:
         from .client import Market
         from .ws_client import KucoinWsClient
 
-        self._loop = asyncio.get_running_loop()
-        try:
-            if self._market is None:
-                self._market = Market(url=self.url, credentials=self.credentials)
-            self._client = await KucoinWsClient.create(
-                None, self._market, self._on_message, on_event=self._on_event, **self._ws_options
-            )
-            await self._client.subscribe(self._topics(self.symbols))
-        except BaseException as exc:
-            self.error = exc
-            await self.aclose()
-            raise
-        if self._state is StreamState.CLOSED:  # stop() was called meanwhile
-            await self.aclose()
-            return
+        if self._market is None:
+            self._market = Market(url=self.url, credentials=self.credentials)
+        self._client = await KucoinWsClient.create(
+            None, self._market, self._on_message, on_event=self._on_event, **self._ws_options
+        )
+        await self._client.subscribe(self._topics(self.symbols))
+
+    def _opened(self) -> None:
         self._state = StreamState.RUNNING
-        self._signal()
 
     async def aclose(self) -> None:
         """Unsubscribe nothing, close everything: the WebSocket client, snapshot tasks, the REST client.
@@ -229,11 +213,7 @@ class Stream(SyncLifecycle):
         self._state = StreamState.CLOSED
         tasks = list(self._fetching.values())
         self._fetching.clear()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(tasks)
         client, self._client = self._client, None
         if client is not None:
             await client.close()
@@ -243,12 +223,6 @@ class Stream(SyncLifecycle):
             await market.aclose()
         self._signal()
 
-    async def __aenter__(self) -> Stream:
-        return await self.astart()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
     async def wait_live(self, timeout: float | None = 30.0) -> None:  # noqa: ASYNC109
         """Wait until the stream runs and every book is live.
 
@@ -256,14 +230,7 @@ class Stream(SyncLifecycle):
             TimeoutError: not live within ``timeout`` seconds.
             ClosedError: the stream closed (``error`` says why, if it failed).
         """
-        async with asyncio.timeout(timeout):
-            while not self.live:
-                if self._state is StreamState.CLOSED:
-                    raise ClosedError(f"the Stream is closed ({self.error!r})")
-                if self._state is StreamState.NEW:
-                    raise ClosedError("the Stream was not started: call start() or astart()")
-                self._changed.clear()
-                await self._changed.wait()
+        await self._wait(lambda: self.live, timeout)
 
     @property
     def live(self) -> bool:

@@ -11,13 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import logging
 import threading
 import weakref
-from collections.abc import Callable
-from typing import Any, Self
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, Self
 
-__all__ = ["SyncLifecycle", "run_in_loop", "running_loop", "stop_helper_loop", "target_loop"]
+from .exceptions import ClosedError
+
+__all__ = [
+    "SyncLifecycle",
+    "cancel_and_wait",
+    "loop_thread",
+    "run_in_loop",
+    "running_loop",
+    "stop_helper_loop",
+    "target_loop",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,19 +53,34 @@ def target_loop() -> asyncio.AbstractEventLoop:
         return running
     with _helper_lock:
         if _helper is None or _helper[0].is_closed():
-            loop = asyncio.new_event_loop()
-            ready = threading.Event()
-
-            def main() -> None:
-                asyncio.set_event_loop(loop)
-                loop.call_soon(ready.set)
-                loop.run_forever()
-
-            thread = threading.Thread(target=main, name=_THREAD_NAME, daemon=True)
-            thread.start()
-            ready.wait()
-            _helper = (loop, thread)
+            _helper = loop_thread(_THREAD_NAME)
         return _helper[0]
+
+
+def loop_thread(name: str) -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+    """A new event loop running forever on a new daemon thread called ``name`` (returns once it runs)."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    def main() -> None:
+        asyncio.set_event_loop(loop)
+        loop.call_soon(ready.set)
+        loop.run_forever()
+
+    thread = threading.Thread(target=main, name=name, daemon=True)
+    thread.start()
+    ready.wait()
+    return loop, thread
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait until each has ended; what they raise is theirs (closing goes on)."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 def run_in_loop(loop: asyncio.AbstractEventLoop, fn: Callable[[], Any]) -> None:
@@ -94,36 +120,87 @@ atexit.register(stop_helper_loop)
 
 
 class SyncLifecycle:
-    """``start()`` / ``stop()`` from synchronous code for an object with an async lifecycle.
+    """The lifecycle of a long-lived object that owns a connection: async and sync start/stop, waits.
 
-    A subclass provides ``_begin()`` (NEW -> STARTING, or :class:`~kunb.exceptions.ClosedError`),
-    ``_connect()`` (the async start; on failure it records the error, closes and raises),
-    ``aclose()`` and ``_closed()`` (mark CLOSED when there is no loop to close on). In a notebook cell
-    the start is scheduled on the kernel's loop and ``start()`` returns at once (failures land in the
-    object's ``error``); in a script the helper loop thread runs it and ``start()`` waits for it.
+    A subclass names the members of its state enum (``_NEW``, ``_STARTING``, ``_CLOSED``), sets
+    ``_state``, ``_changed`` (an :class:`asyncio.Event` set on every change) and ``error`` in its
+    ``__init__``, and provides ``_open()`` (connect and subscribe; runs on the loop the object lives on),
+    ``_opened()`` (leave STARTING) and ``aclose()`` (idempotent; sets ``_CLOSED``).
+
+    ``start()`` from synchronous code: in a notebook cell the start is scheduled on the kernel's loop and
+    returns at once (failures land in ``error``); in a script the helper loop thread runs it and
+    ``start()`` waits for it. Opening that fails records the error, closes and raises.
     """
 
+    _NEW: ClassVar[Any]
+    _STARTING: ClassVar[Any]
+    _CLOSED: ClassVar[Any]
+    _label = "object"
     _loop: asyncio.AbstractEventLoop | None = None
     _start_task: asyncio.Task[None] | None = None
-    _label = "object"
+    _state: Any
+    _changed: asyncio.Event
+    error: BaseException | None
 
-    def _begin(self) -> None:
+    async def _open(self) -> None:
         raise NotImplementedError
 
-    async def _connect(self) -> None:
+    def _opened(self) -> None:
         raise NotImplementedError
 
     async def aclose(self) -> None:
         raise NotImplementedError
 
-    def _closed(self) -> None:
-        raise NotImplementedError
+    async def __aenter__(self) -> Self:
+        return await self.astart()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _begin(self) -> None:
+        if self._state is not self._NEW:
+            raise ClosedError(f"this {self._name} is {self._state.value}; create a new one")
+        self._state = self._STARTING
+
+    @property
+    def _name(self) -> str:
+        return self._label.capitalize()
 
     async def astart(self) -> Self:
         """Start on the running loop and wait until started (errors are raised, the object is closed)."""
         self._begin()
         await self._connect()
         return self
+
+    async def _connect(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        try:
+            await self._open()
+        except BaseException as exc:
+            self.error = exc
+            await self.aclose()
+            raise
+        if self._state is self._CLOSED:  # stop() was called meanwhile
+            await self.aclose()
+            return
+        self._opened()
+        self._changed.set()
+
+    async def _wait(self, predicate: Callable[[], bool], timeout: float | None) -> None:  # noqa: ASYNC109
+        """Wait until ``predicate()`` holds, checked after every change (on the object's loop).
+
+        Raises:
+            TimeoutError: it did not hold within ``timeout`` seconds.
+            ClosedError: the object is closed (``error`` says why, if it failed) or was never started.
+        """
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                if self._state is self._CLOSED:
+                    raise ClosedError(f"the {self._name} is closed ({self.error!r})")
+                if self._state is self._NEW:
+                    raise ClosedError(f"the {self._name} was not started: call start() or astart()")
+                self._changed.clear()
+                await self._changed.wait()
 
     def start(self, timeout: float = 30.0) -> Self:
         """Start from synchronous code and return ``self``: scheduled at once on a running loop (a
@@ -143,7 +220,7 @@ class SyncLifecycle:
         loop = self._loop
         _started.discard(self)
         if loop is None or loop.is_closed():
-            self._closed()
+            self._state = self._CLOSED
             return
         if running_loop() is loop:
             if self._start_task is not None and not self._start_task.done():
