@@ -412,8 +412,7 @@ class Trade(_RestClient):
         self, symbol: str, side: str, size: str, price: str, clientOid: str = "", **kwargs: Any
     ) -> _Call:
         """Place a limit order (``POST /api/v1/orders``) -> ``{"orderId": ...}``."""
-        params = {"symbol": symbol, "side": side, "size": str(size), "price": str(price), "type": "limit"}
-        return self._order(params, clientOid, kwargs, "/api/v1/orders")
+        return self._order(_limit_params(symbol, side, size, price), clientOid, kwargs, "/api/v1/orders")
 
     @endpoint
     def create_market_order(
@@ -426,19 +425,14 @@ class Trade(_RestClient):
         **kwargs: Any,
     ) -> _Call:
         """Place a market order with exactly one of ``size`` / ``funds`` (``POST /api/v1/orders``)."""
-        if (size is None) == (funds is None):
-            raise ConfigurationError("a market order needs exactly one of size= or funds=")
-        params: dict[str, Any] = {"symbol": symbol, "side": side, "type": "market"}
-        params["size" if size is not None else "funds"] = str(size if size is not None else funds)
-        return self._order(params, clientOid, kwargs, "/api/v1/orders")
+        return self._order(_market_params(symbol, side, size, funds), clientOid, kwargs, "/api/v1/orders")
 
     @endpoint
     def create_limit_hf_order(
         self, symbol: str, side: str, size: str, price: str, clientOid: str = "", **kwargs: Any
     ) -> _Call:
         """Place a limit order on the HF endpoint (``POST /api/v1/hf/orders``)."""
-        params = {"symbol": symbol, "side": side, "size": str(size), "price": str(price), "type": "limit"}
-        return self._order(params, clientOid, kwargs, "/api/v1/hf/orders")
+        return self._order(_limit_params(symbol, side, size, price), clientOid, kwargs, "/api/v1/hf/orders")
 
     @endpoint
     def create_hf_market_order(
@@ -451,11 +445,7 @@ class Trade(_RestClient):
         **kwargs: Any,
     ) -> _Call:
         """Place a market order on the HF endpoint (``POST /api/v1/hf/orders``)."""
-        if (size is None) == (funds is None):
-            raise ConfigurationError("a market order needs exactly one of size= or funds=")
-        params: dict[str, Any] = {"symbol": symbol, "side": side, "type": "market"}
-        params["size" if size is not None else "funds"] = str(size if size is not None else funds)
-        return self._order(params, clientOid, kwargs, "/api/v1/hf/orders")
+        return self._order(_market_params(symbol, side, size, funds), clientOid, kwargs, "/api/v1/hf/orders")
 
     @endpoint
     def cancel_hf_order_by_order_id(self, symbol: str, orderId: str) -> _Call:
@@ -516,3 +506,16 @@ class Trade(_RestClient):
     def get_recent_fills(self) -> _Call:
         """Fills of the last 24 h (``GET /api/v1/limit/fills``)."""
         return _get("/api/v1/limit/fills", signed=True)
+
+
+def _limit_params(symbol: str, side: str, size: str, price: str) -> dict[str, Any]:
+    return {"symbol": symbol, "side": side, "size": str(size), "price": str(price), "type": "limit"}
+
+
+def _market_params(symbol: str, side: str, size: str | None, funds: str | None) -> dict[str, Any]:
+    """A market order's body: exactly one of ``size`` (base) or ``funds`` (quote), kucoin-protocol.md 4.3."""
+    if (size is None) == (funds is None):
+        raise ConfigurationError("a market order needs exactly one of size= or funds=")
+    params: dict[str, Any] = {"symbol": symbol, "side": side, "type": "market"}
+    params["size" if size is not None else "funds"] = str(size if size is not None else funds)
+    return params
