@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ..book import BookState, OrderBook
+from ..exceptions import KunbError, TransportError
 from ..feed import Stream, StreamState
 from ..runtime import run_in_loop
 from .bookpanel import BookPanel
@@ -79,7 +80,7 @@ class LiveBook(LiveObject):
             window=max(self.window, *WINDOW_CHOICES),
             top_depth=1,
             top_interval=0,
-            snapshots=self._fetch_snapshot,
+            snapshots=self._snapshot,
             on_book=self._on_book,
         )
 
@@ -107,6 +108,17 @@ class LiveBook(LiveObject):
 
     def _on_message(self, message: Mapping[str, Any]) -> None:
         self.stream.ingest(message)
+
+    async def _snapshot(self, symbol: str) -> Mapping[str, Any]:
+        """The Stream's snapshot fetch: a failure is said on the badge (the Stream retries with backoff)."""
+        try:
+            return await self._fetch_snapshot(symbol)
+        except (KunbError, OSError) as exc:
+            self.detail = f"book snapshot failed ({exc}); retrying"
+            self.throttle.mark()
+            if isinstance(exc, KunbError):
+                raise
+            raise TransportError(f"book snapshot failed: {exc}") from exc
 
     def _on_book(self, symbol: str, book: OrderBook) -> None:
         # after every push or snapshot: a snapshot that brought the book live is news for the badge

@@ -106,3 +106,26 @@ async def test_live_book_matches_the_exchange(exchange):
     await wait_for(lambda: len(live.panel.figure.data[0].x) > 0)
     await live.aclose()
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("kunb-")]
+
+
+async def test_failed_snapshot_is_said_on_the_badge_then_retried(fake_feed):
+    """A snapshot fetch that fails (REST down) shows why on the badge; the retry brings the book live."""
+    gate = asyncio.Event()
+    calls = 0
+
+    async def snapshots(symbol: str):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("connection refused")
+        await gate.wait()  # hold the retry so the failure is observable on the badge
+        return SNAPSHOT
+
+    live = nb.live_book("BTC-USDT", feed=fake_feed, snapshots=snapshots, max_hz=50)
+    fake_feed.push(l2("BTC-USDT", 11, 11))
+    await wait_for(lambda: "book snapshot failed (connection refused)" in live.panel.badge.value)
+    assert live.health is not Health.LIVE
+    gate.set()
+    await wait_for(lambda: live.health is Health.LIVE and calls == 2)
+    await wait_for(lambda: "snapshot failed" not in live.panel.badge.value)
+    await live.aclose()
