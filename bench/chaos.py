@@ -31,6 +31,7 @@ import os
 import random
 import sys
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,6 +96,7 @@ class ChaosReport:
     fds_before: int = 0
     fds_after: int = 0
     rss_mb: list[float] = field(default_factory=list)
+    memory_top: list[str] = field(default_factory=list)  # tracemalloc growth by line (--tracemalloc)
 
     def problems(self) -> list[str]:
         """Every failed check, as text (empty: the run passed)."""
@@ -143,6 +145,8 @@ class ChaosReport:
             f"sockets before/peak/after {self.sockets_before} / {self.sockets_peak} / {self.sockets_after} "
             f"(fds {self.fds_before} / {self.fds_after})",
             f"RSS MB first/max/last   {rss[0]:.1f} / {max(rss):.1f} / {rss[-1]:.1f}" if rss else "RSS -",
+            "RSS MB samples          " + " ".join(f"{x:.0f}" for x in rss),
+            *self.memory_top,
         ]
 
 
@@ -232,7 +236,8 @@ class _Trader:
             size = self.min_size[symbol] * rng.randint(1, 5)
             order = await self.trade.acreate_limit_order(symbol, side, str(size), str(price))
             self.placed.append(order["orderId"])
-            self.open.append(order["orderId"])
+            if roll >= 0.45:
+                self.open.append(order["orderId"])  # resting: a later cancel may still find it open
         except KunbError as exc:
             # refused (order already done when cancelled, size below the minimum...): counted, not fatal
             self.errors += 1
@@ -294,6 +299,7 @@ async def run_chaos(
     order_every: float = 0.15,
     sample_every: float = 5.0,
     cover_all: bool = True,
+    trace_memory: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> ChaosReport:
     """Run the storm for ``seconds`` and return its figures (see the module docstring).
@@ -350,10 +356,13 @@ async def run_chaos(
                 return sum(b.stats.gaps for b in stream.books.values())
 
             next_sample = 0.0
+            warm: tracemalloc.Snapshot | None = None
             while time.monotonic() - started < seconds or first:
                 if time.monotonic() >= next_sample:
                     report.rss_mb.append(process.memory_info().rss / 2**20)
                     report.sockets_peak = max(report.sockets_peak, _sockets())
+                    if trace_memory and warm is None and time.monotonic() - started > seconds / 10:
+                        warm = tracemalloc.take_snapshot()  # after warm-up: buffers are filling from here
                     next_sample = time.monotonic() + sample_every
                     if progress:
                         progress(f"{time.monotonic() - started:6.0f} s  faults {sum(report.faults.values())}")
@@ -399,6 +408,9 @@ async def run_chaos(
             if not await _until(lambda: all(checker.last_checked.get(s, -1) >= ends[s] for s in names)):
                 report.unsettled.append("books never matched the exchange after the storm")
             await _settle_account(account, trader, report)
+            if warm is not None:
+                growth = tracemalloc.take_snapshot().compare_to(warm, "lineno")
+                report.memory_top = [f"  {stat}" for stat in growth[:10]]
         finally:
             stop.set()
             report.seconds = time.monotonic() - started
@@ -485,10 +497,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the storm (default 10)")
     parser.add_argument("--seed", type=int, default=7, help="seeds the market and the fault schedule")
     parser.add_argument("--symbols", type=int, default=3, help=f"symbols streamed (1..{len(SYMBOLS)})")
+    parser.add_argument("--tracemalloc", action="store_true", help="print where memory grew (slower)")
     args = parser.parse_args(argv)
+    if args.tracemalloc:
+        tracemalloc.start()
     print(f"kunb chaos: {args.minutes} min, seed {args.seed}, {args.symbols} symbols, pid {os.getpid()}")
     report = asyncio.run(
-        run_chaos(args.minutes * 60, seed=args.seed, symbols=args.symbols, sample_every=30.0, progress=print)
+        run_chaos(
+            args.minutes * 60,
+            seed=args.seed,
+            symbols=args.symbols,
+            sample_every=30.0,
+            trace_memory=args.tracemalloc,
+            progress=print,
+        )
     )
     print("\n".join(report.lines()))
     problems = report.problems()
