@@ -215,6 +215,30 @@ class RollingFrame:
             columns: stored or derived float columns; all of them when none are named.
             symbol: keep only this symbol's rows.
         """
+        wanted, need = self._numeric(columns)
+        if symbol is not None:
+            need = [*need, "symbol"]
+        data = self._ordered(need, n if symbol is None else None)
+        if symbol is not None:
+            data = self._only(data, symbol)
+        return self._floats(data, wanted, n)
+
+    def last_per_symbol(self, n: int | None = None, *columns: str) -> dict[str, dict[str, np.ndarray]]:
+        """:meth:`last` of every symbol seen, from one read of the ring (a renderer drawing many symbols
+        would otherwise copy the whole ring once per symbol)."""
+        wanted, need = self._numeric(columns)
+        data = self._ordered([*need, "symbol"])
+        codes = data["symbol"]
+        out = {}
+        for symbol, code in self._categories["symbol"].codes.items():
+            rows = np.flatnonzero(codes == code)
+            if n is not None:
+                rows = rows[len(rows) - min(n, len(rows)) :]
+            out[symbol] = self._floats({name: values[rows] for name, values in data.items()}, wanted, None)
+        return out
+
+    def _numeric(self, columns: Sequence[str]) -> tuple[list[str], list[str]]:
+        """The float columns asked for (all when none are) and the stored columns to read for them."""
         numeric = [name for name, kind in self.fields if kind in "fi"]
         wanted = list(columns) or ["time", *numeric, *self.DERIVED]
         unknown = set(wanted) - set(numeric) - set(self.DERIVED) - {"time"}
@@ -222,11 +246,9 @@ class RollingFrame:
             raise ConfigurationError(f"no numeric column {sorted(unknown)} in {type(self).__name__}")
         # Derived columns need the stored floats they come from; loading all numeric columns is simplest.
         need = numeric if set(wanted) & set(self.DERIVED) else [name for name in wanted if name != "time"]
-        if symbol is not None:
-            need = [*need, "symbol"]
-        data = self._ordered(need, n if symbol is None else None)
-        if symbol is not None:
-            data = self._only(data, symbol)
+        return wanted, need
+
+    def _floats(self, data: dict[str, np.ndarray], wanted: list[str], n: int | None) -> dict[str, np.ndarray]:
         if n is not None:
             data = {name: values[-n:] if n else values[:0] for name, values in data.items()}
         if set(wanted) & set(self.DERIVED):

@@ -283,3 +283,21 @@ def test_matches_a_list_reference(maxlen: int, rows: list[tuple[str, float]], sp
     tail = [price for _, (symbol, price) in expected if symbol == "A-B"][-2:]
     assert frame.to_pandas(symbol="A-B", last=2)["price"].tolist() == tail
     assert frame.last(2, "price", symbol="A-B")["price"].tolist() == tail
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    symbols=st.lists(st.sampled_from(["A-USDT", "B-USDT", "C-USDT"]), max_size=60),
+    maxlen=st.integers(1, 20),
+    n=st.one_of(st.none(), st.integers(0, 25)),
+)
+def test_last_per_symbol_equals_last_of_each_symbol(symbols: list[str], maxlen: int, n: int | None) -> None:
+    """One read for every symbol gives exactly what last(n, ..., symbol=s) gives for each one."""
+    frame = TickerFrame(maxlen=maxlen)
+    for i, symbol in enumerate(symbols):
+        frame.append(i * 1_000_000, symbol, float(i), 1.0, i - 0.5, 1.0, i + 0.5, 2.0)
+    got = frame.last_per_symbol(n, "time", "price", "spread")
+    assert set(got) == set(symbols)
+    for symbol in set(symbols):
+        want = frame.last(n, "time", "price", "spread", symbol=symbol)
+        assert {k: v.tolist() for k, v in got[symbol].items()} == {k: v.tolist() for k, v in want.items()}

@@ -84,6 +84,8 @@ class TickerView:
         self.symbols = list(stream.symbols)
         self.window = window
         self._bumps = 0
+        self._read: dict[str, dict[str, np.ndarray]] = {}
+        self._read_at = -1
 
     @property
     def messages(self) -> int:
@@ -121,10 +123,17 @@ class TickerView:
 
     def series(self, symbol: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(time_ms, price, spread_bps)`` float64 arrays of the newest ``window`` ticks, oldest first."""
-        cols = self.ticks.last(self.window, "time", "price", "spread", "mid", symbol=symbol)
-        mid = cols["mid"]
+        if self._read_at != self.version:  # one read of the frame per redraw, whatever the symbol count
+            self._read = self.ticks.last_per_symbol(self.window, "time", "price", "best_bid", "best_ask")
+            self._read_at = self.version
+        cols = self._read.get(symbol)
+        if cols is None:
+            empty = np.empty(0)
+            return empty, empty, empty
+        bid, ask = cols["best_bid"], cols["best_ask"]
+        mid = (ask + bid) / 2
         with np.errstate(divide="ignore", invalid="ignore"):
-            bps = np.where(mid > 0, cols["spread"] / mid * 1e4, np.nan)
+            bps = np.where(mid > 0, (ask - bid) / mid * 1e4, np.nan)
         return cols["time"], cols["price"], bps
 
     @property

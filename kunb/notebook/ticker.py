@@ -107,7 +107,9 @@ class LiveTicker(LiveObject):
 
     @property
     def df(self) -> pd.DataFrame:
-        """The rolling window: one row per ticker message (time, symbol, price, bid, ask, spread...)."""
+        """The newest ``window`` ticks per symbol, one row per ticker message, as :class:`kunb.Stream`'s
+        ``ticks.df``: a UTC ``time`` index; ``symbol``, ``price``, ``size``, ``best_bid``, ``best_bid_size``,
+        ``best_ask``, ``best_ask_size``, ``spread``, ``mid``."""
         return self.model.df
 
     @property
