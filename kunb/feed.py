@@ -11,6 +11,11 @@ fetch a REST snapshot whenever a book asks for one.
 
 or, in async code, ``async with kunb.Stream([...]) as s: await s.wait_live()``.
 
+A Stream can also be *fed* instead of started: :meth:`Stream.ingest` routes messages from another
+source (the notebook panels' Feeds, recorded replays) through the same code, and books fetch their
+snapshots on the caller's loop (through ``snapshots=``, else REST at ``url``); :meth:`Stream.aclose`
+ends those fetches.
+
 The books are pure state machines (:mod:`kunb.book`); this module only supplies what they ask for. A
 book that needs a snapshot (first sync, gap, crossed book) gets one fetched by a task of its own while
 its pushes keep buffering (``kucoin-protocol.md`` 3); when a WebSocket connection drops, the books it
@@ -409,7 +414,12 @@ class Stream(SyncLifecycle):
             return await self._snapshots(symbol)
         market = self._market
         if market is None:
-            raise ClosedError("the Stream is closed")
+            if self._state is StreamState.CLOSED:
+                raise ClosedError("the Stream is closed")
+            from .client import Market
+
+            # a Stream fed through ingest() was never started: its REST client starts with its first fetch
+            market = self._market = Market(url=self.url, credentials=self.credentials)
         if self.snapshot_depth is None and self._full_book:
             try:
                 return await market.aget_aggregated_orderv3(symbol)  # type: ignore[no-any-return]

@@ -215,6 +215,20 @@ def test_start_from_a_script_uses_a_helper_loop() -> None:
         stop_helper_loop()
 
 
+async def test_a_fed_stream_syncs_its_book_from_rest(exchange: Exchange) -> None:
+    """A Stream never started but fed through ingest() fetches its book's snapshot from the exchange's
+    REST on the caller's loop; aclose() ends the fetch and its REST client."""
+    stream = Stream("BTC-USDT", url=exchange.url, ticker=False, trades=False, stats=False)
+    push = {"sequenceStart": 1, "sequenceEnd": 1, "symbol": "BTC-USDT", "changes": {"bids": [], "asks": []}}
+    stream.ingest({"topic": "/market/level2:BTC-USDT", "data": {**push, "time": 1}})
+    book = stream.books["BTC-USDT"]
+    await _until(lambda: book.state is BookState.LIVE)
+    assert stream.snapshots_fetched == 1 and stream.state is StreamState.NEW
+    assert book.last_sequence is not None and book.last_sequence > 1
+    await stream.aclose()
+    assert stream._market is None and not [t for t in asyncio.all_tasks() if t.get_name().startswith("kunb-")]
+
+
 async def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
     """Poll ``condition`` until true within a bounded deadline, yielding to the feed between checks."""
     async with asyncio.timeout(seconds):
