@@ -11,14 +11,9 @@ import asyncio
 import statistics
 import time
 
-import pytest
-
 from kunb.sim import Exchange
 
 
-@pytest.mark.xfail(
-    strict=True, reason="sim REST socket lacks TCP_NODELAY: ~42 ms per request (requests-sim.md I1)"
-)
 async def test_rest_round_trip_on_loopback_is_fast() -> None:
     async with Exchange(seed=1, symbols=["BTC-USDT"], tick_ms=1_000, rate=0) as ex:
         port = int(ex.url.rsplit(":", 1)[1])
