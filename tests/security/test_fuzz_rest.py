@@ -135,7 +135,7 @@ def http(sim):
         yield client
 
 
-@fuzz(1000)
+@fuzz(3000)
 @given(
     st.sampled_from(["GET", "POST", "DELETE", "PUT"]),
     PATHS,
