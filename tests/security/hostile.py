@@ -50,7 +50,6 @@ def fuzz(n: int, **kw: Any) -> settings:
             HealthCheck.filter_too_much,
             HealthCheck.function_scoped_fixture,  # one live client per test, shared by its examples
         ],
-        derandomize=False,
         **kw,
     )
 
@@ -145,9 +144,8 @@ raw_frames = st.one_of(
 class ScriptedFeed:
     """A minimal KuCoin feed on 127.0.0.1: welcome, acks, pongs; ``push(frames)`` sends raw frames.
 
-    ``text=True`` frames go as text (bytes that are not UTF-8 are sent as binary frames instead, as
-    a text frame cannot carry them). Use ``async with ScriptedFeed() as feed`` and hand
-    ``feed.token_client`` to the WebSocket client.
+    Frames that are UTF-8 go as text frames, others as binary frames (a text frame cannot carry
+    them). Use ``async with ScriptedFeed() as feed`` and hand ``feed.token_client`` to the client.
     """
 
     def __init__(self, *, ping_interval_ms: int = 2_000, ping_timeout_ms: int = 2_000) -> None:
