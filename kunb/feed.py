@@ -87,8 +87,8 @@ class Stream(SyncLifecycle):
         on_book: called as ``on_book(symbol, book)`` after every push or snapshot a book took (renderers,
             tests); it runs on the event loop and must be quick.
         market: a ready :class:`kunb.client.Market` to use instead of creating one (it is not closed).
-        snapshots: ``async (symbol) -> level-2 snapshot`` to use instead of the REST calls (replays, tests,
-            a notebook panel fed by its own Feed).
+        snapshots: ``async (symbol) -> level-2 snapshot`` to use instead of :meth:`fetch_snapshot` (replays,
+            tests, a notebook panel that reports failures on its badge).
         **ws_options: passed to :class:`kunb.ws_client.KucoinWsClient` (``backoff_base``, ``queue_size``...).
     """
 
@@ -412,6 +412,15 @@ class Stream(SyncLifecycle):
     async def _fetch(self, symbol: str) -> Mapping[str, Any]:
         if self._snapshots is not None:
             return await self._snapshots(symbol)
+        return await self.fetch_snapshot(symbol)
+
+    async def fetch_snapshot(self, symbol: str) -> Mapping[str, Any]:
+        """The REST level-2 snapshot a book of this stream syncs from: the full (signed, v3) book with
+        credentials, else ``level2_100`` (or ``level2_20``, see ``snapshot_depth``); kucoin-protocol.md 3.
+
+        Raises:
+            KunbError: the request failed (the book sync retries with backoff); ClosedError when closed.
+        """
         market = self._market
         if market is None:
             if self._state is StreamState.CLOSED:

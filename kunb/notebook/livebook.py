@@ -19,21 +19,9 @@ from .source import Feed
 from .status import Health
 from .throttle import DEFAULT_MAX_HZ
 
-__all__ = ["LiveBook", "SnapshotFetcher", "rest_snapshots"]
+__all__ = ["LiveBook", "SnapshotFetcher"]
 
 SnapshotFetcher = Callable[[str], Awaitable[Mapping[str, Any]]]
-
-
-def rest_snapshots(url: str) -> SnapshotFetcher:
-    """Snapshots from ``GET /api/v1/market/orderbook/level2_100`` (public; kucoin-protocol.md 3)."""
-
-    async def fetch(symbol: str) -> Mapping[str, Any]:
-        from ..client import Market
-
-        async with Market(url=url) as market:
-            return await market.aget_part_order(100, symbol)
-
-    return fetch
 
 
 class LiveBook(LiveObject):
@@ -62,7 +50,7 @@ class LiveBook(LiveObject):
         self.symbol = symbol
         self.depth = depth
         self.window = window
-        self._fetch_snapshot = snapshots or rest_snapshots(feed.url)
+        self._fetch_snapshot = snapshots  # None: the Stream's REST snapshot (level2_100 at the feed URL)
         self.stream = self._new_stream()
         self.panel = BookPanel(symbol, depth=depth, window=window, simulated=self.simulated)
         self.widget = self.panel.widget
@@ -71,18 +59,23 @@ class LiveBook(LiveObject):
         self.panel.controls.on_window(self.set_window)
 
     def _new_stream(self) -> Stream:
+        async def snapshot(symbol: str) -> Mapping[str, Any]:
+            return await self._snapshot(stream, symbol)
+
         # the top frame holds the largest window the panel offers; top_interval=0: a row per applied push
-        return Stream(
+        stream = Stream(
             self.symbol,
+            url=self.url,
             ticker=False,
             trades=False,
             stats=False,
             window=max(self.window, *WINDOW_CHOICES),
             top_depth=1,
             top_interval=0,
-            snapshots=self._snapshot,
+            snapshots=snapshot,
             on_book=self._on_book,
         )
+        return stream
 
     @property
     def book(self) -> OrderBook:
@@ -109,10 +102,10 @@ class LiveBook(LiveObject):
     def _on_message(self, message: Mapping[str, Any]) -> None:
         self.stream.ingest(message)
 
-    async def _snapshot(self, symbol: str) -> Mapping[str, Any]:
+    async def _snapshot(self, stream: Stream, symbol: str) -> Mapping[str, Any]:
         """The Stream's snapshot fetch: a failure is said on the badge (the Stream retries with backoff)."""
         try:
-            return await self._fetch_snapshot(symbol)
+            return await (self._fetch_snapshot or stream.fetch_snapshot)(symbol)
         except (KunbError, OSError) as exc:
             self.detail = f"book snapshot failed ({exc}); retrying"
             self.throttle.mark()
