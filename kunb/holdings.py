@@ -15,8 +15,9 @@ after a reconnect safe while pushes keep arriving (KuCoin does not replay privat
   advances ``filledSize``; a REST order that has filled more replaces both numbers (KuCoin's
   ``dealSize``/``dealFunds``). A ``match`` whose ``filledSize`` jumps by more than its ``matchSize``
   reveals missed fills: the order is marked ``exact=False`` until REST refreshes it.
-* **Duplicates.** Balance pushes are deduplicated by ``relationEventId``, order pushes by
-  (``orderId``, ``type``, ``tradeId``, ``ts``), each in a bounded memory of recent ids.
+* **Duplicates.** Balance pushes are deduplicated by ``relationEventId`` together with the balance and
+  the numbers they set, order pushes by (``orderId``, ``type``, ``tradeId``, ``ts``, ``filledSize``),
+  each in a bounded memory of recent keys.
 """
 
 from __future__ import annotations
@@ -213,10 +214,6 @@ class Holdings:
             ProtocolError: a field is missing or not a decimal.
         """
         try:
-            event_id = data.get("relationEventId")
-            if event_id and not self._balance_ids.add(str(event_id)):
-                self.duplicates += 1
-                return None
             account_id = str(data.get("accountId") or "")
             relation = str(data.get("relationEvent") or "")
             kind = self._account_types.get(account_id) or _type_of_event(relation)
@@ -233,6 +230,14 @@ class Holdings:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ProtocolError(f"unreadable balance push: {exc!r}") from exc
+        event_id = data.get("relationEventId")
+        # One event can move several balances (a fill settles both currencies, kucoin-protocol.md 2.3) and
+        # an order's hold and release may name the same event: only a push repeating the same change of
+        # the same balance is a duplicate.
+        seen = (str(event_id), account_id, balance.currency, balance.total, balance.available, balance.hold)
+        if event_id and not self._balance_ids.add(seen):
+            self.duplicates += 1
+            return None
         key = (balance.currency, kind)
         self.balances[key] = balance
         if self._pushed_since_seed is not None:

@@ -63,13 +63,29 @@ def order_push(kind: str, filled: str, *, status="open", match=None, oid="o1", t
 
 
 def test_balance_push_applies_and_duplicates_are_ignored():
-    """A push sets the absolute numbers; the same relationEventId again is counted and ignored."""
+    """A push sets the absolute numbers; the same push delivered again is counted and ignored, even when
+    it arrives after a newer change (it must not roll the balance back)."""
     h = Holdings()
     assert h.on_balance(balance_push("e1", "10", "9", "1")) is not None
-    assert h.on_balance(balance_push("e1", "99", "99", "0")) is None
+    assert h.on_balance(balance_push("e2", "10", "8", "2")) is not None
+    assert h.on_balance(balance_push("e1", "10", "9", "1")) is None
     b = h.balance("USDT")
-    assert (b.total, b.available, b.hold) == (Decimal(10), Decimal(9), Decimal(1))
+    assert (b.total, b.available, b.hold) == (Decimal(10), Decimal(8), Decimal(2))
     assert h.duplicates == 1 and b.source == "trade.hold"
+
+
+def test_one_event_moving_several_balances_is_not_a_duplicate():
+    """A fill settles both currencies under one relationEventId, and an order's hold and its release can
+    share one: each is a distinct change and must be applied (kucoin-protocol.md 2.3)."""
+    h = Holdings()
+    h.on_balance(balance_push("fill-1", "5", "5", "0", currency="USDT", event="trade.setted"))
+    h.on_balance(balance_push("fill-1", "1", "1", "0", currency="BTC", event="trade.setted"))
+    assert h.balance("BTC").total == Decimal(1) and h.balance("USDT").total == Decimal(5)
+    h.on_balance(balance_push("o1", "5", "4", "1"))  # hold for order o1
+    h.on_balance(balance_push("o1", "5", "5", "0"))  # its release on cancel
+    b = h.balance("USDT")
+    assert (b.available, b.hold) == (Decimal(5), Decimal(0))
+    assert h.duplicates == 0
 
 
 def test_rest_seed_skips_balances_pushed_after_the_request_went_out():
