@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
@@ -44,6 +45,9 @@ __all__ = ["DEFAULT_URL", "GetToken", "Market", "Trade", "User", "WsToken"]
 
 DEFAULT_URL = "https://api.kucoin.com"
 _USER_AGENT = f"kunb/{__version__}"
+# An order size, price or funds: a decimal string as KuCoin sends them, or a number (sent in plain notation).
+_Num = str | float | Decimal
+
 _OK_CODES = frozenset({"200000", "200"})  # kucoin-protocol.md 4.1 (ccxt also treats "200" as success)
 # Characters left as they are in a query value: KuCoin signs the *unencoded* query (kucoin-protocol.md 4.2),
 # and kunb sends and signs the very same string, so the common values (symbols, numbers) are untouched.
@@ -409,7 +413,7 @@ class Trade(_RestClient):
 
     @endpoint
     def create_limit_order(
-        self, symbol: str, side: str, size: str, price: str, clientOid: str = "", **kwargs: Any
+        self, symbol: str, side: str, size: _Num, price: _Num, clientOid: str = "", **kwargs: Any
     ) -> _Call:
         """Place a limit order (``POST /api/v1/orders``) -> ``{"orderId": ...}``."""
         return self._order(_limit_params(symbol, side, size, price), clientOid, kwargs, "/api/v1/orders")
@@ -420,8 +424,8 @@ class Trade(_RestClient):
         symbol: str,
         side: str,
         clientOid: str = "",
-        size: str | None = None,
-        funds: str | None = None,
+        size: _Num | None = None,
+        funds: _Num | None = None,
         **kwargs: Any,
     ) -> _Call:
         """Place a market order with exactly one of ``size`` / ``funds`` (``POST /api/v1/orders``)."""
@@ -429,7 +433,7 @@ class Trade(_RestClient):
 
     @endpoint
     def create_limit_hf_order(
-        self, symbol: str, side: str, size: str, price: str, clientOid: str = "", **kwargs: Any
+        self, symbol: str, side: str, size: _Num, price: _Num, clientOid: str = "", **kwargs: Any
     ) -> _Call:
         """Place a limit order on the HF endpoint (``POST /api/v1/hf/orders``)."""
         return self._order(_limit_params(symbol, side, size, price), clientOid, kwargs, "/api/v1/hf/orders")
@@ -440,8 +444,8 @@ class Trade(_RestClient):
         symbol: str,
         side: str,
         clientOid: str = "",
-        size: str | None = None,
-        funds: str | None = None,
+        size: _Num | None = None,
+        funds: _Num | None = None,
         **kwargs: Any,
     ) -> _Call:
         """Place a market order on the HF endpoint (``POST /api/v1/hf/orders``)."""
@@ -508,14 +512,37 @@ class Trade(_RestClient):
         return _get("/api/v1/limit/fills", signed=True)
 
 
-def _limit_params(symbol: str, side: str, size: str, price: str) -> dict[str, Any]:
-    return {"symbol": symbol, "side": side, "size": str(size), "price": str(price), "type": "limit"}
+def _number_text(value: _Num) -> str:
+    """An order number as KuCoin reads it: strings as given, numbers in plain notation.
+
+    ``str(0.00001)`` is ``"1e-05"`` and ``str(Decimal("1E-7"))`` is ``"1E-7"``: KuCoin's decimal fields
+    take no exponent, so a float or Decimal size typed in a notebook cell is written out in full.
+    """
+    if isinstance(value, str):
+        return value
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise ConfigurationError(f"not a number: {value!r}") from None
+    if not number.is_finite():
+        raise ConfigurationError(f"not a finite number: {value!r}")
+    return format(number, "f")
 
 
-def _market_params(symbol: str, side: str, size: str | None, funds: str | None) -> dict[str, Any]:
+def _limit_params(symbol: str, side: str, size: _Num, price: _Num) -> dict[str, Any]:
+    return {
+        "symbol": symbol,
+        "side": side,
+        "size": _number_text(size),
+        "price": _number_text(price),
+        "type": "limit",
+    }
+
+
+def _market_params(symbol: str, side: str, size: _Num | None, funds: _Num | None) -> dict[str, Any]:
     """A market order's body: exactly one of ``size`` (base) or ``funds`` (quote), kucoin-protocol.md 4.3."""
     if (size is None) == (funds is None):
         raise ConfigurationError("a market order needs exactly one of size= or funds=")
     params: dict[str, Any] = {"symbol": symbol, "side": side, "type": "market"}
-    params["size" if size is not None else "funds"] = str(size if size is not None else funds)
+    params["size" if size is not None else "funds"] = _number_text(size if size is not None else funds)  # type: ignore[arg-type]
     return params

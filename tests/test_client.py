@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -184,6 +185,20 @@ async def test_orders_signed_compact_body():
     sent = json.loads(rec.last.content)
     assert sent == {"symbol": "BTC-USDT", "side": "sell", "type": "market", "funds": "5", "clientOid": "mine"}
     assert_signed(rec.last, creds)
+    await t.aclose()
+
+
+async def test_order_numbers_are_sent_in_plain_notation():
+    """A float or Decimal size/price goes out without an exponent (``str(0.00001)`` is ``"1e-05"``)."""
+    rec = Recorder({"orderId": "o1"})
+    t = make(Trade, rec, credentials=Credentials(KEY, SECRET, PASS))
+    t.create_limit_order("BTC-USDT", "buy", 0.00001, Decimal("3E+4"))
+    sent = json.loads(rec.last.content)
+    assert (sent["size"], sent["price"]) == ("0.00001", "30000")
+    await t.acreate_market_order("BTC-USDT", "buy", funds=Decimal("1E-7"))
+    assert json.loads(rec.last.content)["funds"] == "0.0000001"
+    with pytest.raises(ConfigurationError):
+        t.create_limit_order("BTC-USDT", "buy", float("nan"), "1")
     await t.aclose()
 
 
