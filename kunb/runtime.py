@@ -212,7 +212,12 @@ class SyncLifecycle:
         if running_loop() is loop:
             self._start_task = loop.create_task(self._start_quietly(), name=f"kunb-{self._label}-start")
         else:
-            asyncio.run_coroutine_threadsafe(self._connect(), loop).result(timeout)
+            opening = asyncio.run_coroutine_threadsafe(self._connect(), loop)
+            try:
+                opening.result(timeout)
+            except TimeoutError:
+                opening.cancel()  # else it goes on connecting after the caller gave up; _connect closes
+                raise
         return self
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -6,6 +6,7 @@ import ast
 import asyncio
 import enum
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,25 @@ def test_dependencies_point_one_way():
     assert _kunb_imports(KUNB / "runtime.py") == {"kunb.exceptions"}
     for name in ("feed.py", "account.py", "blocking.py", "ws_client.py", "websocket.py", "rolling.py"):
         assert not {m for m in _kunb_imports(KUNB / name) if m.startswith("kunb.notebook")}, name
+
+
+class Hanging(Dummy):
+    """Opening never finishes (an exchange that accepts the connection and never answers)."""
+
+    async def _open(self) -> None:
+        await asyncio.Event().wait()
+
+
+def test_a_start_that_times_out_in_a_script_is_abandoned_and_closed():
+    """start(timeout) raising TimeoutError must not leave the opening running on the helper loop: the
+    object is closed (its connection would otherwise come up later, owned by nobody)."""
+    try:
+        hanging = Hanging()
+        with pytest.raises(TimeoutError):
+            hanging.start(timeout=0.2)
+        deadline = time.monotonic() + 5
+        while hanging._state is not State.CLOSED and time.monotonic() < deadline:
+            time.sleep(0.01)  # a bounded poll: the close runs on the helper thread
+        assert hanging._state is State.CLOSED and hanging.closed_on == "kunb-loop"
+    finally:
+        stop_helper_loop()
