@@ -144,11 +144,16 @@ class Holdings:
 
     Args:
         dedup_window: how many recent event ids are remembered for deduplication.
+        max_done_orders: finished orders kept in :attr:`orders`; older ones are forgotten, oldest first,
+            so a long session with an active bot stays bounded (open orders are always kept).
     """
 
-    def __init__(self, *, dedup_window: int = 10_000) -> None:
+    def __init__(self, *, dedup_window: int = 10_000, max_done_orders: int = 10_000) -> None:
         self.balances: dict[tuple[str, str], Balance] = {}
         self.orders: dict[str, Order] = {}
+        self.max_done_orders = max_done_orders
+        self.forgotten = 0  #: finished orders dropped from :attr:`orders` to keep memory bounded
+        self._done_ids: deque[str] = deque()
         self.version = 0  #: grows with every change (renderers redraw when it moved)
         self.duplicates = 0  #: pushes ignored because their id was seen already
         self.corrections = 0  #: balances or orders a REST seed found different from the push-built state
@@ -282,6 +287,8 @@ class Holdings:
                     order.status = "done"
                 if data.get("remainSize") not in (None, ""):
                     order.remain_size = _dec(data["remainSize"])
+                if order.done:
+                    self._retire(order_id)
             order.event = event
             if data.get("ts") is not None:
                 order.updated_ns = int(data["ts"])
@@ -348,6 +355,7 @@ class Holdings:
                         order.status = "done"
                         order.event = "canceled" if item.get("cancelExist") else "filled"
                         order.remain_size = _ZERO
+                        self._retire(order_id)
                 if order.size is not None and order.status != "done":
                     order.remain_size = order.size - order.deal_size
                 if (order.status, order.deal_size, order.deal_funds, order.exact) != before or not known:
@@ -362,6 +370,16 @@ class Holdings:
         if changed:
             self.version += 1
         return changed
+
+    def _retire(self, order_id: str) -> None:
+        """Note that ``order_id`` just finished; forget the oldest finished orders past the bound."""
+        self._done_ids.append(order_id)
+        while len(self._done_ids) > self.max_done_orders:
+            old = self._done_ids.popleft()
+            order = self.orders.get(old)
+            if order is not None and order.done:
+                del self.orders[old]
+                self.forgotten += 1
 
     def open_orders(self) -> list[str]:
         """Ids of the orders not known to be done."""

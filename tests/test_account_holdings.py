@@ -237,3 +237,20 @@ def test_seed_interleaving_ends_at_the_latest_state(changes, rest_after, deliver
     for p in pushes[arrived:]:
         h.on_balance(p)
     assert h.balance("USDT").total == Decimal(changes[-1])
+
+
+def test_finished_orders_are_bounded_and_open_orders_are_always_kept():
+    """A long session keeps at most max_done_orders finished orders; open ones are never forgotten."""
+    h = Holdings(max_done_orders=3)
+    h.on_order(order_push("open", "0", oid="resting"))
+    for i in range(10):
+        h.on_order(order_push("open", "0", oid=f"o{i}", ts=1))
+        h.on_order(order_push("filled", "1", status="done", oid=f"o{i}", ts=2))
+    done = [oid for oid, order in h.orders.items() if order.done]
+    assert done == ["o7", "o8", "o9"]
+    assert "resting" in h.orders and not h.orders["resting"].done
+    assert h.forgotten == 7
+    h.seed_orders(
+        [{"id": "rest-done", "symbol": "BTC-USDT", "side": "buy", "isActive": False, "dealSize": "1"}]
+    )
+    assert "o7" not in h.orders and "rest-done" in h.orders and h.forgotten == 8
