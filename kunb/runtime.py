@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import contextlib
 import logging
 import threading
 import weakref
@@ -74,13 +73,18 @@ def loop_thread(name: str) -> tuple[asyncio.AbstractEventLoop, threading.Thread]
 
 
 async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
-    """Cancel ``tasks`` and wait until each has ended; what they raise is theirs (closing goes on)."""
+    """Cancel ``tasks`` and wait until each has ended; what they raise is theirs (closing goes on).
+
+    A cancellation of the caller itself still propagates (``asyncio.wait`` does not swallow it).
+    """
     tasks = list(tasks)
     for task in tasks:
         task.cancel()
+    if tasks:
+        await asyncio.wait(tasks)
     for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        if not task.cancelled():
+            task.exception()  # mark it retrieved: it was the task's to report, not an orphan
 
 
 def run_in_loop(loop: asyncio.AbstractEventLoop, fn: Callable[[], Any]) -> None:

@@ -105,6 +105,26 @@ async def test_cancel_and_wait_ends_every_task_whatever_they_raise():
     assert all(t.done() for t in tasks)
 
 
+async def test_cancel_and_wait_does_not_swallow_the_callers_own_cancellation():
+    """Closing code that is itself cancelled (kernel shutdown, a timeout) still sees CancelledError."""
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await asyncio.Event().wait()  # takes a long time to wind down
+
+    inner = asyncio.create_task(stubborn())
+    await asyncio.sleep(0)
+    closer = asyncio.create_task(cancel_and_wait([inner]))
+    await asyncio.sleep(0)
+    closer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closer
+    inner.cancel()
+    await asyncio.wait([inner])
+
+
 def _kunb_imports(path: Path) -> set[str]:
     """The kunb modules ``path`` imports (relative imports resolved against its package)."""
     package = path.relative_to(KUNB.parent).with_suffix("").parts[:-1]

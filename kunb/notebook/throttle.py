@@ -15,6 +15,7 @@ __all__ = ["DEFAULT_MAX_HZ", "Throttle"]
 DEFAULT_MAX_HZ = 5.0
 
 _log = logging.getLogger(__name__)
+_ERROR_LOG_INTERVAL = 10.0  # seconds between two logged render failures
 
 
 class Throttle:
@@ -56,6 +57,7 @@ class Throttle:
         self.errors = 0
         self.last_error: BaseException | None = None
         self.first_pending: float | None = None  # clock() of the oldest mark not rendered yet
+        self._error_logged_at: float | None = None
 
     @property
     def max_hz(self) -> float:
@@ -77,7 +79,11 @@ class Throttle:
         except Exception as exc:  # a broken frame must not end the live view; it is logged and counted
             self.errors += 1
             self.last_error = exc
-            _log.exception("kunb: rendering a live panel failed")
+            # a render that keeps failing would log a traceback on every frame: once per 10 s is enough
+            now = self._clock()
+            if self._error_logged_at is None or now - self._error_logged_at >= _ERROR_LOG_INTERVAL:
+                self._error_logged_at = now
+                _log.exception("kunb: rendering a live panel failed (%d failures so far)", self.errors)
         else:
             self.renders += 1
 

@@ -75,6 +75,23 @@ async def test_a_failing_render_is_counted_and_rendering_continues():
     assert isinstance(throttle.last_error, ValueError)
 
 
+async def test_a_render_that_keeps_failing_logs_once_per_interval(caplog: pytest.LogCaptureFixture):
+    """Every failure is counted, but the traceback is logged once per 10 s, not on every frame."""
+    now = [0.0]
+
+    def render() -> None:
+        raise ValueError("boom")
+
+    throttle = Throttle(render, max_hz=1000, heartbeat=None, clock=lambda: now[0])
+    with caplog.at_level("ERROR", logger="kunb.notebook.throttle"):
+        for _ in range(50):
+            throttle.render_now()
+        now[0] = 10.0
+        throttle.render_now()
+    assert throttle.errors == 51
+    assert len([r for r in caplog.records if "rendering a live panel failed" in r.getMessage()]) == 2
+
+
 @pytest.mark.parametrize("kwargs", [{"max_hz": 0}, {"max_hz": -1}, {"heartbeat": 0}])
 def test_bad_rates_are_configuration_errors(kwargs):
     """A non-positive rate or heartbeat is refused with a typed error."""
