@@ -332,6 +332,12 @@ class BlockingWsClient:
             account.add_listener(self._on_private)
             await account.astart()  # on failure it closes itself and raises
             self._account = account
+        elif topic in (ORDERS_TOPIC, "/spotMarket/tradeOrdersV2") and topic != self._account.order_topic:
+            # one private account per client follows one order topic: a second one would stay silent
+            raise ConfigurationError(
+                f"this client already follows {self._account.order_topic}; use another "
+                f"KucoinWsClient for {topic}"
+            )
         return self._account
 
     async def _seed_stats(self, symbol: str) -> None:

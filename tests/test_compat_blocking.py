@@ -137,6 +137,16 @@ def test_private_topic_needs_credentials(env):
     assert blocking_threads() == []
 
 
+def test_a_second_order_topic_version_is_refused_not_silent(env):
+    """The account follows one order topic; asking for the other version raises instead of never firing."""
+    sim = env
+    with BlockingWsClient(sim.credentials.key, sim.credentials.secret, sim.credentials.passphrase) as ws:
+        ws._socket("/spotMarket/tradeOrders", print, is_private=True)
+        with pytest.raises(ConfigurationError, match="tradeOrdersV2"):
+            ws._socket("/spotMarket/tradeOrdersV2", print, is_private=True)
+        ws._socket("/spotMarket/tradeOrders", print, is_private=True)  # the same version is fine
+
+
 def test_slow_and_failing_callbacks_do_not_stall_the_stream(env):
     """Callbacks run on their own thread: while one blocks, the connection keeps reading and stays live;
     the queued messages arrive after it returns; a callback that raises is counted and the others run."""
