@@ -406,7 +406,8 @@ class ConnectWebsocket:
     def _check_open(self) -> None:
         if self.state is ConnectionState.CLOSED:
             if self._fatal is not None:
-                raise self._fatal
+                # re-raised on every call: reset its traceback so it does not grow with each raise
+                raise self._fatal.with_traceback(None)
             raise ClosedError(f"{self.name} is closed")
 
     def _emit(self, kind: EventKind, detail: str = "", **kw: Any) -> None:

@@ -8,6 +8,7 @@ import gc
 import json
 import logging
 import socket
+import traceback
 import warnings
 
 import orjson
@@ -331,6 +332,12 @@ async def test_bad_credentials_are_fatal_and_surface():
                 await conn.subscribe("/account/balance")
             assert conn.state is ConnectionState.CLOSED
             assert sink.events[-1].kind is EventKind.CLOSED
+            depths = []
+            for _ in range(5):  # a retry loop re-raising the same error must not grow its traceback
+                with pytest.raises(AuthenticationError) as info:
+                    await conn.subscribe("/account/balance")
+                depths.append(len(traceback.extract_tb(info.value.__traceback__)))
+            assert len(set(depths)) == 1
 
 
 async def test_max_reconnects_gives_up():
