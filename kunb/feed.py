@@ -389,6 +389,9 @@ class Stream(SyncLifecycle):
                 except KunbError as exc:  # REST down, rate limit, bad answer: try again later
                     self.error = exc
                     logger.info("kunb Stream: snapshot of %s failed: %r", symbol, exc)
+                except Exception as exc:  # a custom ``snapshots=`` fetcher may raise anything: same retry
+                    self.error = exc
+                    logger.warning("kunb Stream: snapshot fetcher for %s raised", symbol, exc_info=True)
                 else:
                     self.snapshots_fetched += 1
                     was = book.state

@@ -229,6 +229,25 @@ async def test_a_fed_stream_syncs_its_book_from_rest(exchange: Exchange) -> None
     assert stream._market is None and not [t for t in asyncio.all_tasks() if t.get_name().startswith("kunb-")]
 
 
+async def test_a_snapshot_fetcher_that_raises_is_retried_not_fatal(exchange: Exchange) -> None:
+    """A custom snapshots= fetcher raising a plain exception is recorded in .error and retried."""
+    calls: list[int] = []
+
+    async def flaky(symbol: str):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("fetcher bug")
+        return await stream.fetch_snapshot(symbol)
+
+    stream = Stream("BTC-USDT", url=exchange.url, ticker=False, trades=False, stats=False, snapshots=flaky)
+    push = {"sequenceStart": 1, "sequenceEnd": 1, "symbol": "BTC-USDT", "changes": {"bids": [], "asks": []}}
+    stream.ingest({"topic": "/market/level2:BTC-USDT", "data": {**push, "time": 1}})
+    book = stream.books["BTC-USDT"]
+    await _until(lambda: book.state is BookState.LIVE)
+    assert len(calls) == 2 and isinstance(stream.error, RuntimeError)
+    await stream.aclose()
+
+
 async def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
     """Poll ``condition`` until true within a bounded deadline, yielding to the feed between checks."""
     async with asyncio.timeout(seconds):
