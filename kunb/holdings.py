@@ -128,6 +128,9 @@ class _Recent:
         self._order: deque[Any] = deque(maxlen=size)
         self._seen: set[Any] = set()
 
+    def __contains__(self, key: Any) -> bool:
+        return key in self._seen
+
     def add(self, key: Any) -> bool:
         """Remember ``key``; False when it was already there."""
         if key in self._seen:
@@ -265,7 +268,7 @@ class Holdings:
             order_id = str(data["orderId"])
             event = str(data["type"])
             key = (order_id, event, data.get("tradeId"), data.get("ts"), data.get("filledSize"))
-            if not self._order_ids.add(key):
+            if key in self._order_ids:
                 self.duplicates += 1
                 return None
             order = self.orders.get(order_id)
@@ -295,6 +298,7 @@ class Holdings:
             order.source = "push"
         except (KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(f"unreadable order push: {exc!r}") from exc
+        self._order_ids.add(key)  # only once readable: a corrected re-send is then not a "duplicate"
         self.version += 1
         return update
 

@@ -254,3 +254,13 @@ def test_finished_orders_are_bounded_and_open_orders_are_always_kept():
         [{"id": "rest-done", "symbol": "BTC-USDT", "side": "buy", "isActive": False, "dealSize": "1"}]
     )
     assert "o7" not in h.orders and "rest-done" in h.orders and h.forgotten == 8
+
+
+def test_a_corrected_resend_of_an_unreadable_order_push_is_applied():
+    """An unreadable push is not remembered as seen, so its readable re-send is not a duplicate."""
+    h = Holdings()
+    bad = {**order_push("open", "0", oid="o9"), "price": "not-a-number"}
+    with pytest.raises(ProtocolError):
+        h.on_order(bad)
+    assert h.on_order(order_push("open", "0", oid="o9")) is not None
+    assert h.duplicates == 0 and h.orders["o9"].price == Decimal("100")
