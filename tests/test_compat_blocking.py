@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+from support import blocking_threads, point_env_at
 
 import kunb.sim
 from kunb.blocking import BlockingWsClient
@@ -28,10 +29,6 @@ def wait_until(predicate, what: str, timeout: float = DEADLINE):
     return value
 
 
-def blocking_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("kunb-blocking")]
-
-
 @pytest.fixture(scope="module")
 def sim():
     handle = kunb.sim.start(seed=5, symbols=["BTC-USDT", "ETH-USDT"], tick_ms=20, rate=0)
@@ -43,10 +40,7 @@ def sim():
 
 @pytest.fixture
 def env(sim, monkeypatch):
-    monkeypatch.setenv("KUNB_URL", sim.url)
-    for name in ("KUCOIN_API_KEY", "KUCOIN_API_SECRET", "KUCOIN_API_PASSPHRASE"):
-        monkeypatch.delenv(name, raising=False)
-    return sim
+    return point_env_at(sim, monkeypatch)
 
 
 def nudge(sim, symbol: str = "BTC-USDT") -> None:

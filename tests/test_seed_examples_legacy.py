@@ -12,13 +12,13 @@ from __future__ import annotations
 import gc
 import io
 import json
-import threading
 import time
 import warnings
 from contextlib import redirect_stdout
 from decimal import Decimal
 
 import pytest
+from support import blocking_threads, point_env_at
 
 import kunb.sim
 from kunb.client import Market, Trade, User
@@ -272,10 +272,6 @@ def wait_until(predicate, what: str, timeout: float = DEADLINE):
         time.sleep(0.02)  # polling a condition, not a guess at timing
 
 
-def blocking_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("kunb-blocking")]
-
-
 @pytest.fixture(scope="module")
 def sim():
     handle = kunb.sim.start(seed=3, symbols=SYMBOLS, tick_ms=20, rate=0, history_s=600)
@@ -287,10 +283,7 @@ def sim():
 
 @pytest.fixture
 def env(sim, monkeypatch):
-    monkeypatch.setenv("KUNB_URL", sim.url)
-    for name in ("KUCOIN_API_KEY", "KUCOIN_API_SECRET", "KUCOIN_API_PASSPHRASE"):
-        monkeypatch.delenv(name, raising=False)
-    return sim
+    return point_env_at(sim, monkeypatch)
 
 
 @pytest.fixture

@@ -13,32 +13,13 @@ import warnings
 
 import orjson
 import pytest
+from support import client_tasks, until
 from websockets.asyncio.server import ServerConnection, serve
 
 from kunb.exceptions import AuthenticationError, RequestTimeout, SubscribeError, TransportError
 from kunb.websocket import ConnectionState, ConnectWebsocket, EventKind
 
 TIMEOUT = 5.0
-
-
-async def until(predicate, timeout: float = TIMEOUT) -> None:  # noqa: ASYNC109
-    """Poll a condition with a bounded deadline (no sleeps as synchronisation)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.005)
-
-
-def client_tasks(tasks) -> list:
-    """Tasks that belong to the client side (kunb's own, or websockets' client connection)."""
-    mine = ("kunb/websocket.py", "kunb/ws_client.py", "websockets/asyncio/client.py")
-    return [
-        t
-        for t in tasks
-        if t.get_name().startswith("kunb-") or t.get_coro().cr_code.co_filename.endswith(mine)
-    ]
 
 
 class FakeKuCoin:

@@ -9,6 +9,7 @@ import time
 import warnings
 
 import pytest
+from support import client_tasks, until
 
 from kunb.client import Market
 from kunb.exceptions import ClosedError, SubscribeError
@@ -17,26 +18,6 @@ from kunb.ws_client import KucoinWsClient
 
 TIMEOUT = 10.0
 FAST = {"backoff_base": 0.05, "backoff_cap": 0.5, "stable_after": 0.5, "request_timeout": 5.0}
-
-
-async def until(predicate, timeout: float = TIMEOUT) -> None:  # noqa: ASYNC109
-    """Poll a condition with a bounded deadline (no sleeps as synchronisation)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
-def client_tasks(tasks) -> list:
-    """Tasks that belong to the client side (kunb's own, or websockets' client connection)."""
-    mine = ("kunb/websocket.py", "kunb/ws_client.py", "websockets/asyncio/client.py")
-    return [
-        t
-        for t in tasks
-        if t.get_name().startswith("kunb-") or t.get_coro().cr_code.co_filename.endswith(mine)
-    ]
 
 
 class TokenCounter(Market):
