@@ -27,7 +27,7 @@ from sortedcontainers import SortedDict
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import fmt_rate, machine, median_rate, write_section
-from kunb.book import OrderBook
+from kunb.model.book import OrderBook
 
 __all__ = ["main"]
 
@@ -98,7 +98,7 @@ def run_heaps(ops: list[Op]) -> int:
 
 
 def run_sorted_list(ops: list[Op]) -> int:
-    """kunb.book's layout: dict + sorted list per side with the best price last (asks negated)."""
+    """kunb.model.book's layout: dict + sorted list per side with the best price last (asks negated)."""
     bid_keys: list[float] = []
     ask_keys: list[float] = []
     bids: dict[float, float] = {}

@@ -41,15 +41,15 @@ from typing import Any
 import psutil
 
 from kunb.account import Account, AccountState
-from kunb.book import BookState, OrderBook
 from kunb.client import Market, Trade
 from kunb.exceptions import KunbError
-from kunb.feed import Stream
+from kunb.model.book import BookState, OrderBook
+from kunb.net.connection import ConnectionState
 from kunb.signing import Credentials
 from kunb.sim import Exchange
 from kunb.sim.faults import FAULT_NAMES
 from kunb.sim.wire import orderbook_snapshot
-from kunb.websocket import ConnectionState
+from kunb.stream import Stream
 
 __all__ = ["ChaosReport", "main", "run_chaos"]
 

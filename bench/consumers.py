@@ -133,7 +133,7 @@ async def profile(port: int, n: int, shape: str, row: str) -> dict[str, Any]:
     from pathlib import Path
 
     import kunb.client
-    import kunb.feed
+    import kunb.stream
     import kunb.ws_client  # noqa: F401 - imported before profiling: only the run is profiled
 
     prof = cProfile.Profile()
@@ -151,7 +151,7 @@ async def profile(port: int, n: int, shape: str, row: str) -> dict[str, Any]:
 
 
 def _stream(timer: Timer | None = None, on_record: Any = None) -> type:
-    from kunb.feed import Stream
+    from kunb.stream import Stream
 
     class CountingStream(Stream):
         """Counts each message after the Stream recorded it (one extra call per message)."""
@@ -377,7 +377,7 @@ async def _measure(seconds: float, warmup: float, count: Any) -> dict[str, Any]:
 
 async def scale_all(port: int, seconds: float, warmup: float) -> dict[str, Any]:
     from kunb.client import Market
-    from kunb.rolling import TickerFrame
+    from kunb.model.rolling import TickerFrame
     from kunb.ws_client import KucoinWsClient
 
     frame = TickerFrame(maxlen=10_000)
@@ -400,7 +400,7 @@ async def scale_all(port: int, seconds: float, warmup: float) -> dict[str, Any]:
 
 
 async def scale_l2(port: int, seconds: float, warmup: float, books: int) -> dict[str, Any]:
-    from kunb.feed import Stream
+    from kunb.stream import Stream
 
     symbols = [f"B{i:04d}-USDT" for i in range(books)]
     stream = Stream(symbols, url=f"http://127.0.0.1:{port}", ticker=False, trades=False, stats=False)

@@ -21,7 +21,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import fmt_rate, machine, median_rate, write_section
-from kunb.rolling import TickerFrame
+from kunb.model.rolling import TickerFrame
 
 __all__ = ["main"]
 

@@ -23,7 +23,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import machine, write_section
-from kunb.feed import Stream
+from kunb.stream import Stream
 
 __all__ = ["main"]
 

@@ -14,31 +14,31 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
     "Account": "kunb.account",
-    "AccountBalanceData": "kunb.payloads",
+    "AccountBalanceData": "kunb.protocol.payloads",
     "AccountState": "kunb.account",
-    "BlockingWsClient": "kunb.blocking",
+    "BlockingWsClient": "kunb.compat.blocking",
     "ApiError": "kunb.exceptions",
-    "BookState": "kunb.book",
-    "ConnectWebsocket": "kunb.websocket",
-    "ConnectionState": "kunb.websocket",
+    "BookState": "kunb.model.book",
+    "ConnectWebsocket": "kunb.net.connection",
+    "ConnectionState": "kunb.net.connection",
     "Credentials": "kunb.signing",
-    "EventKind": "kunb.websocket",
-    "GetToken": "kunb.client",
+    "EventKind": "kunb.net.connection",
+    "GetToken": "kunb.net.rest",
     "KucoinWsClient": "kunb.ws_client",
     "KunbError": "kunb.exceptions",
-    "LifecycleEvent": "kunb.websocket",
-    "Market": "kunb.client",
-    "OrderBook": "kunb.book",
-    "OrderBookData": "kunb.payloads",
-    "OrderUpdateData": "kunb.payloads",
-    "Stream": "kunb.feed",
-    "StreamState": "kunb.feed",
-    "TickerData": "kunb.payloads",
-    "Trade": "kunb.client",
-    "User": "kunb.client",
-    "WebSocketMessage": "kunb.payloads",
-    "WebSocketToken": "kunb.payloads",
-    "WsToken": "kunb.client",
+    "LifecycleEvent": "kunb.net.connection",
+    "Market": "kunb.net.rest",
+    "OrderBook": "kunb.model.book",
+    "OrderBookData": "kunb.protocol.payloads",
+    "OrderUpdateData": "kunb.protocol.payloads",
+    "Stream": "kunb.stream",
+    "StreamState": "kunb.stream",
+    "TickerData": "kunb.protocol.payloads",
+    "Trade": "kunb.net.rest",
+    "User": "kunb.net.rest",
+    "WebSocketMessage": "kunb.protocol.payloads",
+    "WebSocketToken": "kunb.protocol.payloads",
+    "WsToken": "kunb.net.rest",
     "dashboard": "kunb.notebook",
     "live_account": "kunb.notebook",
     "live_book": "kunb.notebook",
@@ -63,13 +63,13 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from .account import Account, AccountState
-    from .blocking import BlockingWsClient
-    from .book import BookState, OrderBook
-    from .client import GetToken, Market, Trade, User, WsToken
+    from .compat.blocking import BlockingWsClient
     from .exceptions import ApiError, KunbError
-    from .feed import Stream, StreamState
+    from .model.book import BookState, OrderBook
+    from .net.connection import ConnectionState, ConnectWebsocket, EventKind, LifecycleEvent
+    from .net.rest import GetToken, Market, Trade, User, WsToken
     from .notebook import dashboard, live_account, live_book, live_ticker
-    from .payloads import (
+    from .protocol.payloads import (
         AccountBalanceData,
         OrderBookData,
         OrderUpdateData,
@@ -78,5 +78,5 @@ if TYPE_CHECKING:  # pragma: no cover
         WebSocketToken,
     )
     from .signing import Credentials
-    from .websocket import ConnectionState, ConnectWebsocket, EventKind, LifecycleEvent
+    from .stream import Stream, StreamState
     from .ws_client import KucoinWsClient

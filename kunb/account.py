@@ -32,7 +32,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .client import Trade, User
 from .exceptions import (
     ApiError,
     AuthenticationError,
@@ -42,16 +41,17 @@ from .exceptions import (
     ProtocolError,
     RateLimitError,
 )
-from .holdings import Balance, Holdings, Order, OrderUpdate
-from .rolling import BalanceFrame, OrderEventFrame
+from .model.holdings import Balance, Holdings, Order, OrderUpdate
+from .model.rolling import BalanceFrame, OrderEventFrame
+from .net.rest import Trade, User
 from .runtime import SyncLifecycle, cancel_and_wait
 from .signing import Credentials
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .websocket import LifecycleEvent
-    from .ws_client import KucoinWsClient
+    from .net.connection import LifecycleEvent
+    from .net.pool import KucoinWsClient
 
 __all__ = ["BALANCE_TOPIC", "ORDERS_TOPIC", "Account", "AccountCounters", "AccountState"]
 
@@ -186,7 +186,7 @@ class Account(SyncLifecycle):
         return await super().astart()
 
     async def _open(self) -> None:
-        from .ws_client import KucoinWsClient
+        from .net.pool import KucoinWsClient
 
         self._client = await KucoinWsClient.create(
             None, self.rest, self._on_message, private=True, on_event=self._on_event, **self._ws_options
@@ -318,7 +318,7 @@ class Account(SyncLifecycle):
         self._signal()
 
     def _on_event(self, event: LifecycleEvent) -> None:
-        from .websocket import EventKind
+        from .net.connection import EventKind
 
         if event.kind is EventKind.DISCONNECTED:
             if self._down_since_ms is None:  # every failed redial reports DISCONNECTED too

@@ -198,7 +198,7 @@ async def test_fatal_link_end_closes_the_account(exchange):
     """A private connection that ends for good (a revoked key) closes the account: waiters get
     ClosedError with the cause in ``error`` instead of waiting forever."""
     from kunb.exceptions import AuthenticationError
-    from kunb.websocket import EventKind, LifecycleEvent
+    from kunb.net.connection import EventKind, LifecycleEvent
 
     async with Account(exchange.create_account(), url=exchange.url, **FAST) as acct:
         fatal = AuthenticationError("400003", "KC-API-KEY not exists", 401)

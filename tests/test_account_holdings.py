@@ -1,4 +1,4 @@
-"""kunb.holdings (pure): balance and order merge rules between private pushes and REST seeds."""
+"""kunb.model.holdings (pure): balance and order merge rules between private pushes and REST seeds."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kunb.exceptions import ProtocolError
-from kunb.holdings import Holdings
+from kunb.model.holdings import Holdings
 
 
 def balance_push(

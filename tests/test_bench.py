@@ -44,7 +44,7 @@ def test_feed_server_frames_match_kunb_book_rules():
         sys.path.remove(str(ROOT / "bench"))
     import orjson
 
-    from kunb.book import BookState, OrderBook
+    from kunb.model.book import BookState, OrderBook
 
     source = L2Book("X-USDT", seed=3)
     snapshot = source.snapshot(0)

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from kunb.book import BookState, OrderBook, ResyncReason
 from kunb.exceptions import ConfigurationError, ProtocolError
+from kunb.model.book import BookState, OrderBook, ResyncReason
 
 SYMBOL = "BTC-USDT"
 

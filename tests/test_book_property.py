@@ -9,7 +9,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from kunb.book import BookState, OrderBook
+from kunb.model.book import BookState, OrderBook
 
 SYMBOL = "ETH-USDT"
 BASE = 1_000  # the sequence of the initial book

@@ -1,5 +1,5 @@
-"""kunb.blocking.BlockingWsClient against a thread-backed kunb.sim: construction, topics, books, callbacks,
-close. The sim's synthetic flow is frozen (``rate=0``): pushes come from the orders placed here."""
+"""kunb.compat.blocking.BlockingWsClient against a thread-backed kunb.sim: construction, topics, books,
+callbacks, close. The sim's synthetic flow is frozen (``rate=0``): pushes come from the orders placed here."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from support import blocking_threads, point_env_at
 
 import kunb.sim
-from kunb.blocking import BlockingWsClient
 from kunb.client import Market, Trade
+from kunb.compat.blocking import BlockingWsClient
 from kunb.exceptions import ClosedError, ConfigurationError, SubscribeError
 
 DEADLINE = 15.0

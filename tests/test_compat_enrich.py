@@ -1,13 +1,13 @@
-"""kunb.enrich (pure): the fields added for the seed's blocking examples, tagged and never mutating."""
+"""kunb.compat.enrich (pure): the fields added for the seed's blocking examples, tagged and never mutating."""
 
 from __future__ import annotations
 
 import copy
 from decimal import Decimal
 
-from kunb.book import OrderBook
-from kunb.enrich import decimal_text, with_book_top, with_deal, with_stats
-from kunb.holdings import Order
+from kunb.compat.enrich import decimal_text, with_book_top, with_deal, with_stats
+from kunb.model.book import OrderBook
+from kunb.model.holdings import Order
 
 TICKER = {
     "type": "message",

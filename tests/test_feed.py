@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from kunb.book import BookState, OrderBook
 from kunb.client import Market
 from kunb.exceptions import AuthenticationError, ClosedError, ConfigurationError
-from kunb.feed import Stream, StreamState
+from kunb.model.book import BookState, OrderBook
 from kunb.signing import Credentials
 from kunb.sim import Exchange
 from kunb.sim.wire import orderbook_snapshot
+from kunb.stream import Stream, StreamState
 
 SYMBOLS = ["BTC-USDT", "ETH-USDT", "SOL-USDT"]
 FAST = {"backoff_base": 0.02, "backoff_cap": 0.2}  # reconnect at once in tests

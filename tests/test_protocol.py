@@ -1,4 +1,4 @@
-"""kunb.protocol: the sans-I/O session, tested with plain values (no loop, no sockets)."""
+"""kunb.protocol.classic: the sans-I/O session, tested with plain values (no loop, no sockets)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kunb.exceptions import ProtocolError
-from kunb.protocol import (
+from kunb.protocol.classic import (
     MAX_TOPICS_PER_REQUEST,
     Ack,
     ConnectionErrorFrame,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from kunb.book import BookState, OrderBook
-from kunb.rolling import CandleFrame, TickerFrame, TradeFrame
+from kunb.model.book import BookState, OrderBook
+from kunb.model.rolling import CandleFrame, TickerFrame, TradeFrame
 
 RECORDED = Path(__file__).resolve().parents[2] / "shared" / "recorded" / "kucoin-2021-04-25"
 

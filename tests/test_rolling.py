@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kunb.book import OrderBook
 from kunb.exceptions import ConfigurationError, ProtocolError
-from kunb.rolling import (
+from kunb.model.book import OrderBook
+from kunb.model.rolling import (
     BalanceFrame,
     BookTopFrame,
     CandleFrame,

@@ -145,7 +145,14 @@ def test_dependencies_point_one_way():
     """design.md: notebook -> feed -> ...; the runtime is pure asyncio (only kunb.exceptions), and nothing
     below the notebook layer imports it."""
     assert _kunb_imports(KUNB / "runtime.py") == {"kunb.exceptions"}
-    for name in ("feed.py", "account.py", "blocking.py", "ws_client.py", "websocket.py", "rolling.py"):
+    for name in (
+        "stream.py",
+        "account.py",
+        "compat/blocking.py",
+        "ws_client.py",
+        "net/connection.py",
+        "model/rolling.py",
+    ):
         assert not {m for m in _kunb_imports(KUNB / name) if m.startswith("kunb.notebook")}, name
 
 

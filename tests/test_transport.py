@@ -1,4 +1,4 @@
-"""kunb.transport.FrameLink: websockets' sans-I/O client driven from data_received, and its plain-frame path.
+"""kunb.net.link.FrameLink: websockets' sans-I/O client driven from data_received, and its plain-frame path.
 
 Most tests drive the link through a fake transport (bytes in, bytes out; no socket), so frames can be cut
 at every byte. One test runs both link kinds against websockets' own server on 127.0.0.1. TLS (``wss://``)
@@ -23,7 +23,7 @@ from websockets.extensions.permessage_deflate import enable_client_permessage_de
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
-from kunb.transport import ConnectionLink, FrameLink, open_link
+from kunb.net.link import ConnectionLink, FrameLink, open_link
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TIMEOUT = 5.0
@@ -328,7 +328,7 @@ async def test_both_link_kinds_against_websockets_server(kind):
 
 async def test_a_configured_proxy_goes_through_websockets_connection(monkeypatch):
     """FrameLink cannot tunnel: with a proxy in the environment, websockets' connect() is used instead."""
-    import kunb.transport as transport_module
+    import kunb.net.link as transport_module
 
     for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)

@@ -1,4 +1,4 @@
-"""kunb.websocket.ConnectWebsocket against a tiny scripted KuCoin feed on 127.0.0.1 (port 0)."""
+"""kunb.net.connection.ConnectWebsocket against a tiny scripted KuCoin feed on 127.0.0.1 (port 0)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from support import client_tasks, until
 from websockets.asyncio.server import ServerConnection, serve
 
 from kunb.exceptions import AuthenticationError, RequestTimeout, SubscribeError, TransportError
-from kunb.websocket import ConnectionState, ConnectWebsocket, EventKind
+from kunb.net.connection import ConnectionState, ConnectWebsocket, EventKind
 
 TIMEOUT = 5.0
 
@@ -344,7 +344,7 @@ async def test_callback_errors_logged_once_per_burst_and_counted(caplog):
         conn = ConnectWebsocket(None, fake, bad, on_event=sink.on_event, **FAST)
         try:
             await conn.subscribe("/market/ticker:BTC-USDT")
-            with caplog.at_level(logging.ERROR, logger="kunb.websocket"):
+            with caplog.at_level(logging.ERROR, logger="kunb.net.connection"):
                 for _ in range(50):
                     await fake.push("/market/ticker:BTC-USDT")
                 await until(lambda: len(seen) == 50)
@@ -409,7 +409,7 @@ async def test_sock_used_for_first_dial_only(caplog):
     """A given socket serves the first dial; reconnects make their own, with a warning."""
     async with FakeKuCoin() as fake:
         sock = socket.create_connection(("127.0.0.1", fake.port))
-        with caplog.at_level(logging.WARNING, logger="kunb.websocket"):
+        with caplog.at_level(logging.WARNING, logger="kunb.net.connection"):
             async with connection(fake, Sink(), sock=sock) as conn:
                 await conn.wait_live(TIMEOUT)
                 fake.live.transport.abort()
@@ -565,7 +565,7 @@ async def test_sock_factory_called_on_every_dial(caplog):
             made.append(socket.create_connection(("127.0.0.1", fake.port)))
             return made[-1]
 
-        with caplog.at_level(logging.WARNING, logger="kunb.websocket"):
+        with caplog.at_level(logging.WARNING, logger="kunb.net.connection"):
             async with connection(fake, Sink(), sock=factory) as conn:
                 await conn.wait_live(TIMEOUT)
                 fake.live.transport.abort()

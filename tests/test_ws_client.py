@@ -13,7 +13,7 @@ from support import client_tasks, until
 
 from kunb.client import Market
 from kunb.exceptions import ClosedError, SubscribeError
-from kunb.websocket import ConnectionState, EventKind
+from kunb.net.connection import ConnectionState, EventKind
 from kunb.ws_client import KucoinWsClient
 
 TIMEOUT = 10.0

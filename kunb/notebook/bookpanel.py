@@ -15,7 +15,7 @@ from .panels import Controls, date_template, fmt_num
 from .status import StatusView, badge_html
 
 if TYPE_CHECKING:
-    from ..book import OrderBook
+    from ..model.book import OrderBook
 
 __all__ = ["BookPanel", "depth_curve"]
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..book import BookState, OrderBook
 from ..exceptions import KunbError, TransportError
-from ..feed import Stream, StreamState
+from ..model.book import BookState, OrderBook
 from ..runtime import run_in_loop
+from ..stream import Stream, StreamState
 from .bookpanel import BookPanel
 from .live import LiveObject
 from .panels import WINDOW_CHOICES

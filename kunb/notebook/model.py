@@ -14,7 +14,7 @@ import pandas as pd
 from ..exceptions import ConfigurationError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..feed import Stream
+    from ..stream import Stream
 
 __all__ = ["Quote", "RateMeter", "TickerView"]
 

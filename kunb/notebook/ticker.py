@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..feed import Stream
 from ..runtime import run_in_loop
+from ..stream import Stream
 from .live import LiveObject
 from .model import RateMeter, TickerView
 from .panels import WINDOW_CHOICES, TickerPanel

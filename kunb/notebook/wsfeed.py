@@ -6,9 +6,9 @@ import asyncio
 from typing import Any
 
 from ..exceptions import RequestTimeout
+from ..net.connection import EventKind, LifecycleEvent
+from ..net.pool import KucoinWsClient
 from ..signing import Credentials
-from ..websocket import EventKind, LifecycleEvent
-from ..ws_client import KucoinWsClient
 from .source import HealthSink, MessageSink
 from .status import Health
 
@@ -47,7 +47,7 @@ class ClientFeed:
         self.connection: KucoinWsClient | None = None
 
     def _client(self) -> Any:
-        from ..client import Market, User
+        from ..net.rest import Market, User
 
         if self.credentials is not None:
             return User(url=self.url, credentials=self.credentials)

@@ -8,8 +8,8 @@ import pytest
 from nbfakes import ticker_msg
 
 from kunb.exceptions import ConfigurationError
-from kunb.feed import Stream
 from kunb.notebook.model import RateMeter, TickerView
+from kunb.stream import Stream
 
 
 def test_rate_meter_reports_messages_per_second():

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from nbfakes import ticker_msg
 
-from kunb.feed import Stream
 from kunb.notebook.model import TickerView
 from kunb.notebook.panels import TickerPanel, fmt_num
 from kunb.notebook.status import Health, StatusView, badge_html
+from kunb.stream import Stream
 
 
 def _model(n: int = 4) -> TickerView:

@@ -15,10 +15,10 @@ from hostile import fuzz, json_values
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kunb.book import BookState, OrderBook
 from kunb.exceptions import ProtocolError
-from kunb.feed import Stream
-from kunb.rolling import BalanceFrame, CandleFrame, OrderEventFrame, TickerFrame, TradeFrame
+from kunb.model.book import BookState, OrderBook
+from kunb.model.rolling import BalanceFrame, CandleFrame, OrderEventFrame, TickerFrame, TradeFrame
+from kunb.stream import Stream
 
 SYMBOL = "BTC-USDT"
 GOOD_PRICES = st.integers(1, 2_000).map(lambda n: f"{100 + n / 10:.1f}")

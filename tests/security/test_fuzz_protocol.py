@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kunb.exceptions import ProtocolError
-from kunb.protocol import (
+from kunb.protocol.classic import (
     Ack,
     ConnectionErrorFrame,
     Message,

@@ -20,7 +20,7 @@ from hostile import BackgroundLoop, ScriptedFeed, dumps, fuzz, raw_frames
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kunb.websocket import ConnectionState
+from kunb.net.connection import ConnectionState
 from kunb.ws_client import KucoinWsClient
 
 TIMEOUT = 10.0

@@ -23,9 +23,9 @@ import kunb.signing
 from kunb.account import Account
 from kunb.client import Market, Trade, User
 from kunb.exceptions import AuthenticationError, ConfigurationError, InsecureTransportError, KunbError
-from kunb.feed import Stream
+from kunb.net.connection import ConnectionState, ConnectWebsocket
 from kunb.signing import Credentials
-from kunb.websocket import ConnectionState, ConnectWebsocket
+from kunb.stream import Stream
 from kunb.ws_client import KucoinWsClient
 
 TIMEOUT = 15.0

@@ -32,11 +32,8 @@ from typing import Any
 
 import orjson
 
-from .account import BALANCE_TOPIC, ORDERS_TOPIC, Account
-from .book import BookState, OrderBook
-from .client import Market
-from .enrich import with_book_top, with_deal, with_stats
-from .exceptions import (
+from ..account import BALANCE_TOPIC, ORDERS_TOPIC, Account
+from ..exceptions import (
     AuthenticationError,
     ClosedError,
     ConfigurationError,
@@ -44,10 +41,13 @@ from .exceptions import (
     ProtocolError,
     RequestTimeout,
 )
-from .holdings import OrderUpdate
-from .protocol import expand_topic
-from .runtime import cancel_and_wait, loop_thread
-from .signing import Credentials
+from ..model.book import BookState, OrderBook
+from ..model.holdings import OrderUpdate
+from ..net.rest import Market
+from ..protocol.classic import expand_topic
+from ..runtime import cancel_and_wait, loop_thread
+from ..signing import Credentials
+from .enrich import with_book_top, with_deal, with_stats
 
 __all__ = ["BlockingWsClient", "Subscription"]
 
@@ -303,7 +303,7 @@ class BlockingWsClient:
 
     async def _ensure_public(self) -> Any:
         if self._public is None:
-            from .ws_client import KucoinWsClient
+            from ..net.pool import KucoinWsClient
 
             self._public = await KucoinWsClient.create(
                 None, self._market, self._on_public, on_event=self._on_public_event, **self._ws_options
@@ -311,7 +311,7 @@ class BlockingWsClient:
         return self._public
 
     def _on_public_event(self, event: Any) -> None:
-        from .websocket import EventKind
+        from ..net.connection import EventKind
 
         if event.kind is EventKind.DISCONNECTED:
             # Pushes were lost with the link: no book may be shown until it is resynced.

@@ -23,8 +23,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .book import OrderBook
-    from .holdings import Order
+    from ..model.book import OrderBook
+    from ..model.holdings import Order
 
 __all__ = ["STATS_FIELDS", "decimal_text", "with_book_top", "with_deal", "with_stats"]
 

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 import websockets
 
-from .exceptions import (
+from ..exceptions import (
     AuthenticationError,
     ClosedError,
     ConfigurationError,
@@ -45,7 +45,7 @@ from .exceptions import (
     TransportError,
     WebSocketError,
 )
-from .protocol import (
+from ..protocol.classic import (
     UPLINK_LIMIT,
     UPLINK_PERIOD,
     Ack,
@@ -58,13 +58,13 @@ from .protocol import (
     expand_topic,
     join_units,
 )
-from .signing import TokenRedactor, ensure_safe_url, redact_token
-from .transport import Link, LinkKind, open_link
+from ..signing import TokenRedactor, ensure_safe_url, redact_token
+from .link import Link, LinkKind, open_link
 
 __all__ = ["ConnectWebsocket", "ConnectionState", "Counters", "EventKind", "LifecycleEvent"]
 
-logger = logging.getLogger("kunb.websocket")
-_wire_logger = logging.getLogger("kunb.websocket.wire")  # websockets' own debug lines, token redacted
+logger = logging.getLogger("kunb.net.connection")
+_wire_logger = logging.getLogger("kunb.net.connection.wire")  # websockets' own debug lines, token redacted
 
 
 _wire_logger.addFilter(TokenRedactor())

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from .exceptions import ConfigurationError, ProtocolError
+from ..exceptions import ConfigurationError, ProtocolError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal
 
-from .exceptions import ConfigurationError, ProtocolError
+from ..exceptions import ConfigurationError, ProtocolError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np

@@ -31,18 +31,18 @@ import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .book import BookState, OrderBook
 from .exceptions import AuthenticationError, ClosedError, ConfigurationError, KunbError, ProtocolError
-from .rolling import BookTopFrame, CandleFrame, TickerFrame, TradeFrame
+from .model.book import BookState, OrderBook
+from .model.rolling import BookTopFrame, CandleFrame, TickerFrame, TradeFrame
 from .runtime import SyncLifecycle, cancel_and_wait, running_loop
 from .signing import Credentials
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .client import Market
-    from .websocket import LifecycleEvent
-    from .ws_client import KucoinWsClient
+    from .net.connection import LifecycleEvent
+    from .net.pool import KucoinWsClient
+    from .net.rest import Market
 
 __all__ = ["Stream", "StreamState"]
 
@@ -199,8 +199,8 @@ class Stream(SyncLifecycle):
         return await super().astart()
 
     async def _open(self) -> None:
-        from .client import Market
-        from .ws_client import KucoinWsClient
+        from .net.pool import KucoinWsClient
+        from .net.rest import Market
 
         if self._market is None:
             self._market = Market(url=self.url, credentials=self.credentials)
@@ -428,7 +428,7 @@ class Stream(SyncLifecycle):
         if market is None:
             if self._state is StreamState.CLOSED:
                 raise ClosedError("the Stream is closed")
-            from .client import Market
+            from .net.rest import Market
 
             # a Stream fed through ingest() was never started: its REST client starts with its first fetch
             market = self._market = Market(url=self.url, credentials=self.credentials)
@@ -444,7 +444,7 @@ class Stream(SyncLifecycle):
         return await market.aget_part_order(self.snapshot_depth or 100, symbol)  # type: ignore[no-any-return]
 
     def _on_event(self, event: LifecycleEvent) -> None:
-        from .websocket import EventKind
+        from .net.connection import EventKind
 
         if event.kind is EventKind.DISCONNECTED and self._client is not None:
             # Pushes were lost with the link: the books it carried cannot be trusted until resynced.

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import ProtocolError
+from ..exceptions import ProtocolError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

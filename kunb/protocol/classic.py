@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from .exceptions import ProtocolError
+from ..exceptions import ProtocolError
 
 __all__ = [
     "MAX_TOPICS_PER_CONNECTION",
