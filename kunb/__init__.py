@@ -16,23 +16,33 @@ _LAZY: dict[str, str] = {
     "Account": "kunb.account",
     "AccountBalanceData": "kunb.protocol.payloads",
     "AccountState": "kunb.account",
-    "BlockingWsClient": "kunb.compat.blocking",
     "ApiError": "kunb.exceptions",
+    "BalanceChange": "kunb.events",
+    "BlockingWsClient": "kunb.compat.blocking",
+    "BookDelta": "kunb.events",
+    "BookSnapshot": "kunb.events",
     "BookState": "kunb.model.book",
+    "Candle": "kunb.events",
     "ConnectWebsocket": "kunb.net.connection",
     "ConnectionState": "kunb.net.connection",
     "Credentials": "kunb.signing",
     "EventKind": "kunb.net.connection",
+    "Fill": "kunb.events",
     "GetToken": "kunb.net.rest",
+    "Integrity": "kunb.events",
     "KucoinWsClient": "kunb.ws_client",
     "KunbError": "kunb.exceptions",
     "LifecycleEvent": "kunb.net.connection",
+    "LinkStatus": "kunb.sources.base",
     "Market": "kunb.net.rest",
     "OrderBook": "kunb.model.book",
     "OrderBookData": "kunb.protocol.payloads",
+    "OrderEvent": "kunb.events",
     "OrderUpdateData": "kunb.protocol.payloads",
+    "Stats": "kunb.events",
     "Stream": "kunb.stream",
     "StreamState": "kunb.stream",
+    "Tick": "kunb.events",
     "TickerData": "kunb.protocol.payloads",
     "Trade": "kunb.net.rest",
     "User": "kunb.net.rest",
@@ -64,6 +74,17 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from .account import Account, AccountState
     from .compat.blocking import BlockingWsClient
+    from .events import (
+        BalanceChange,
+        BookDelta,
+        BookSnapshot,
+        Candle,
+        Fill,
+        Integrity,
+        OrderEvent,
+        Stats,
+        Tick,
+    )
     from .exceptions import ApiError, KunbError
     from .model.book import BookState, OrderBook
     from .net.connection import ConnectionState, ConnectWebsocket, EventKind, LifecycleEvent
@@ -78,5 +99,6 @@ if TYPE_CHECKING:  # pragma: no cover
         WebSocketToken,
     )
     from .signing import Credentials
+    from .sources.base import LinkStatus
     from .stream import Stream, StreamState
     from .ws_client import KucoinWsClient

@@ -12,13 +12,15 @@
 
 or ``async with kunb.Account(credentials) as acct: ...`` in async code.
 
-KuCoin does not replay private pushes (``kucoin-protocol.md`` 2.3): whatever happened while the link was
-down is lost to the WebSocket. So after every reconnect, once the topics are subscribed again
-(``RESUBSCRIBED``), this re-seeds balances (``GET /api/v1/accounts``), open orders
-(``GET /api/v1/orders?status=active``), orders finished during the outage (``status=done&startAt=``) and
-every order still believed open that REST no longer lists as active. :class:`~kunb.holdings.Holdings`
-merges those answers with the pushes that keep arriving, so a slow REST answer never overwrites a newer
-push and nothing lost in the outage stays lost.
+The one driver of private data: every frame is decoded once by its source's decoder
+(:mod:`kunb.sources`) into :mod:`kunb.events`, applied to :class:`~kunb.model.holdings.Holdings` and the
+event frames, then handed to the sinks (:meth:`Account.add_sink`).
+
+KuCoin does not replay private pushes: whatever happened while the link was down is lost to the
+WebSocket. So after every reconnect, once the topics are subscribed again, this re-seeds balances, open
+orders, orders finished during the outage and every order still believed open that the exchange no longer
+lists as active. :class:`~kunb.model.holdings.Holdings` merges those answers with the pushes that keep
+arriving, so a slow REST answer never overwrites a newer push and nothing lost in the outage stays lost.
 """
 
 from __future__ import annotations
@@ -32,42 +34,30 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import (
-    ApiError,
-    AuthenticationError,
-    ClosedError,
-    ConfigurationError,
-    KunbError,
-    ProtocolError,
-    RateLimitError,
-)
+from .events import BalanceChange, Event, Integrity, OrderEvent
+from .exceptions import ClosedError, KunbError, ProtocolError
 from .model.holdings import Balance, Holdings, Order, OrderUpdate
 from .model.rolling import BalanceFrame, OrderEventFrame
-from .net.rest import Trade, User
+from .net.backoff import backoff, retryable
 from .runtime import SyncLifecycle, cancel_and_wait
 from .signing import Credentials
+from .sources.base import AccountSource, LinkChange, LinkStatus
+from .sources.classic import BALANCE_TOPIC, ORDERS_TOPIC, ClassicAccountSource
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .net.connection import LifecycleEvent
-    from .net.pool import KucoinWsClient
-
-__all__ = ["BALANCE_TOPIC", "ORDERS_TOPIC", "Account", "AccountCounters", "AccountState"]
+__all__ = ["BALANCE_TOPIC", "ORDERS_TOPIC", "Account", "AccountCounters", "AccountSink", "AccountState"]
 
 logger = logging.getLogger(__name__)
 
-BALANCE_TOPIC = "/account/balance"
-ORDERS_TOPIC = "/spotMarket/tradeOrders"
-_ORDER_TOPICS = (ORDERS_TOPIC, "/spotMarket/tradeOrdersV2")
-_PAGE_SIZE = 500  # KuCoin's largest page (4.3)
-_MAX_PAGES = 20
-_OUTAGE_MARGIN_MS = (
-    60_000  # look this far before the drop for orders that finished in the outage (clock skew)
-)
+_OUTAGE_MARGIN_MS = 60_000  # look this far before the drop for orders that finished in the outage (skew)
 _RETRY = (0.1, 5.0)  # first and longest wait between REST seed attempts, seconds
 
-Listener = Callable[[Mapping[str, Any], "Balance | OrderUpdate | None"], Any]
+#: ``sink(event, result)``: called on the event loop after each event was applied; ``result`` is the
+#: :class:`~kunb.model.holdings.Balance` or :class:`~kunb.model.holdings.OrderUpdate` it produced, ``None``
+#: for duplicates and other events
+AccountSink = Callable[[Event, "Balance | OrderUpdate | None"], Any]
 
 
 class AccountState(enum.Enum):
@@ -102,10 +92,6 @@ class AccountCounters:
     orders_refreshed: int = 0  #: single orders fetched from REST (finished in an outage, missed fills)
 
 
-class _Rest(User, Trade):
-    """Accounts and orders through one client (and one connection pool)."""
-
-
 class Account(SyncLifecycle):
     """Live balances and orders of one API key. See the module docstring.
 
@@ -116,6 +102,9 @@ class Account(SyncLifecycle):
             ``received`` event).
         window: rows kept by each event frame.
         span: time window of the event frames, seconds (``None``: rows only).
+        open_timeout: seconds :meth:`astart` waits for the subscription (``None``: until the exchange is
+            reached, while the connection keeps redialing).
+        source: a ready :class:`~kunb.sources.base.AccountSource` instead of the classic protocol.
         **ws_options: passed to :class:`kunb.ws_client.KucoinWsClient` (``backoff_base``...).
 
     Raises:
@@ -130,17 +119,14 @@ class Account(SyncLifecycle):
         order_topic: str = ORDERS_TOPIC,
         window: int = 10_000,
         span: float | None = None,
+        open_timeout: float | None = 10.0,
+        source: AccountSource | None = None,
         **ws_options: Any,
     ) -> None:
-        if order_topic not in _ORDER_TOPICS:
-            raise ConfigurationError(f"order_topic must be one of {_ORDER_TOPICS}, not {order_topic!r}")
-        self.rest = _Rest(url=url, credentials=credentials)
-        if self.rest.credentials is None or not self.rest.credentials.is_complete:
-            raise ConfigurationError(
-                "Account needs an API key: pass Credentials(key, secret, passphrase) or set KUCOIN_API_KEY, "
-                "KUCOIN_API_SECRET and KUCOIN_API_PASSPHRASE"
-            )
-        self.url = self.rest.url
+        if source is None:
+            source = ClassicAccountSource(credentials, url=url, order_topic=order_topic, **ws_options)
+        self.source: AccountSource = source
+        self.url = source.url
         self.order_topic = order_topic
         self.holdings = Holdings()
         self.balance_events = BalanceFrame(maxlen=window, span=span)
@@ -148,9 +134,13 @@ class Account(SyncLifecycle):
         self.counters = AccountCounters()
         self.error: BaseException | None = None
         """The latest error met in the background (REST seed, unreadable push, failed start)."""
-        self._ws_options = ws_options
-        self._client: KucoinWsClient | None = None
-        self._listeners: list[Listener] = []
+        self.link = LinkStatus.CONNECTING
+        """What the private link is doing."""
+        self.link_detail = ""
+        self._open_timeout = open_timeout
+        self._decode = source.decoder.decode
+        self._sinks: list[AccountSink] = []
+        self._frame_listeners: list[Callable[[Mapping[str, Any]], Any]] = []
         self._state = AccountState.NEW
         self._loop: asyncio.AbstractEventLoop | None = None
         self._start_task: asyncio.Task[None] | None = None
@@ -186,13 +176,8 @@ class Account(SyncLifecycle):
         return await super().astart()
 
     async def _open(self) -> None:
-        from .net.pool import KucoinWsClient
-
-        self._client = await KucoinWsClient.create(
-            None, self.rest, self._on_message, private=True, on_event=self._on_event, **self._ws_options
-        )
         # Subscribe first, seed second: every change after the REST request is then pushed.
-        await self._client.subscribe([BALANCE_TOPIC, self.order_topic])
+        await self.source.open(self._on_frame, self._on_link, within=self._open_timeout)
         await self._seed(outage_from_ms=None)
 
     def _opened(self) -> None:
@@ -201,7 +186,7 @@ class Account(SyncLifecycle):
             self._state = AccountState.LIVE if self._down_since_ms is None else AccountState.RESYNCING
 
     async def aclose(self) -> None:
-        """Close the WebSocket client, background tasks and the REST client. Idempotent."""
+        """Close the source's connection and clients, and background tasks. Idempotent."""
         self._state = AccountState.CLOSED
         tasks = list(self._tasks)
         if self._reseed_task is not None:
@@ -209,10 +194,7 @@ class Account(SyncLifecycle):
             self._reseed_task = None
         self._tasks.clear()
         await cancel_and_wait(tasks)
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
-        await self.rest.aclose()
+        await self.source.close()
         self._signal()
 
     async def wait_live(self, timeout: float | None = 30.0) -> None:  # noqa: ASYNC109
@@ -270,88 +252,116 @@ class Account(SyncLifecycle):
         return self.holdings.version
 
     @property
-    def connection(self) -> KucoinWsClient | None:
-        """The private WebSocket client (state, counters), while running."""
-        return self._client
+    def connection(self) -> Any:
+        """The source's private client (state, counters), while running."""
+        return self.source.connection_detail()
 
-    def add_listener(self, listener: Listener) -> None:
-        """Call ``listener(message, result)`` after each private push was applied (on the event loop;
-        keep it quick). ``result`` is the :class:`~kunb.holdings.Balance` or
-        :class:`~kunb.holdings.OrderUpdate` it produced, ``None`` for duplicates and other topics."""
-        self._listeners.append(listener)
+    @property
+    def credentials(self) -> Credentials | None:
+        """The API key the account follows (its secret is never shown)."""
+        return getattr(self.source, "credentials", None)
 
-    def remove_listener(self, listener: Listener) -> None:
+    def add_sink(self, sink: AccountSink) -> None:
+        """Call ``sink(event, result)`` after each event was applied (on the event loop; keep it quick).
+        ``result`` is the :class:`~kunb.model.holdings.Balance` or :class:`~kunb.model.holdings.OrderUpdate`
+        it produced, ``None`` for duplicates and other events. Exceptions it raises are logged."""
+        self._sinks.append(sink)
+
+    def remove_sink(self, sink: AccountSink) -> None:
         with contextlib.suppress(ValueError):
-            self._listeners.remove(listener)
+            self._sinks.remove(sink)
 
-    # -- pushes --------------------------------------------------------------------------------
+    def add_frame_listener(self, listener: Callable[[Mapping[str, Any]], Any]) -> None:
+        """Call ``listener(frame)`` with every private frame as the exchange sent it, after its events were
+        applied (KuCoin's SDK-style consumers; see :mod:`kunb.compat.blocking`)."""
+        self._frame_listeners.append(listener)
 
-    def _on_message(self, message: Mapping[str, Any]) -> None:
-        topic = message.get("topic", "")
-        data = message.get("data")
-        result: Balance | OrderUpdate | None = None
+    # -- events in -----------------------------------------------------------------------------
+
+    def _on_frame(self, frame: Mapping[str, Any]) -> None:
+        """Decode one private frame (the source's decoder) and apply its events."""
         try:
-            if not isinstance(data, Mapping):
-                raise ProtocolError(f"{topic} push without a data object")
-            if topic == BALANCE_TOPIC:
-                result = self.holdings.on_balance(data)
-                if result is not None:
-                    self.counters.balance_pushes += 1
-                    self.balance_events.add(data)
-            elif topic == self.order_topic:
-                result = self.holdings.on_order(data)
-                if result is not None:
-                    self.counters.order_pushes += 1
-                    self.order_events.add(data)
-                    if result.missed_fills:
-                        self._spawn(self._refresh_orders([result.order.order_id]), "refresh")
+            events = self._decode(frame, time.time_ns())
         except ProtocolError as exc:
             self.counters.bad_messages += 1
             self.error = exc
-            logger.warning("kunb Account skipped an unreadable %s push: %s", topic, exc)
-        self.counters.duplicates = self.holdings.duplicates
-        for listener in list(self._listeners):
-            try:
-                listener(message, result)
-            except Exception:
-                logger.exception("kunb Account listener raised (ignored)")
+            logger.warning("kunb Account skipped an unreadable push: %s", exc)
+            self._emit(Integrity("bad_message", "", str(exc), None, time.time_ns()), None)
+            return
+        for event in events:
+            self._apply(event)
+        for listener in self._frame_listeners:
+            listener(frame)
         self._signal()
 
-    def _on_event(self, event: LifecycleEvent) -> None:
-        from .net.connection import EventKind
+    ingest = _on_frame
+    """Apply one private frame from elsewhere (a recording, a test) through the source's decoder."""
 
-        if event.kind is EventKind.DISCONNECTED:
-            if self._down_since_ms is None:  # every failed redial reports DISCONNECTED too
+    def _apply(self, event: Event) -> None:
+        result: Balance | OrderUpdate | None = None
+        kind = event.__class__
+        if kind is BalanceChange:
+            result = self.holdings.on_balance(event)  # type: ignore[arg-type]
+            if result is not None:
+                self.counters.balance_pushes += 1
+                self.balance_events.add(event)  # type: ignore[arg-type]
+        elif kind is OrderEvent:
+            result = self.holdings.on_order(event)  # type: ignore[arg-type]
+            if result is not None:
+                self.counters.order_pushes += 1
+                self.order_events.add(event)  # type: ignore[arg-type]
+                if result.missed_fills:
+                    self._spawn(self._refresh_orders([result.order.order_id]), "refresh")
+        self.counters.duplicates = self.holdings.duplicates
+        self._emit(event, result)
+
+    def _emit(self, event: Event, result: Balance | OrderUpdate | None) -> None:
+        for sink in self._sinks:
+            try:
+                sink(event, result)
+            except Exception:
+                logger.exception("kunb Account: a sink raised (ignored)")
+
+    def _on_link(self, change: LinkChange) -> None:
+        status = change.status
+        if status is LinkStatus.DOWN:
+            if self._down_since_ms is None:  # every failed redial of the same outage reports DOWN too
                 self.counters.disconnects += 1
                 self._down_since_ms = time.time_ns() // 1_000_000
+                self._emit(Integrity("outage", "", change.detail, None, time.time_ns()), None)
             if self._state is AccountState.LIVE:
                 self._state = AccountState.RESYNCING
             if self._reseed_task is not None:
                 self._reseed_task.cancel()  # it would seed against a link that is gone
                 self._reseed_task = None
-            self._signal()
-        elif event.kind is EventKind.RESUBSCRIBED and self._state is not AccountState.CLOSED:
+        elif status is LinkStatus.RESTORED and self._state is not AccountState.CLOSED:
             # Topics are live again: from now on every change is pushed, so REST can fill the gap.
+            self._emit(Integrity("reconnected", "", change.detail, None, time.time_ns()), None)
             if self._loop is not None:
                 self._reseed_task = self._loop.create_task(self._reseed(), name="kunb-account-reseed")
-        elif event.kind is EventKind.CLOSED and event.error is not None:
+        elif status is LinkStatus.CLOSED and change.error is not None:
             # Fatal (the key was revoked...): the account cannot follow the exchange any more.
-            self.error = event.error
+            self.error = change.error
             self._state = AccountState.CLOSED
-            self._signal()
+        if status is not LinkStatus.OVERFLOW:
+            self.link = LinkStatus.LIVE if status is LinkStatus.RESTORED else status
+            self.link_detail = "" if self.link is LinkStatus.LIVE else change.detail
+        self._signal()
 
     # -- REST seeding --------------------------------------------------------------------------
 
     async def _reseed(self) -> None:
-        delay, longest = _RETRY
+        delays = backoff(*_RETRY)
         while self._state is not AccountState.CLOSED:
             try:
                 await self._seed(outage_from_ms=self._down_since_ms)
             except KunbError as exc:
                 self.error = exc
+                if not retryable(exc):
+                    logger.warning("kunb Account: re-seed failed for good: %r", exc)
+                    return
                 logger.info("kunb Account: re-seed failed (%r); retrying", exc)
-                await asyncio.sleep(delay)  # back off before the next REST attempt
-                delay = min(delay * 2, longest)
+                await asyncio.sleep(next(delays))  # back off before the next REST attempt
                 continue
             self.counters.reseeds += 1
             self._down_since_ms = None
@@ -361,59 +371,42 @@ class Account(SyncLifecycle):
             return
 
     async def _seed(self, *, outage_from_ms: int | None) -> None:
-        """Balances, open orders, and (after an outage) the orders that finished meanwhile, from REST."""
+        """Balances, open orders, and (after an outage) the orders that finished meanwhile."""
         async with self._seed_lock:
             await self._seed_once(outage_from_ms)
 
     async def _seed_once(self, outage_from_ms: int | None) -> None:
         holdings = self.holdings
-        rest = self.rest
+        source = self.source
         before, learned = holdings.corrections, holdings.learned
         try:
-            holdings.begin_seed()  # before the request goes out: later pushes win (kunb.holdings)
-            holdings.seed_balances(await rest.aget_account_list())
-            active = await self._orders(status="active")
+            holdings.begin_seed()  # before the request goes out: later pushes win (kunb.model.holdings)
+            holdings.seed_balances(await source.balances())
+            active = await source.orders(active=True)
             holdings.seed_orders(active)
             if outage_from_ms is not None:
-                holdings.seed_orders(
-                    await self._orders(status="done", startAt=outage_from_ms - _OUTAGE_MARGIN_MS)
-                )
-            listed = {str(item["id"]) for item in active}
+                since = outage_from_ms - _OUTAGE_MARGIN_MS
+                holdings.seed_orders(await source.orders(active=False, since_ms=since))
+            listed = {order.order_id for order in active}
             stale = [oid for oid in holdings.open_orders() if oid not in listed]
             await self._refresh_orders([*stale, *holdings.inexact_orders()])
         except KunbError:
             self.counters.seed_failures += 1
             raise
-        except (KeyError, TypeError) as exc:
-            self.counters.seed_failures += 1
-            raise ProtocolError(f"unreadable REST answer while seeding: {exc!r}") from exc
         self.counters.seeds += 1
         self.counters.corrections += holdings.corrections - before
         if outage_from_ms is not None:
             self.counters.orders_recovered += holdings.learned - learned
         self._signal()
 
-    async def _orders(self, **query: Any) -> list[Mapping[str, Any]]:
-        items: list[Mapping[str, Any]] = []
-        for page in range(1, _MAX_PAGES + 1):
-            data = await self.rest.aget_order_list(pageSize=_PAGE_SIZE, currentPage=page, **query)
-            items += data.get("items") or []
-            if page >= int(data.get("totalPage") or 1):
-                break
-        return items
-
     async def _refresh_orders(self, order_ids: list[str]) -> None:
         for order_id in dict.fromkeys(order_ids):
-            try:
-                item = await self.rest.aget_order_details(order_id)
-            except (AuthenticationError, RateLimitError):
-                raise
-            except ApiError as exc:  # 400100 "order not exist": gone from the exchange, nothing to learn
-                logger.info("kunb Account: order %s not found on refresh (%s)", order_id, exc)
-                continue
+            state = await self.source.order(order_id)
+            if state is None:
+                continue  # gone from the exchange: nothing to learn
             self.counters.orders_refreshed += 1
             before = self.holdings.corrections
-            self.holdings.seed_orders([item])
+            self.holdings.seed_orders([state])
             self.counters.corrections += self.holdings.corrections - before
         self._signal()
 

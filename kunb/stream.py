@@ -1,55 +1,61 @@
-"""Where the market model meets I/O: subscribe to symbols, route pushes into books and rolling frames,
-fetch a REST snapshot whenever a book asks for one.
+"""``Stream``: the one driver of market data. Events in, books and rolling frames kept, sinks told.
 
 ``Stream`` is the object a notebook user holds::
 
     s = kunb.Stream(["BTC-USDT", "ETH-USDT"]).start()   # returns at once, also in a plain cell
     s.snapshot()                  # per symbol: price, change_24h, volume_24h, bid, ask, spread ...
-    s.books["BTC-USDT"].df        # the synchronised level-2 book (kunb.book.OrderBook)
-    s.ticks.df, s.trades.df       # rolling DataFrames (kunb.rolling)
+    s.books["BTC-USDT"].df        # the synchronised level-2 book (kunb.model.book.OrderBook)
+    s.ticks.df, s.trades.df       # rolling DataFrames (kunb.model.rolling)
     s.stop()
 
 or, in async code, ``async with kunb.Stream([...]) as s: await s.wait_live()``.
 
-A Stream can also be *fed* instead of started: :meth:`Stream.ingest` routes messages from another
-source (the notebook panels' Feeds, recorded replays) through the same code, and books fetch their
-snapshots on the caller's loop (through ``snapshots=``, else REST at ``url``); :meth:`Stream.aclose`
-ends those fetches.
-
-The books are pure state machines (:mod:`kunb.book`); this module only supplies what they ask for. A
-book that needs a snapshot (first sync, gap, crossed book) gets one fetched by a task of its own while
-its pushes keep buffering (``kucoin-protocol.md`` 3); when a WebSocket connection drops, the books it
-carried are resynchronised, since pushes were lost with it.
+Its data comes from a *source* (:mod:`kunb.sources`: a live protocol, or a recording): every frame is
+decoded once by the source's decoder into :mod:`kunb.events` and routed here into the order books and
+rolling frames, then handed to the sinks (:meth:`Stream.add_sink`: panels, the recorder, user callbacks).
+This is the only place that keeps a book in sync: a book that needs a snapshot (first sync, gap, crossed
+book, a dropped link that carried it) gets one from the source in a task of its own, retried along the
+one backoff policy (:mod:`kunb.net.backoff`), while its deltas keep buffering (order-book sync in
+``docs/reference/classic-protocol.md``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import AuthenticationError, ClosedError, ConfigurationError, KunbError, ProtocolError
+from .events import BookDelta, BookSnapshot, Candle, Event, Integrity, Stats, Tick, Trade
+from .exceptions import ClosedError, ConfigurationError, KunbError, ProtocolError
 from .model.book import BookState, OrderBook
 from .model.rolling import BookTopFrame, CandleFrame, TickerFrame, TradeFrame
+from .net.backoff import backoff, retryable
 from .runtime import SyncLifecycle, cancel_and_wait, running_loop
 from .signing import Credentials
+from .sources.base import LinkChange, LinkStatus, MarketChannels, MarketSource
+from .sources.classic import ClassicMarketSource, SnapshotFetcher
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .net.connection import LifecycleEvent
-    from .net.pool import KucoinWsClient
     from .net.rest import Market
 
-__all__ = ["Stream", "StreamState"]
+__all__ = ["Sink", "Stream", "StreamState"]
 
 logger = logging.getLogger(__name__)
 
-_MS = 1_000_000
 _SNAPSHOT_RETRY = (0.05, 2.0)  # first and longest wait between snapshot attempts, seconds
+_SOCKET_SNAPSHOT_WAIT = 20.0  # seconds to wait for a snapshot the source sends on the socket
+
+#: ``sink(event)``: called on the event loop for every event the stream applied (keep it quick)
+Sink = Callable[[Event], Any]
+#: ``listener(frame)``: called with every frame as the exchange sent it, after its events were applied
+FrameListener = Callable[[Mapping[str, Any]], Any]
 
 
 class StreamState(enum.Enum):
@@ -66,29 +72,33 @@ class StreamState(enum.Enum):
 
 
 class Stream(SyncLifecycle):
-    """Live market data of several symbols, recorded into order books and rolling frames.
+    """Live market data of several symbols, kept in order books and rolling frames.
 
     Args:
         symbols: ``"BTC-USDT"`` or a list of symbols.
         url: the exchange's REST base URL (``kunb.sim``'s ``ex.url``); empty: ``$KUNB_URL``, else KuCoin.
         credentials: used only to fetch *full* level-2 snapshots (KuCoin's v3 book is signed); without
             them the books sync from the public ``level2_100`` snapshot and are exact within its depth.
-        book: keep an :class:`~kunb.book.OrderBook` per symbol (``/market/level2``).
-        ticker: record ``/market/ticker`` ticks into :attr:`ticks`.
-        trades: record ``/market/match`` trades into :attr:`trades`.
-        stats: follow ``/market/snapshot`` (24 h change and volume for :meth:`snapshot`).
+        book: keep an :class:`~kunb.model.book.OrderBook` per symbol.
+        ticker: record ticks into :attr:`ticks`.
+        trades: record trades into :attr:`trades`.
+        stats: follow 24 h statistics (change and volume for :meth:`snapshot`).
         candles: a candle interval (``"1min"``...) to record into :attr:`candles`, or ``None``.
         window: rows kept by each rolling frame.
         span: time window of the rolling frames, seconds (``None``: rows only).
         top_depth: levels per side of :attr:`tops`, the book-top history.
-        top_interval: seconds of book time between two :attr:`tops` rows (``None``: no history).
+        top_interval: seconds of book time between two :attr:`tops` rows (``None``: no history, ``0``: a row
+            after every applied delta).
         snapshot_depth: ``None`` for the full book when credentials are set, else 20 or 100.
-        max_buffer: pushes a book keeps while waiting for its snapshot.
-        on_book: called as ``on_book(symbol, book)`` after every push or snapshot a book took (renderers,
-            tests); it runs on the event loop and must be quick.
-        market: a ready :class:`kunb.client.Market` to use instead of creating one (it is not closed).
-        snapshots: ``async (symbol) -> level-2 snapshot`` to use instead of :meth:`fetch_snapshot` (replays,
-            tests, a notebook panel that reports failures on its badge).
+        max_buffer: deltas a book keeps while waiting for its snapshot.
+        open_timeout: seconds :meth:`astart` waits for the subscription before it fails (``None``: until
+            the exchange is reached, while the connection keeps redialing; :attr:`link` says why not).
+        extra_topics: protocol topics subscribed as they are; their frames reach the frame listeners
+            (:meth:`add_frame_listener`) but no book or frame.
+        source: a ready :class:`~kunb.sources.base.MarketSource` (a recording, another protocol) instead
+            of the classic protocol at ``url``.
+        market: a ready :class:`kunb.client.Market` for REST snapshots (it is not closed).
+        snapshots: ``async (symbol) -> REST level-2 answer`` to use instead of REST (tests, replays).
         **ws_options: passed to :class:`kunb.ws_client.KucoinWsClient` (``backoff_base``, ``queue_size``...).
     """
 
@@ -109,20 +119,30 @@ class Stream(SyncLifecycle):
         top_interval: float | None = 0.1,
         snapshot_depth: int | None = None,
         max_buffer: int = 10_000,
-        on_book: Callable[[str, OrderBook], None] | None = None,
+        open_timeout: float | None = 10.0,
+        extra_topics: Iterable[str] = (),
+        source: MarketSource | None = None,
         market: Market | None = None,
-        snapshots: Callable[[str], Awaitable[Mapping[str, Any]]] | None = None,
+        snapshots: SnapshotFetcher | None = None,
         **ws_options: Any,
     ) -> None:
         self.symbols = [symbols] if isinstance(symbols, str) else list(dict.fromkeys(symbols))
-        if not self.symbols:
+        extra = tuple(extra_topics)
+        if not self.symbols and not extra:
             raise ConfigurationError("Stream needs at least one symbol")
-        if snapshot_depth not in (None, 20, 100):
-            raise ConfigurationError(f"snapshot_depth must be None, 20 or 100, not {snapshot_depth!r}")
-        self.url = url
+        if source is None:
+            source = ClassicMarketSource(
+                url=url,
+                credentials=credentials,
+                snapshot_depth=snapshot_depth,
+                market=market,
+                snapshots=snapshots,
+                **ws_options,
+            )
+        self.source: MarketSource = source
+        self.url = source.url
         self.credentials = credentials
-        self.snapshot_depth = snapshot_depth
-        self._full_book = credentials is not None and credentials.is_complete
+        self.channels = MarketChannels(tuple(self.symbols), book, ticker, trades, stats, candles, extra)
         self.books: dict[str, OrderBook] = (
             {s: OrderBook(s, max_buffer=max_buffer) for s in self.symbols} if book else {}
         )
@@ -135,49 +155,33 @@ class Stream(SyncLifecycle):
         self.error: BaseException | None = None
         """The latest error met in the background (snapshot fetch, unreadable push, failed start)."""
         self.snapshots_fetched = 0
+        self.snapshot_errors: dict[str, BaseException] = {}
+        """Per symbol, why its book's latest snapshot attempt failed (cleared when one succeeds)."""
         self.bad_messages = 0
-        self._topics = self._topic_list(book, ticker, trades, stats, candles)
-        self._candle_interval = candles
-        self._top_interval_ms = None if top_interval is None else top_interval * 1000
-        self._top_last: dict[str, float] = {}
-        self._on_book = on_book
-        self._quotes: dict[str, Mapping[str, Any]] = {}
-        self._stats: dict[str, Mapping[str, Any]] = {}
-        self._market = market
-        self._own_market = market is None
-        self._snapshots = snapshots
-        self._ws_options = ws_options
-        self._client: KucoinWsClient | None = None
+        self.link = LinkStatus.CONNECTING
+        """What the source's links are doing (``live``, ``down``, ``unreachable``...)."""
+        self.link_detail = ""
+        """Why, when the links are not live (the cause of the latest failed dial or drop)."""
+        self._open_timeout = open_timeout
+        self._top_interval_ns = None if top_interval is None else int(top_interval * 1e9)
+        self._top_last: dict[str, int] = {}
+        self._ticks: dict[str, Tick] = {}
+        self._stats: dict[str, Stats] = {}
+        self._sinks: list[Sink] = []
+        self._frame_listeners: list[FrameListener] = []
+        self._decode = source.decoder.decode
         self._fetching: dict[str, asyncio.Task[None]] = {}
+        self._stats_task: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+        self._socket_snapshots: dict[str, asyncio.Event] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._start_task: asyncio.Task[None] | None = None
         self._state = StreamState.NEW
-        self._changed = asyncio.Event()  # set on every state change of the stream or a book
+        self._changed = asyncio.Event()  # set on every state change of the stream, its link or a book
 
     def __repr__(self) -> str:
         books = ", ".join(f"{s}:{b.state.value}" for s, b in self.books.items())
-        return f"<Stream {self._state.value} {len(self.symbols)} symbols [{books}]>"
-
-    @staticmethod
-    def _topic_list(
-        book: bool, ticker: bool, trades: bool, stats: bool, candles: str | None
-    ) -> Callable[[list[str]], list[str]]:
-        def topics(symbols: list[str]) -> list[str]:
-            joined = ",".join(symbols)
-            out = []
-            if book:
-                out.append(f"/market/level2:{joined}")
-            if ticker:
-                out.append(f"/market/ticker:{joined}")
-            if trades:
-                out.append(f"/market/match:{joined}")
-            if stats:
-                out += [f"/market/snapshot:{s}" for s in symbols]
-            if candles:
-                out += [f"/market/candles:{s}_{candles}" for s in symbols]
-            return out
-
-        return topics
+        return f"<Stream {self._state.value} {self.source.protocol} {len(self.symbols)} symbols [{books}]>"
 
     # -- lifecycle (async) ---------------------------------------------------------------------
 
@@ -190,42 +194,47 @@ class Stream(SyncLifecycle):
     _NEW, _STARTING, _CLOSED = StreamState.NEW, StreamState.STARTING, StreamState.CLOSED
 
     async def astart(self) -> Stream:
-        """Connect, subscribe to every topic and wait for the acks; the books then sync by themselves.
+        """Connect, subscribe to every channel and wait for the acks; the books then sync by themselves.
 
         Raises:
-            SubscribeError, RequestTimeout, TransportError: from the WebSocket client; the stream is
-                closed again.
+            SubscribeError, RequestTimeout, TransportError: from the connection; the stream is closed again.
         """
         return await super().astart()
 
     async def _open(self) -> None:
-        from .net.pool import KucoinWsClient
-        from .net.rest import Market
-
-        if self._market is None:
-            self._market = Market(url=self.url, credentials=self.credentials)
-        self._client = await KucoinWsClient.create(
-            None, self._market, self._on_message, on_event=self._on_event, **self._ws_options
-        )
-        await self._client.subscribe(self._topics(self.symbols))
+        await self.source.open(self.channels, self._on_frame, self._on_link, within=self._open_timeout)
 
     def _opened(self) -> None:
         self._state = StreamState.RUNNING
+        for symbol, book in self.books.items():
+            if book.needs_snapshot:
+                self._want_snapshot(symbol)
+        if self.channels.stats and self._loop is not None:
+            self._stats_task = self._loop.create_task(self._seed_stats(), name="kunb-stream-stats")
+
+    async def _seed_stats(self) -> None:
+        """24 h statistics from REST, so :meth:`snapshot` has them before the first push (every 2 s)."""
+        for symbol in self.symbols:
+            if symbol in self._stats:
+                continue
+            try:
+                stats = await self.source.stats(symbol)
+            except KunbError as exc:  # shown once the first push comes
+                logger.info("kunb Stream: 24 h stats of %s unavailable: %r", symbol, exc)
+                continue
+            if stats is not None and symbol not in self._stats:
+                self.apply(stats)
 
     async def aclose(self) -> None:
-        """Unsubscribe nothing, close everything: the WebSocket client, snapshot tasks, the REST client.
-        Idempotent."""
+        """Close everything: the source's connections and clients, snapshot tasks. Idempotent."""
         self._state = StreamState.CLOSED
         tasks = list(self._fetching.values())
         self._fetching.clear()
+        if self._stats_task is not None:
+            tasks.append(self._stats_task)
+            self._stats_task = None
         await cancel_and_wait(tasks)
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
-        market = self._market
-        if market is not None and self._own_market:
-            self._market = None
-            await market.aclose()
+        await self.source.close()
         self._signal()
 
     async def wait_live(self, timeout: float | None = 30.0) -> None:  # noqa: ASYNC109
@@ -237,6 +246,16 @@ class Stream(SyncLifecycle):
         """
         await self._wait(lambda: self.live, timeout)
 
+    async def wait_for(self, predicate: Callable[[Stream], bool], timeout: float | None = 30.0) -> None:  # noqa: ASYNC109
+        """Wait until ``predicate(self)`` holds; checked after every change of the stream, its link or a
+        book (not after every tick). Await it on the loop the stream runs on.
+
+        Raises:
+            TimeoutError: it did not hold within ``timeout`` seconds.
+            ClosedError: the stream is closed or was never started.
+        """
+        await self._wait(lambda: predicate(self), timeout)
+
     @property
     def live(self) -> bool:
         """True while running with every book in sync."""
@@ -246,225 +265,284 @@ class Stream(SyncLifecycle):
 
     # start(timeout) / stop(timeout) from sync code (notebook cells, scripts): kunb.runtime.SyncLifecycle
 
+    # -- sinks ---------------------------------------------------------------------------------
+
+    def add_sink(self, sink: Sink) -> None:
+        """Call ``sink(event)`` for every event after the stream applied it (books and frames are up to
+        date when it runs), :class:`~kunb.events.Integrity` events included. It runs on the event loop and
+        must be quick; an exception it raises is logged and does not stop the stream."""
+        self._sinks.append(sink)
+
+    def remove_sink(self, sink: Sink) -> None:
+        """Stop calling ``sink`` (unknown sinks are ignored)."""
+        with contextlib.suppress(ValueError):
+            self._sinks.remove(sink)
+
+    def add_frame_listener(self, listener: FrameListener) -> None:
+        """Call ``listener(frame)`` with every data frame as the exchange sent it, after its events were
+        applied (KuCoin's SDK-style consumers; see :mod:`kunb.compat.blocking`)."""
+        self._frame_listeners.append(listener)
+
+    def remove_frame_listener(self, listener: FrameListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._frame_listeners.remove(listener)
+
     # -- reads ---------------------------------------------------------------------------------
 
     def snapshot(self) -> pd.DataFrame:
         """One row per symbol: ``price``, ``change_24h`` (rate), ``volume_24h``, ``bid``, ``ask``,
         ``spread``, ``mid``, ``book`` (its state) and ``time`` of the latest tick - what the seed's
         multi-symbol streamer assembles by hand. Bid and ask come from the synchronised book when it is
-        live, else from the latest ticker; NaN where nothing has arrived yet."""
+        live, else from the latest tick; NaN where nothing has arrived yet."""
         import pandas as pd
 
+        nan = math.nan
         rows = []
         for symbol in self.symbols:
-            quote = self._quotes.get(symbol, {})
-            stats = self._stats.get(symbol, {})
+            tick = self._ticks.get(symbol)
+            stats = self._stats.get(symbol)
             book = self.books.get(symbol)
             bid = ask = None
             if book is not None and book.state is BookState.LIVE:
                 bid, ask = book.best_bid, book.best_ask
             if bid is None:
-                bid = _num(quote.get("bestBid"))
+                bid = tick.best_bid if tick is not None else nan
             if ask is None:
-                ask = _num(quote.get("bestAsk"))
-            bid = math.nan if bid is None else bid
-            ask = math.nan if ask is None else ask
-            price = _num(quote.get("price"))
-            if price is None:
-                price = _num(stats.get("lastTradedPrice"))
-            stamp = quote.get("time")
+                ask = tick.best_ask if tick is not None else nan
+            price = tick.price if tick is not None else nan
+            if math.isnan(price) and stats is not None:
+                price = stats.last
             rows.append(
                 {
                     "symbol": symbol,
-                    "price": math.nan if price is None else price,
-                    "change_24h": _num(stats.get("changeRate"), math.nan),
-                    "volume_24h": _num(stats.get("vol"), math.nan),
+                    "price": price,
+                    "change_24h": stats.change_rate if stats is not None else nan,
+                    "volume_24h": stats.volume if stats is not None else nan,
                     "bid": bid,
                     "ask": ask,
                     "spread": ask - bid,
                     "mid": (ask + bid) / 2,
                     "book": book.state.value if book is not None else "off",
-                    "time": pd.NaT if stamp is None else pd.Timestamp(int(stamp), unit="ms", tz="UTC"),
+                    "time": pd.NaT if tick is None else pd.Timestamp(tick.time_ns, unit="ns", tz="UTC"),
                 }
             )
         frame = pd.DataFrame(rows).set_index("symbol")
         frame["book"] = frame["book"].astype("category")
         return frame
 
-    @property
-    def connection(self) -> KucoinWsClient | None:
-        """The WebSocket client (state, counters, connections), while running."""
-        return self._client
+    def last_tick(self, symbol: str) -> Tick | None:
+        """The latest :class:`~kunb.events.Tick` of ``symbol`` (``None`` before the first)."""
+        return self._ticks.get(symbol)
 
-    # -- routing -------------------------------------------------------------------------------
+    def last_stats(self, symbol: str) -> Stats | None:
+        """The latest 24 h :class:`~kunb.events.Stats` of ``symbol`` (``None`` before the first)."""
+        return self._stats.get(symbol)
 
     @property
     def topics(self) -> list[str]:
-        """The topics this stream subscribes (one per channel; ``/market/snapshot`` one per symbol)."""
-        return self._topics(self.symbols)
+        """The source's topics for this stream's channels."""
+        return self.source.topics(self.channels)
 
-    def last_ticker(self, symbol: str) -> Mapping[str, Any]:
-        """The latest ``/market/ticker`` payload of ``symbol`` (empty before the first)."""
-        return self._quotes.get(symbol, {})
+    @property
+    def connection(self) -> Any:
+        """The source's client (state, counters, connections), while running."""
+        return self.source.connection_detail()
 
-    def last_stats(self, symbol: str) -> Mapping[str, Any]:
-        """The latest 24 h statistics of ``symbol`` from ``/market/snapshot`` (empty before the first)."""
-        return self._stats.get(symbol, {})
+    # -- events in -----------------------------------------------------------------------------
 
-    def _on_message(self, message: Mapping[str, Any]) -> None:
-        """Route one pushed message (as the WebSocket client delivers it) into the books and frames.
-
-        The WebSocket client calls this; the notebook panels' feeds and recorded replays call it as
-        :meth:`ingest`, so every source reaches the DataFrames through the same code. An unreadable push
-        is counted in :attr:`bad_messages` and kept in :attr:`error`, never raised.
-        """
-        topic = message.get("topic", "")
-        prefix, _, arg = topic.partition(":")
-        if arg == "all":  # /market/ticker:all names the symbol in the subject (kucoin-protocol.md 1.6)
-            arg = message.get("subject", "")
-        data = message.get("data")
+    def _on_frame(self, frame: Mapping[str, Any]) -> None:
+        """Decode one data frame (the source's decoder) and apply its events: the hot path."""
         try:
-            if prefix == "/market/level2":
-                self._on_level2(arg, data)
-            elif prefix == "/market/ticker":
-                if self.ticks is not None:
-                    self.ticks.add(data, arg)
-                self._quotes[arg] = data
-            elif prefix == "/market/match":
-                if self.trades is not None:
-                    self.trades.add(data)
-            elif prefix == "/market/snapshot":
-                self._stats[arg] = data.get("data", data)
-            elif prefix == "/market/candles" and self.candles is not None:
-                self.candles.add(data, arg.rpartition("_")[2])
-        except (ProtocolError, AttributeError, TypeError) as exc:
-            self.bad_messages += 1
-            self.error = exc
-            logger.debug("kunb Stream skipped an unreadable %s push: %r", prefix, exc)
-
-    ingest = _on_message
-
-    def _on_level2(self, symbol: str, data: Mapping[str, Any]) -> None:
-        book = self.books.get(symbol)
-        if book is None:
+            events = self._decode(frame, time.time_ns())
+        except ProtocolError as exc:
+            self._bad_message(exc)
             return
-        was = book.state
-        try:
-            book.on_push(data)
-        finally:
-            self._after_book(symbol, book, was)
+        self._route(events)
+        for listener in self._frame_listeners:
+            listener(frame)
 
-    def _after_book(self, symbol: str, book: OrderBook, was: BookState) -> None:
+    ingest = _on_frame
+    """Apply one data frame from elsewhere (a recording, a test) through the source's decoder."""
+
+    def apply(self, event: Event) -> None:
+        """Apply one event from elsewhere (a recording of normalized events, a test)."""
+        self._route((event,))
+
+    def _route(self, events: Iterable[Event]) -> None:
+        """Apply events to the books and frames, then tell the sinks; inlined for the frequent kinds."""
+        for event in events:
+            kind = event.__class__
+            if kind is BookDelta:
+                book = self.books.get(event.symbol)  # type: ignore[union-attr]
+                if book is not None:
+                    was = book.state
+                    book.on_delta(event)  # type: ignore[arg-type]
+                    if was is not BookState.LIVE or book.state is not BookState.LIVE:
+                        self._book_changed(book, was)
+                    elif self.tops is not None:
+                        self._record_top(book)
+            elif kind is Tick:
+                self._ticks[event.symbol] = event  # type: ignore[union-attr,assignment]
+                if self.ticks is not None:
+                    self.ticks.add(event)  # type: ignore[arg-type]
+            elif kind is Trade:
+                if self.trades is not None:
+                    self.trades.add(event)  # type: ignore[arg-type]
+            else:
+                self._apply_other(event)
+            for sink in self._sinks:
+                try:
+                    sink(event)
+                except Exception:
+                    logger.exception("kunb Stream: a sink raised (ignored)")
+
+    def _apply_other(self, event: Event) -> None:
+        kind = event.__class__
+        if kind is BookSnapshot:
+            book = self.books.get(event.symbol)  # type: ignore[union-attr]
+            if book is not None:
+                self._load_snapshot(book, event)  # type: ignore[arg-type]
+        elif kind is Stats:
+            self._stats[event.symbol] = event  # type: ignore[union-attr,assignment]
+        elif kind is Candle and self.candles is not None:
+            self.candles.add(event)  # type: ignore[arg-type]
+
+    def _bad_message(self, exc: ProtocolError) -> None:
+        self.bad_messages += 1
+        self.error = exc
+        logger.debug("kunb Stream skipped an unreadable push: %r", exc)
+        self._emit(Integrity("bad_message", "", str(exc), None, time.time_ns()))
+
+    def _emit(self, event: Event) -> None:
+        for sink in self._sinks:
+            try:
+                sink(event)
+            except Exception:
+                logger.exception("kunb Stream: a sink raised (ignored)")
+
+    # -- books ---------------------------------------------------------------------------------
+
+    def _load_snapshot(self, book: OrderBook, snapshot: BookSnapshot) -> None:
+        was = book.state
+        book.on_snapshot(snapshot)
+        if not book.needs_snapshot:
+            self._top_last.pop(book.symbol, None)
+            waiter = self._socket_snapshots.get(book.symbol)
+            if waiter is not None:
+                waiter.set()
+        self._book_changed(book, was)
+
+    def _book_changed(self, book: OrderBook, was: BookState) -> None:
         state = book.state
         if state is BookState.LIVE:
-            self._record_top(symbol, book)
-        elif symbol not in self._fetching and self._state is not StreamState.CLOSED:
-            loop = self._loop or running_loop()  # a stream fed through ingest() runs on its caller's loop
-            if loop is not None:
-                self._fetching[symbol] = loop.create_task(self._sync(symbol), name=f"kunb-book-{symbol}")
+            if self.tops is not None:
+                self._record_top(book)
+        else:
+            if was is BookState.LIVE:
+                stats = book.stats
+                reason = stats.last_reason.value if stats.last_reason is not None else "resync"
+                self._emit(
+                    Integrity(reason, book.symbol, "book dropped", stats.last_sequence, time.time_ns())
+                )
+            self._want_snapshot(book.symbol)
         if state is not was:
             self._signal()
-        hook = self._on_book
-        if hook is not None:
-            hook(symbol, book)
 
-    def _record_top(self, symbol: str, book: OrderBook) -> None:
-        tops = self.tops
-        stamp = book.time
-        if tops is None or stamp is None:
+    def _record_top(self, book: OrderBook) -> None:
+        stamp = book.time_ns
+        if stamp is None:
             return
+        symbol = book.symbol
         last = self._top_last.get(symbol)
-        if last is None or stamp - last >= self._top_interval_ms:  # type: ignore[operator]
+        if last is None or stamp - last >= self._top_interval_ns:  # type: ignore[operator]
             self._top_last[symbol] = stamp
-            tops.add_book(book, int(stamp) * _MS)
+            self.tops.add_book(book, stamp)  # type: ignore[union-attr]
+
+    def _want_snapshot(self, symbol: str) -> None:
+        if symbol in self._fetching or self._state is StreamState.CLOSED:
+            return
+        loop = self._loop or running_loop()  # a stream fed through ingest() runs on its caller's loop
+        if loop is not None:
+            self._fetching[symbol] = loop.create_task(self._sync(symbol), name=f"kunb-book-{symbol}")
 
     async def _sync(self, symbol: str) -> None:
-        """Fetch snapshots for ``symbol`` until its book is live (kucoin-protocol.md 3, steps 2-4)."""
+        """Get snapshots for ``symbol`` until its book is live (order-book sync, steps 2-4)."""
         book = self.books[symbol]
-        delay, longest = _SNAPSHOT_RETRY
+        delays = backoff(*_SNAPSHOT_RETRY)
         try:
             while book.needs_snapshot and self._state is not StreamState.CLOSED:
                 try:
-                    snapshot = await self._fetch(symbol)
-                except KunbError as exc:  # REST down, rate limit, bad answer: try again later
-                    self.error = exc
-                    logger.info("kunb Stream: snapshot of %s failed: %r", symbol, exc)
-                except Exception as exc:  # a custom ``snapshots=`` fetcher may raise anything: same retry
-                    self.error = exc
-                    logger.warning("kunb Stream: snapshot fetcher for %s raised", symbol, exc_info=True)
-                else:
-                    self.snapshots_fetched += 1
-                    was = book.state
-                    try:
-                        book.on_snapshot(snapshot)
-                    except ProtocolError as exc:
-                        self.error = exc
-                    if not book.needs_snapshot:
-                        self._top_last.pop(symbol, None)
-                        self._fetching.pop(symbol, None)
-                        self._after_book(symbol, book, was)
-                        return
+                    snapshot = await self.source.snapshot(symbol)
+                except Exception as exc:
+                    self.error = self.snapshot_errors[symbol] = exc
+                    self._emit(Integrity("snapshot_failed", symbol, str(exc), None, time.time_ns()))
                     self._signal()
-                # A stale snapshot needs newer pushes first; a failure needs time. Back off either way.
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, longest)
+                    if not retryable(exc):  # an unknown symbol, refused credentials: say so, stop trying
+                        logger.warning("kunb Stream: no snapshot of %s: %r", symbol, exc)
+                        return
+                    logger.info("kunb Stream: snapshot of %s failed: %r", symbol, exc)
+                else:
+                    self.snapshot_errors.pop(symbol, None)
+                    if snapshot is None:  # it comes on the socket (a resubscribe): wait for it
+                        await self._socket_snapshot(symbol)
+                    else:
+                        self.snapshots_fetched += 1
+                        self._load_snapshot(book, snapshot)
+                        if not book.needs_snapshot:
+                            return
+                # A stale snapshot needs newer deltas first; a failure needs time. Back off either way.
+                if book.needs_snapshot:
+                    await asyncio.sleep(next(delays))
         finally:
             if self._fetching.get(symbol) is asyncio.current_task():
                 del self._fetching[symbol]
 
-    async def _fetch(self, symbol: str) -> Mapping[str, Any]:
-        if self._snapshots is not None:
-            return await self._snapshots(symbol)
-        return await self.fetch_snapshot(symbol)
+    async def _socket_snapshot(self, symbol: str) -> None:
+        waiter = self._socket_snapshots.setdefault(symbol, asyncio.Event())
+        waiter.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_SOCKET_SNAPSHOT_WAIT):
+                await waiter.wait()
 
-    async def fetch_snapshot(self, symbol: str) -> Mapping[str, Any]:
-        """The REST level-2 snapshot a book of this stream syncs from: the full (signed, v3) book with
-        credentials, else ``level2_100`` (or ``level2_20``, see ``snapshot_depth``); kucoin-protocol.md 3.
+    async def fetch_snapshot(self, symbol: str) -> BookSnapshot | None:
+        """A book snapshot of ``symbol`` from the source, as the books sync from (``None``: the source
+        sends it on the socket).
 
         Raises:
-            KunbError: the request failed (the book sync retries with backoff); ClosedError when closed.
+            KunbError: the request failed; ClosedError when the stream is closed.
         """
-        market = self._market
-        if market is None:
-            if self._state is StreamState.CLOSED:
-                raise ClosedError("the Stream is closed")
-            from .net.rest import Market
+        if self._state is StreamState.CLOSED:
+            raise ClosedError("the Stream is closed")
+        return await self.source.snapshot(symbol)
 
-            # a Stream fed through ingest() was never started: its REST client starts with its first fetch
-            market = self._market = Market(url=self.url, credentials=self.credentials)
-        if self.snapshot_depth is None and self._full_book:
-            try:
-                return await market.aget_aggregated_orderv3(symbol)  # type: ignore[no-any-return]
-            except AuthenticationError as exc:
-                # The key cannot read the v3 book (no "General" permission, wrong passphrase...): the
-                # public level2_100 snapshot still syncs the book, exact within its depth.
-                self._full_book = False
-                self.error = exc
-                logger.warning("kunb Stream: full book refused (%s); using level2_100 snapshots", exc)
-        return await market.aget_part_order(self.snapshot_depth or 100, symbol)  # type: ignore[no-any-return]
+    # -- links ---------------------------------------------------------------------------------
 
-    def _on_event(self, event: LifecycleEvent) -> None:
-        from .net.connection import EventKind
-
-        if event.kind is EventKind.DISCONNECTED and self._client is not None:
+    def _on_link(self, change: LinkChange) -> None:
+        status = change.status
+        now = time.time_ns()
+        if status is LinkStatus.DOWN:
             # Pushes were lost with the link: the books it carried cannot be trusted until resynced.
-            for symbol, book in self.books.items():
-                conn = self._client.connection_of(f"/market/level2:{symbol}")
-                if conn is not None and conn.name == event.connection and book.state is BookState.LIVE:
+            symbols = change.symbols or tuple(self.books)
+            for symbol in symbols:
+                book = self.books.get(symbol)
+                if book is not None and book.state is BookState.LIVE:
                     book.resync()
-                    self._signal()
-        elif event.kind is EventKind.CLOSED and event.error is not None:
-            self.error = event.error
-            self._signal()
+                    self._book_changed(book, BookState.LIVE)
+            self._emit(Integrity("outage", "", change.detail, None, now))
+        elif status is LinkStatus.RESTORED:
+            self._emit(Integrity("reconnected", "", change.detail, None, now))
+        elif status is LinkStatus.OVERFLOW:
+            self._emit(Integrity("overflow", "", change.detail, None, now))
+        elif status is LinkStatus.CLOSED:
+            # Fatal (refused credentials...): the source will not reconnect, so the stream ends too.
+            self.error = change.error
+            if self._loop is not None and self._state is not StreamState.CLOSED:
+                self._state = StreamState.CLOSED
+                self._closing = self._loop.create_task(self.aclose(), name="kunb-stream-close")
+        if status is not LinkStatus.OVERFLOW:
+            self.link = LinkStatus.LIVE if status is LinkStatus.RESTORED else status
+            self.link_detail = "" if self.link is LinkStatus.LIVE else change.detail
+        self._signal()
 
     def _signal(self) -> None:
         self._changed.set()
-
-
-def _num(value: Any, default: float | None = None) -> float | None:
-    if value is None or value == "":
-        return default
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default

@@ -2,17 +2,18 @@
 
 KuCoin's older examples (the seed's "multi-symbol streamer" and "trading bot") build the client from plain
 synchronous code, register callbacks that receive each message as a JSON **string**, then
-``time.sleep(...)`` in the main thread and finally ``close()``. kunb keeps that working on top of its async
-client: each instance runs one event loop on a helper thread (``kunb-blocking-loop``) with a public
-:class:`~kunb.ws_client.KucoinWsClient` and, for private topics, a :class:`~kunb.account.Account`; the
-callbacks run on a second thread (``kunb-blocking-callbacks``) fed by a bounded queue, so a slow callback
-never stalls pings or reading. ``close()`` (also at interpreter exit) ends both threads and every socket.
+``time.sleep(...)`` in the main thread and finally ``close()``. kunb keeps that working on top of its
+drivers: each instance runs one event loop on a helper thread (``kunb-blocking-loop``) with a
+:class:`kunb.Stream` per ``_socket`` call of public topics and, for private topics, one
+:class:`kunb.Account`; the callbacks run on a second thread (``kunb-blocking-callbacks``) fed by a bounded
+queue, so a slow callback never stalls pings or reading. ``close()`` (also at interpreter exit) ends both
+threads and every socket.
 
-What the examples read that KuCoin does not send is added as :mod:`kunb.enrich` describes (24 h stats on
-tickers, the synced book's top on level-2 pushes, cumulative ``dealSize``/``dealFunds`` on order pushes),
-always listed in the message's ``"kunb"`` object. For that, a ticker topic also subscribes
-``/market/snapshot:{symbol}``, and a level-2 topic keeps a local :class:`~kunb.book.OrderBook` whose pushes
-reach the callback only while it is live (held back while it syncs: counted in ``held_level2``).
+What the examples read that KuCoin does not send is added as :mod:`kunb.compat.enrich` describes (24 h
+stats on tickers, the synced book's top on level-2 pushes, cumulative ``dealSize``/``dealFunds`` on order
+pushes), always listed in the message's ``"kunb"`` object. For that, a ticker topic's Stream follows the
+24 h statistics too, and a level-2 topic's Stream keeps the symbol's order book; level-2 pushes reach the
+callback only while that book is live (held back while it syncs: counted in ``held_level2``).
 
 ``KucoinWsClient(...)`` called directly returns one of these (see :mod:`kunb.ws_client`).
 """
@@ -32,29 +33,27 @@ from typing import Any
 
 import orjson
 
-from ..account import BALANCE_TOPIC, ORDERS_TOPIC, Account
-from ..exceptions import (
-    AuthenticationError,
-    ClosedError,
-    ConfigurationError,
-    KunbError,
-    ProtocolError,
-    RequestTimeout,
-)
-from ..model.book import BookState, OrderBook
+from ..account import Account
+from ..events import BalanceChange, Event, OrderEvent
+from ..exceptions import ClosedError, ConfigurationError, RequestTimeout
+from ..model.book import BookState
 from ..model.holdings import OrderUpdate
 from ..net.rest import Market
 from ..protocol.classic import expand_topic
-from ..runtime import cancel_and_wait, loop_thread
+from ..runtime import loop_thread
 from ..signing import Credentials
+from ..sources.classic import BALANCE_TOPIC, ORDER_TOPICS, ORDERS_TOPIC
+from ..stream import Stream
 from .enrich import with_book_top, with_deal, with_stats
 
 __all__ = ["BlockingWsClient", "Subscription"]
 
 logger = logging.getLogger(__name__)
 
-_ACCOUNT_TOPICS = (BALANCE_TOPIC, ORDERS_TOPIC, "/spotMarket/tradeOrdersV2")
-_SNAPSHOT_RETRY = (0.05, 2.0)
+_ACCOUNT_TOPICS = (BALANCE_TOPIC, *ORDER_TOPICS)
+# Public channels a Stream models (the rest are subscribed as they are and passed through).
+_CHANNELS = {"/market/ticker": "ticker", "/market/level2": "book", "/market/match": "trades"}
+_STATS_SOURCE = "24 h statistics (GET /api/v1/market/stats, then /market/snapshot)"
 _open: weakref.WeakSet[BlockingWsClient] = weakref.WeakSet()
 
 MessageCallback = Callable[[str], Any]
@@ -121,7 +120,7 @@ class BlockingWsClient:
             raise ConfigurationError("book_depth must be at least 1")
         self._market = Market(
             key, secret, passphrase, url, is_v1api, is_sandbox=is_sandbox, credentials=credentials
-        )
+        )  # resolves the URL and credentials as KuCoin's SDK does; each Stream's REST goes through it
         self.url = self._market.url
         self.book_depth = book_depth
         self.timeout = timeout
@@ -136,12 +135,11 @@ class BlockingWsClient:
         # loop-thread state
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
-        self._public: Any = None  # KucoinWsClient
+        self._streams: list[Stream] = []
+        self._covered: set[str] = set()  # public units some Stream already subscribes
         self._account: Account | None = None
-        self._books: dict[str, OrderBook] = {}
-        self._stats: dict[str, tuple[Mapping[str, Any], str]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self._starting: asyncio.Lock | None = None  # _socket may be called from several threads
+        self._last_private: Any = _NOTHING  # what the Account made of the private frame being delivered
         # callback-thread state
         self._queue: deque[tuple[MessageCallback, str]] = deque(maxlen=queue_size)
         self._wake = threading.Condition()
@@ -278,46 +276,50 @@ class BlockingWsClient:
     async def _subscribe(self, topic: str, units: list[str], private: bool) -> None:
         if self._starting is None:
             self._starting = asyncio.Lock()
-        async with self._starting:  # one public client and one Account, however many threads subscribe
-            await self._subscribe_unlocked(topic, units, private)
+        async with self._starting:  # one Account, and one Stream per new set of topics, however many threads
+            if private:
+                await self._subscribe_private(topic, units)
+            else:
+                await self._subscribe_public(units)
 
-    async def _subscribe_unlocked(self, topic: str, units: list[str], private: bool) -> None:
-        if private:
-            account = await self._ensure_account(topic)
-            extra = [u for u in units if u not in _ACCOUNT_TOPICS]
-            if extra and account.connection is not None:
-                await account.connection.subscribe(extra, timeout=self.timeout)
+    async def _subscribe_private(self, topic: str, units: list[str]) -> None:
+        account = await self._ensure_account(topic)
+        extra = [u for u in units if u not in _ACCOUNT_TOPICS]
+        if extra and account.connection is not None:
+            await account.connection.subscribe(extra, timeout=self.timeout)
+
+    async def _subscribe_public(self, units: list[str]) -> None:
+        new = [u for u in units if u not in self._covered]
+        if not new:
             return
-        client = await self._ensure_public()
-        wanted: list[str] = []
-        for unit in units:
+        channels: set[str] = set()
+        symbols: list[str] = []
+        extra: list[str] = []
+        for unit in new:
             prefix, _, symbol = unit.partition(":")
-            if prefix == "/market/ticker" and symbol != "all":
-                if symbol not in self._stats:
-                    await self._seed_stats(symbol)
-                wanted.append(f"/market/snapshot:{symbol}")
-            elif prefix == "/market/level2":
-                self._books.setdefault(symbol, OrderBook(symbol))
-            wanted.append(unit)
-        await client.subscribe(wanted, timeout=self.timeout)
-
-    async def _ensure_public(self) -> Any:
-        if self._public is None:
-            from ..net.pool import KucoinWsClient
-
-            self._public = await KucoinWsClient.create(
-                None, self._market, self._on_public, on_event=self._on_public_event, **self._ws_options
-            )
-        return self._public
-
-    def _on_public_event(self, event: Any) -> None:
-        from ..net.connection import EventKind
-
-        if event.kind is EventKind.DISCONNECTED:
-            # Pushes were lost with the link: no book may be shown until it is resynced.
-            for book in self._books.values():
-                if book.state is BookState.LIVE:
-                    book.resync()
+            channel = _CHANNELS.get(prefix)
+            if channel is None or symbol == "all":
+                extra.append(unit)  # subscribed as it is: its frames are passed through
+            else:
+                channels.add(channel)
+                symbols.append(symbol)
+        stream = Stream(
+            list(dict.fromkeys(symbols)),
+            market=self._market,
+            book="book" in channels,
+            ticker="ticker" in channels,
+            trades="trades" in channels,
+            stats="ticker" in channels,  # the examples read 24 h numbers on tickers
+            extra_topics=extra,
+            window=16,  # the examples read pushes, not frames
+            top_interval=None,
+            open_timeout=self.timeout,
+            **self._ws_options,
+        )
+        stream.add_frame_listener(lambda frame: self._on_public(stream, frame))
+        await stream.astart()  # on failure it closes itself and raises
+        self._streams.append(stream)
+        self._covered.update(new)
 
     async def _ensure_account(self, topic: str) -> Account:
         if self._account is None:
@@ -327,12 +329,15 @@ class BlockingWsClient:
                     f"{topic} is private: pass key, secret and passphrase (or set KUCOIN_API_KEY, "
                     "KUCOIN_API_SECRET and KUCOIN_API_PASSPHRASE)"
                 )
-            order_topic = topic if topic == "/spotMarket/tradeOrdersV2" else ORDERS_TOPIC
-            account = Account(creds, url=self.url, order_topic=order_topic, **self._ws_options)
-            account.add_listener(self._on_private)
+            order_topic = topic if topic in ORDER_TOPICS else ORDERS_TOPIC
+            account = Account(
+                creds, url=self.url, order_topic=order_topic, open_timeout=self.timeout, **self._ws_options
+            )
+            account.add_sink(self._on_private_event)
+            account.add_frame_listener(self._on_private)
             await account.astart()  # on failure it closes itself and raises
             self._account = account
-        elif topic in (ORDERS_TOPIC, "/spotMarket/tradeOrdersV2") and topic != self._account.order_topic:
+        elif topic in ORDER_TOPICS and topic != self._account.order_topic:
             # one private account per client follows one order topic: a second one would stay silent
             raise ConfigurationError(
                 f"this client already follows {self._account.order_topic}; use another "
@@ -340,85 +345,37 @@ class BlockingWsClient:
             )
         return self._account
 
-    async def _seed_stats(self, symbol: str) -> None:
-        try:
-            stats = await self._market.aget_24h_stats(symbol)
-        except KunbError as exc:  # the ticker then goes out without 24 h fields until a snapshot comes
-            self.error = exc
-            logger.info("kunb BlockingWsClient: 24 h stats of %s unavailable: %r", symbol, exc)
-            return
-        if symbol not in self._stats and isinstance(stats, Mapping):
-            self._stats[symbol] = (stats, "GET /api/v1/market/stats")
-
-    def _on_public(self, message: Mapping[str, Any]) -> None:
+    def _on_public(self, stream: Stream, message: Mapping[str, Any]) -> None:
+        """A public frame, after the Stream applied it: add what the examples read, then deliver."""
         topic = message.get("topic", "")
         prefix, _, symbol = topic.partition(":")
-        try:
-            if prefix == "/market/snapshot":
-                data = message.get("data") or {}
-                self._stats[symbol] = (data.get("data", data), topic)
-            elif prefix == "/market/ticker" and symbol in self._stats:
-                stats, source = self._stats[symbol]
-                message = with_stats(message, stats, source)
-            elif prefix == "/market/level2":
-                book = self._books.get(symbol)
-                if book is None:
-                    return
-                book.on_push(message["data"])
-                self._after_book(symbol, book)
-                if book.state is not BookState.LIVE:
-                    self.held_level2 += 1
-                    return
-                message = with_book_top(message, book, self.book_depth)
-        except (ProtocolError, KeyError, TypeError, AttributeError) as exc:
-            self.error = exc
-            logger.info("kunb BlockingWsClient: unreadable %s push skipped: %r", prefix, exc)
-            return
+        if prefix == "/market/ticker":
+            message = with_stats(message, stream.last_stats(symbol), _STATS_SOURCE)
+        elif prefix == "/market/level2":
+            book = stream.books.get(symbol)
+            if book is None or book.state is not BookState.LIVE:
+                self.held_level2 += 1
+                return
+            message = with_book_top(message, book, self.book_depth)
         self._deliver(message)
 
-    def _on_private(self, message: Mapping[str, Any], result: Any) -> None:
+    def _on_private_event(self, event: Event, result: Any) -> None:
+        # remember what the frame listener needs: the order an order push updated, or that it was a dup
+        if isinstance(event, (BalanceChange, OrderEvent)):
+            self._last_private = result
+
+    def _on_private(self, message: Mapping[str, Any]) -> None:
+        """A private frame, after the Account applied its events."""
+        result, self._last_private = self._last_private, _NOTHING
         if isinstance(result, OrderUpdate):
             message = with_deal(message, result.order)
         elif result is None and message.get("topic") in _ACCOUNT_TOPICS:
             return  # a duplicate (same relationEventId / order event): KuCoin sent it once already
         self._deliver(message)
 
-    def _after_book(self, symbol: str, book: OrderBook) -> None:
-        if book.needs_snapshot and not any(
-            t.get_name() == f"kunb-blocking-book-{symbol}" for t in self._tasks
-        ):
-            loop = asyncio.get_running_loop()
-            task = loop.create_task(self._sync_book(symbol, book), name=f"kunb-blocking-book-{symbol}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _sync_book(self, symbol: str, book: OrderBook) -> None:
-        """Fetch snapshots until the book is live (kucoin-protocol.md 3), as kunb.feed.Stream does."""
-        delay, longest = _SNAPSHOT_RETRY
-        full = self._market.credentials is not None and self._market.credentials.is_complete
-        while book.needs_snapshot and not self._closed:
-            try:
-                if full:
-                    try:
-                        snapshot = await self._market.aget_aggregated_orderv3(symbol)
-                    except AuthenticationError:
-                        full = False  # the key may not read the full book: level2_100 still syncs it
-                        continue
-                else:
-                    snapshot = await self._market.aget_part_order(100, symbol)
-                book.on_snapshot(snapshot)
-            except KunbError as exc:
-                self.error = exc
-            if not book.needs_snapshot:
-                return
-            await asyncio.sleep(delay)  # a stale snapshot needs newer pushes first; a failure needs time
-            delay = min(delay * 2, longest)
-
     async def _aclose(self) -> None:
-        await cancel_and_wait(list(self._tasks))
-        public, self._public = self._public, None
-        if public is not None:
-            await public.close()
+        streams, self._streams = self._streams, []
+        await asyncio.gather(*(stream.aclose() for stream in streams), return_exceptions=True)
         account, self._account = self._account, None
         if account is not None:
             await account.aclose()
@@ -430,6 +387,9 @@ class BlockingWsClient:
         for task in rest:
             task.cancel()
         await asyncio.gather(*rest, return_exceptions=True)
+
+
+_NOTHING = object()
 
 
 @atexit.register

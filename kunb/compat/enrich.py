@@ -4,32 +4,41 @@ Pure: each function takes a push (a dict as KuCoin sent it) and what kunb knows,
 the push itself is never changed. Every addition is listed in the message's extra top-level ``"kunb"``
 object (``{"added": [...], "source": ...}``) so a reader can always tell KuCoin's fields from kunb's:
 
-* ``/market/ticker:{symbol}`` (``kucoin-protocol.md`` 2.1 has no 24 h numbers in a ticker): ``changeRate``,
-  ``changePrice``, ``vol``, ``volValue``, ``high``, ``low`` from the latest ``/market/snapshot:{symbol}``
-  push, or from REST ``GET /api/v1/market/stats`` until the first snapshot arrives.
-* ``/market/level2:{symbol}`` (2.2: only ``changes``): ``bids`` and ``asks``, the best levels of a local
-  :class:`~kunb.book.OrderBook` that applied this very push, as ``[[price, size], ...]`` strings, best
-  first (as REST snapshots, section 3). Only a *live* book is shown: the caller holds pushes back while
-  the book syncs, never showing a wrong book.
-* ``/spotMarket/tradeOrders`` (2.3: per-event ``matchSize``/``matchPrice`` only): ``dealSize`` and
-  ``dealFunds``, the order's cumulative filled size and funds (KuCoin's REST order fields, 4.3), from
-  :class:`~kunb.holdings.Holdings` - sums of its ``match`` events, or REST's numbers after a re-seed.
+* ``/market/ticker:{symbol}`` (a ticker push has no 24 h numbers): ``changeRate``, ``changePrice``,
+  ``vol``, ``volValue``, ``high``, ``low`` from the symbol's latest :class:`~kunb.events.Stats` (the
+  ``/market/snapshot:{symbol}`` push, or REST ``GET /api/v1/market/stats`` until the first one arrives).
+* ``/market/level2:{symbol}`` (only ``changes``): ``bids`` and ``asks``, the best levels of a local
+  :class:`~kunb.model.book.OrderBook` that applied this very push, as ``[[price, size], ...]`` strings,
+  best first (as REST snapshots). Only a *live* book is shown: the caller holds pushes back while the book
+  syncs, never showing a wrong book.
+* ``/spotMarket/tradeOrders`` (per-event ``matchSize``/``matchPrice`` only): ``dealSize`` and
+  ``dealFunds``, the order's cumulative filled size and funds (KuCoin's REST order fields), from
+  :class:`~kunb.model.holdings.Holdings` - sums of its ``match`` events, or REST's numbers after a re-seed.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..events import Stats
     from ..model.book import OrderBook
     from ..model.holdings import Order
 
 __all__ = ["STATS_FIELDS", "decimal_text", "with_book_top", "with_deal", "with_stats"]
 
-#: 24 h statistics copied into ticker pushes (names as in KuCoin's snapshot and REST stats).
-STATS_FIELDS = ("changeRate", "changePrice", "vol", "volValue", "high", "low")
+#: 24 h statistics copied into ticker pushes: KuCoin's names (snapshot and REST stats) -> Stats fields.
+STATS_FIELDS = {
+    "changeRate": "change_rate",
+    "changePrice": "change_price",
+    "vol": "volume",
+    "volValue": "volume_value",
+    "high": "high",
+    "low": "low",
+}
 
 
 def decimal_text(value: Any) -> str:
@@ -51,16 +60,16 @@ def _tagged(
     return out
 
 
-def with_stats(message: Mapping[str, Any], stats: Mapping[str, Any] | None, source: str) -> dict[str, Any]:
-    """A ticker push with :data:`STATS_FIELDS` added from ``stats`` (a snapshot's inner ``data`` or the
-    REST stats); unchanged (a copy) when ``stats`` is ``None``. Fields the push already has are kept."""
-    data = dict(message.get("data") or {})
+def with_stats(message: Mapping[str, Any], stats: Stats | None, source: str) -> dict[str, Any]:
+    """A ticker push with :data:`STATS_FIELDS` added from ``stats``; unchanged (a copy) when ``stats`` is
+    ``None``. Fields the push already has, and numbers ``stats`` does not know (NaN), are left out."""
     if stats is None:
         return dict(message)
+    data = dict(message.get("data") or {})
     added = []
-    for name in STATS_FIELDS:
-        value = stats.get(name)
-        if value is None or value == "" or name in data:
+    for name, attribute in STATS_FIELDS.items():
+        value = getattr(stats, attribute)
+        if math.isnan(value) or name in data:
             continue
         data[name] = decimal_text(value)
         added.append(name)

@@ -1,9 +1,9 @@
 """Holdings: one account's balances and order table, built from private pushes and REST snapshots (pure).
 
-No I/O and no clock: :class:`kunb.account.Account` feeds it ``/account/balance`` and
-``/spotMarket/tradeOrders`` push ``data`` (``kucoin-protocol.md`` 2.3) and the answers of
-``GET /api/v1/accounts`` and ``GET /api/v1/orders`` (4.3). The merge rules are what make a REST re-seed
-after a reconnect safe while pushes keep arriving (KuCoin does not replay private pushes):
+No I/O and no clock: :class:`kunb.account.Account` feeds it :class:`~kunb.events.BalanceChange` and
+:class:`~kunb.events.OrderEvent` events (from private pushes) and :class:`~kunb.events.AccountBalance` /
+:class:`~kunb.events.OrderState` seeds (from REST). The merge rules are what make a REST re-seed after a
+reconnect safe while pushes keep arriving (KuCoin does not replay private pushes):
 
 * **Balances.** A push carries absolute ``total``/``available``/``hold``, so the newest push wins. A REST
   seed is opened with :meth:`Holdings.begin_seed` *before* the request goes out; its answer then skips
@@ -23,12 +23,12 @@ after a reconnect safe while pushes keep arriving (KuCoin does not replay privat
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import ProtocolError
+from ..events import AccountBalance, BalanceChange, OrderEvent, OrderState
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -36,7 +36,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Balance", "Holdings", "Order", "OrderUpdate"]
 
 _ZERO = Decimal(0)
-_DONE_EVENTS = frozenset({"filled", "canceled"})  # kucoin-protocol.md 2.3: these close an order
 _BALANCE_COLUMNS = ["total", "available", "hold", "source", "time"]
 _ORDER_COLUMNS = [
     "symbol", "side", "order_type", "status", "event", "price", "size", "deal_size", "deal_funds",
@@ -44,28 +43,10 @@ _ORDER_COLUMNS = [
 ]  # fmt: skip
 
 
-def _dec(value: Any, default: Decimal | None = None) -> Decimal:
-    """A wire decimal (KuCoin sends strings; numbers are accepted) as a Decimal."""
-    if value is None or value == "":
-        if default is None:
-            raise ProtocolError("a decimal field is missing")
-        return default
-    try:
-        return Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ProtocolError(f"not a decimal: {value!r}") from exc
-
-
-def _type_of_event(relation_event: str) -> str:
-    """The account type a ``relationEvent`` names (``trade.hold`` -> ``trade``, 2.3)."""
-    head = relation_event.partition(".")[0]
-    return head if head in ("main", "trade", "margin") else head or "trade"
-
-
 @dataclass(slots=True)
 class Balance:
     """One currency in one account (``trade``, ``main``...): KuCoin's three numbers, and where they came
-    from (``"rest"`` or the push's ``relationEvent``) and when (push time, ms; ``None`` for REST)."""
+    from (``"rest"`` or the push's ``relationEvent``) and when (push time, ns; ``None`` for REST)."""
 
     currency: str
     account_type: str
@@ -74,7 +55,7 @@ class Balance:
     hold: Decimal
     account_id: str = ""
     source: str = "rest"
-    time_ms: int | None = None
+    time_ns: int | None = None
 
 
 @dataclass(slots=True)
@@ -84,7 +65,7 @@ class Order:
     ``status`` is KuCoin's (``new``/``open``/``match``/``done``); ``event`` the last event type
     (``received``/``open``/``match``/``update``/``filled``/``canceled``; ``rest`` when it came from REST).
     ``deal_size``/``deal_funds`` are cumulative, as KuCoin's REST order has them; ``exact`` is False while
-    fills are known to be missing (a REST refresh is due).
+    fills are known to be missing (a REST refresh is due). Times are ns since the epoch.
     """
 
     order_id: str
@@ -99,7 +80,7 @@ class Order:
     deal_size: Decimal = _ZERO
     deal_funds: Decimal = _ZERO
     remain_size: Decimal | None = None
-    order_time_ms: int | None = None
+    order_time_ns: int | None = None
     updated_ns: int | None = None
     source: str = "push"
     exact: bool = True
@@ -171,78 +152,53 @@ class Holdings:
         """Call just before ``GET /api/v1/accounts`` goes out: pushes from now on win over its answer."""
         self._pushed_since_seed = set()
 
-    def seed_balances(self, accounts: Iterable[Mapping[str, Any]]) -> int:
-        """Apply ``GET /api/v1/accounts`` items (``id``, ``currency``, ``type``, ``balance``, ``available``,
-        ``holds``); returns how many balances changed (counted in :attr:`corrections` when a balance was
-        already known: an update a lost push would have brought).
-
-        Raises:
-            ProtocolError: an item lacks a field.
-        """
+    def seed_balances(self, accounts: Iterable[AccountBalance]) -> int:
+        """Apply a REST account list; returns how many balances changed (counted in :attr:`corrections`
+        when a balance was already known: an update a lost push would have brought)."""
         pushed = self._pushed_since_seed or set()
         self._pushed_since_seed = None
         changed = 0
         for item in accounts:
-            try:
-                currency, kind = str(item["currency"]), str(item.get("type") or "trade")
-                if item.get("id"):
-                    self._account_types[str(item["id"])] = kind
-                fresh = Balance(
-                    currency,
-                    kind,
-                    _dec(item["balance"]),
-                    _dec(item["available"]),
-                    _dec(item.get("holds", item.get("hold")), _ZERO),
-                    str(item.get("id") or ""),
-                )
-            except (KeyError, TypeError) as exc:
-                raise ProtocolError(f"unreadable account item: {exc!r}") from exc
-            key = (currency, kind)
+            if item.account_id:
+                self._account_types[item.account_id] = item.account_type
+            key = (item.currency, item.account_type)
             if key in pushed:
                 continue
             old = self.balances.get(key)
             if old is not None and (old.total, old.available, old.hold) == (
-                fresh.total,
-                fresh.available,
-                fresh.hold,
+                item.total,
+                item.available,
+                item.hold,
             ):
                 continue
             if old is not None:
                 self.corrections += 1
-            self.balances[key] = fresh
+            self.balances[key] = Balance(
+                item.currency, item.account_type, item.total, item.available, item.hold, item.account_id
+            )
             changed += 1
         if changed:
             self.version += 1
         return changed
 
-    def on_balance(self, data: Mapping[str, Any]) -> Balance | None:
-        """Apply one ``/account/balance`` push ``data``; ``None`` when it is a duplicate.
-
-        Raises:
-            ProtocolError: a field is missing or not a decimal.
-        """
-        try:
-            account_id = str(data.get("accountId") or "")
-            relation = str(data.get("relationEvent") or "")
-            kind = self._account_types.get(account_id) or _type_of_event(relation)
-            stamp = data.get("time")
-            balance = Balance(
-                str(data["currency"]),
-                kind,
-                _dec(data["total"]),
-                _dec(data["available"]),
-                _dec(data["hold"]),
-                account_id,
-                relation or "push",
-                None if stamp is None else int(stamp),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ProtocolError(f"unreadable balance push: {exc!r}") from exc
-        event_id = data.get("relationEventId")
-        # One event can move several balances (a fill settles both currencies, kucoin-protocol.md 2.3) and
-        # an order's hold and release may name the same event: only a push repeating the same change of
-        # the same balance is a duplicate.
-        seen = (str(event_id), account_id, balance.currency, balance.total, balance.available, balance.hold)
+    def on_balance(self, change: BalanceChange) -> Balance | None:
+        """Apply one :class:`~kunb.events.BalanceChange`; ``None`` when it is a duplicate."""
+        kind = self._account_types.get(change.account_id) or change.account_type
+        balance = Balance(
+            change.currency,
+            kind,
+            change.total,
+            change.available,
+            change.hold,
+            change.account_id,
+            change.relation_event or "push",
+            change.time_ns,
+        )
+        event_id = change.relation_event_id
+        # One event can move several balances (a fill settles both currencies) and an order's hold and
+        # release may name the same event: only a push repeating the same change of the same balance is a
+        # duplicate.
+        seen = (event_id, change.account_id, balance.currency, balance.total, balance.available, balance.hold)
         if event_id and not self._balance_ids.add(seen):
             self.duplicates += 1
             return None
@@ -258,119 +214,94 @@ class Holdings:
         return self.balances.get((currency, account_type))
 
     # -- orders --------------------------------------------------------------------------------
-    def on_order(self, data: Mapping[str, Any]) -> OrderUpdate | None:
-        """Apply one ``orderChange`` push ``data``; ``None`` when it is a duplicate.
-
-        Raises:
-            ProtocolError: a field is missing or unreadable.
-        """
-        try:
-            order_id = str(data["orderId"])
-            event = str(data["type"])
-            key = (order_id, event, data.get("tradeId"), data.get("ts"), data.get("filledSize"))
-            if key in self._order_ids:
-                self.duplicates += 1
-                return None
-            order = self.orders.get(order_id)
-            if order is None:
-                order = self.orders[order_id] = Order(order_id, str(data["symbol"]), str(data["side"]))
-            order.order_type = str(data.get("orderType") or order.order_type)
-            if data.get("price") not in (None, ""):
-                order.price = _dec(data["price"])
-            size = data.get("originSize", data.get("size"))
-            if size not in (None, "") and order.size is None:
-                order.size = _dec(size)
-            order.client_oid = str(data.get("clientOid") or order.client_oid)
-            if data.get("orderTime") is not None:
-                order.order_time_ms = int(data["orderTime"])
-            update = self._advance(order, data, event)
-            if not order.done:  # "done" is final: a late push cannot reopen an order
-                order.status = str(data.get("status") or order.status)
-                if event in _DONE_EVENTS:
-                    order.status = "done"
-                if data.get("remainSize") not in (None, ""):
-                    order.remain_size = _dec(data["remainSize"])
-                if order.done:
-                    self._retire(order_id)
-            order.event = event
-            if data.get("ts") is not None:
-                order.updated_ns = int(data["ts"])
-            order.source = "push"
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProtocolError(f"unreadable order push: {exc!r}") from exc
-        self._order_ids.add(key)  # only once readable: a corrected re-send is then not a "duplicate"
+    def on_order(self, event: OrderEvent) -> OrderUpdate | None:
+        """Apply one :class:`~kunb.events.OrderEvent`; ``None`` when it is a duplicate."""
+        order_id = event.order_id
+        key = (order_id, event.kind, event.trade_id, event.time_ns, event.filled_size)
+        if not self._order_ids.add(key):
+            self.duplicates += 1
+            return None
+        order = self.orders.get(order_id)
+        if order is None:
+            order = self.orders[order_id] = Order(order_id, event.symbol, event.side)
+        order.order_type = event.order_type or order.order_type
+        if event.price is not None:
+            order.price = event.price
+        if event.size is not None and order.size is None:
+            order.size = event.size
+        order.client_oid = event.client_oid or order.client_oid
+        if event.order_time_ns is not None:
+            order.order_time_ns = event.order_time_ns
+        update = self._advance(order, event)
+        if not order.done:  # "done" is final: a late push cannot reopen an order
+            order.status = event.status or order.status
+            if event.remain_size is not None:
+                order.remain_size = event.remain_size
+            if order.done:
+                self._retire(order_id)
+        order.event = event.kind
+        order.updated_ns = event.time_ns
+        order.source = "push"
         self.version += 1
         return update
 
-    def _advance(self, order: Order, data: Mapping[str, Any], event: str) -> OrderUpdate:
-        filled_text = data.get("filledSize")
-        if filled_text in (None, ""):
+    def _advance(self, order: Order, event: OrderEvent) -> OrderUpdate:
+        filled = event.filled_size
+        if filled is None:
             return OrderUpdate(order)
-        filled = _dec(filled_text)
         added = filled - order.deal_size
         if added <= 0:
             return OrderUpdate(order)  # nothing new (a stale or repeated push, or no fill)
         missed = True
-        if event == "match" and data.get("matchSize") not in (None, ""):
-            match_size = _dec(data["matchSize"])
-            order.deal_funds += match_size * _dec(data["matchPrice"])
-            missed = added != match_size
-            if data.get("tradeId"):
-                order.trade_ids.append(str(data["tradeId"]))
+        if event.kind == "match" and event.match_size is not None and event.match_price is not None:
+            order.deal_funds += event.match_size * event.match_price
+            missed = added != event.match_size
+            if event.trade_id:
+                order.trade_ids.append(event.trade_id)
         order.deal_size = filled
         if missed:
             order.exact = False
         return OrderUpdate(order, added, missed)
 
-    def seed_orders(self, items: Iterable[Mapping[str, Any]]) -> int:
-        """Merge REST orders (``GET /api/v1/orders`` items or one ``GET /api/v1/orders/{id}``); returns
-        how many were new or changed (those that were known are counted in :attr:`corrections`).
-
-        Raises:
-            ProtocolError: an item lacks a field.
-        """
+    def seed_orders(self, items: Iterable[OrderState]) -> int:
+        """Merge REST orders; returns how many were new or changed (those that were known are counted in
+        :attr:`corrections`)."""
         changed = 0
         for item in items:
-            try:
-                order_id = str(item["id"])
-                deal_size = _dec(item.get("dealSize"), _ZERO)
-                deal_funds = _dec(item.get("dealFunds"), _ZERO)
-                active = bool(item.get("isActive", item.get("active", False)))
-                order = self.orders.get(order_id)
-                known = order is not None
-                if order is None:
-                    order = self.orders[order_id] = Order(order_id, str(item["symbol"]), str(item["side"]))
-                before = (order.status, order.deal_size, order.deal_funds, order.exact)
-                order.order_type = str(item.get("type") or order.order_type)
-                if order.price is None and _dec(item.get("price"), _ZERO):
-                    order.price = _dec(item["price"])
-                if order.size is None and _dec(item.get("size"), _ZERO):
-                    order.size = _dec(item["size"])
-                order.client_oid = str(item.get("clientOid") or order.client_oid)
-                if item.get("createdAt") is not None:
-                    order.order_time_ms = int(item["createdAt"])
-                if deal_size > order.deal_size or (deal_size == order.deal_size and not order.exact):
-                    order.deal_size, order.deal_funds, order.exact = deal_size, deal_funds, True
-                order.event = order.event or "rest"
-                if not order.done:
-                    if active:
-                        order.status = "open" if order.status in ("new", "open", "") else order.status
-                    else:
-                        order.status = "done"
-                        order.event = "canceled" if item.get("cancelExist") else "filled"
-                        order.remain_size = _ZERO
-                        self._retire(order_id)
-                if order.size is not None and order.status != "done":
-                    order.remain_size = order.size - order.deal_size
-                if (order.status, order.deal_size, order.deal_funds, order.exact) != before or not known:
-                    order.source = "rest"
-                    changed += 1
-                    if known:
-                        self.corrections += 1
-                    else:
-                        self.learned += 1
-            except (KeyError, TypeError) as exc:
-                raise ProtocolError(f"unreadable order item: {exc!r}") from exc
+            order_id = item.order_id
+            order = self.orders.get(order_id)
+            known = order is not None
+            if order is None:
+                order = self.orders[order_id] = Order(order_id, item.symbol, item.side)
+            before = (order.status, order.deal_size, order.deal_funds, order.exact)
+            order.order_type = item.order_type or order.order_type
+            if order.price is None and item.price:
+                order.price = item.price
+            if order.size is None and item.size:
+                order.size = item.size
+            order.client_oid = item.client_oid or order.client_oid
+            if item.created_ns is not None:
+                order.order_time_ns = item.created_ns
+            if item.deal_size > order.deal_size or (item.deal_size == order.deal_size and not order.exact):
+                order.deal_size, order.deal_funds, order.exact = item.deal_size, item.deal_funds, True
+            order.event = order.event or "rest"
+            if not order.done:
+                if item.active:
+                    order.status = "open" if order.status in ("new", "open", "") else order.status
+                else:
+                    order.status = "done"
+                    order.event = "canceled" if item.canceled else "filled"
+                    order.remain_size = _ZERO
+                    self._retire(order_id)
+            if order.size is not None and order.status != "done":
+                order.remain_size = order.size - order.deal_size
+            if (order.status, order.deal_size, order.deal_funds, order.exact) != before or not known:
+                order.source = "rest"
+                changed += 1
+                if known:
+                    self.corrections += 1
+                else:
+                    self.learned += 1
         if changed:
             self.version += 1
         return changed
@@ -409,7 +340,7 @@ class Holdings:
                 "available": [float(b.available) for b in rows],
                 "hold": [float(b.hold) for b in rows],
                 "source": [b.source for b in rows],
-                "time": pd.to_datetime([b.time_ms for b in rows], unit="ms", utc=True),
+                "time": pd.to_datetime([b.time_ns for b in rows], unit="ns", utc=True),
             },
             index=index,
             columns=_BALANCE_COLUMNS,

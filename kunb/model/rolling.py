@@ -11,19 +11,20 @@ Renderers that redraw at a few Hz use :meth:`RollingFrame.last` instead: float64
 last N points (time as float64 epoch milliseconds, which plotly accepts on a date axis) without
 building a DataFrame, and :attr:`RollingFrame.version` to skip a redraw when nothing changed.
 
-Pure: no I/O and no clock; every time is an argument (integer nanoseconds since the epoch, the unit of
-KuCoin's matching-engine timestamps, ``kucoin-protocol.md`` conventions).
+The concrete frames take :mod:`kunb.events` (``add(event)``), whichever protocol they were decoded from.
+Pure: no I/O and no clock; every time is an argument (integer nanoseconds since the epoch).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..exceptions import ConfigurationError, ProtocolError
+from ..events import BalanceChange, Candle, OrderEvent, Tick, Trade
+from ..exceptions import ConfigurationError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -270,14 +271,12 @@ def _epoch_ms(time_ns: np.ndarray) -> np.ndarray:
 
 
 def _f(value: Any) -> float:
-    """A wire decimal (string) or number as float; missing/empty is NaN."""
-    if value is None or value == "":
-        return np.nan
-    return float(value)
+    """A Decimal (or None) of an account event as float; ``None`` is NaN."""
+    return np.nan if value is None else float(value)
 
 
 class TickerFrame(RollingFrame):
-    """``/market/ticker`` ticks of any number of symbols (``kucoin-protocol.md`` 2.1).
+    """Ticks (:class:`~kunb.events.Tick`) of any number of symbols.
 
     Columns: ``symbol`` (categorical), ``price`` and ``size`` of the last trade, ``best_bid``,
     ``best_bid_size``, ``best_ask``, ``best_ask_size``, and the derived ``spread`` and ``mid``.
@@ -327,29 +326,14 @@ class TickerFrame(RollingFrame):
         )
         self._n = n + 1
 
-    def add(self, data: Mapping[str, Any], symbol: str | None = None) -> None:
-        """Append the ``data`` of a ``/market/ticker`` push (``time`` in ms, decimals as strings).
-
-        Args:
-            symbol: the symbol when ``data`` has none (it comes from the topic or, for
-                ``/market/ticker:all``, the subject).
-
-        Raises:
-            ProtocolError: a field is missing or unreadable.
-        """
-        try:
-            self.append(
-                int(data["time"]) * _MS,
-                symbol if symbol is not None else data["symbol"],
-                _f(data.get("price")),
-                _f(data.get("size")),
-                _f(data["bestBid"]),
-                _f(data.get("bestBidSize")),
-                _f(data["bestAsk"]),
-                _f(data.get("bestAskSize")),
-            )
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: a time past int64
-            raise ProtocolError(f"unreadable ticker push: {exc!r}") from exc
+    def add(self, tick: Tick) -> None:
+        """Append a :class:`~kunb.events.Tick`; O(1), no allocation that grows."""
+        code = self._symbol_codes.get(tick.symbol)
+        if code is None:
+            code = self._symbols.code(tick.symbol)
+        n = self._n
+        self._rows[n % self.maxlen] = (tick.time_ns, code, *tick[4:])
+        self._n = n + 1
 
     def _derive(self, columns: dict[str, np.ndarray]) -> None:
         bid, ask = columns["best_bid"], columns["best_ask"]
@@ -358,8 +342,8 @@ class TickerFrame(RollingFrame):
 
 
 class TradeFrame(RollingFrame):
-    """``/market/match`` trades: ``symbol``, ``side`` (the taker's, categorical), ``price``, ``size``,
-    ``trade_id`` (object)."""
+    """Trades (:class:`~kunb.events.Trade`): ``symbol``, ``side`` (the taker's, categorical), ``price``,
+    ``size``, ``trade_id`` (object)."""
 
     FIELDS = (("symbol", "c"), ("side", "c"), ("price", "f"), ("size", "f"), ("trade_id", "o"))
 
@@ -379,23 +363,9 @@ class TradeFrame(RollingFrame):
         )
         self._n = n + 1
 
-    def add(self, data: Mapping[str, Any]) -> None:
-        """Append the ``data`` of a ``/market/match`` push (``time`` is a string of ns).
-
-        Raises:
-            ProtocolError: a field is missing or unreadable.
-        """
-        try:
-            self.append(
-                int(data["time"]),
-                data["symbol"],
-                data["side"],
-                float(data["price"]),
-                float(data["size"]),
-                str(data.get("tradeId", "")),
-            )
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: a time past int64
-            raise ProtocolError(f"unreadable match push: {exc!r}") from exc
+    def add(self, trade: Trade) -> None:
+        """Append a :class:`~kunb.events.Trade`."""
+        self.append(trade.time_ns, trade.symbol, trade.side, trade.price, trade.size, trade.trade_id)
 
 
 class BookTopFrame(RollingFrame):
@@ -437,23 +407,23 @@ class BookTopFrame(RollingFrame):
         self._n = n + 1
 
     def add_book(self, book: OrderBook, time_ns: int | None = None) -> None:
-        """Append the current top of ``book`` (a :class:`kunb.book.OrderBook`), at ``time_ns`` or the
-        book's own ``time`` (ms of its latest update). A book that is not live is skipped."""
+        """Append the current top of ``book`` (a :class:`kunb.model.book.OrderBook`), at ``time_ns`` or
+        the book's own exchange time of its latest update. A book that is not live is skipped."""
         if book.needs_snapshot:
             return
         if time_ns is None:
-            if book.time is None:
+            time_ns = book.time_ns
+            if time_ns is None:
                 raise ConfigurationError("the book carries no time; pass time_ns")
-            time_ns = int(book.time) * _MS
         bids, asks = book.top(self.depth)
         self.append(time_ns, book.symbol, bids, asks)
 
 
 class CandleFrame(RollingFrame):
-    """``/market/candles`` bars, indexed by the bar's start time: ``symbol``, ``interval`` (categorical),
-    ``open``, ``close``, ``high``, ``low``, ``volume``, ``turnover``.
+    """Candles (:class:`~kunb.events.Candle`), indexed by the bar's start time: ``symbol``, ``interval``
+    (categorical), ``open``, ``close``, ``high``, ``low``, ``volume``, ``turnover``.
 
-    KuCoin re-pushes the in-progress bar on every trade (``kucoin-protocol.md`` 2.1): an update whose
+    KuCoin re-pushes the in-progress bar as it grows: an update whose
     symbol, interval and start equal the latest bar of that series replaces it in place.
     """
 
@@ -499,28 +469,9 @@ class CandleFrame(RollingFrame):
         self._latest[key] = (n, start_ns)
         self._n = n + 1
 
-    def add(self, data: Mapping[str, Any], interval: str) -> None:
-        """Apply the ``data`` of a ``/market/candles:{symbol}_{interval}`` push
-        (``candles`` = ``[start s, open, close, high, low, volume, turnover]``, strings).
-
-        Raises:
-            ProtocolError: a field is missing or unreadable.
-        """
-        try:
-            start, open_, close, high, low, volume, turnover = data["candles"]
-            self.append(
-                int(start) * _S,
-                data["symbol"],
-                interval,
-                float(open_),
-                float(close),
-                float(high),
-                float(low),
-                float(volume),
-                float(turnover),
-            )
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: a time past int64
-            raise ProtocolError(f"unreadable candle push: {exc!r}") from exc
+    def add(self, candle: Candle) -> None:
+        """Apply a :class:`~kunb.events.Candle` (the forming candle replaces itself in place)."""
+        self.append(candle.start_ns, candle.symbol, candle.interval, *candle[5:])
 
     def clear(self) -> None:
         super().clear()
@@ -528,8 +479,9 @@ class CandleFrame(RollingFrame):
 
 
 class BalanceFrame(RollingFrame):
-    """``/account/balance`` changes: ``currency`` and ``relation_event`` (categorical), ``total``,
-    ``available``, ``hold``, ``available_change``, ``hold_change``, ``order_id`` (object)."""
+    """Balance changes (:class:`~kunb.events.BalanceChange`): ``currency`` and ``relation_event``
+    (categorical), ``total``, ``available``, ``hold``, ``available_change``, ``hold_change``,
+    ``order_id`` (object)."""
 
     FIELDS = (
         ("currency", "c"),
@@ -542,31 +494,23 @@ class BalanceFrame(RollingFrame):
         ("order_id", "o"),
     )
 
-    def add(self, data: Mapping[str, Any]) -> None:
-        """Append the ``data`` of an ``/account/balance`` push (``time``: a string of ms).
-
-        Raises:
-            ProtocolError: a field is missing or unreadable.
-        """
-        try:
-            context = data.get("relationContext") or {}
-            self.append_row(
-                int(data["time"]) * _MS,
-                data["currency"],
-                float(data["total"]),
-                float(data["available"]),
-                float(data["hold"]),
-                _f(data.get("availableChange")),
-                _f(data.get("holdChange")),
-                data.get("relationEvent", ""),
-                context.get("orderId", ""),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            raise ProtocolError(f"unreadable balance push: {exc!r}") from exc
+    def add(self, change: BalanceChange) -> None:
+        """Append a :class:`~kunb.events.BalanceChange`."""
+        self.append_row(
+            change.time_ns,
+            change.currency,
+            float(change.total),
+            float(change.available),
+            float(change.hold),
+            _f(change.available_change),
+            _f(change.hold_change),
+            change.relation_event,
+            change.order_id,
+        )
 
 
 class OrderEventFrame(RollingFrame):
-    """``/spotMarket/tradeOrders`` (and ``...V2``) order events (``kucoin-protocol.md`` 2.3).
+    """Order events (:class:`~kunb.events.OrderEvent`).
 
     Columns: ``symbol``, ``side``, ``order_type``, ``event`` (the push's ``type``: received, open,
     match, update, filled, canceled), ``status``, ``liquidity`` (categorical); ``order_id``,
@@ -592,30 +536,23 @@ class OrderEventFrame(RollingFrame):
         ("match_size", "f"),
     )
 
-    def add(self, data: Mapping[str, Any]) -> None:
-        """Append the ``data`` of an order-change push (time from ``ts``, ns).
-
-        Raises:
-            ProtocolError: a field is missing or unreadable.
-        """
-        try:
-            self.append_row(
-                int(data["ts"]),
-                data["symbol"],
-                data["side"],
-                data.get("orderType", ""),
-                data["type"],
-                data.get("status", ""),
-                data.get("liquidity", ""),
-                data["orderId"],
-                data.get("clientOid", ""),
-                data.get("tradeId", ""),
-                _f(data.get("price")),
-                _f(data.get("size", data.get("originSize"))),
-                _f(data.get("filledSize")),
-                _f(data.get("remainSize")),
-                _f(data.get("matchPrice")),
-                _f(data.get("matchSize")),
-            )
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: a time past int64
-            raise ProtocolError(f"unreadable order push: {exc!r}") from exc
+    def add(self, event: OrderEvent) -> None:
+        """Append an :class:`~kunb.events.OrderEvent`."""
+        self.append_row(
+            event.time_ns,
+            event.symbol,
+            event.side,
+            event.order_type,
+            event.kind,
+            event.status,
+            event.liquidity,
+            event.order_id,
+            event.client_oid,
+            event.trade_id,
+            _f(event.price),
+            _f(event.size),
+            _f(event.filled_size),
+            _f(event.remain_size),
+            _f(event.match_price),
+            _f(event.match_size),
+        )

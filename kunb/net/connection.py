@@ -34,7 +34,6 @@ import orjson
 import websockets
 
 from ..exceptions import (
-    AuthenticationError,
     ClosedError,
     ConfigurationError,
     ConnectionClosed,
@@ -59,6 +58,7 @@ from ..protocol.classic import (
     join_units,
 )
 from ..signing import TokenRedactor, ensure_safe_url, redact_token
+from .backoff import backoff, retryable
 from .link import Link, LinkKind, open_link
 
 __all__ = ["ConnectWebsocket", "ConnectionState", "Counters", "EventKind", "LifecycleEvent"]
@@ -437,13 +437,9 @@ class ConnectWebsocket:
                 fut.set_exception(error)
                 fut.exception()  # mark retrieved: nobody may be waiting any more
 
-    def _delay(self, attempt: int) -> float:
-        base, cap = self._backoff
-        ceiling = min(cap, base * 2 ** (attempt - 1))
-        return ceiling / 2 + random.random() * ceiling / 2  # "equal jitter": no thundering herd
-
     async def _run(self) -> None:
         attempt = 0  # dials in a row that did not give a stable link
+        delays = backoff(*self._backoff)
         renewing = False
         dialed = False
         try:
@@ -451,7 +447,7 @@ class ConnectWebsocket:
                 if attempt:
                     if self._max_reconnects is not None and attempt > self._max_reconnects:
                         raise TransportError(f"{self.name}: gave up after {attempt - 1} reconnects")
-                    delay = self._delay(attempt)
+                    delay = next(delays)
                     self._emit(EventKind.RECONNECTING, f"dial {attempt}", count=attempt, delay=delay)
                     await asyncio.sleep(delay)
                 if dialed:
@@ -463,14 +459,17 @@ class ConnectWebsocket:
                 except _Renew:
                     renewing, attempt = True, 0
                     continue
-                except (AuthenticationError, ConfigurationError):
-                    raise  # retrying cannot help: bad credentials or set-up
-                except (KunbError, OSError, TimeoutError, websockets.WebSocketException) as exc:
+                except Exception as exc:
+                    if not retryable(exc):
+                        raise  # retrying cannot help: bad credentials or set-up
                     error: BaseException = exc
                 renewing = False
                 since = self._live_since
                 stable = since is not None and self._loop.time() - since >= self._stable_after
-                attempt = 0 if stable else attempt + 1  # a stable link is redialed at once
+                if stable:  # a stable link is redialed at once, and the delays start over
+                    attempt, delays = 0, backoff(*self._backoff)
+                else:
+                    attempt += 1
                 if self.state is ConnectionState.LIVE:
                     self.state = ConnectionState.RECONNECTING
                 text = _describe(error)

@@ -41,7 +41,7 @@ from ..exceptions import (
 )
 from ..signing import Credentials, auth_headers, ensure_safe_url
 
-__all__ = ["DEFAULT_URL", "GetToken", "Market", "Trade", "User", "WsToken"]
+__all__ = ["DEFAULT_URL", "GetToken", "Market", "Trade", "User", "WsToken", "resolve_url"]
 
 DEFAULT_URL = "https://api.kucoin.com"
 _USER_AGENT = f"kunb/{__version__}"
@@ -65,6 +65,18 @@ class _Call:
 
 def _get(path: str, signed: bool = False, **params: Any) -> _Call:
     return _Call("GET", path, params, signed)
+
+
+def resolve_url(url: str = "") -> str:
+    """The REST base URL to use: ``url``, else ``$KUNB_URL``, else KuCoin's (no trailing slash).
+
+    Raises:
+        ConfigurationError: the URL is not absolute.
+    """
+    base = url or os.environ.get("KUNB_URL", "") or DEFAULT_URL
+    if "://" not in base:
+        raise ConfigurationError(f"url must be absolute (scheme://host), got {base!r}")
+    return base.rstrip("/")
 
 
 def _query_value(value: Any) -> str:
@@ -141,10 +153,7 @@ class _RestClient:
             raise ConfigurationError(
                 "KuCoin no longer runs a sandbox; pass url= (for example kunb.sim's exchange URL)"
             )
-        base = url or os.environ.get("KUNB_URL", "") or DEFAULT_URL
-        if "://" not in base:
-            raise ConfigurationError(f"url must be absolute (scheme://host), got {base!r}")
-        self.url = base.rstrip("/")
+        self.url = resolve_url(url)
         if credentials is None and (key or secret or passphrase):
             credentials = Credentials(key, secret, passphrase, key_version=1 if is_v1api else 2)
         if credentials is not None and credentials.is_complete:

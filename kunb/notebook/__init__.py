@@ -30,12 +30,13 @@ from collections.abc import Sequence
 
 from ..exceptions import ConfigurationError
 from ..signing import Credentials
+from ..sources.base import AccountSource, MarketSource
+from ..sources.classic import SnapshotFetcher
 from .account import LiveAccount
-from .accountfeed import AccountFeed
 from .dashboard import Dashboard
-from .livebook import LiveBook, SnapshotFetcher
+from .livebook import LiveBook
 from .runtime import allow_nested, cell_key, live_objects, run, stop_all
-from .source import Feed, is_simulated, resolve_url, session_credentials
+from .source import is_simulated, resolve_url, session_credentials
 from .throttle import DEFAULT_MAX_HZ
 from .ticker import LiveTicker
 
@@ -53,13 +54,6 @@ __all__ = [
     "run",
     "stop_all",
 ]
-
-
-def _default_feed(url: str | None, credentials: Credentials | None = None) -> Feed:
-    from .wsfeed import ClientFeed
-
-    resolved = resolve_url(url)
-    return ClientFeed(resolved, simulated=is_simulated(resolved), credentials=credentials)
 
 
 def _credentials(credentials: Credentials | None, url: str) -> Credentials:
@@ -83,7 +77,7 @@ def live_ticker(
     url: str | None = None,
     window: int = 2000,
     max_hz: float = DEFAULT_MAX_HZ,
-    feed: Feed | None = None,
+    source: MarketSource | None = None,
 ) -> LiveTicker:
     """Stream tickers for ``symbols`` and show them live; returns at once.
 
@@ -93,15 +87,21 @@ def live_ticker(
             with ``kunb.sim.start()``, else ``https://api.kucoin.com``.
         window: points kept (and drawn) per symbol.
         max_hz: maximum redraws per second; ingest never waits for a redraw.
-        feed: a custom :class:`~kunb.notebook.source.Feed` (tests, replays); overrides ``url``.
+        source: a custom :class:`~kunb.sources.base.MarketSource` (a recording, tests) instead of ``url``.
 
     Returns:
         A :class:`LiveTicker`; it displays itself as the value of a cell.
     """
     syms = _symbols(symbols)
-    source = feed if feed is not None else _default_feed(url)
+    resolved = source.url if source is not None else resolve_url(url)
     live = LiveTicker(
-        syms, source, key=cell_key("ticker", tuple(syms), source.url), window=window, max_hz=max_hz
+        syms,
+        url=resolved,
+        simulated=is_simulated(resolved),
+        key=cell_key("ticker", tuple(syms), resolved),
+        window=window,
+        max_hz=max_hz,
+        source=source,
     )
     live.start()
     return live
@@ -114,13 +114,13 @@ def live_book(
     url: str | None = None,
     window: int = 2000,
     max_hz: float = DEFAULT_MAX_HZ,
-    feed: Feed | None = None,
     snapshots: SnapshotFetcher | None = None,
+    source: MarketSource | None = None,
 ) -> LiveBook:
     """Keep ``symbol``'s level-2 book in sync and show it live; returns at once.
 
-    The book follows KuCoin's procedure (buffer ``/market/level2`` pushes, fetch a REST snapshot, replay,
-    re-snapshot on a gap) through :class:`kunb.book.OrderBook`; the badge says ``resyncing`` meanwhile.
+    The book follows KuCoin's procedure (buffer the deltas, get a snapshot, replay, re-snapshot on a gap or
+    a dropped link) through :class:`kunb.Stream`; the badge says ``resyncing`` meanwhile.
 
     Args:
         symbol: e.g. ``'BTC-USDT'``.
@@ -128,21 +128,23 @@ def live_book(
         url: the exchange's REST base URL (default as for :func:`live_ticker`).
         window: spread points kept for the spread-over-time chart.
         max_hz: maximum redraws per second.
-        feed: a custom Feed (tests, replays); overrides ``url``.
-        snapshots: ``async (symbol) -> snapshot`` (default: ``GET .../level2_100`` on the feed's URL).
+        snapshots: ``async (symbol) -> REST level-2 answer`` (default: the REST snapshot at ``url``).
+        source: a custom :class:`~kunb.sources.base.MarketSource` (a recording, tests) instead of ``url``.
 
     Returns:
         A :class:`LiveBook` (``.book``, ``.df``, ``.spread_df``, ``.snapshot()``, ``.stop()``).
     """
-    source = feed if feed is not None else _default_feed(url)
+    resolved = source.url if source is not None else resolve_url(url)
     live = LiveBook(
         symbol,
-        source,
-        key=cell_key("book", symbol, source.url),
+        url=resolved,
+        simulated=is_simulated(resolved),
+        key=cell_key("book", symbol, resolved),
         depth=depth,
         window=window,
         max_hz=max_hz,
         snapshots=snapshots,
+        source=source,
     )
     live.start()
     return live
@@ -153,26 +155,33 @@ def live_account(
     *,
     url: str | None = None,
     max_hz: float = DEFAULT_MAX_HZ,
+    source: AccountSource | None = None,
 ) -> LiveAccount:
     """Show the account's balances and order events live (private channels); returns at once.
 
-    Runs a :class:`kunb.Account`: balances and orders seeded from REST, kept current from
-    ``/account/balance`` and ``/spotMarket/tradeOrders``, and re-seeded after every reconnect (KuCoin does
-    not replay private pushes). The panel shows the trade account's balances and the order events.
+    Runs a :class:`kunb.Account`: balances and orders seeded from REST, kept current from the private
+    pushes, and re-seeded after every reconnect (KuCoin does not replay private pushes).
 
     Args:
         credentials: the API key; default: the embedded exchange's demo user when ``kunb.sim.start()``
             runs in this kernel, else ``KUCOIN_API_KEY`` / ``KUCOIN_API_SECRET`` / ``KUCOIN_API_PASSPHRASE``.
         url: the exchange's REST base URL (default as for :func:`live_ticker`).
         max_hz: maximum redraws per second.
+        source: a custom :class:`~kunb.sources.base.AccountSource` (tests) instead of ``url``.
 
     Raises:
         ConfigurationError: no credentials anywhere (the message says where to put them).
     """
-    resolved = resolve_url(url)
+    resolved = source.url if source is not None else resolve_url(url)
     creds = _credentials(credentials, resolved)
-    source = AccountFeed(resolved, creds, simulated=is_simulated(resolved))
-    live = LiveAccount(source, creds, key=cell_key("account", creds.key, source.url), max_hz=max_hz)
+    live = LiveAccount(
+        creds,
+        url=resolved,
+        simulated=is_simulated(resolved),
+        key=cell_key("account", creds.key, resolved),
+        max_hz=max_hz,
+        source=source,
+    )
     live.start()
     return live
 
@@ -200,20 +209,35 @@ def dashboard(
     """
     syms = _symbols(symbols)
     resolved = resolve_url(url)
+    simulated = is_simulated(resolved)
     creds = credentials or session_credentials(resolved) or Credentials.from_env()
     if account and creds is None:
         _credentials(None, resolved)  # raises with the hint
     # the parts get keys of their own, so a dashboard never replaces a live_ticker shown in another cell
     ticker = LiveTicker(
-        syms, _default_feed(resolved), key=cell_key("dashboard-ticker", tuple(syms), resolved), max_hz=max_hz
+        syms,
+        url=resolved,
+        simulated=simulated,
+        key=cell_key("dashboard-ticker", tuple(syms), resolved),
+        max_hz=max_hz,
     )
     book = LiveBook(
-        syms[0], _default_feed(resolved), key=cell_key("dashboard-book", resolved), depth=depth, max_hz=max_hz
+        syms[0],
+        url=resolved,
+        simulated=simulated,
+        key=cell_key("dashboard-book", resolved),
+        depth=depth,
+        max_hz=max_hz,
     )
     acct = None
     if creds is not None and account is not False:
-        feed = AccountFeed(resolved, creds, simulated=is_simulated(resolved))
-        acct = LiveAccount(feed, creds, key=cell_key("dashboard-account", resolved), max_hz=max_hz)
+        acct = LiveAccount(
+            creds,
+            url=resolved,
+            simulated=simulated,
+            key=cell_key("dashboard-account", resolved),
+            max_hz=max_hz,
+        )
     dash = Dashboard(ticker, book, acct)
     dash.start()
     return dash

@@ -3,109 +3,111 @@
 from __future__ import annotations
 
 import math
-import time
 from collections import deque
-from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
+from ..account import Account
+from ..events import OrderEvent
 from ..signing import Credentials
-from .accountfeed import AccountFeed
+from ..sources.base import AccountSource
 from .accountpanel import AccountPanel
 from .live import LiveObject
 from .throttle import DEFAULT_MAX_HZ
 
-__all__ = ["ACCOUNT_TOPICS", "LiveAccount", "OrderEvents"]
+__all__ = ["LiveAccount", "OrderEvents"]
 
-ACCOUNT_TOPICS = ["/account/balance", "/spotMarket/tradeOrders"]
-# kucoin-protocol.md 2.3: the fields of an order-change push (plus ``time``, added for display)
+# the columns of the order-events table, named as KuCoin's order push names them
 _EVENT_COLUMNS = [
-    "time",
-    "symbol",
-    "side",
-    "orderType",
-    "type",
-    "status",
-    "price",
-    "size",
-    "filledSize",
-    "remainSize",
-    "matchPrice",
-    "matchSize",
-    "tradeId",
-    "liquidity",
-    "orderId",
-    "clientOid",
-    "ts",
-]
+    "time", "symbol", "side", "orderType", "type", "status", "price", "size", "filledSize", "remainSize",
+    "matchPrice", "matchSize", "tradeId", "liquidity", "orderId", "clientOid", "ts",
+]  # fmt: skip
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 class OrderEvents:
-    """The newest order-change pushes, newest first, bounded (pure; no I/O)."""
+    """The newest order events as table rows, newest first, bounded (pure; no I/O)."""
 
     def __init__(self, *, max_events: int = 500) -> None:
         self.events: deque[dict[str, Any]] = deque(maxlen=max_events)
 
-    def on_order(self, data: Mapping[str, Any]) -> None:
-        event = dict(data)
-        ts = event.get("ts")
-        if isinstance(ts, int | float):  # ns on the wire (2.3): show a readable UTC time
-            event["time"] = time.strftime("%H:%M:%S", time.gmtime(ts / 1e9)) + f".{int(ts / 1e6) % 1000:03d}"
-        self.events.appendleft(event)
+    def on_order(self, event: OrderEvent) -> None:
+        ts = event.time_ns
+        self.events.appendleft(
+            {
+                "time": pd.Timestamp(ts, unit="ns", tz="UTC").strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC",
+                "symbol": event.symbol,
+                "side": event.side,
+                "orderType": event.order_type,
+                "type": event.kind,
+                "status": event.status,
+                "price": _text(event.price),
+                "size": _text(event.size),
+                "filledSize": _text(event.filled_size),
+                "remainSize": _text(event.remain_size),
+                "matchPrice": _text(event.match_price),
+                "matchSize": _text(event.match_size),
+                "tradeId": event.trade_id,
+                "liquidity": event.liquidity,
+                "orderId": event.order_id,
+                "clientOid": event.client_oid,
+                "ts": ts,
+            }
+        )
 
 
 class LiveAccount(LiveObject):
-    """A live account view: see :func:`kunb.live_account`. ``.account`` (the running :class:`kunb.Account`),
+    """A live account view: see :func:`kunb.live_account`. ``.account`` (its :class:`kunb.Account`),
     ``.df``, ``.orders_df``, ``.snapshot()``."""
 
     kind = "account"
 
     def __init__(
         self,
-        feed: AccountFeed,
         credentials: Credentials,
         *,
+        url: str,
+        simulated: bool,
         key: tuple[Any, ...],
         max_hz: float = DEFAULT_MAX_HZ,
+        source: AccountSource | None = None,
     ) -> None:
-        super().__init__(feed, key=key, max_hz=max_hz)
         self.credentials = credentials
+        self._source = source
         self.orders = OrderEvents()
-        self._last_rows: list[dict[str, Any]] = []
+        super().__init__(url=url, simulated=simulated, key=key, max_hz=max_hz)
         self.panel = AccountPanel(simulated=self.simulated)
         self.widget = self.panel.widget
         self._bind_controls(self.panel.controls)
 
+    def _new_driver(self) -> Account:
+        source, self._source = self._source, None  # a custom source serves the first driver only
+        account = Account(self.credentials, url=self.url, open_timeout=None, source=source, backoff_cap=10.0)
+        account.add_sink(self._on_account_event)
+        return account
+
+    def _on_account_event(self, event: Any, result: Any) -> None:
+        if isinstance(event, OrderEvent) and result is not None:
+            self.orders.on_order(event)
+
     @property
-    def account(self) -> Any:
-        """The running :class:`kunb.Account` (``None`` while stopped)."""
-        return self.feed.account
+    def account(self) -> Account:
+        """The :class:`kunb.Account` this panel draws."""
+        return self.driver  # type: ignore[return-value]
 
     @property
     def seeded(self) -> bool:
-        account = self.account
-        return account is not None and account.counters.seeds > 0
-
-    def _topics(self) -> list[str]:
-        return list(ACCOUNT_TOPICS)
+        return self.account.counters.seeds > 0
 
     def _has_data(self) -> bool:
         return self.seeded
 
-    def _on_message(self, message: Mapping[str, Any]) -> None:
-        data = message.get("data")
-        if isinstance(data, Mapping) and str(message.get("topic", "")).startswith("/spotMarket/tradeOrders"):
-            self.orders.on_order(data)
-
-    def _on_health(self, health: Any, detail: str = "") -> None:
-        super()._on_health(health, detail)
-        self._changed.set()  # a (re-)seed finished: wait_until() callers look again
-
     def _balances(self) -> list[dict[str, Any]]:
         account = self.account
-        if account is None:
-            return self._last_rows
         rows = [
             {
                 "currency": b.currency,
@@ -117,7 +119,6 @@ class LiveAccount(LiveObject):
             for b in sorted(account.holdings.balances.values(), key=lambda b: b.currency)
             if b.account_type == "trade"
         ]
-        self._last_rows = rows  # kept on screen (and in .df) after stop()
         return rows
 
     def _render(self) -> None:
@@ -135,7 +136,7 @@ class LiveAccount(LiveObject):
 
     @property
     def orders_df(self) -> pd.DataFrame:
-        """Order events as KuCoin pushed them, newest first."""
+        """Order events, newest first (columns named as in KuCoin's order push)."""
         return pd.DataFrame(list(self.orders.events), columns=_EVENT_COLUMNS)
 
     def snapshot(self) -> dict[str, Any]:
@@ -149,7 +150,7 @@ class LiveAccount(LiveObject):
             },
             "orders": [dict(e) for e in self.orders.events],
             "seeded": self.seeded,
-            "reseeds": account.counters.reseeds if account is not None else None,
+            "reseeds": account.counters.reseeds,
             "frames": self.panel.frames,
             "status": self.health.value,
             "simulated": self.simulated,

@@ -1,77 +1,112 @@
-"""The base of every live object: its tasks on the target loop, throttled renderer, stop/start, display."""
+"""The base of every live panel: one driver (a :class:`kunb.Stream` or :class:`kunb.Account`), a throttled
+renderer, stop/start, display. The driver does all the data work; a panel only reads it and draws."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
+from ..account import Account, AccountState
+from ..exceptions import ClosedError
 from ..runtime import run_in_loop, target_loop
+from ..sources.base import LinkStatus
+from ..stream import Stream, StreamState
 from .runtime import register, unregister
-from .source import Feed
 from .status import Health, StatusView
 from .throttle import DEFAULT_MAX_HZ, Throttle
 
-__all__ = ["LiveObject"]
+__all__ = ["LiveObject", "driver_health"]
 
 _STOP_TIMEOUT = 10.0
 _LIVE_TIMEOUT = 30.0
 
+_LINK_HEALTH = {
+    LinkStatus.CONNECTING: Health.CONNECTING,
+    LinkStatus.UNREACHABLE: Health.UNREACHABLE,
+    LinkStatus.DOWN: Health.RECONNECTING,
+}
+
+
+def driver_health(driver: Stream | Account) -> tuple[Health, str]:
+    """What a driver is doing, as the badge says it (and why, when it is not live)."""
+    if driver.state in (StreamState.CLOSED, AccountState.CLOSED):
+        error = driver.error
+        return Health.STOPPED, "" if error is None else f"{type(error).__name__}: {error}"
+    link = _LINK_HEALTH.get(driver.link)
+    if link is not None:
+        return link, driver.link_detail
+    if isinstance(driver, Account):
+        if driver.state is AccountState.RESYNCING:
+            return Health.RESYNCING, "re-seeding balances from REST"
+        return (Health.LIVE, "") if driver.state is AccountState.LIVE else (Health.CONNECTING, "")
+    if driver.state is not StreamState.RUNNING:
+        return Health.CONNECTING, ""
+    for symbol, book in driver.books.items():
+        if book.needs_snapshot:
+            # the connection being live is not the book being live: it still needs its snapshot
+            failed = driver.snapshot_errors.get(symbol)
+            detail = "" if failed is None else f"book snapshot failed ({failed}); retrying"
+            return (Health.RESYNCING if book.stats.snapshots else Health.CONNECTING), detail
+    return Health.LIVE, ""
+
 
 class LiveObject:
-    """Streams ``topics`` from a :class:`~kunb.notebook.source.Feed` into a model and redraws a panel.
+    """Runs a driver and redraws a panel from it.
 
-    Subclasses set ``self.widget`` and implement :meth:`_on_message` (store one payload; cheap, never
-    renders) and :meth:`_render` (draw the model; called by the throttle at most ``max_hz`` times per
-    second). Construction starts streaming at once on the kernel's loop (or a helper thread in a
-    script) and returns; the object displays itself when it is the value of a cell.
+    Subclasses set ``self.widget`` and implement :meth:`_new_driver` (a fresh Stream or Account; a stopped
+    panel that is started again gets a new one) and :meth:`_render` (draw from the driver; called by the
+    throttle at most ``max_hz`` times per second). Every event the driver applies marks the throttle; it
+    never renders. Construction does not start anything; :meth:`start` runs the driver on the kernel's loop
+    (or a helper thread in a script) and returns at once; the object displays itself as a cell's value.
     """
 
     kind = "live"
 
-    def __init__(self, feed: Feed, *, key: tuple[Any, ...], max_hz: float = DEFAULT_MAX_HZ) -> None:
-        self.feed = feed
-        self.url = feed.url
-        self.simulated = feed.simulated
-        self._changed = asyncio.Event()  # set on every message and status change (wait_until)
-        self._health = Health.CONNECTING
+    def __init__(self, *, url: str, simulated: bool, key: tuple[Any, ...], max_hz: float = DEFAULT_MAX_HZ):
+        self.url = url
+        self.simulated = simulated
+        self._changed = asyncio.Event()  # set on every event and status change (wait_until)
         self.detail = ""
-        self.received = 0  # messages delivered to this object, ever
+        self.received = 0  # events applied by the driver while shown here, ever
         self.throttle = Throttle(self._safe_render, max_hz=max_hz)
         self._key = key
         self._loop = target_loop()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = asyncio.Event()
+        self._user_stopped = False
         self._clock: Callable[[], float] = time.monotonic
         self.widget: Any = None
         self._controls: Any = None
+        self.driver: Stream | Account = self._new_driver()
+
+    def _new_driver(self) -> Stream | Account:
+        raise NotImplementedError
 
     @property
     def health(self) -> Health:
-        """What the data stream is doing now (the badge's word)."""
-        return self._health
-
-    @health.setter
-    def health(self, value: Health) -> None:
-        self._health = value
-        self._changed.set()
+        """What the data stream is doing now (the badge's word): read from the driver, so it cannot
+        disagree with it; ``stopped`` once :meth:`stop` was called."""
+        if self._user_stopped or not self._tasks:
+            return Health.STOPPED
+        return driver_health(self.driver)[0]
 
     def _has_data(self) -> bool:
-        """Whether there is something to show yet (a ticker: a message; a book: being in sync)."""
+        """Whether there is something to show yet (a ticker: a tick; a book: being in sync)."""
         return True
 
     async def wait_live(self) -> None:
-        """Wait until data flows (a ticker has a message, a book is in sync), e.g. before reading ``.df``.
+        """Wait until data flows (a ticker has a tick, a book is in sync), e.g. before reading ``.df``.
 
         Raises:
             TimeoutError: not live within 30 s (the badge says why: unreachable, stopped...).
         """
-        await self.wait_until(lambda: self._health is Health.LIVE and self._has_data(), _LIVE_TIMEOUT)
+        await self.wait_until(lambda: self.health is Health.LIVE and self._has_data(), _LIVE_TIMEOUT)
 
     async def wait_until(self, condition: Callable[[], bool], timeout: float = 30.0) -> None:  # noqa: ASYNC109
-        """Wait until ``condition()`` is true, checked after each message and status change
+        """Wait until ``condition()`` is true, checked after each event and status change
         (e.g. "my order is filled").
 
         Raises:
@@ -87,9 +122,6 @@ class LiveObject:
                 await self._changed.wait()
 
     # ---- lifecycle ----------------------------------------------------------------------------
-
-    def _topics(self) -> list[str]:
-        raise NotImplementedError
 
     def _bind_controls(self, controls: Any) -> None:
         """Wire a panel's start/stop toggle to :meth:`start` / :meth:`stop` (and keep it in step)."""
@@ -107,7 +139,7 @@ class LiveObject:
             self._controls.toggle.value = on
 
     def start(self) -> None:
-        """Start (or restart) streaming; returns at once, the tasks run on the target loop."""
+        """Start (or restart) streaming; returns at once, the driver runs on the target loop."""
         register(self._key, self)
         run_in_loop(self._loop, self._spawn)
         self._show_running(True)
@@ -116,29 +148,51 @@ class LiveObject:
         if self._tasks:
             return
         self._stopped.clear()
-        self.health = Health.CONNECTING
+        self._user_stopped = False
         self.detail = ""
-        self._spawn_child(self._run_feed(), "feed")
+        if self.driver.state in (StreamState.CLOSED, AccountState.CLOSED):  # restarted: a fresh driver
+            self.driver = self._new_driver()
+        self._spawn_child(self._run_driver(self.driver), "driver")
         self._spawn_child(self.throttle.run(), "render")
         self.throttle.render_now()
 
-    async def _run_feed(self) -> None:
-        """Run the feed until cancelled (the object's feed task; a subclass may wrap it)."""
-        await self.feed.run(self._topics(), self._ingest, self._on_health)
+    async def _run_driver(self, driver: Stream | Account) -> None:
+        """Run the driver until it closes or this task is cancelled (stop), then close it."""
+        driver.add_sink(self._on_event)
+        try:
+            await driver.astart()  # open_timeout=None: waits for the exchange; the badge says why not
+            self._signal()
+            await driver.wait_for(lambda d: d.state in (StreamState.CLOSED, AccountState.CLOSED), None)
+            # closed by itself: a fatal error (credentials revoked...) ends the panel, and says why
+            raise driver.error or ClosedError(f"the {type(driver).__name__} closed")
+        finally:
+            await driver.aclose()
+            self._signal()
+
+    def _on_event(self, *_: Any) -> None:
+        """A driver sink: data changed (never renders; the throttle coalesces)."""
+        self.received += 1
+        self._changed.set()
+        self.throttle.mark()
+
+    def _signal(self) -> None:
+        self._changed.set()
+        self.throttle.mark()
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            # the feed gave up (a bad symbol, refused credentials): say so on the panel, do not hide it
+            # the driver gave up (a bad symbol, refused credentials): say so on the panel, do not hide it
             exc = task.exception()
-            self.health = Health.STOPPED
             self.detail = f"{type(exc).__name__}: {exc}"
             self.stop()
         if not self._tasks:
             self._stopped.set()
+            self._changed.set()
 
     def stop(self) -> None:
-        """Stop streaming: cancel the tasks (which close their sockets); the panel says ``stopped``."""
+        """Stop streaming: cancel the tasks (which close the driver's sockets); the panel says ``stopped``."""
+        self._user_stopped = True
         unregister(self)
         run_in_loop(self._loop, self._cancel)
         self._show_running(False)
@@ -148,7 +202,7 @@ class LiveObject:
             task.cancel()
         if not self._tasks:
             self._stopped.set()
-        self.health = Health.STOPPED
+        self._changed.set()
         self.throttle.render_now()
 
     async def wait_stopped(self) -> None:
@@ -182,22 +236,6 @@ class LiveObject:
     def tasks(self) -> frozenset[asyncio.Task[Any]]:
         return frozenset(self._tasks)
 
-    # ---- data in ------------------------------------------------------------------------------
-
-    def _ingest(self, message: Mapping[str, Any]) -> None:
-        self.received += 1
-        self._on_message(message)
-        self._changed.set()
-        health = self._message_health()
-        if health is not self.health:
-            self.health = health
-            self.detail = ""
-        self.throttle.mark()
-
-    def _message_health(self) -> Health:
-        """What a delivered message says about health: data flows, so ``live`` (a book may say otherwise)."""
-        return Health.LIVE
-
     def _spawn_child(self, coro: Any, name: str) -> asyncio.Task[Any]:
         """Run ``coro`` as one of this object's tasks (cancelled by stop); it must handle its own errors."""
         task = self._loop.create_task(coro, name=f"kunb-{self.kind}-{name}")
@@ -205,18 +243,12 @@ class LiveObject:
         task.add_done_callback(self._task_done)
         return task
 
-    def _on_health(self, health: Health, detail: str = "") -> None:
-        self.health = health
-        self.detail = detail
-        self.throttle.mark()
-
-    def _on_message(self, message: Mapping[str, Any]) -> None:
-        raise NotImplementedError
-
     # ---- data out -----------------------------------------------------------------------------
 
     def status(self) -> StatusView:
-        return StatusView(health=self.health, url=self.url, simulated=self.simulated, detail=self.detail)
+        health = self.health
+        detail = self.detail if health is Health.STOPPED else driver_health(self.driver)[1]
+        return StatusView(health=health, url=self.url, simulated=self.simulated, detail=detail)
 
     def _safe_render(self) -> None:
         with contextlib.suppress(RuntimeError):  # the loop may be closing during kernel shutdown

@@ -3,34 +3,30 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import pandas as pd
 
-from ..exceptions import KunbError, TransportError
-from ..model.book import BookState, OrderBook
+from ..model.book import OrderBook
 from ..runtime import run_in_loop
-from ..stream import Stream, StreamState
+from ..sources.base import MarketSource
+from ..sources.classic import SnapshotFetcher
+from ..stream import Stream
 from .bookpanel import BookPanel
 from .live import LiveObject
 from .panels import WINDOW_CHOICES
-from .source import Feed
-from .status import Health
 from .throttle import DEFAULT_MAX_HZ
 
-__all__ = ["LiveBook", "SnapshotFetcher"]
-
-SnapshotFetcher = Callable[[str], Awaitable[Mapping[str, Any]]]
+__all__ = ["LiveBook"]
 
 
 class LiveBook(LiveObject):
     """A live order book: see :func:`kunb.live_book`. ``.book`` (the synced
-    :class:`~kunb.book.OrderBook`), ``.df``, ``.spread_df``, ``.snapshot()``, ``.stop()``.
+    :class:`~kunb.model.book.OrderBook`), ``.df``, ``.spread_df``, ``.snapshot()``, ``.stop()``.
 
-    Its data is a :class:`kunb.Stream` (``.stream``) fed by the panel's Feed: the Stream keeps the book in
-    sync (buffering, snapshot fetches with backoff, replay, resync on a gap - kucoin-protocol.md 3) and
-    records its top after every applied push, from which the spread series is drawn.
+    Its data is a :class:`kunb.Stream` (``.stream``): the Stream keeps the book in sync (buffering, snapshot
+    fetches with backoff, replay, resync on a gap or a dropped link) and records its top after every applied
+    delta, from which the spread series is drawn.
     """
 
     kind = "book"
@@ -38,32 +34,32 @@ class LiveBook(LiveObject):
     def __init__(
         self,
         symbol: str,
-        feed: Feed,
         *,
+        url: str,
+        simulated: bool,
         key: tuple[Any, ...],
         depth: int = 50,
         window: int = 2000,
         max_hz: float = DEFAULT_MAX_HZ,
         snapshots: SnapshotFetcher | None = None,
+        source: MarketSource | None = None,
     ) -> None:
-        super().__init__(feed, key=key, max_hz=max_hz)
         self.symbol = symbol
         self.depth = depth
         self.window = window
-        self._fetch_snapshot = snapshots  # None: the Stream's REST snapshot (level2_100 at the feed URL)
-        self.stream = self._new_stream()
+        self._snapshots = snapshots
+        self._source = source
+        super().__init__(url=url, simulated=simulated, key=key, max_hz=max_hz)
         self.panel = BookPanel(symbol, depth=depth, window=window, simulated=self.simulated)
         self.widget = self.panel.widget
         self._bind_controls(self.panel.controls)
         self.panel.controls.on_symbols(lambda symbols: self.set_symbol(symbols[0]))
         self.panel.controls.on_window(self.set_window)
 
-    def _new_stream(self) -> Stream:
-        async def snapshot(symbol: str) -> Mapping[str, Any]:
-            return await self._snapshot(stream, symbol)
-
-        # the top frame holds the largest window the panel offers; top_interval=0: a row per applied push
-        stream = Stream(
+    def _new_driver(self) -> Stream:
+        # the top frame holds the largest window the panel offers; top_interval=0: a row per applied delta
+        source, self._source = self._source, None  # a custom source serves the first driver only
+        return Stream(
             self.symbol,
             url=self.url,
             ticker=False,
@@ -72,64 +68,24 @@ class LiveBook(LiveObject):
             window=max(self.window, *WINDOW_CHOICES),
             top_depth=1,
             top_interval=0,
-            snapshots=snapshot,
-            on_book=self._on_book,
+            open_timeout=None,
+            snapshots=self._snapshots,
+            source=source,
+            backoff_cap=10.0,
         )
-        return stream
+
+    @property
+    def stream(self) -> Stream:
+        """The :class:`kunb.Stream` keeping the book."""
+        return self.driver  # type: ignore[return-value]
 
     @property
     def book(self) -> OrderBook:
         """The synchronised level-2 book (:class:`kunb.book.OrderBook`)."""
         return self.stream.books[self.symbol]
 
-    def _topics(self) -> list[str]:
-        return self.stream.topics
-
-    # ---- data in ------------------------------------------------------------------------------
-
-    def _spawn(self) -> None:
-        if not self._tasks and self.stream.state is StreamState.CLOSED:  # restarted: a fresh book
-            self.stream = self._new_stream()
-        super()._spawn()
-
-    async def _run_feed(self) -> None:
-        stream = self.stream
-        try:
-            await super()._run_feed()
-        finally:
-            await stream.aclose()  # ends its snapshot fetches with the feed
-
-    def _on_message(self, message: Mapping[str, Any]) -> None:
-        self.stream.ingest(message)
-
-    async def _snapshot(self, stream: Stream, symbol: str) -> Mapping[str, Any]:
-        """The Stream's snapshot fetch: a failure is said on the badge (the Stream retries with backoff)."""
-        try:
-            return await (self._fetch_snapshot or stream.fetch_snapshot)(symbol)
-        except (KunbError, OSError) as exc:
-            self.detail = f"book snapshot failed ({exc}); retrying"
-            self.throttle.mark()
-            if isinstance(exc, KunbError):
-                raise
-            raise TransportError(f"book snapshot failed: {exc}") from exc
-
-    def _on_book(self, symbol: str, book: OrderBook) -> None:
-        # after every push or snapshot: a snapshot that brought the book live is news for the badge
-        if book.state is BookState.LIVE and self.health is not Health.STOPPED:
-            if self.health is not Health.LIVE:
-                self.health = Health.LIVE
-                self.detail = ""
-            self.throttle.mark()
-
-    def _message_health(self) -> Health:
-        if self.book.state is BookState.LIVE:
-            return Health.LIVE
-        # kucoin-protocol.md 3: pushes are buffered while the REST snapshot is fetched
-        return Health.RESYNCING if self.book.stats.snapshots else Health.CONNECTING
-
-    def _on_health(self, health: Health, detail: str = "") -> None:
-        # the connection being live is not the book being live: it still needs its snapshot
-        super()._on_health(self._message_health() if health is Health.LIVE else health, detail)
+    def _has_data(self) -> bool:
+        return not self.book.needs_snapshot
 
     # ---- data out -----------------------------------------------------------------------------
 
@@ -192,7 +148,7 @@ class LiveBook(LiveObject):
         if was_running:
             self.stop()
         self.symbol = symbol
-        self.stream = self._new_stream()
+        self.driver = self._new_driver()
         self.panel.set_symbol(symbol)
         if was_running:
             run_in_loop(self._loop, lambda: self._loop.create_task(self._restart()))

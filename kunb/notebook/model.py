@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -61,13 +61,6 @@ class Quote:
         return (self.ask - self.bid) / mid * 1e4 if mid > 0 else math.nan
 
 
-def _f(value: Any) -> float:
-    try:
-        return math.nan if value is None or value == "" else float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 class TickerView:
     """The ticker panel's reading of a :class:`kunb.Stream`: the newest ``window`` ticks per symbol as
     float64 series, the latest quote with 24 h statistics, and a ``version`` that moves when the drawn
@@ -104,21 +97,24 @@ class TickerView:
         self._bumps += 1
 
     def quote(self, symbol: str) -> Quote:
-        """The latest ticker of ``symbol`` with its 24 h statistics (kucoin-protocol.md 2.1)."""
-        tick = self.stream.last_ticker(symbol)
+        """The latest tick of ``symbol`` with its 24 h statistics."""
+        tick = self.stream.last_tick(symbol)
         stats = self.stream.last_stats(symbol)
-        price = _f(tick.get("price"))
+        nan = math.nan
+        price = tick.price if tick is not None else nan
+        if math.isnan(price) and stats is not None:
+            price = stats.last
         return Quote(
             symbol,
-            time_ms=_f(tick.get("time")),
-            price=_f(stats.get("lastTradedPrice")) if math.isnan(price) else price,
-            bid=_f(tick.get("bestBid")),
-            ask=_f(tick.get("bestAsk")),
-            bid_size=_f(tick.get("bestBidSize")),
-            ask_size=_f(tick.get("bestAskSize")),
-            change_rate=_f(stats.get("changeRate")),
-            volume=_f(stats.get("vol")),
-            volume_value=_f(stats.get("volValue")),
+            time_ms=nan if tick is None else tick.time_ns / 1e6,
+            price=price,
+            bid=nan if tick is None else tick.best_bid,
+            ask=nan if tick is None else tick.best_ask,
+            bid_size=nan if tick is None else tick.best_bid_size,
+            ask_size=nan if tick is None else tick.best_ask_size,
+            change_rate=nan if stats is None else stats.change_rate,
+            volume=nan if stats is None else stats.volume,
+            volume_value=nan if stats is None else stats.volume_value,
         )
 
     def series(self, symbol: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,54 +1,25 @@
-"""Where a live object's data comes from: the exchange URL, whether it is simulated, and the Feed seam."""
+"""Where a live panel's data comes from by default: the exchange URL, its credentials, simulated or not."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
-from .status import Health
+from ..net.rest import resolve_url as _rest_url
 
-__all__ = [
-    "KUCOIN_URL",
-    "Feed",
-    "HealthSink",
-    "MessageSink",
-    "is_simulated",
-    "resolve_url",
-    "session_credentials",
-]
-
-KUCOIN_URL = "https://api.kucoin.com"
-
-MessageSink = Callable[[Mapping[str, Any]], None]
-HealthSink = Callable[[Health, str], None]
-
-
-class Feed(Protocol):
-    """What a live object needs from the streaming client: topics in, payloads and health out.
-
-    ``run`` subscribes ``topics``, calls ``on_message`` with every pushed message (the whole
-    ``{"type": "message", "topic": ..., "data": ...}`` frame, kucoin-protocol.md 1.6) and ``on_health``
-    whenever the connection's state changes; it reconnects by itself and returns only when cancelled
-    (closing its sockets) or raises for a failure retrying cannot fix.
-    """
-
-    url: str
-    simulated: bool
-
-    async def run(self, topics: list[str], on_message: MessageSink, on_health: HealthSink) -> None: ...
+__all__ = ["is_simulated", "resolve_url", "session_credentials"]
 
 
 def resolve_url(url: str | None = None) -> str:
     """The REST base URL to use: ``url``, else the embedded exchange started in this process by
     ``kunb.sim.start()`` (the session default), else ``$KUNB_URL``, else the real KuCoin."""
     if url:
-        return url.rstrip("/")
+        return _rest_url(url)
     sim_url = _session_sim_url()
     if sim_url:
         return sim_url
-    return (os.environ.get("KUNB_URL") or KUCOIN_URL).rstrip("/")
+    return _rest_url()  # $KUNB_URL, else KuCoin: the REST clients' own default
 
 
 def _session_sim_url() -> str | None:

@@ -2,38 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
 from ..runtime import run_in_loop
+from ..sources.base import MarketSource
 from ..stream import Stream
 from .live import LiveObject
 from .model import RateMeter, TickerView
 from .panels import WINDOW_CHOICES, TickerPanel
-from .source import Feed
 from .status import StatusView
 from .throttle import DEFAULT_MAX_HZ
 
 __all__ = ["LiveTicker"]
 
 
-def _ticker_stream(symbols: Sequence[str], window: int) -> Stream:
-    """The Stream a ticker panel records into: ``/market/ticker`` and, per symbol, ``/market/snapshot``
-    (kucoin-protocol.md 2.1: the ticker push carries no 24 h statistics; the snapshot topic does, every
-    2 s, one symbol per topic). Its frame holds the largest window the panel offers for every symbol."""
-    names = list(dict.fromkeys(symbols))
-    rows = max(window, *WINDOW_CHOICES) * max(len(names), 1)
-    return Stream(names, book=False, ticker=True, trades=False, stats=True, window=rows)
-
-
 class LiveTicker(LiveObject):
     """A live ticker: see :func:`kunb.live_ticker`. ``.df``, ``.snapshot()``, ``.stop()``, ``.start()``.
 
-    Its data is a :class:`kunb.Stream` (``.stream``) fed by the panel's Feed: the same routing and
-    rolling frames as a Stream started from a script.
+    Its data is a :class:`kunb.Stream` (``.stream``) of ticks and 24 h statistics (a ticker push carries no
+    24 h numbers; the statistics channel does, every 2 s): the same routing and rolling frames as a Stream
+    started from a script.
     """
 
     kind = "ticker"
@@ -41,15 +33,18 @@ class LiveTicker(LiveObject):
     def __init__(
         self,
         symbols: Sequence[str],
-        feed: Feed,
         *,
+        url: str,
+        simulated: bool,
         key: tuple[Any, ...],
         window: int = 2000,
         max_hz: float = DEFAULT_MAX_HZ,
+        source: MarketSource | None = None,
     ) -> None:
-        super().__init__(feed, key=key, max_hz=max_hz)
-        self.stream = _ticker_stream(symbols, window)
-        self.model = TickerView(self.stream, window=window)
+        self._symbols = list(dict.fromkeys(symbols))
+        self._window = window
+        self._source = source
+        super().__init__(url=url, simulated=simulated, key=key, max_hz=max_hz)
         self.panel = TickerPanel(self.model.symbols, window=window, simulated=self.simulated)
         self.widget = self.panel.widget
         self._rate = RateMeter()
@@ -58,18 +53,36 @@ class LiveTicker(LiveObject):
         self.panel.controls.on_symbols(self.set_symbols)
         self.panel.controls.on_window(self.set_window)
 
+    def _new_driver(self) -> Stream:
+        # the frame holds the largest window the panel offers, for every symbol
+        rows = max(self._window, *WINDOW_CHOICES) * max(len(self._symbols), 1)
+        source, self._source = self._source, None  # a custom source serves the first driver only
+        stream = Stream(
+            self._symbols,
+            url=self.url,
+            book=False,
+            ticker=True,
+            trades=False,
+            stats=True,
+            window=rows,
+            open_timeout=None,
+            source=source,
+            backoff_cap=10.0,
+        )
+        self.model = TickerView(stream, window=self._window)
+        return stream
+
+    @property
+    def stream(self) -> Stream:
+        """The :class:`kunb.Stream` this panel draws."""
+        return self.driver  # type: ignore[return-value]
+
     @property
     def symbols(self) -> list[str]:
         return list(self.model.symbols)
 
-    def _topics(self) -> list[str]:
-        return self.stream.topics
-
     def _has_data(self) -> bool:
         return self.model.messages > 0
-
-    def _on_message(self, message: Mapping[str, Any]) -> None:
-        self.stream.ingest(message)
 
     def _render(self) -> None:
         self.msg_rate = self._rate.rate(self._clock(), self.model.messages)
@@ -88,8 +101,9 @@ class LiveTicker(LiveObject):
         was_running = self.running
         if was_running:
             self.stop()
-        self.stream = _ticker_stream(symbols, self.model.window)
-        self.model = TickerView(self.stream, window=self.model.window)
+        self._symbols = list(dict.fromkeys(symbols))
+        self._window = self.model.window
+        self.driver = self._new_driver()
         self.panel.set_symbols(self.model.symbols)
         if was_running:
             run_in_loop(self._loop, lambda: self._loop.create_task(self._restart()))
@@ -101,6 +115,7 @@ class LiveTicker(LiveObject):
     def set_window(self, window: int) -> None:
         """Keep ``window`` points per symbol (the window control calls this)."""
         self.model.set_window(window)
+        self._window = window
         self.throttle.mark()
 
     # ---- data out -----------------------------------------------------------------------------

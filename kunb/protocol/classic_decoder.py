@@ -102,7 +102,7 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def _account_type(relation_event: str) -> str:
-    """The account a ``relationEvent`` names (``trade.hold`` -> ``trade``; classic-protocol private channels)."""
+    """The account a ``relationEvent`` names (``trade.hold`` -> ``trade``)."""
     head = relation_event.partition(".")[0]
     return head if head in ("main", "trade", "margin") else head or "trade"
 
