@@ -24,7 +24,7 @@ async def until(predicate: Callable[[], Any], timeout: float = TIMEOUT) -> None:
 
 def client_tasks(tasks) -> list:
     """Tasks that belong to the client side (kunb's own, or websockets' client connection)."""
-    mine = ("kunb/websocket.py", "kunb/ws_client.py", "websockets/asyncio/client.py")
+    mine = ("kunb/net/connection.py", "kunb/net/pool.py", "websockets/asyncio/client.py")
     return [
         t
         for t in tasks

@@ -1,18 +1,21 @@
-"""OrderBook: the documented sync procedure (kucoin-protocol.md 3), its states, counters and reads."""
+"""OrderBook: the documented sync procedure (order-book sync), its states, counters and reads, fed the events
+the classic decoder makes of KuCoin's wire payloads."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
+from decoded import book_snapshot, delta
 
+from kunb.events import BookDelta, BookSnapshot
 from kunb.exceptions import ConfigurationError, ProtocolError
 from kunb.model.book import BookState, OrderBook, ResyncReason
 
 SYMBOL = "BTC-USDT"
 
 
-def push(start: int, end: int | None = None, *, bids=(), asks=(), symbol: str = SYMBOL) -> dict:
+def push_data(start: int, end: int | None = None, *, bids=(), asks=(), symbol: str = SYMBOL) -> dict:
     """A ``/market/level2`` push ``data`` dict; rows are ``(price, size, seq)`` tuples."""
     return {
         "changes": {"asks": [list(r) for r in asks], "bids": [list(r) for r in bids]},
@@ -23,8 +26,14 @@ def push(start: int, end: int | None = None, *, bids=(), asks=(), symbol: str = 
     }
 
 
-def snapshot(sequence: int, bids=(), asks=()) -> dict:
-    return {"sequence": str(sequence), "bids": [list(r) for r in bids], "asks": [list(r) for r in asks]}
+def push(start: int, end: int | None = None, *, bids=(), asks=(), symbol: str = SYMBOL) -> BookDelta:
+    """The event of a ``/market/level2`` push (see :func:`push_data`)."""
+    return delta(push_data(start, end, bids=bids, asks=asks, symbol=symbol))
+
+
+def snapshot(sequence: int, bids=(), asks=()) -> BookSnapshot:
+    data = {"sequence": str(sequence), "bids": [list(r) for r in bids], "asks": [list(r) for r in asks]}
+    return book_snapshot(SYMBOL, data)
 
 
 def live_book(sequence: int = 16) -> OrderBook:
@@ -43,7 +52,7 @@ def live_book(sequence: int = 16) -> OrderBook:
 def test_worked_example_from_the_docs() -> None:
     """Rows at or below the snapshot sequence are skipped, later ones set or delete (protocol 3, step 5)."""
     book = live_book(16)
-    state = book.on_push(
+    state = book.on_delta(
         push(15, 19, asks=[("3988.62", "8", "15"), ("3988.61", "0", "19")], bids=[("3988.50", "44", "18")])
     )
     assert state is BookState.LIVE
@@ -57,9 +66,9 @@ def test_pushes_are_buffered_until_the_snapshot_and_replayed() -> None:
     """Before the snapshot pushes wait; those the snapshot holds are dropped, the rest replayed."""
     book = OrderBook(SYMBOL)
     assert book.state is BookState.SYNCING and book.needs_snapshot
-    book.on_push(push(10, bids=[("100", "1", "10")]))
-    book.on_push(push(11, bids=[("101", "1", "11")]))
-    book.on_push(push(12, bids=[("102", "1", "12")]))
+    book.on_delta(push(10, bids=[("100", "1", "10")]))
+    book.on_delta(push(11, bids=[("101", "1", "11")]))
+    book.on_delta(push(12, bids=[("102", "1", "12")]))
     assert book.buffered == 3 and book.best_bid is None
     state = book.on_snapshot(snapshot(11, bids=[("100", "1"), ("101", "1")], asks=[("110", "2")]))
     assert state is BookState.LIVE and not book.needs_snapshot
@@ -67,19 +76,19 @@ def test_pushes_are_buffered_until_the_snapshot_and_replayed() -> None:
     stats = book.stats
     assert (stats.pushes_skipped, stats.pushes_applied, stats.snapshots, stats.resyncs) == (2, 1, 1, 0)
     assert book.buffered == 0
-    assert book.time == 1_700_000_000_012
+    assert book.time_ns == 1_700_000_000_012 * 1_000_000
 
 
 def test_gap_drops_the_book_and_the_next_snapshot_restores_it() -> None:
     """A push starting after last+1 is a gap: resyncing, counted, and the push is kept for replay."""
     book = live_book(16)
-    assert book.on_push(push(17, asks=[("3988.63", "1", "17")])) is BookState.LIVE
-    state = book.on_push(push(19, asks=[("3988.64", "2", "19")]))
+    assert book.on_delta(push(17, asks=[("3988.63", "1", "17")])) is BookState.LIVE
+    state = book.on_delta(push(19, asks=[("3988.64", "2", "19")]))
     assert state is BookState.RESYNCING and book.needs_snapshot
     assert book.best_bid is None and book.top() == ([], [])
     stats = book.stats
     assert (stats.gaps, stats.resyncs, stats.last_reason) == (1, 1, ResyncReason.GAP)
-    book.on_push(push(20, bids=[("3988.40", "5", "20")]))
+    book.on_delta(push(20, bids=[("3988.40", "5", "20")]))
     state = book.on_snapshot(snapshot(18, bids=[("3988.59", "3")], asks=[("3988.60", "47")]))
     assert state is BookState.LIVE
     assert book.levels("ask") == {3988.60: 47.0, 3988.64: 2.0}
@@ -90,7 +99,7 @@ def test_gap_drops_the_book_and_the_next_snapshot_restores_it() -> None:
 def test_stale_snapshot_is_refused_and_a_newer_one_accepted() -> None:
     """A snapshot older than the first buffered push cannot be continued: ask again, keep the buffer."""
     book = OrderBook(SYMBOL)
-    book.on_push(push(50, bids=[("1", "1", "50")]))
+    book.on_delta(push(50, bids=[("1", "1", "50")]))
     assert book.on_snapshot(snapshot(40, bids=[("0.5", "1")])) is BookState.RESYNCING
     assert book.stats.stale_snapshots == 1 and book.stats.last_reason is ResyncReason.STALE_SNAPSHOT
     assert book.buffered == 1
@@ -101,10 +110,10 @@ def test_stale_snapshot_is_refused_and_a_newer_one_accepted() -> None:
 def test_duplicates_and_old_pushes_are_skipped() -> None:
     """A push whose end is <= the last sequence is already reflected and changes nothing."""
     book = live_book(16)
-    book.on_push(push(17, bids=[("3988.55", "9", "17")]))
+    book.on_delta(push(17, bids=[("3988.55", "9", "17")]))
     before = book.levels("bid")
-    assert book.on_push(push(17, bids=[("3988.55", "1", "17")])) is BookState.LIVE
-    assert book.on_push(push(12, 16, bids=[("3988.55", "2", "16")])) is BookState.LIVE
+    assert book.on_delta(push(17, bids=[("3988.55", "1", "17")])) is BookState.LIVE
+    assert book.on_delta(push(12, 16, bids=[("3988.55", "2", "16")])) is BookState.LIVE
     assert book.levels("bid") == before
     assert book.stats.pushes_skipped == 2
 
@@ -112,17 +121,17 @@ def test_duplicates_and_old_pushes_are_skipped() -> None:
 def test_price_zero_rows_advance_the_sequence_only() -> None:
     """``["0", "0", seq]`` rows never become levels, but the sequence moves on (recorded traffic has them)."""
     book = live_book(16)
-    book.on_push(push(17, asks=[("0", "0", "17")]))
-    book.on_push(push(18, bids=[("0", "0", "18")]))
+    book.on_delta(push(17, asks=[("0", "0", "17")]))
+    book.on_delta(push(18, bids=[("0", "0", "18")]))
     assert book.last_sequence == 18 and book.state is BookState.LIVE
     assert 0.0 not in book.levels("ask") and 0.0 not in book.levels("bid")
-    assert book.on_push(push(19, asks=[("3988.70", "1", "19")])) is BookState.LIVE
+    assert book.on_delta(push(19, asks=[("3988.70", "1", "19")])) is BookState.LIVE
 
 
 def test_size_zero_deletes_in_any_spelling() -> None:
     """Sizes are absolute; any zero spelling removes the level, an unknown level's delete is harmless."""
     book = live_book(16)
-    book.on_push(push(17, 19, asks=[("3988.60", "0.00000000", "17"), ("3988.99", "0", "18")]))
+    book.on_delta(push(17, 19, asks=[("3988.60", "0.00000000", "17"), ("3988.99", "0", "18")]))
     assert 3988.60 not in book.levels("ask")
     assert book.best_ask == 3988.61
 
@@ -130,7 +139,7 @@ def test_size_zero_deletes_in_any_spelling() -> None:
 def test_equal_prices_in_different_spellings_are_one_level() -> None:
     """``"3988.5"`` and ``"3988.50"`` are the same level, as on the exchange."""
     book = live_book(16)
-    book.on_push(push(17, bids=[("3988.5", "7", "17")]))
+    book.on_delta(push(17, bids=[("3988.5", "7", "17")]))
     assert book.levels("bid")[3988.5] == 7.0
     assert book.level_count("bid") == 3
 
@@ -138,7 +147,7 @@ def test_equal_prices_in_different_spellings_are_one_level() -> None:
 def test_crossed_book_resyncs_and_counts() -> None:
     """A bid at or above the best ask after a push means the book is wrong: resync."""
     book = live_book(16)
-    state = book.on_push(push(17, bids=[("3988.60", "1", "17")]))
+    state = book.on_delta(push(17, bids=[("3988.60", "1", "17")]))
     assert state is BookState.RESYNCING
     assert (book.stats.crossed, book.stats.resyncs, book.stats.last_reason) == (1, 1, ResyncReason.CROSSED)
     crossed = OrderBook(SYMBOL)
@@ -150,7 +159,7 @@ def test_buffer_overflow_drops_the_oldest_and_is_counted() -> None:
     """A full buffer keeps the newest pushes; a snapshot older than them is then stale."""
     book = OrderBook(SYMBOL, max_buffer=3)
     for seq in range(1, 6):
-        book.on_push(push(seq, bids=[(str(seq), "1", str(seq))]))
+        book.on_delta(push(seq, bids=[(str(seq), "1", str(seq))]))
     assert book.buffered == 3
     assert book.stats.overflows == 2 and book.stats.last_reason is ResyncReason.OVERFLOW
     assert book.on_snapshot(snapshot(1)) is BookState.RESYNCING
@@ -161,9 +170,9 @@ def test_buffer_overflow_drops_the_oldest_and_is_counted() -> None:
 def test_gap_inside_the_buffer_keeps_the_rest_for_the_next_snapshot() -> None:
     """The replay stops at a gap among buffered pushes and keeps the pushes after it."""
     book = OrderBook(SYMBOL)
-    book.on_push(push(11, bids=[("1", "1", "11")]))
-    book.on_push(push(13, bids=[("3", "1", "13")]))
-    book.on_push(push(14, bids=[("4", "1", "14")]))
+    book.on_delta(push(11, bids=[("1", "1", "11")]))
+    book.on_delta(push(13, bids=[("3", "1", "13")]))
+    book.on_delta(push(14, bids=[("4", "1", "14")]))
     assert book.on_snapshot(snapshot(10)) is BookState.RESYNCING
     assert book.stats.gaps == 1 and book.buffered == 2
     assert book.on_snapshot(snapshot(12, bids=[("1", "1"), ("2", "1")])) is BookState.LIVE
@@ -183,27 +192,38 @@ def test_requested_resync() -> None:
         {"sequenceStart": 17, "sequenceEnd": 17, "symbol": SYMBOL},
         {"sequenceStart": 17, "sequenceEnd": 17, "changes": {"bids": [["x", "1", "17"]], "asks": []}},
         {"sequenceStart": 17, "sequenceEnd": 17, "changes": {"bids": [["1", "-", "17"]], "asks": []}},
-        push(17, bids=[("1", "1", "17")], symbol="ETH-USDT"),
-        push(17, bids=[("1.00000000000000001", "1", "17")]),
+        {"sequenceStart": 17, "sequenceEnd": 17, "changes": {"bids": [["1", "nan", "17"]], "asks": []}},
+        {"sequenceStart": 17, "sequenceEnd": 17, "changes": {"bids": [["-1", "1", "17"]], "asks": []}},
+        {"sequenceStart": "x", "sequenceEnd": 17, "changes": {"bids": [], "asks": []}},
+        push_data(17, bids=[("1.00000000000000001", "1", "17")]),
     ],
 )
-def test_unreadable_push_raises_and_drops_the_book(bad: dict) -> None:
-    """Bad input is a ProtocolError, and the book is never left half-applied and live."""
+def test_unreadable_push_is_refused_by_the_decoder(bad: dict) -> None:
+    """Bad input is a ProtocolError before any book sees it: a book only ever gets readable deltas."""
+    with pytest.raises(ProtocolError):
+        delta(bad)
+
+
+def test_a_delta_of_another_symbol_is_refused_and_changes_nothing() -> None:
+    """A misrouted delta raises, live or syncing, and neither applies nor buffers anything."""
     book = live_book(16)
-    with pytest.raises(ProtocolError):
-        book.on_push(bad)
-    assert book.state is BookState.RESYNCING and book.stats.last_reason is ResyncReason.PROTOCOL
-    assert book.best_bid is None
+    with pytest.raises(ProtocolError, match="ETH-USDT"):
+        book.on_delta(push(17, bids=[("1", "1", "17")], symbol="ETH-USDT"))
+    assert book.state is BookState.LIVE and book.last_sequence == 16 and book.best_bid == 3988.59
+    syncing = OrderBook(SYMBOL)
+    with pytest.raises(ProtocolError, match="ETH-USDT"):
+        syncing.on_delta(push(5, bids=[("1", "1", "5")], symbol="ETH-USDT"))
+    assert syncing.buffered == 0
+    with pytest.raises(ProtocolError, match="ETH-USDT"):
+        syncing.on_snapshot(book_snapshot("ETH-USDT", {"sequence": "1", "bids": [], "asks": []}))
 
 
-def test_unreadable_push_while_waiting_and_bad_snapshot() -> None:
-    """A push without sequences is refused at once; a bad snapshot leaves the buffer intact."""
+def test_unreadable_snapshot_and_bad_buffer_size() -> None:
+    """A snapshot without a sequence is refused by the decoder; the buffer bound must be positive."""
     book = OrderBook(SYMBOL)
+    book.on_delta(push(5, bids=[("1", "1", "5")]))
     with pytest.raises(ProtocolError):
-        book.on_push({"changes": {}})
-    book.on_push(push(5, bids=[("1", "1", "5")]))
-    with pytest.raises(ProtocolError):
-        book.on_snapshot({"bids": [], "asks": []})
+        book_snapshot(SYMBOL, {"bids": [], "asks": []})
     assert book.buffered == 1 and book.state is BookState.SYNCING
     with pytest.raises(ConfigurationError):
         OrderBook(SYMBOL, max_buffer=0)
@@ -233,7 +253,7 @@ def test_reads() -> None:
 def test_dataframe_ladder() -> None:
     """``to_pandas`` is a float64 ladder, NaN-padded where a side is shorter."""
     book = live_book(16)
-    book.on_push(push(17, asks=[("3988.70", "1", "17")]))
+    book.on_delta(push(17, asks=[("3988.70", "1", "17")]))
     frame = book.to_pandas(depth=5)
     assert list(frame.columns) == ["bid_size", "bid", "ask", "ask_size"]
     assert all(str(t) == "float64" for t in frame.dtypes)

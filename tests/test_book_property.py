@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal
 
+from decoded import book_snapshot, delta
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -128,19 +129,19 @@ def test_never_silently_wrong(scenario: tuple[list, list, list], fmt: str) -> No
             delayed = None
         prev_start = start
         for data in deliveries:
-            book.on_push(data)
+            book.on_delta(delta(data))
             check(book, ref)
         if book.needs_snapshot and snap_now:
             # The driver's snapshot reflects the server's current sequence, or an older one.
-            book.on_snapshot(ref.snapshot(max(BASE, end - staleness), snap_fmt))
+            book.on_snapshot(book_snapshot(SYMBOL, ref.snapshot(max(BASE, end - staleness), snap_fmt)))
             check(book, ref)
     if delayed is not None:
-        book.on_push(delayed)
+        book.on_delta(delta(delayed))
         check(book, ref)
     final = BASE + len(changes)
     event(f"resyncs={min(book.stats.resyncs, 3)} live={book.state is BookState.LIVE}")
     if book.needs_snapshot:
-        assert book.on_snapshot(ref.snapshot(final, fmt)) is BookState.LIVE
+        assert book.on_snapshot(book_snapshot(SYMBOL, ref.snapshot(final, fmt))) is BookState.LIVE
     check(book, ref)
     assert book.state is BookState.LIVE
     if book.last_sequence == final:
@@ -157,11 +158,12 @@ def test_clean_stream_goes_live_once_and_never_resyncs(changes: list, lead: int,
     pushes = [make_push(changes, seq, seq, fmt) for seq in range(BASE + 1, BASE + len(changes) + 1)]
     snap_at = min(lead, len(pushes))
     for data in pushes[:snap_at]:
-        assert book.on_push(data) is BookState.SYNCING
+        assert book.on_delta(delta(data)) is BookState.SYNCING
     # The snapshot was taken a little before the last buffered push arrived (it overlaps the buffer).
-    assert book.on_snapshot(ref.snapshot(BASE + max(0, snap_at - 1), fmt)) is BookState.LIVE
+    overlapping = book_snapshot(SYMBOL, ref.snapshot(BASE + max(0, snap_at - 1), fmt))
+    assert book.on_snapshot(overlapping) is BookState.LIVE
     for data in pushes[snap_at:]:
-        assert book.on_push(data) is BookState.LIVE
+        assert book.on_delta(delta(data)) is BookState.LIVE
     check(book, ref)
     assert book.last_sequence == BASE + len(changes)
     assert book.stats.resyncs == 0 and book.stats.gaps == 0
