@@ -4,10 +4,11 @@ Two tables, each with its baselines measured in the same run:
 
 1. *Structures* on pre-decoded floats (the workload of ``perf-baselines.md``: updates over 2000 price
    levels, 20 % deletions): a plain dict sorted on every read, ``sortedcontainers.SortedDict``, a dict
-   with lazy-deletion heaps, and the layout :mod:`kunb.book` uses (dict + sorted list, best price last).
+   with lazy-deletion heaps, and the layout :mod:`kunb.model.book` uses (dict + sorted list, best last).
 2. *End to end* on wire-shaped pushes (decoded JSON: string prices and sizes, one change per push, as in
-   every level-2 push of the recorded KuCoin session): :meth:`kunb.book.OrderBook.on_push` against
-   handlers a typical client writes (continuity check, float parsing) on SortedDict and on a dict.
+   every level-2 push of the recorded KuCoin session): kunb's classic decoder (the ``BookDelta`` event) plus
+   :meth:`kunb.model.book.OrderBook.on_delta`, against handlers a typical client writes (continuity check,
+   float parsing) on SortedDict and on a dict.
 
 Usage: ``.venv/bin/python bench/book.py [--n 300000] [--runs 3] [--no-write]`` (about 40 s).
 """
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import fmt_rate, machine, median_rate, write_section
 from kunb.model.book import OrderBook
+from kunb.protocol.classic_decoder import ClassicDecoder
 
 __all__ = ["main"]
 
@@ -133,11 +135,15 @@ def wire_pushes(ops: list[Op], first: int = 1001) -> list[dict]:
 
 
 def e2e_kunb(pushes: list[dict]) -> int:
+    """Decode each push into a BookDelta (kunb's classic decoder), apply it, read the BBO."""
+    decoder = ClassicDecoder()
+    decode = decoder.decode
     book = OrderBook("BTC-USDT")
-    book.on_snapshot({"sequence": "1000", "bids": [], "asks": []})
-    on_push = book.on_push
+    book.on_snapshot(decoder.book_snapshot("BTC-USDT", {"sequence": "1000", "bids": [], "asks": []}, 0))
+    on_delta = book.on_delta
     for data in pushes:
-        on_push(data)
+        for delta in decode({"topic": "/market/level2:BTC-USDT", "data": data}, 0):
+            on_delta(delta)  # type: ignore[arg-type]
         _ = book.best_bid, book.best_ask
     assert book.stats.pushes_applied == len(pushes)
     return len(pushes)
@@ -207,12 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         ("dict, `sorted()` on every read (naive)", lambda: run_dict_sort(slow_ops)),
         ("`sortedcontainers.SortedDict` (`peekitem`)", lambda: run_sorteddict(ops)),
         ("dict + lazy-deletion heaps", lambda: run_heaps(ops)),
-        ("**dict + sorted list, best last (kunb.book)**", lambda: run_sorted_list(ops)),
+        ("**dict + sorted list, best last (kunb.model.book)**", lambda: run_sorted_list(ops)),
     ]
     e2e = [
         ("dict handler, `max`/`min` per read (naive)", lambda: e2e_dict_sort(slow_pushes)),
         ("SortedDict handler (typical client)", lambda: e2e_sorteddict(pushes)),
-        ("**`kunb.book.OrderBook.on_push`**", lambda: e2e_kunb(pushes)),
+        ("**kunb: decode + `OrderBook.on_delta`**", lambda: e2e_kunb(pushes)),
     ]
     tables = []
     medians: dict[str, float] = {}

@@ -156,8 +156,8 @@ def _stream(timer: Timer | None = None, on_record: Any = None) -> type:
     class CountingStream(Stream):
         """Counts each message after the Stream recorded it (one extra call per message)."""
 
-        def _on_message(self, message: Any) -> None:
-            super()._on_message(message)
+        def _on_frame(self, message: Any) -> None:
+            super()._on_frame(message)
             if on_record is not None:
                 on_record(message)
             if timer is not None:

@@ -483,6 +483,7 @@ class Stream(SyncLifecycle):
                     logger.info("kunb Stream: snapshot of %s failed: %r", symbol, exc)
                 else:
                     self.snapshot_errors.pop(symbol, None)
+                    self._note_workaround(symbol)
                     if snapshot is None:  # it comes on the socket (a resubscribe): wait for it
                         await self._socket_snapshot(symbol)
                     else:
@@ -496,6 +497,14 @@ class Stream(SyncLifecycle):
         finally:
             if self._fetching.get(symbol) is asyncio.current_task():
                 del self._fetching[symbol]
+
+    def _note_workaround(self, symbol: str) -> None:
+        """Report what the source worked around (a refused full book: exact only within its depth)."""
+        noted = self.source.worked_around
+        if noted is not None:
+            self.source.worked_around = None
+            self.error = noted
+            self._emit(Integrity("degraded", symbol, str(noted), None, time.time_ns()))
 
     async def _socket_snapshot(self, symbol: str) -> None:
         waiter = self._socket_snapshots.setdefault(symbol, asyncio.Event())

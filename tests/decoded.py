@@ -28,3 +28,8 @@ def delta(data: Mapping[str, Any], symbol: str | None = None) -> BookDelta:
 def book_snapshot(symbol: str, data: Mapping[str, Any], depth: int | None = None) -> BookSnapshot:
     """The :class:`BookSnapshot` of a REST level-2 answer ``data``."""
     return _decoder.book_snapshot(symbol, data, 0, depth=depth)
+
+
+def event(topic: str, data: Mapping[str, Any], **envelope: Any) -> Event:
+    """The (first) event of a push of ``data`` on ``topic``."""
+    return _decoder.decode({"type": "message", "topic": topic, "data": data, **envelope}, 0)[0]

@@ -45,15 +45,17 @@ def test_feed_server_frames_match_kunb_book_rules():
     import orjson
 
     from kunb.model.book import BookState, OrderBook
+    from kunb.protocol.classic_decoder import ClassicDecoder
 
+    decoder = ClassicDecoder()
     source = L2Book("X-USDT", seed=3)
-    snapshot = source.snapshot(0)
-    pushes = [orjson.loads(source.push(i)) for i in range(2_000)]
+    snapshot = decoder.book_snapshot("X-USDT", source.snapshot(0), 0)
+    deltas = [decoder.decode(orjson.loads(source.push(i)), 0)[0] for i in range(2_000)]
     book = OrderBook("X-USDT")
-    book.on_push(pushes[0]["data"])
+    book.on_delta(deltas[0])
     book.on_snapshot(snapshot)
-    for push in pushes[1:]:
-        book.on_push(push["data"])
+    for delta in deltas[1:]:
+        book.on_delta(delta)
     assert book.state is BookState.LIVE and book.last_sequence == 1000 + 2_000
     final = source.snapshot(0)
     assert book.best_bid == float(final["bids"][0][0]) and book.best_ask == float(final["asks"][0][0])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from decimal import Decimal
 
+from decoded import book_snapshot, delta, event
+
 from kunb.compat.enrich import decimal_text, with_book_top, with_deal, with_stats
 from kunb.model.book import OrderBook
 from kunb.model.holdings import Order
@@ -28,7 +30,8 @@ def test_decimal_text_is_plain_kucoin_notation():
 def test_ticker_gets_stats_and_says_so():
     """24 h fields come from the snapshot data, are listed under "kunb", and the push is not mutated."""
     before = copy.deepcopy(TICKER)
-    stats = {"changeRate": 0.0047, "vol": 2227.69895852, "changePrice": 315.2, "high": 1, "low": 0.5, "x": 1}
+    data = {"changeRate": 0.0047, "vol": 2227.69895852, "changePrice": 315.2, "high": 1, "low": 0.5, "x": 1}
+    stats = event("/market/snapshot:BTC-USDT", {"sequence": "1", "data": data})
     out = with_stats(TICKER, stats, "/market/snapshot:BTC-USDT")
     assert before == TICKER
     assert out["data"]["changeRate"] == "0.0047" and out["data"]["vol"] == "2227.69895852"
@@ -42,11 +45,14 @@ def test_level2_gets_the_books_top_best_first():
     """bids/asks are the live book's best levels as [price, size] strings, with its sequence."""
     book = OrderBook("BTC-USDT")
     book.on_snapshot(
-        {
-            "sequence": "10",
-            "bids": [["99.5", "1"], ["99", "2"], ["98", "3"]],
-            "asks": [["100", "1.5"], ["101", "2"]],
-        }
+        book_snapshot(
+            "BTC-USDT",
+            {
+                "sequence": "10",
+                "bids": [["99.5", "1"], ["99", "2"], ["98", "3"]],
+                "asks": [["100", "1.5"], ["101", "2"]],
+            },
+        )
     )
     push = {
         "type": "message",
@@ -59,7 +65,7 @@ def test_level2_gets_the_books_top_best_first():
             "time": 1,
         },
     }
-    book.on_push(push["data"])
+    book.on_delta(delta(push["data"]))
     out = with_book_top(push, book, 2)
     assert out["data"]["bids"] == [["99.7", "0.25"], ["99.5", "1"]]
     assert out["data"]["asks"] == [["100", "1.5"], ["101", "2"]]

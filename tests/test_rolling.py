@@ -8,6 +8,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 import pytest
+from decoded import book_snapshot, event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -106,13 +107,13 @@ def test_ticker_add_parses_the_wire_push() -> None:
         "bestBidSize": "0.036",
         "time": 1704873323416,
     }
-    frame.add(data, "BTC-USDT")
+    frame.add(event("/market/ticker:BTC-USDT", data))
     row = frame.df.iloc[0]
     assert frame.df.index[0] == pd.Timestamp(1704873323416, unit="ms", tz="UTC")
     assert (row["price"], row["best_bid"], row["best_ask_size"]) == (0.08, 0.049, 0.18)
     assert math.isclose(row["spread"], 0.031)
     with pytest.raises(ProtocolError):
-        frame.add({"time": 1}, "BTC-USDT")
+        event("/market/ticker:BTC-USDT", {"time": 1})
 
 
 def test_trade_frame_from_match_pushes() -> None:
@@ -130,37 +131,41 @@ def test_trade_frame_from_match_pushes() -> None:
         "tradeId": "11067996711960577",
         "type": "match",
     }
-    frame.add(data)
-    frame.add({**data, "side": "sell", "tradeId": "x2"})
+    frame.add(event("/market/match:BTC-USDT", data))
+    frame.add(event("/market/match:BTC-USDT", {**data, "side": "sell", "tradeId": "x2"}))
     df = frame.df
     assert df.index[0].value == 1729843222921000001
     assert df["side"].tolist() == ["buy", "sell"] and isinstance(df["side"].dtype, pd.CategoricalDtype)
     assert df["trade_id"].tolist() == ["11067996711960577", "x2"]
     assert df["price"].dtype == np.float64
     with pytest.raises(ProtocolError):
-        frame.add({"symbol": "BTC-USDT"})
+        event("/market/match:BTC-USDT", {"symbol": "BTC-USDT"})
 
 
 def test_candles_update_the_open_bar_in_place() -> None:
     """A re-pushed in-progress bar replaces the series' latest row; a new start appends."""
     frame = CandleFrame(maxlen=3)
     bar = {"symbol": "BTC-USDT", "candles": ["1729839600", "1", "2", "3", "0.5", "10", "20"], "time": 1}
-    frame.add(bar, "1min")
+
+    def add(data: dict) -> None:
+        frame.add(event(f"/market/candles:{data['symbol']}_1min", data))
+
+    add(bar)
     version = frame.version
-    frame.add({**bar, "candles": ["1729839600", "1", "2.5", "3", "0.5", "11", "22"]}, "1min")
+    add({**bar, "candles": ["1729839600", "1", "2.5", "3", "0.5", "11", "22"]})
     assert len(frame) == 1 and frame.version == version + 1
     assert frame.df["close"].tolist() == [2.5]
-    frame.add({**bar, "candles": ["1729839660", "2.5", "2.6", "2.7", "2.4", "1", "2"]}, "1min")
-    frame.add({**bar, "symbol": "ETH-USDT"}, "1min")  # another series with the same start
+    add({**bar, "candles": ["1729839660", "2.5", "2.6", "2.7", "2.4", "1", "2"]})
+    add({**bar, "symbol": "ETH-USDT"})  # another series with the same start
     df = frame.df
     assert df["symbol"].tolist() == ["BTC-USDT", "BTC-USDT", "ETH-USDT"]
     assert df.index[1] == pd.Timestamp(1729839660, unit="s", tz="UTC")
     for i in range(3):  # roll the BTC bar out, then re-push its start: it must append, not overwrite
-        frame.add({**bar, "symbol": f"X{i}-USDT"}, "1min")
-    frame.add({**bar, "candles": ["1729839660", "2.5", "9", "9", "2.4", "1", "2"]}, "1min")
+        add({**bar, "symbol": f"X{i}-USDT"})
+    add({**bar, "candles": ["1729839660", "2.5", "9", "9", "2.4", "1", "2"]})
     assert frame.df["close"].tolist()[-1] == 9.0 and len(frame) == 3
     with pytest.raises(ProtocolError):
-        frame.add({"symbol": "BTC-USDT", "candles": ["1"]}, "1min")
+        event("/market/candles:BTC-USDT_1min", {"symbol": "BTC-USDT", "candles": ["1"]})
 
 
 def test_book_top_frame_from_an_order_book() -> None:
@@ -169,7 +174,12 @@ def test_book_top_frame_from_an_order_book() -> None:
     frame = BookTopFrame(depth=3, maxlen=10)
     frame.add_book(book, T0)
     assert len(frame) == 0
-    book.on_snapshot({"sequence": "5", "bids": [["99", "1"], ["98", "2"]], "asks": [["101", "3"]], "time": 1})
+    book.on_snapshot(
+        book_snapshot(
+            "BTC-USDT",
+            {"sequence": "5", "bids": [["99", "1"], ["98", "2"]], "asks": [["101", "3"]], "time": 1},
+        )
+    )
     frame.add_book(book)
     row = frame.df.iloc[0]
     assert frame.df.index[0] == pd.Timestamp(1, unit="ms", tz="UTC")
@@ -183,48 +193,46 @@ def test_book_top_frame_from_an_order_book() -> None:
 def test_balance_and_order_event_frames() -> None:
     """Account pushes become typed rows: categorical events, text ids, NaN for absent numbers."""
     balances = BalanceFrame()
-    balances.add(
-        {
-            "accountId": "548674591753",
-            "currency": "USDT",
-            "total": "21.133773386762",
-            "available": "20.132773386762",
-            "hold": "1.001",
-            "availableChange": "-0.5005",
-            "holdChange": "0.5005",
-            "relationContext": {"symbol": "BTC-USDT", "orderId": "6721d0632db25b0007071fdc"},
-            "relationEvent": "trade.hold",
-            "relationEventId": "354689988084000",
-            "time": "1730269283892",
-        }
-    )
+    balance_push = {
+        "accountId": "548674591753",
+        "currency": "USDT",
+        "total": "21.133773386762",
+        "available": "20.132773386762",
+        "hold": "1.001",
+        "availableChange": "-0.5005",
+        "holdChange": "0.5005",
+        "relationContext": {"symbol": "BTC-USDT", "orderId": "6721d0632db25b0007071fdc"},
+        "relationEvent": "trade.hold",
+        "relationEventId": "354689988084000",
+        "time": "1730269283892",
+    }
+    balances.add(event("/account/balance", balance_push))
     df = balances.df
     assert df["currency"].tolist() == ["USDT"] and df["relation_event"].tolist() == ["trade.hold"]
     assert df["hold_change"].tolist() == [0.5005] and df["order_id"].tolist() == ["6721d0632db25b0007071fdc"]
     orders = OrderEventFrame()
-    orders.add(
-        {
-            "clientOid": "c1",
-            "orderId": "6720da3fa30a360007f5f832",
-            "orderTime": 1730206271588,
-            "orderType": "market",
-            "originSize": "0.00001",
-            "side": "buy",
-            "status": "new",
-            "symbol": "BTC-USDT",
-            "ts": 1730206271616000000,
-            "type": "received",
-        }
-    )
+    order_push = {
+        "clientOid": "c1",
+        "orderId": "6720da3fa30a360007f5f832",
+        "orderTime": 1730206271588,
+        "orderType": "market",
+        "originSize": "0.00001",
+        "side": "buy",
+        "status": "new",
+        "symbol": "BTC-USDT",
+        "ts": 1730206271616000000,
+        "type": "received",
+    }
+    orders.add(event("/spotMarket/tradeOrdersV2", order_push))
     orders.append_row(T0, "BTC-USDT", "sell", "limit", "open", None, None, "o2", "", "", *[1.0] * 6)
     row = orders.df.iloc[0]
     assert (row["event"], row["status"], row["size"]) == ("received", "new", 0.00001)
     assert orders.df["status"].isna().tolist() == [False, True]
     assert math.isnan(row["match_price"])
     with pytest.raises(ProtocolError):
-        orders.add({"ts": 1})
+        event("/spotMarket/tradeOrders", {"ts": 1})
     with pytest.raises(ProtocolError):
-        balances.add({"time": "x"})
+        event("/account/balance", {"time": "x"})
 
 
 def test_configuration_errors() -> None:

@@ -82,6 +82,9 @@ class MarketSource(Protocol):
     protocol: str  #: ``classic``, ``uta`` or ``replay``
     url: str
     decoder: Decoder
+    worked_around: BaseException | None
+    """The latest error the source worked around rather than raised (a refused full book answered with a
+    shallower one...); the driver reports it and sets it back to ``None``."""
 
     def topics(self, channels: MarketChannels) -> list[str]:
         """The protocol's names for ``channels`` (shown to users, e.g. in errors and reprs)."""

@@ -139,6 +139,7 @@ class ClassicMarketSource:
         self._full_book = credentials is not None and credentials.is_complete
         self._ws_options = ws_options
         self._pool: KucoinWsClient | None = None
+        self.worked_around: BaseException | None = None
 
     def __repr__(self) -> str:
         return f"<ClassicMarketSource {self.url}>"
@@ -207,6 +208,7 @@ class ClassicMarketSource:
                 # The key cannot read the v3 book (no "General" permission...): the public level2_100
                 # snapshot still syncs the book, exact within its depth.
                 self._full_book = False
+                self.worked_around = exc
                 logger.warning("kunb: full book refused (%s); using level2_100 snapshots", exc)
         depth = self.snapshot_depth or 100
         data = await market.aget_part_order(depth, symbol)

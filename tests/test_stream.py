@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from kunb.client import Market
+from kunb.events import BookDelta, BookSnapshot, Integrity
 from kunb.exceptions import AuthenticationError, ClosedError, ConfigurationError
 from kunb.model.book import BookState, OrderBook
 from kunb.signing import Credentials
@@ -34,16 +35,26 @@ def levels(snapshot: dict[str, Any]) -> Levels:
 
 
 class Checker:
-    """``on_book`` hook: compares a live local book with the server's whenever both are at the same
-    sequence, and keeps recent local states so REST snapshots can be compared at their sequence."""
+    """A Stream sink: after every book event, compares the live local book with the server's whenever both
+    are at the same sequence, and keeps recent local states so REST snapshots can be compared at their
+    sequence. ``stream`` is set once the stream exists."""
 
     def __init__(self, ex: Exchange) -> None:
         self.ex = ex
+        self.stream: Stream | None = None
         self.compared: Counter[str] = Counter()
         self.mismatches: list[str] = []
         self.history: dict[str, dict[int, Levels]] = {}
         self.rest_checked: Counter[str] = Counter()
         self.changed = asyncio.Event()
+
+    def sink(self, event: Any) -> None:
+        if isinstance(event, BookDelta | BookSnapshot | Integrity) and self.stream is not None:
+            book = self.stream.books.get(getattr(event, "symbol", ""))
+            if book is not None:
+                self(book.symbol, book)
+            else:
+                self.changed.set()
 
     def __call__(self, symbol: str, book: OrderBook) -> None:
         self.changed.set()
@@ -95,10 +106,10 @@ async def test_books_match_the_server_through_gaps_and_disconnects(busy_exchange
     equals the server's (in-process and through the full REST snapshot) after every resync."""
     ex = busy_exchange
     checker = Checker(ex)
-    async with (
-        Market(url=ex.url, credentials=ex.credentials) as market,
-        Stream(SYMBOLS, url=ex.url, credentials=ex.credentials, on_book=checker, **FAST) as stream,
-    ):
+    stream = Stream(SYMBOLS, url=ex.url, credentials=ex.credentials, **FAST)
+    checker.stream = stream
+    stream.add_sink(checker.sink)
+    async with Market(url=ex.url, credentials=ex.credentials) as market, stream:
         await stream.wait_live(20)
         for symbol in SYMBOLS:
             await checker.rest_check(market, symbol, stream)
@@ -226,25 +237,51 @@ async def test_a_fed_stream_syncs_its_book_from_rest(exchange: Exchange) -> None
     assert stream.snapshots_fetched == 1 and stream.state is StreamState.NEW
     assert book.last_sequence is not None and book.last_sequence > 1
     await stream.aclose()
-    assert stream._market is None and not [t for t in asyncio.all_tasks() if t.get_name().startswith("kunb-")]
+    assert stream.source._market is None  # type: ignore[attr-defined]
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("kunb-")]
 
 
-async def test_a_snapshot_fetcher_that_raises_is_retried_not_fatal(exchange: Exchange) -> None:
-    """A custom snapshots= fetcher raising a plain exception is recorded in .error and retried."""
+async def test_a_snapshot_fetcher_that_fails_for_a_while_is_retried(exchange: Exchange) -> None:
+    """A custom snapshots= fetcher failing with a network error is recorded in .error and retried along
+    the one backoff policy (kunb.net.backoff), until the book is live."""
     calls: list[int] = []
+    rest = Market(url=exchange.url)
 
     async def flaky(symbol: str):
         calls.append(1)
         if len(calls) == 1:
-            raise RuntimeError("fetcher bug")
-        return await stream.fetch_snapshot(symbol)
+            raise ConnectionResetError("the fetcher's connection dropped")
+        return await rest.aget_part_order(100, symbol)
 
     stream = Stream("BTC-USDT", url=exchange.url, ticker=False, trades=False, stats=False, snapshots=flaky)
     push = {"sequenceStart": 1, "sequenceEnd": 1, "symbol": "BTC-USDT", "changes": {"bids": [], "asks": []}}
     stream.ingest({"topic": "/market/level2:BTC-USDT", "data": {**push, "time": 1}})
     book = stream.books["BTC-USDT"]
     await _until(lambda: book.state is BookState.LIVE)
-    assert len(calls) == 2 and isinstance(stream.error, RuntimeError)
+    assert len(calls) == 2 and isinstance(stream.error, ConnectionResetError)
+    assert "BTC-USDT" not in stream.snapshot_errors  # cleared by the snapshot that worked
+    await stream.aclose()
+    await rest.aclose()
+
+
+async def test_a_snapshot_fetcher_with_a_bug_is_reported_not_retried_forever(exchange: Exchange) -> None:
+    """A fetcher raising a plain exception (a bug, not the network) is recorded, logged and reported to
+    the sinks as an Integrity event; the stream does not retry it in a loop that would hide it."""
+    calls: list[int] = []
+    seen: list[Any] = []
+
+    async def buggy(symbol: str):
+        calls.append(1)
+        raise RuntimeError("fetcher bug")
+
+    stream = Stream("BTC-USDT", url=exchange.url, ticker=False, trades=False, stats=False, snapshots=buggy)
+    stream.add_sink(seen.append)
+    push = {"sequenceStart": 1, "sequenceEnd": 1, "symbol": "BTC-USDT", "changes": {"bids": [], "asks": []}}
+    stream.ingest({"topic": "/market/level2:BTC-USDT", "data": {**push, "time": 1}})
+    await _until(lambda: "BTC-USDT" in stream.snapshot_errors and not stream._fetching)
+    assert len(calls) == 1 and isinstance(stream.error, RuntimeError)
+    assert [e.kind for e in seen if isinstance(e, Integrity)] == ["snapshot_failed"]
+    assert stream.books["BTC-USDT"].needs_snapshot
     await stream.aclose()
 
 
