@@ -324,6 +324,9 @@ class Account(SyncLifecycle):
 
     def _on_link(self, change: LinkChange) -> None:
         status = change.status
+        if status is not LinkStatus.OVERFLOW:  # first, so sinks told of the change read the new link
+            self.link = LinkStatus.LIVE if status is LinkStatus.RESTORED else status
+            self.link_detail = "" if self.link is LinkStatus.LIVE else change.detail
         if status is LinkStatus.DOWN:
             if self._down_since_ms is None:  # every failed redial of the same outage reports DOWN too
                 self.counters.disconnects += 1
@@ -343,9 +346,6 @@ class Account(SyncLifecycle):
             # Fatal (the key was revoked...): the account cannot follow the exchange any more.
             self.error = change.error
             self._state = AccountState.CLOSED
-        if status is not LinkStatus.OVERFLOW:
-            self.link = LinkStatus.LIVE if status is LinkStatus.RESTORED else status
-            self.link_detail = "" if self.link is LinkStatus.LIVE else change.detail
         self._signal()
 
     # -- REST seeding --------------------------------------------------------------------------

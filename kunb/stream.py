@@ -529,6 +529,9 @@ class Stream(SyncLifecycle):
     def _on_link(self, change: LinkChange) -> None:
         status = change.status
         now = time.time_ns()
+        if status is not LinkStatus.OVERFLOW:  # first, so sinks told of the change read the new link
+            self.link = LinkStatus.LIVE if status is LinkStatus.RESTORED else status
+            self.link_detail = "" if self.link is LinkStatus.LIVE else change.detail
         if status is LinkStatus.DOWN:
             # Pushes were lost with the link: the books it carried cannot be trusted until resynced.
             symbols = change.symbols or tuple(self.books)
@@ -548,9 +551,6 @@ class Stream(SyncLifecycle):
             if self._loop is not None and self._state is not StreamState.CLOSED:
                 self._state = StreamState.CLOSED
                 self._closing = self._loop.create_task(self.aclose(), name="kunb-stream-close")
-        if status is not LinkStatus.OVERFLOW:
-            self.link = LinkStatus.LIVE if status is LinkStatus.RESTORED else status
-            self.link_detail = "" if self.link is LinkStatus.LIVE else change.detail
         self._signal()
 
     def _signal(self) -> None:

@@ -133,7 +133,12 @@ def live_book(
 
     Returns:
         A :class:`LiveBook` (``.book``, ``.df``, ``.spread_df``, ``.snapshot()``, ``.stop()``).
+
+    Raises:
+        ConfigurationError: both ``source`` and ``snapshots`` (a source fetches its own snapshots).
     """
+    if source is not None and snapshots is not None:
+        raise ConfigurationError("pass snapshots= or source=, not both: a source fetches its own snapshots")
     resolved = source.url if source is not None else resolve_url(url)
     live = LiveBook(
         symbol,

@@ -85,7 +85,9 @@ class LiveAccount(LiveObject):
         self._bind_controls(self.panel.controls)
 
     def _new_driver(self) -> Account:
-        source, self._source = self._source, None  # a custom source serves the first driver only
+        # a custom source (a recording, a test) serves every driver: a restarted panel must not fall back
+        # to the network; sources can be opened again after they were closed
+        source = self._source
         account = Account(self.credentials, url=self.url, open_timeout=None, source=source, backoff_cap=10.0)
         account.add_sink(self._on_account_event)
         return account

@@ -58,7 +58,9 @@ class LiveBook(LiveObject):
 
     def _new_driver(self) -> Stream:
         # the top frame holds the largest window the panel offers; top_interval=0: a row per applied delta
-        source, self._source = self._source, None  # a custom source serves the first driver only
+        # a custom source (a recording, a test) serves every driver: a restarted panel must not fall back
+        # to the network; sources can be opened again after they were closed
+        source = self._source
         return Stream(
             self.symbol,
             url=self.url,

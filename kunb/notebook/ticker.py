@@ -56,7 +56,9 @@ class LiveTicker(LiveObject):
     def _new_driver(self) -> Stream:
         # the frame holds the largest window the panel offers, for every symbol
         rows = max(self._window, *WINDOW_CHOICES) * max(len(self._symbols), 1)
-        source, self._source = self._source, None  # a custom source serves the first driver only
+        # a custom source (a recording, a test) serves every driver: a restarted panel must not fall back
+        # to the network; sources can be opened again after they were closed
+        source = self._source
         stream = Stream(
             self._symbols,
             url=self.url,

@@ -1,16 +1,16 @@
-"""Fixtures for the notebook layer: a scripted Feed so panels and live objects run without sockets."""
+"""Fixtures for the notebook layer: a scripted market source, so panels run without sockets."""
 
 from __future__ import annotations
 
 import pytest
-from nbfakes import FakeFeed
+from nbfakes import FakeMarketSource
 
 from kunb.notebook.runtime import stop_all
 
 
 @pytest.fixture
-def fake_feed() -> FakeFeed:
-    return FakeFeed()
+def fake_source() -> FakeMarketSource:
+    return FakeMarketSource()
 
 
 @pytest.fixture(autouse=True)

@@ -6,9 +6,10 @@ import asyncio
 import threading
 
 import pytest
-from nbfakes import FakeFeed, ticker_msg, wait_for
+from nbfakes import FakeMarketSource, ticker_msg, wait_for
 
 import kunb.notebook as nb
+from kunb.exceptions import SubscribeError
 from kunb.notebook.runtime import live_objects
 from kunb.notebook.status import Health
 
@@ -17,14 +18,14 @@ def _prices(live) -> list[float]:
     return live.panel.figure.data[0].y.tolist()
 
 
-async def test_live_ticker_returns_at_once_and_streams_into_the_figure(fake_feed):
+async def test_live_ticker_returns_at_once_and_streams_into_the_figure(fake_source):
     """The call returns before any data; pushed tickers then reach the figure through the throttle."""
-    live = nb.live_ticker(["BTC-USDT"], feed=fake_feed, max_hz=50)
+    live = nb.live_ticker(["BTC-USDT"], source=fake_source, max_hz=50)
     assert live.received == 0 and live.running
-    await asyncio.wait_for(fake_feed.started.wait(), 5)
-    assert fake_feed.topics == ["/market/ticker:BTC-USDT", "/market/snapshot:BTC-USDT"]
+    await asyncio.wait_for(fake_source.started.wait(), 5)
+    assert fake_source.subscribed == ["/market/ticker:BTC-USDT", "/market/snapshot:BTC-USDT"]
     for i in range(20):
-        fake_feed.push(ticker_msg("BTC-USDT", i))
+        fake_source.push(ticker_msg("BTC-USDT", i))
     await wait_for(lambda: len(_prices(live)) == 20)
     assert _prices(live)[-1] == 119.0
     assert live.health is Health.LIVE
@@ -36,10 +37,10 @@ async def test_live_ticker_returns_at_once_and_streams_into_the_figure(fake_feed
     await live.aclose()
 
 
-async def test_snapshot_push_fills_24h_change_and_volume(fake_feed):
+async def test_snapshot_push_fills_24h_change_and_volume(fake_source):
     """A /market/snapshot push (numbers in data.data) becomes 24 h change and volume."""
-    live = nb.live_ticker("ETH-USDT", feed=fake_feed, max_hz=50)
-    fake_feed.push(
+    live = nb.live_ticker("ETH-USDT", source=fake_source, max_hz=50)
+    fake_source.push(
         {
             "type": "message",
             "topic": "/market/snapshot:ETH-USDT",
@@ -52,68 +53,69 @@ async def test_snapshot_push_fills_24h_change_and_volume(fake_feed):
     await live.aclose()
 
 
-async def test_stop_ends_every_task_and_the_feed(fake_feed):
-    """stop() cancels the feed and render tasks; the badge then reads stopped."""
-    live = nb.live_ticker(["BTC-USDT"], feed=fake_feed)
-    await asyncio.wait_for(fake_feed.started.wait(), 5)
+async def test_stop_ends_every_task_and_closes_the_source(fake_source):
+    """stop() cancels the driver and render tasks, which closes the source; the badge then reads stopped."""
+    live = nb.live_ticker(["BTC-USDT"], source=fake_source)
+    await asyncio.wait_for(fake_source.started.wait(), 5)
     tasks = live.tasks
     assert len(tasks) == 2
     live.stop()
     await live.wait_stopped()
     assert all(t.done() for t in tasks) and not live.running
-    assert fake_feed.active == 0 and fake_feed.closed.is_set()
+    assert fake_source.active == 0 and fake_source.closed.is_set()
     assert 'data-status="stopped"' in live.panel.badge.value
     assert live not in live_objects()
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("kunb-")]
 
 
 async def test_rerunning_the_same_call_replaces_the_previous_object():
-    """Ten calls with the same key leave exactly one running feed."""
-    feeds = [FakeFeed() for _ in range(10)]
-    lives = [nb.live_ticker(["BTC-USDT"], feed=f) for f in feeds]
-    await asyncio.wait_for(feeds[-1].started.wait(), 5)
+    """Ten calls with the same key leave exactly one open source."""
+    sources = [FakeMarketSource() for _ in range(10)]
+    lives = [nb.live_ticker(["BTC-USDT"], source=s) for s in sources]
+    await asyncio.wait_for(sources[-1].started.wait(), 5)
     await asyncio.gather(*(lv.wait_stopped() for lv in lives[:-1]))
-    assert sum(f.active for f in feeds) == 1 and feeds[-1].active == 1
+    assert sum(s.active for s in sources) == 1 and sources[-1].active == 1
     assert live_objects() == [lives[-1]]
     await lives[-1].aclose()
 
 
-async def test_toggle_and_window_controls(fake_feed):
-    """The stop/start toggle stops and restarts the feed; the window control bounds the series."""
-    live = nb.live_ticker(["BTC-USDT"], feed=fake_feed, window=2000, max_hz=50)
-    await asyncio.wait_for(fake_feed.started.wait(), 5)
+async def test_toggle_and_window_controls(fake_source):
+    """The stop/start toggle stops the stream and opens the same source again; the window control bounds
+    the series."""
+    live = nb.live_ticker(["BTC-USDT"], source=fake_source, window=2000, max_hz=50)
+    await asyncio.wait_for(fake_source.started.wait(), 5)
     live.panel.controls.toggle.value = False
     await live.wait_stopped()
-    assert live.health is Health.STOPPED and fake_feed.active == 0
+    assert live.health is Health.STOPPED and fake_source.active == 0
     live.panel.controls.toggle.value = True
-    await wait_for(lambda: fake_feed.runs == 2 and fake_feed.active == 1)
+    await wait_for(lambda: fake_source.runs == 2 and fake_source.active == 1)
     live.panel.controls.window.value = 500
     for i in range(600):
-        fake_feed.push(ticker_msg("BTC-USDT", i))
+        fake_source.push(ticker_msg("BTC-USDT", i))
     await wait_for(lambda: live.model.messages == 600)
     await wait_for(lambda: len(_prices(live)) == 500)
     await live.aclose()
 
 
-async def test_symbol_picker_resubscribes(fake_feed):
-    """Typing other symbols restarts the feed on their topics with a new figure."""
-    live = nb.live_ticker(["BTC-USDT"], feed=fake_feed, max_hz=50)
-    await asyncio.wait_for(fake_feed.started.wait(), 5)
+async def test_symbol_picker_resubscribes(fake_source):
+    """Typing other symbols restarts the stream on their topics with a new figure."""
+    live = nb.live_ticker(["BTC-USDT"], source=fake_source, max_hz=50)
+    await asyncio.wait_for(fake_source.started.wait(), 5)
     live.panel.controls.symbols.value = "eth-usdt, ada-usdt"
-    await wait_for(lambda: fake_feed.runs == 2 and fake_feed.active == 1)
-    assert fake_feed.topics[0] == "/market/ticker:ETH-USDT,ADA-USDT"
+    await wait_for(lambda: fake_source.runs == 2 and fake_source.active == 1)
+    assert fake_source.subscribed[0] == "/market/ticker:ETH-USDT,ADA-USDT"
     assert live.symbols == ["ETH-USDT", "ADA-USDT"]
     await live.aclose()
 
 
-async def test_feed_failure_is_shown_not_hidden():
-    """A feed that raises stops the object and the badge shows the error."""
+async def test_source_failure_is_shown_not_hidden():
+    """A source that cannot subscribe stops the object and the badge shows the error."""
 
-    class Broken(FakeFeed):
-        async def run(self, topics, on_message, on_health):
-            raise ValueError("unknown symbol XYZ-USDT")
+    class Broken(FakeMarketSource):
+        async def open(self, channels, on_frame, on_link, *, within):
+            raise SubscribeError(404, "unknown symbol XYZ-USDT")
 
-    live = nb.live_ticker(["XYZ-USDT"], feed=Broken())
+    live = nb.live_ticker(["XYZ-USDT"], source=Broken())
     await live.wait_stopped()
     assert live.health is Health.STOPPED
     assert "unknown symbol XYZ-USDT" in live.panel.badge.value
@@ -123,11 +125,12 @@ def test_in_a_script_a_helper_thread_runs_the_loop():
     """Without a running loop, the live object runs on kunb's helper thread and the call returns."""
     live = None
     try:
-        live = nb.live_ticker(["BTC-USDT"], feed=_ThreadFeed(), max_hz=50)
+        source = FakeMarketSource()
+        live = nb.live_ticker(["BTC-USDT"], source=source, max_hz=50)
         assert any(t.name == "kunb-loop" for t in threading.enumerate())
-        live.feed.ready.wait(5)
-        assert live.feed.ready.is_set()
-        live.feed.push(ticker_msg("BTC-USDT", 1))
+        source.opened.wait(5)
+        assert source.opened.is_set()
+        source.push(ticker_msg("BTC-USDT", 1))  # from this thread: handed to the helper loop
         tick = threading.Event()  # never set: wait(0.01) is a bounded poll interval
         for _ in range(500):
             if live.model.messages == 1:
@@ -140,28 +143,10 @@ def test_in_a_script_a_helper_thread_runs_the_loop():
     assert not live.running
 
 
-class _ThreadFeed(FakeFeed):
-    """A FakeFeed that can be fed from another thread."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ready = threading.Event()
-        self._loop = None
-
-    async def run(self, topics, on_message, on_health):
-        self._loop = asyncio.get_running_loop()
-        self.queue = asyncio.Queue()
-        self.ready.set()
-        await super().run(topics, on_message, on_health)
-
-    def push(self, message) -> None:
-        self._loop.call_soon_threadsafe(self.queue.put_nowait, message)
-
-
 @pytest.mark.parametrize("symbols", [[], ""])
-def test_no_symbols_is_a_clear_error(symbols, fake_feed):
+def test_no_symbols_is_a_clear_error(symbols, fake_source):
     """live_ticker without symbols raises ConfigurationError before starting anything."""
     from kunb.exceptions import ConfigurationError
 
     with pytest.raises(ConfigurationError):
-        nb.live_ticker(symbols or [], feed=fake_feed)
+        nb.live_ticker(symbols or [], source=fake_source)

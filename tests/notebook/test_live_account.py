@@ -5,21 +5,33 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from nbfakes import wait_for
+from nbfakes import FakeAccountSource, balance_msg, order_msg, wait_for
 
 import kunb.notebook as nb
+from kunb.events import Integrity
 from kunb.exceptions import ConfigurationError
 from kunb.notebook.account import OrderEvents
 from kunb.notebook.status import Health
+from kunb.protocol.classic_decoder import ClassicDecoder
+from kunb.signing import Credentials
+from kunb.sources.base import LinkStatus
 
 
 def test_order_events_are_newest_first_and_bounded():
     """Order events keep the newest first, up to max_events, with a readable time."""
     model = OrderEvents(max_events=3)
+    decoder = ClassicDecoder()
     for i in range(5):
-        model.on_order({"orderId": str(i), "type": "open", "ts": 1_700_000_000_123_000_000 + i})
+        frame = order_msg(str(i), "open", "open", ts_ns=1_700_000_000_123_000_000 + i)
+        (event,) = decoder.decode(frame, 0)
+        model.on_order(event)
     assert [e["orderId"] for e in model.events] == ["4", "3", "2"]
-    assert model.events[0]["time"].endswith(".123")
+    assert model.events[0]["time"] == "2023-11-14 22:13:20.123 UTC"  # readable, in UTC, to the ms
+    assert (model.events[0]["type"], model.events[0]["price"], model.events[0]["ts"]) == (
+        "open",
+        "100",
+        1_700_000_000_123_000_004,
+    )
 
 
 def test_no_credentials_is_a_clear_error(monkeypatch):
@@ -102,3 +114,50 @@ async def test_live_account_reseeds_after_an_outage(exchange):
     await wait_for(lambda: live.snapshot()["reseeds"] >= 1 and live.health is Health.LIVE, within=20)
     assert live.snapshot()["balances"]["BTC"]["available"] == rest["BTC"]
     await live.aclose()
+
+
+def _usdt(available: str, hold: str) -> dict:
+    """A ``GET /api/v1/accounts`` item of the trade account."""
+    total = str(float(available) + float(hold))
+    return {"id": "acc-USDT", "currency": "USDT", "type": "trade", "balance": total, "available": available,
+            "holds": hold}  # fmt: skip
+
+
+async def test_live_account_over_a_source_reseeds_after_an_outage_and_restarts():
+    """Over an AccountSource: balances seeded from its REST answer, then moved by pushes; a dropped link
+    says reconnecting, and once restored the panel re-seeds (resyncing meanwhile) and shows what REST
+    says now; stopped and started, it opens the same source again and seeds afresh."""
+    source = FakeAccountSource(accounts=[_usdt("100", "0")])
+    live = nb.live_account(Credentials("key", "secret", "passphrase"), source=source, max_hz=50)
+    await wait_for(lambda: live.health is Health.LIVE and live.seeded)
+    assert live.df.loc["USDT", "available"] == 100.0 and source.seeds == 1
+    source.push(balance_msg("USDT", "90", "10", event_id="e1", ts_ms=1_700_000_000_000))
+    source.push(order_msg("o1", "open", "open", ts_ns=1_700_000_000_000_000_000))
+    await wait_for(lambda: 'data-order-id="o1"' in live.panel.orders.value)
+    assert live.df.loc["USDT", "hold"] == 10.0 and live.orders_df["orderId"].tolist() == ["o1"]
+
+    seen: list[tuple[str, Health]] = []  # (integrity event, what the badge says as the panel is told of it)
+    live.account.add_sink(
+        lambda event, _: seen.append((event.kind, live.health)) if isinstance(event, Integrity) else None
+    )
+    source.set_link(LinkStatus.DOWN, "link lost")
+    assert live.health is Health.RECONNECTING and seen == [("outage", Health.RECONNECTING)]
+    await wait_for(lambda: 'data-status="reconnecting"' in live.panel.badge.value)
+    source.accounts = [_usdt("80", "20")]  # what changed while nobody was told
+    source.seed_gate = asyncio.Event()
+    source.set_link(LinkStatus.RESTORED)
+    await wait_for(lambda: source.seeds == 2)
+    assert live.health is Health.RESYNCING and seen[-1] == ("reconnected", Health.RESYNCING)
+    await wait_for(lambda: 'data-status="resyncing"' in live.panel.badge.value)
+    source.seed_gate.set()
+    await wait_for(lambda: live.health is Health.LIVE and live.snapshot()["reseeds"] == 1)
+    assert live.df.loc["USDT", "available"] == 80.0 and live.df.loc["USDT", "hold"] == 20.0
+
+    live.panel.controls.toggle.value = False
+    await live.wait_stopped()
+    assert source.active == 0 and source.closed.is_set() and live.health is Health.STOPPED
+    live.panel.controls.toggle.value = True
+    await wait_for(lambda: source.runs == 2 and live.health is Health.LIVE and live.seeded)
+    assert source.seeds == 3 and live.snapshot()["reseeds"] == 0  # a fresh Account, seeded once
+    await live.aclose()
+    assert source.active == 0

@@ -6,10 +6,13 @@ import asyncio
 
 import httpx
 import numpy as np
-from nbfakes import wait_for
+import pytest
+from nbfakes import FakeMarketSource, wait_for
 
 import kunb.notebook as nb
+from kunb.exceptions import ConfigurationError
 from kunb.notebook.status import Health
+from kunb.sources.base import LinkStatus
 
 
 def l2(symbol: str, start: int, end: int, bids=(), asks=()) -> dict:
@@ -35,7 +38,7 @@ SNAPSHOT = {
 }
 
 
-async def test_book_syncs_from_snapshot_and_draws_depth(fake_feed):
+async def test_book_syncs_from_snapshot_and_draws_depth():
     """Pushes before the snapshot are buffered and replayed; the depth chart is cumulative size."""
     fetched: list[str] = []
 
@@ -43,13 +46,14 @@ async def test_book_syncs_from_snapshot_and_draws_depth(fake_feed):
         fetched.append(symbol)
         return SNAPSHOT
 
-    live = nb.live_book("BTC-USDT", feed=fake_feed, snapshots=snapshots, max_hz=50)
-    fake_feed.push(l2("BTC-USDT", 11, 11, bids=[("99.5", "4", "11")]))
+    source = FakeMarketSource(snapshots=snapshots)
+    live = nb.live_book("BTC-USDT", source=source, max_hz=50)
+    source.push(l2("BTC-USDT", 11, 11, bids=[("99.5", "4", "11")]))
     await wait_for(lambda: live.health is Health.LIVE and live.panel.frames >= 2)
     assert fetched == ["BTC-USDT"]
     snap = live.snapshot()
     assert snap["best_bid"] == 99.5 and snap["best_ask"] == 100.5 and snap["last_sequence"] == 11
-    fake_feed.push(l2("BTC-USDT", 12, 12, asks=[("100.5", "0", "12")]))  # best ask removed
+    source.push(l2("BTC-USDT", 12, 12, asks=[("100.5", "0", "12")]))  # best ask removed
     await wait_for(lambda: live.book.best_ask == 101.0)
     await wait_for(lambda: len(live.panel.figure.data[1].x) == 1)
     bids, asks, spread = live.panel.figure.data
@@ -62,7 +66,7 @@ async def test_book_syncs_from_snapshot_and_draws_depth(fake_feed):
     await live.aclose()
 
 
-async def test_gap_shows_resyncing_then_recovers(fake_feed):
+async def test_gap_shows_resyncing_then_recovers():
     """A sequence gap drops the book, the badge says resyncing, and a new snapshot brings it back."""
     gate = asyncio.Event()
     calls = 0
@@ -75,14 +79,15 @@ async def test_gap_shows_resyncing_then_recovers(fake_feed):
             return {**SNAPSHOT, "sequence": "20"}
         return SNAPSHOT
 
-    live = nb.live_book("BTC-USDT", feed=fake_feed, snapshots=snapshots, max_hz=50)
-    fake_feed.push(l2("BTC-USDT", 11, 11))
+    source = FakeMarketSource(snapshots=snapshots)
+    live = nb.live_book("BTC-USDT", source=source, max_hz=50)
+    source.push(l2("BTC-USDT", 11, 11))
     await wait_for(lambda: live.health is Health.LIVE)
-    fake_feed.push(l2("BTC-USDT", 15, 15))  # 12..14 lost
+    source.push(l2("BTC-USDT", 15, 15))  # 12..14 lost
     await wait_for(lambda: live.health is Health.RESYNCING)
     await wait_for(lambda: 'data-status="resyncing"' in live.panel.badge.value)
     gate.set()
-    fake_feed.push(l2("BTC-USDT", 16, 21, bids=[("99.7", "1", "21")]))
+    source.push(l2("BTC-USDT", 16, 21, bids=[("99.7", "1", "21")]))
     await wait_for(lambda: live.health is Health.LIVE and live.book.last_sequence == 21)
     assert live.book.stats.gaps == 1 and live.book.best_bid == 99.7
     await live.aclose()
@@ -108,7 +113,7 @@ async def test_live_book_matches_the_exchange(exchange):
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("kunb-")]
 
 
-async def test_failed_snapshot_is_said_on_the_badge_then_retried(fake_feed):
+async def test_failed_snapshot_is_said_on_the_badge_then_retried():
     """A snapshot fetch that fails (REST down) shows why on the badge; the retry brings the book live."""
     gate = asyncio.Event()
     calls = 0
@@ -121,11 +126,50 @@ async def test_failed_snapshot_is_said_on_the_badge_then_retried(fake_feed):
         await gate.wait()  # hold the retry so the failure is observable on the badge
         return SNAPSHOT
 
-    live = nb.live_book("BTC-USDT", feed=fake_feed, snapshots=snapshots, max_hz=50)
-    fake_feed.push(l2("BTC-USDT", 11, 11))
+    source = FakeMarketSource(snapshots=snapshots)
+    live = nb.live_book("BTC-USDT", source=source, max_hz=50)
+    source.push(l2("BTC-USDT", 11, 11))
     await wait_for(lambda: "book snapshot failed (connection refused)" in live.panel.badge.value)
     assert live.health is not Health.LIVE
     gate.set()
     await wait_for(lambda: live.health is Health.LIVE and calls == 2)
     await wait_for(lambda: "snapshot failed" not in live.panel.badge.value)
     await live.aclose()
+
+
+async def test_a_dropped_link_resyncs_the_book_it_carried():
+    """A link that drops takes its pushes with it: the badge says reconnecting and the book stops being
+    trusted (no gap needed to notice); once resubscribed it resyncs from a new snapshot and is live again."""
+    gate = asyncio.Event()
+    calls = 0
+
+    async def snapshots(symbol: str):
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            await gate.wait()  # hold the resync's snapshot so the states in between are observable
+            return {**SNAPSHOT, "sequence": "20", "bids": [["99.6", "1"]]}
+        return SNAPSHOT
+
+    source = FakeMarketSource(snapshots=snapshots)
+    live = nb.live_book("BTC-USDT", source=source, max_hz=50)
+    source.push(l2("BTC-USDT", 11, 11))
+    await wait_for(lambda: live.health is Health.LIVE)
+    source.set_link(LinkStatus.DOWN, "link lost", symbols=["BTC-USDT"])
+    assert live.health is Health.RECONNECTING and live.book.needs_snapshot
+    await wait_for(lambda: 'data-status="reconnecting"' in live.panel.badge.value)
+    source.set_link(LinkStatus.RESTORED)
+    assert live.health is Health.RESYNCING  # the link is back, the book not yet
+    await wait_for(lambda: 'data-status="resyncing"' in live.panel.badge.value)
+    gate.set()
+    source.push(l2("BTC-USDT", 12, 21, bids=[("99.7", "1", "21")]))
+    await wait_for(lambda: live.health is Health.LIVE and live.book.last_sequence == 21)
+    assert live.book.best_bid == 99.7 and live.book.stats.gaps == 0 and calls == 2
+    assert live.snapshot()["snapshots"] == 2
+    await live.aclose()
+
+
+def test_a_source_and_a_snapshot_fetcher_together_are_refused():
+    """A custom source fetches its own snapshots: passing snapshots= beside it would be silently ignored."""
+    with pytest.raises(ConfigurationError, match="snapshots"):
+        nb.live_book("BTC-USDT", source=FakeMarketSource(), snapshots=lambda symbol: None)

@@ -1,4 +1,4 @@
-"""live_ticker on kunb's WebSocket feed against the embedded exchange: data, truthful badge, clean stop."""
+"""live_ticker on the classic protocol against the embedded exchange: data, truthful badge, clean stop."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import httpx
 from nbfakes import wait_for
 
 import kunb.notebook as nb
+from kunb.events import Integrity
 from kunb.notebook.status import Health
-from kunb.notebook.wsfeed import ClientFeed
 
 
 async def test_live_ticker_streams_the_exchange_quotes(exchange):
@@ -30,25 +30,22 @@ async def test_live_ticker_streams_the_exchange_quotes(exchange):
 
 
 async def test_badge_reports_reconnecting_then_live_after_a_drop(exchange):
-    """An abrupt disconnect shows reconnecting (not live), then live again once resubscribed."""
-    seen: list[Health] = []
+    """An abrupt disconnect shows reconnecting (not live) when the panel is told of the outage, then live
+    again once resubscribed."""
+    seen: list[tuple[str, Health]] = []  # (integrity event, what the badge says as the panel is told of it)
     live = nb.live_ticker(["BTC-USDT"], url=exchange.url, max_hz=50)
     await wait_for(lambda: live.health is Health.LIVE, within=10)
-    original = live._on_health
 
-    def record(health: Health, detail: str = "") -> None:
-        seen.append(health)
-        original(health, detail)
+    def record(event) -> None:
+        if isinstance(event, Integrity):
+            seen.append((event.kind, live.health))
 
-    live._on_health = record  # the feed reads the bound method at start; restart to pick this up
-    live.stop()
-    await live.wait_stopped()
-    live.start()
-    await wait_for(lambda: live.health is Health.LIVE, within=10)
+    live.stream.add_sink(record)
     exchange.faults.disconnect(abrupt=True)
-    await wait_for(lambda: Health.RECONNECTING in seen, within=10)
-    await wait_for(lambda: seen[-1] is Health.LIVE, within=15)
-    assert live.feed.counters()["reconnects"] >= 1
+    await wait_for(lambda: ("outage", Health.RECONNECTING) in seen, within=10)
+    await wait_for(lambda: seen[-1] == ("reconnected", Health.LIVE), within=15)
+    await wait_for(lambda: live.health is Health.LIVE, within=5)
+    assert live.stream.connection.counters.reconnects >= 1
     await live.aclose()
 
 
@@ -57,9 +54,10 @@ async def test_unreachable_exchange_is_said_plainly_while_retrying():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    feed = ClientFeed(f"http://127.0.0.1:{port}", backoff_cap=0.2)
-    live = nb.live_ticker(["BTC-USDT"], feed=feed, max_hz=50)
+    live = nb.live_ticker(["BTC-USDT"], url=f"http://127.0.0.1:{port}", max_hz=50)
     await wait_for(lambda: live.health is Health.UNREACHABLE, within=10)
     await wait_for(lambda: "kunb.sim.start()" in live.panel.badge.value, within=5)
-    assert live.running  # still retrying
+    connection = live.stream.connection
+    await wait_for(lambda: connection.counters.reconnects >= 1, within=10)  # dialed again after the failure
+    assert live.running and live.health is Health.UNREACHABLE  # still retrying, still said plainly
     await live.aclose()
