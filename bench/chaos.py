@@ -42,6 +42,7 @@ import psutil
 
 from kunb.account import Account, AccountState
 from kunb.client import Market, Trade
+from kunb.events import BookDelta, BookSnapshot
 from kunb.exceptions import KunbError
 from kunb.model.book import BookState, OrderBook
 from kunb.net.connection import ConnectionState
@@ -151,12 +152,20 @@ class ChaosReport:
 
 
 class BookChecker:
-    """``on_book`` hook: a live local book whose sequence equals the server's must equal it."""
+    """A Stream sink: after each book event, a live local book whose sequence equals the server's must
+    equal it (``stream`` is set once the stream exists)."""
 
     def __init__(self, ex: Exchange, report: ChaosReport) -> None:
         self.ex = ex
         self.report = report
         self.last_checked: dict[str, int] = {}
+        self.stream: Stream | None = None
+
+    def sink(self, event: Any) -> None:
+        if isinstance(event, BookDelta | BookSnapshot) and self.stream is not None:
+            book = self.stream.books.get(event.symbol)
+            if book is not None:
+                self(event.symbol, book)
 
     def __call__(self, symbol: str, book: OrderBook) -> None:
         if book.state is not BookState.LIVE or book.last_sequence is None:
@@ -322,7 +331,9 @@ async def run_chaos(
         report.sockets_before = _sockets()
         report.fds_before = process.num_fds()
         checker = BookChecker(ex, report)
-        stream = Stream(names, url=ex.url, credentials=creds, top_interval=None, on_book=checker, **FAST)
+        stream = Stream(names, url=ex.url, credentials=creds, top_interval=None, **FAST)
+        checker.stream = stream
+        stream.add_sink(checker.sink)
         account = Account(creds, url=ex.url, **FAST)
         trader = _Trader(ex, creds, names, random.Random(seed + 1))
         stop = asyncio.Event()

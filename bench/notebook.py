@@ -85,7 +85,6 @@ class Probe:
     """Counts what reaches the figure and when."""
 
     def __init__(self, live: Any, *, naive: bool) -> None:
-        from kunb.notebook.status import Health
 
         # compact float64 arrays: the probe must not be what the memory column measures
         self.arrivals = array("d")  # perf_counter at ingest, per message
@@ -95,23 +94,21 @@ class Probe:
         self.redraws_sent = 0
         self.bytes_sent = 0
         self.live = live
-        ingest, render = live._ingest, live.panel.render
+        render = live.panel.render
         arrivals, stamps, frames = self.arrivals, self.stamps, self.frames
         clock = time.perf_counter
 
-        def probed_ingest(message: Any) -> None:
+        def probed_sink(event: Any) -> None:  # a Stream sink: runs after the stream applied the event
             arrivals.append(clock())
-            stamps.append(float(message["data"].get("time", 0)))
-            ingest(message)
+            stamps.append(getattr(event, "time_ns", 0) / 1e6)
             if naive:  # the baseline: redraw on every message
-                live.health = Health.LIVE
                 probed_render(live.model, live.status())
 
         def probed_render(*args: Any) -> None:
             render(*args)
             frames.append((clock(), len(arrivals), time.time() * 1000))
 
-        live._ingest = probed_ingest
+        self._sink = probed_sink
         live.panel.render = probed_render
         self._hook(live.panel.figure)
 
@@ -147,12 +144,11 @@ async def _measure(url: str, seconds: float, *, naive: bool, max_hz: float) -> d
     import gc
 
     from kunb.notebook.ticker import LiveTicker
-    from kunb.notebook.wsfeed import ClientFeed
 
     proc = psutil.Process(os.getpid())
     gc.collect()
     rss_before = proc.memory_info().rss  # kunb, plotly and ipywidgets already imported, as in a kernel
-    live = LiveTicker(SYMBOLS, ClientFeed(url, simulated=True), key=("bench", naive), max_hz=max_hz)
+    live = LiveTicker(SYMBOLS, url=url, simulated=True, key=("bench", naive), max_hz=max_hz)
     probe = Probe(live, naive=naive)
     live.start()
     await live.wait_live()

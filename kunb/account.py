@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .events import BalanceChange, Event, Integrity, OrderEvent
-from .exceptions import ClosedError, KunbError, ProtocolError
+from .exceptions import ClosedError, ConfigurationError, KunbError, ProtocolError
 from .model.holdings import Balance, Holdings, Order, OrderUpdate
 from .model.rolling import BalanceFrame, OrderEventFrame
 from .net.backoff import backoff, retryable
@@ -123,11 +123,16 @@ class Account(SyncLifecycle):
         source: AccountSource | None = None,
         **ws_options: Any,
     ) -> None:
-        if source is None:
+        if source is not None:
+            ignored = [n for n, v in (("credentials", credentials), ("url", url)) if v] + sorted(ws_options)
+            if ignored or order_topic != ORDERS_TOPIC:
+                ignored += ["order_topic"] if order_topic != ORDERS_TOPIC else []
+                raise ConfigurationError(f"with source= the source decides; drop {', '.join(ignored)}")
+        else:
             source = ClassicAccountSource(credentials, url=url, order_topic=order_topic, **ws_options)
         self.source: AccountSource = source
         self.url = source.url
-        self.order_topic = order_topic
+        self.order_topic: str = getattr(source, "order_topic", order_topic)
         self.holdings = Holdings()
         self.balance_events = BalanceFrame(maxlen=window, span=span)
         self.order_events = OrderEventFrame(maxlen=window, span=span)

@@ -130,7 +130,13 @@ class Stream(SyncLifecycle):
         extra = tuple(extra_topics)
         if not self.symbols and not extra:
             raise ConfigurationError("Stream needs at least one symbol")
-        if source is None:
+        if source is not None:
+            ignored = [name for name, value in (("url", url), ("credentials", credentials),
+                       ("snapshot_depth", snapshot_depth), ("market", market), ("snapshots", snapshots))
+                       if value] + sorted(ws_options)  # fmt: skip
+            if ignored:
+                raise ConfigurationError(f"with source= the source decides; drop {', '.join(ignored)}")
+        else:
             source = ClassicMarketSource(
                 url=url,
                 credentials=credentials,

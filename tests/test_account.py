@@ -11,6 +11,7 @@ import pytest
 import kunb.sim
 from kunb.account import Account, AccountState
 from kunb.client import Market, Trade, User
+from kunb.events import BalanceChange
 from kunb.exceptions import ClosedError, ConfigurationError
 from kunb.signing import Credentials
 
@@ -132,22 +133,23 @@ async def test_outage_is_recovered_from_rest(exchange):
 
 
 async def test_duplicated_topic_push_is_ignored(exchange):
-    """The same balance push delivered twice (same relationEventId) is counted once."""
+    """The same balance push delivered twice (same relationEventId) is counted once, and the sinks are
+    told it was a duplicate (result None)."""
     creds = exchange.create_account()
     async with Account(creds, url=exchange.url, **FAST) as acct:
         seen = []
-        acct.add_listener(lambda message, result: seen.append((message, result)))
+        frames = []
+        acct.add_sink(lambda event, result: seen.append((event, result)))
+        acct.add_frame_listener(frames.append)
         async with Trade(url=exchange.url, credentials=creds) as t, Market(url=exchange.url) as m:
             bid = float((await m.aget_ticker("BTC-USDT"))["bestBid"])
             await t.acreate_limit_order("BTC-USDT", "buy", "0.001", str(round(bid * 0.8, 1)))
-        await acct.wait_for(
-            lambda a: any(r is not None and msg["topic"] == "/account/balance" for msg, r in seen)
-        )
-        message = next(msg for msg, r in seen if msg["topic"] == "/account/balance")
+        await acct.wait_for(lambda a: any(r is not None and isinstance(e, BalanceChange) for e, r in seen))
+        message = next(f for f in frames if f["topic"] == "/account/balance")
         count = acct.counters.balance_pushes
-        acct._on_message(message)  # what a duplicated delivery looks like to the account
+        acct.ingest(message)  # what a duplicated delivery looks like to the account
         assert acct.counters.balance_pushes == count and acct.counters.duplicates == 1
-        assert seen[-1][1] is None
+        assert isinstance(seen[-1][0], BalanceChange) and seen[-1][1] is None
 
 
 async def test_misuse_is_refused(exchange, monkeypatch):
@@ -198,11 +200,11 @@ async def test_fatal_link_end_closes_the_account(exchange):
     """A private connection that ends for good (a revoked key) closes the account: waiters get
     ClosedError with the cause in ``error`` instead of waiting forever."""
     from kunb.exceptions import AuthenticationError
-    from kunb.net.connection import EventKind, LifecycleEvent
+    from kunb.sources.base import LinkChange, LinkStatus
 
     async with Account(exchange.create_account(), url=exchange.url, **FAST) as acct:
         fatal = AuthenticationError("400003", "KC-API-KEY not exists", 401)
-        acct._on_event(LifecycleEvent(EventKind.CLOSED, "private-x", str(fatal), error=fatal))
+        acct._on_link(LinkChange(LinkStatus.CLOSED, "private-x", (), str(fatal), fatal))
         assert acct.state is AccountState.CLOSED and acct.error is fatal
         with pytest.raises(ClosedError):
             await acct.wait_for(lambda a: False, 5)

@@ -158,13 +158,14 @@ def test_slow_and_failing_callbacks_do_not_stall_the_stream(env):
     with BlockingWsClient() as ws:
         ws._socket("/market/ticker:BTC-USDT", slow)
         ws._socket("/market/ticker:BTC-USDT", failing)
-        before = ws._public.counters.messages
+        (stream,) = ws._streams  # the second _socket of the same topic reuses the first one's Stream
+        before = stream.connection.counters.messages
         for _ in range(3):
             nudge(sim)
         wait_until(
-            lambda: ws._public.counters.messages >= before + 3, "pushes read while the callback blocks"
+            lambda: stream.connection.counters.messages >= before + 3, "pushes read while the callback blocks"
         )
-        assert ws._public.state.value == "live" and seen == []
+        assert stream.connection.state.value == "live" and seen == []
         release.set()
         wait_until(lambda: len(seen) >= 3, "the queued messages")
         wait_until(lambda: ws.callback_errors >= 3, "the failing callback's errors counted")

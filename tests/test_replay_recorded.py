@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from decoded import book_snapshot, delta, events
 
 from kunb.model.book import BookState, OrderBook
 from kunb.model.rolling import CandleFrame, TickerFrame, TradeFrame
@@ -51,14 +52,14 @@ def test_books_go_live_and_match_the_recorded_tickers() -> None:
         if kind == "rest":
             symbol, snap = event
             snapshots.add(symbol)
-            books.setdefault(symbol, OrderBook(symbol)).on_snapshot(snap)
+            books.setdefault(symbol, OrderBook(symbol)).on_snapshot(book_snapshot(symbol, snap))
             continue
         subject = event.get("subject")
         if subject == "trade.l2update":
             data = event["data"]
             changes = data["changes"]
             zero_rows += sum(row[0] == "0" for row in changes["asks"] + changes["bids"])
-            books.setdefault(data["symbol"], OrderBook(data["symbol"])).on_push(data)
+            books.setdefault(data["symbol"], OrderBook(data["symbol"])).on_delta(delta(data))
         elif subject == "trade.ticker":
             book = books.get(event["topic"].split(":")[1])
             data = event["data"]
@@ -91,11 +92,11 @@ def test_dropping_one_recorded_push_is_detected() -> None:
     book = OrderBook(symbol)
     for _, kind, event in events:
         if kind == "rest" and event[0] == symbol:
-            book.on_snapshot(event[1])
+            book.on_snapshot(book_snapshot(symbol, event[1]))
         elif (
             kind == "ws" and event.get("topic") == f"/market/level2:{symbol}" and event["data"] is not victim
         ):
-            book.on_push(event["data"])
+            book.on_delta(delta(event["data"]))
     assert book.stats.gaps == 1
     assert book.state is BookState.RESYNCING
 
@@ -112,11 +113,11 @@ def test_recorded_tickers_trades_and_candles_fill_the_rolling_frames() -> None:
             continue
         subject, data = event["subject"], event["data"]
         if subject == "trade.ticker":
-            ticks.add(data, event["topic"].split(":")[1])
+            ticks.add(*events(event))
         elif subject == "trade.l3match":
-            trades.add(data)
+            trades.add(*events(event))
         elif subject == "trade.candles.update":
-            candles.add(data, event["topic"].rpartition("_")[2])
+            candles.add(*events(event))
             bars.add((data["symbol"], data["candles"][0]))
             last_close[(data["symbol"], data["candles"][0])] = float(data["candles"][2])
         else:

@@ -12,6 +12,7 @@ from ..account import Account
 from ..events import OrderEvent
 from ..signing import Credentials
 from ..sources.base import AccountSource
+from ..sources.classic import ClassicAccountSource
 from .accountpanel import AccountPanel
 from .live import LiveObject
 from .throttle import DEFAULT_MAX_HZ
@@ -87,8 +88,8 @@ class LiveAccount(LiveObject):
     def _new_driver(self) -> Account:
         # a custom source (a recording, a test) serves every driver: a restarted panel must not fall back
         # to the network; sources can be opened again after they were closed
-        source = self._source
-        account = Account(self.credentials, url=self.url, open_timeout=None, source=source, backoff_cap=10.0)
+        source = self._source or ClassicAccountSource(self.credentials, url=self.url, backoff_cap=10.0)
+        account = Account(open_timeout=None, source=source)
         account.add_sink(self._on_account_event)
         return account
 

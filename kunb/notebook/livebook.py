@@ -10,7 +10,7 @@ import pandas as pd
 from ..model.book import OrderBook
 from ..runtime import run_in_loop
 from ..sources.base import MarketSource
-from ..sources.classic import SnapshotFetcher
+from ..sources.classic import ClassicMarketSource, SnapshotFetcher
 from ..stream import Stream
 from .bookpanel import BookPanel
 from .live import LiveObject
@@ -60,10 +60,11 @@ class LiveBook(LiveObject):
         # the top frame holds the largest window the panel offers; top_interval=0: a row per applied delta
         # a custom source (a recording, a test) serves every driver: a restarted panel must not fall back
         # to the network; sources can be opened again after they were closed
-        source = self._source
+        source = self._source or ClassicMarketSource(
+            url=self.url, snapshots=self._snapshots, backoff_cap=10.0
+        )
         return Stream(
             self.symbol,
-            url=self.url,
             ticker=False,
             trades=False,
             stats=False,
@@ -71,9 +72,7 @@ class LiveBook(LiveObject):
             top_depth=1,
             top_interval=0,
             open_timeout=None,
-            snapshots=self._snapshots,
             source=source,
-            backoff_cap=10.0,
         )
 
     @property

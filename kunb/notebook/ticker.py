@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..runtime import run_in_loop
 from ..sources.base import MarketSource
+from ..sources.classic import ClassicMarketSource
 from ..stream import Stream
 from .live import LiveObject
 from .model import RateMeter, TickerView
@@ -58,10 +59,9 @@ class LiveTicker(LiveObject):
         rows = max(self._window, *WINDOW_CHOICES) * max(len(self._symbols), 1)
         # a custom source (a recording, a test) serves every driver: a restarted panel must not fall back
         # to the network; sources can be opened again after they were closed
-        source = self._source
+        source = self._source or ClassicMarketSource(url=self.url, backoff_cap=10.0)
         stream = Stream(
             self._symbols,
-            url=self.url,
             book=False,
             ticker=True,
             trades=False,
@@ -69,7 +69,6 @@ class LiveTicker(LiveObject):
             window=rows,
             open_timeout=None,
             source=source,
-            backoff_cap=10.0,
         )
         self.model = TickerView(stream, window=self._window)
         return stream

@@ -77,6 +77,25 @@ def _significant_digits(text: str) -> int:
         raise ProtocolError(f"unreadable price {text!r}") from None
 
 
+_INT64 = 2**63
+
+
+def _time(value: Any, unit: int = 1) -> int:
+    """A wire time (int or string) in ``unit`` ns steps, as int ns; refused outside int64 (a recorder, a
+    rolling frame and Parquet all keep times as int64)."""
+    ns = int(value) * unit
+    if not 0 <= ns < _INT64:
+        raise ProtocolError(f"time {value!r} is out of range")
+    return ns
+
+
+def _sequence(value: Any) -> int:
+    number = int(value)
+    if not 0 <= number < _INT64:
+        raise ProtocolError(f"sequence {value!r} is out of range")
+    return number
+
+
 def _float(value: Any) -> float:
     """An optional wire number (string or number); missing or empty is NaN."""
     if value is None or value == "":
@@ -95,10 +114,6 @@ def _dec(value: Any) -> Decimal:
 
 def _dec_or_none(value: Any) -> Decimal | None:
     return None if value is None or value == "" else _dec(value)
-
-
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None or value == "" else int(value)
 
 
 def _account_type(relation_event: str) -> str:
@@ -165,7 +180,7 @@ class ClassicDecoder:
             size = float(row[1])
             if not 0.0 <= size < _INF:
                 raise ProtocolError(f"size {row[1]!r} is not a finite, non-negative number")
-            out.append((price(row[0]), size, int(row[2])))
+            out.append((price(row[0]), size, _sequence(row[2])))
         return tuple(out)
 
     def _levels(self, rows: Iterable[Sequence[Any]]) -> tuple[Level, ...]:
@@ -177,11 +192,11 @@ class ClassicDecoder:
         changes = data["changes"]
         return (
             BookDelta(
-                data.get("symbol") or arg,
-                int(data["time"]) * _MS,
+                str(data.get("symbol") or arg),
+                _time(data["time"], _MS),
                 received_ns,
-                int(data["sequenceStart"]),
-                int(data["sequenceEnd"]),
+                _sequence(data["sequenceStart"]),
+                _sequence(data["sequenceEnd"]),
                 self._changes(changes["bids"]),
                 self._changes(changes["asks"]),
             ),
@@ -195,9 +210,9 @@ class ClassicDecoder:
         return (
             Tick(
                 symbol,
-                int(data["time"]) * _MS,
+                _time(data["time"], _MS),
                 received_ns,
-                None if sequence is None else int(sequence),
+                None if sequence is None else _sequence(sequence),
                 _float(data.get("price")),
                 _float(data.get("size")),
                 float(data["bestBid"]),
@@ -212,10 +227,10 @@ class ClassicDecoder:
         sequence = data.get("sequence")
         return (
             Trade(
-                data.get("symbol") or arg,
-                int(data["time"]),  # a string of ns
+                str(data.get("symbol") or arg),
+                _time(data["time"]),  # a string of ns
                 received_ns,
-                None if sequence is None else int(sequence),
+                None if sequence is None else _sequence(sequence),
                 str(data.get("tradeId", "")),
                 str(data["side"]),
                 float(data["price"]),
@@ -229,10 +244,10 @@ class ClassicDecoder:
         start, open_, close, high, low, volume, turnover = data["candles"]
         return (
             Candle(
-                data.get("symbol") or symbol,
+                str(data.get("symbol") or symbol),
                 interval,
-                int(start) * _S,
-                int(data["time"]),  # ns (the docs say us; the values are ns)
+                _time(start, _S),
+                _time(data["time"]),  # ns (the docs say us; the values are ns)
                 received_ns,
                 float(open_),
                 float(close),
@@ -249,8 +264,8 @@ class ClassicDecoder:
         stamp = data.get("datetime")
         return (
             Stats(
-                data.get("symbol") or arg,
-                0 if stamp is None else int(stamp) * _MS,
+                str(data.get("symbol") or arg),
+                0 if stamp is None else _time(stamp, _MS),
                 received_ns,
                 _float(data.get("lastTradedPrice")),
                 _float(data.get("changeRate")),
@@ -268,7 +283,7 @@ class ClassicDecoder:
         return (
             BookSnapshot(
                 arg,
-                int(data["timestamp"]) * _MS,
+                _time(data["timestamp"], _MS),
                 received_ns,
                 None,  # full replacements, no sequence (classic-protocol order-book sync)
                 self._levels(data["bids"]),
@@ -294,7 +309,7 @@ class ClassicDecoder:
                 relation,
                 str(data.get("relationEventId") or ""),
                 str(context.get("orderId") or ""),
-                int(data["time"]) * _MS,  # a string of ms
+                _time(data["time"], _MS),  # a string of ms
                 received_ns,
             ),
         )
@@ -305,7 +320,7 @@ class ClassicDecoder:
         status = str(data.get("status") or "")
         if kind in _DONE_EVENTS:
             status = "done"
-        order_time = _int_or_none(data.get("orderTime"))
+        order_time = data.get("orderTime")
         event = OrderEvent(
             str(data["orderId"]),
             str(data.get("clientOid") or ""),
@@ -323,8 +338,8 @@ class ClassicDecoder:
             _dec_or_none(data.get("matchSize")),
             str(data.get("tradeId") or ""),
             str(data.get("liquidity") or ""),
-            None if order_time is None else order_time * _MS,  # ms (classic-protocol private channels)
-            int(data["ts"]),  # ns
+            None if order_time in (None, "") else _time(order_time, _MS),  # ms
+            _time(data["ts"]),  # ns
             received_ns,
         )
         if kind != "match" or event.match_size is None or event.match_price is None:
@@ -357,9 +372,9 @@ class ClassicDecoder:
             stamp = data.get("time")
             return BookSnapshot(
                 symbol,
-                0 if stamp is None else int(stamp) * _MS,
+                0 if stamp is None else _time(stamp, _MS),
                 received_ns,
-                int(data["sequence"]),
+                _sequence(data["sequence"]),
                 self._levels(data["bids"]),
                 self._levels(data["asks"]),
                 depth,
@@ -375,7 +390,7 @@ class ClassicDecoder:
             stamp = data.get("time")
             return Stats(
                 symbol,
-                0 if stamp is None else int(stamp) * _MS,
+                0 if stamp is None else _time(stamp, _MS),
                 received_ns,
                 _float(data.get("last")),
                 _float(data.get("changeRate")),
@@ -426,7 +441,7 @@ class ClassicDecoder:
             try:
                 price = _dec_or_none(item.get("price"))
                 size = _dec_or_none(item.get("size"))
-                created = _int_or_none(item.get("createdAt"))
+                created = item.get("createdAt")
                 out.append(
                     OrderState(
                         str(item["id"]),
@@ -440,7 +455,7 @@ class ClassicDecoder:
                         _dec_or_none(item.get("dealFunds")) or Decimal(0),
                         bool(item.get("isActive", item.get("active", False))),
                         bool(item.get("cancelExist")),
-                        None if created is None else created * _MS,
+                        None if created in (None, "") else _time(created, _MS),
                     )
                 )
             except ProtocolError:

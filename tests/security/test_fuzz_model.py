@@ -1,8 +1,10 @@
-"""Hostile wire data against the market-data model: OrderBook, the rolling frames, Stream's routing.
+"""Hostile wire data against the decoder and the market-data model: OrderBook, the rolling frames,
+Stream's routing.
 
-Whatever a server sends, each parser either takes it or raises ProtocolError (Stream counts it in
-``bad_messages``); nothing else escapes, and a live book never holds a level a reader cannot use
-(every price and size finite and positive, bids below asks, reads never raise).
+Whatever a server sends, the classic decoder either turns it into events or raises ProtocolError (Stream
+counts it in ``bad_messages``); nothing else escapes; every event it makes is taken by the model without
+an error; and a live book never holds a level a reader cannot use (every price and size finite and
+positive, bids below asks, reads never raise).
 """
 
 from __future__ import annotations
@@ -18,7 +20,19 @@ from hypothesis import strategies as st
 from kunb.exceptions import ProtocolError
 from kunb.model.book import BookState, OrderBook
 from kunb.model.rolling import BalanceFrame, CandleFrame, OrderEventFrame, TickerFrame, TradeFrame
+from kunb.protocol.classic_decoder import ClassicDecoder
 from kunb.stream import Stream
+
+DECODER = ClassicDecoder()
+
+
+def decode(topic: str, data: Any) -> tuple[Any, ...]:
+    return DECODER.decode({"type": "message", "topic": topic, "data": data}, 0)
+
+
+def decode_snapshot(data: Any) -> Any:
+    return DECODER.book_snapshot(SYMBOL, data, 0)
+
 
 SYMBOL = "BTC-USDT"
 GOOD_PRICES = st.integers(1, 2_000).map(lambda n: f"{100 + n / 10:.1f}")
@@ -77,11 +91,18 @@ def test_order_book_takes_or_refuses_any_input(steps: list[tuple[bool, dict, dic
     book = OrderBook(SYMBOL, max_buffer=5)
     for is_snapshot, push, snapshot in steps:
         try:
-            state = book.on_snapshot(snapshot) if is_snapshot else book.on_push(push)
+            events = (decode_snapshot(snapshot),) if is_snapshot else decode(f"/market/level2:{SYMBOL}", push)
         except ProtocolError:
-            assert book.state is not BookState.LIVE  # dropped, never left half-applied
-        else:
-            assert isinstance(state, BookState) and state is book.state
+            continue  # refused before any book saw it
+        for event in events:
+            before = (book.state, book.last_sequence, book.buffered)
+            try:
+                state = book.on_snapshot(event) if is_snapshot else book.on_delta(event)
+            except ProtocolError:
+                assert event.symbol != SYMBOL  # only a misrouted event is refused, and it changes nothing
+                assert (book.state, book.last_sequence, book.buffered) == before
+            else:
+                assert isinstance(state, BookState) and state is book.state
         check_readable(book)
 
 
@@ -124,16 +145,23 @@ def frame_inputs(name: str) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries({}, optional={k: maybe(v) for k, v in fields.items()})
 
 
+_TOPIC = {
+    "ticker": f"/market/ticker:{SYMBOL}",
+    "trade": f"/market/match:{SYMBOL}",
+    "candle": f"/market/candles:{SYMBOL}_1min",
+    "balance": "/account/balance",
+    "order": "/spotMarket/tradeOrders",
+}
+
+
 def _feed(frame: Any, name: str, data: dict[str, Any]) -> None:
     before = len(frame)
     try:
-        if name == "candle":
-            frame.add(data, "1min")
-        else:
-            frame.add(data)
+        events = decode(_TOPIC[name], data)
     except ProtocolError:
-        assert len(frame) == before, "a refused push must not leave a row behind"
-        return
+        return  # refused by the decoder: no frame saw it
+    for event in events[:1]:  # an order match also makes a Fill: the frame takes the order event
+        frame.add(event)  # whatever the decoder made, the frame takes
     assert len(frame) in (before, before + 1)  # a candle update may replace its bar in place
 
 
@@ -162,7 +190,7 @@ def test_rolling_frames_take_or_refuse_any_push(case: tuple[str, list[dict[str, 
     _check_frame(frame)
 
 
-# -- Stream's routing (the callback kunb.feed hands to KucoinWsClient) ----------------------------
+# -- Stream's routing (the callback a source hands to the connection) -------------------------------
 
 TOPICS = st.sampled_from(
     [f"/market/level2:{SYMBOL}", f"/market/ticker:{SYMBOL}", f"/market/match:{SYMBOL}",
@@ -184,73 +212,57 @@ TOPICS = st.sampled_from(
     )
 )
 def test_stream_routing_counts_unreadable_pushes_and_never_raises(messages: list[dict[str, Any]]) -> None:
-    """Stream._on_message is the callback kunb.feed gives the WebSocket client: any message with a
-    string topic (what kunb.websocket delivers) is routed or counted in ``bad_messages``."""
+    """Stream._on_frame is the callback the source gives the connection: any message with a string topic
+    (what kunb.net.connection delivers) is decoded and routed, or counted in ``bad_messages``."""
     stream = Stream(SYMBOL, url="http://127.0.0.1:9", candles="1min")
     for message in messages:
         before = stream.bad_messages
-        stream._on_message(message)
+        stream._on_frame(message)
         assert stream.bad_messages in (before, before + 1)
     check_readable(stream.books[SYMBOL])
     for frame in (stream.ticks, stream.trades, stream.candles):
         _check_frame(frame)
 
 
-# -- regressions found by the fuzzers above (fixed in kunb/book.py and kunb/rolling.py) ------------
+# -- regressions found by the fuzzers above (now refused by the decoder, before any book or frame) -----
 
 
 def bid_push(price: Any, size: Any) -> dict[str, Any]:
     return {"sequenceStart": 11, "sequenceEnd": 11, "changes": {"bids": [[price, size, "11"]], "asks": []}}
 
 
-def _live_book() -> OrderBook:
-    book = OrderBook(SYMBOL)
-    book.on_snapshot({"sequence": "10", "bids": [["100.0", "1"]], "asks": [["101.0", "1"]]})
-    assert book.state is BookState.LIVE
-    return book
-
-
 @pytest.mark.parametrize("price", ["nan", "inf", "-5", "1e999"])
-def test_book_refuses_non_finite_or_negative_prices(price: str) -> None:
-    book = _live_book()
+def test_decoder_refuses_non_finite_or_negative_prices(price: str) -> None:
     with pytest.raises(ProtocolError):
-        book.on_push(
-            {"sequenceStart": 11, "sequenceEnd": 11, "changes": {"bids": [[price, "1", "11"]], "asks": []}}
-        )
-    assert book.state is BookState.RESYNCING
+        decode(f"/market/level2:{SYMBOL}", {**bid_push(price, "1"), "time": 1})
     with pytest.raises(ProtocolError):
-        book.on_snapshot({"sequence": "10", "bids": [[price, "1"]], "asks": []})
+        decode_snapshot({"sequence": "10", "bids": [[price, "1"]], "asks": []})
 
 
 @pytest.mark.parametrize("size", ["nan", "inf", "-1", "1e999", "1abc", "1²", ["1"]])
-def test_book_refuses_sizes_a_reader_could_not_use(size: Any) -> None:
-    book = _live_book()
+def test_decoder_refuses_sizes_a_reader_could_not_use(size: Any) -> None:
     with pytest.raises(ProtocolError):
-        book.on_push(
-            {"sequenceStart": 11, "sequenceEnd": 11, "changes": {"bids": [["99.0", size, "11"]], "asks": []}}
-        )
-    assert book.state is BookState.RESYNCING
+        decode(f"/market/level2:{SYMBOL}", {**bid_push("99.0", size), "time": 1})
     if isinstance(size, str):
         with pytest.raises(ProtocolError):
-            book.on_snapshot({"sequence": "10", "bids": [["99.0", size]], "asks": []})
+            decode_snapshot({"sequence": "10", "bids": [["99.0", size]], "asks": []})
 
 
 @pytest.mark.parametrize("size", ["2", "12.5", "0.25", "١٢"])  # float() reads any Unicode decimal digits
 def test_book_keeps_plain_sizes(size: str) -> None:
-    book = _live_book()
-    book.on_push(
-        {"sequenceStart": 11, "sequenceEnd": 11, "changes": {"bids": [["99.0", size, "11"]], "asks": []}}
-    )
+    book = OrderBook(SYMBOL)
+    book.on_snapshot(decode_snapshot({"sequence": "10", "bids": [["100.0", "1"]], "asks": [["101.0", "1"]]}))
+    (delta,) = decode(f"/market/level2:{SYMBOL}", {**bid_push("99.0", size), "time": 1})
+    book.on_delta(delta)
     assert book.levels("bid")[99.0] == float(size)
 
 
-@pytest.mark.parametrize("frame", [TickerFrame, TradeFrame, OrderEventFrame, BalanceFrame])
-def test_a_time_past_int64_is_a_protocol_error(frame: Any) -> None:
-    """It raised OverflowError from the NumPy row assignment, which Stream did not count."""
+@pytest.mark.parametrize("topic", list(_TOPIC.values()))
+def test_a_time_past_int64_is_a_protocol_error(topic: str) -> None:
+    """It raised OverflowError from the NumPy row assignment, which Stream did not count: the decoder
+    now refuses times outside int64, so every frame and the recorder can keep them."""
     data = {"time": "9" * 30, "ts": "9" * 30, "symbol": SYMBOL, "side": "buy", "price": "1", "size": "1",
             "bestBid": "1", "bestAsk": "2", "currency": "USDT", "total": "1", "available": "1", "hold": "0",
-            "type": "open", "orderId": "o1"}  # fmt: skip
-    rolling = frame(maxlen=4)
+            "type": "open", "orderId": "o1", "candles": ["9" * 30, "1", "1", "1", "1", "1", "1"]}  # fmt: skip
     with pytest.raises(ProtocolError):
-        rolling.add(data)
-    assert len(rolling) == 0
+        decode(topic, data)
