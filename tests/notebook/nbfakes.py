@@ -119,6 +119,7 @@ class FakeMarketSource(_FakeSource):
         self._naming = ClassicMarketSource(url=url)  # never opened: names the topics as classic does
         self.channels: MarketChannels | None = None
         self.subscribed: list[str] | None = None  #: the topics of the latest open
+        self.worked_around: BaseException | None = None
 
     def topics(self, channels: MarketChannels) -> list[str]:
         return self._naming.topics(channels)
