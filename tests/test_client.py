@@ -370,3 +370,23 @@ def test_env_credentials_checked_only_when_signing(monkeypatch):
     with pytest.raises(InsecureTransportError):
         m.get_aggregated_orderv3("BTC-USDT")
     assert len(rec.requests) == 1
+
+
+@pytest.mark.parametrize("client", [Market, User, Trade, GetToken])
+def test_every_endpoint_has_an_awaitable_twin_with_the_same_signature(client: type) -> None:
+    """``name`` and ``aname`` are real methods (IDEs and type checkers see them) taking the same arguments."""
+    import inspect
+
+    endpoints = [
+        name
+        for name, member in inspect.getmembers(client, inspect.isfunction)
+        if not name.startswith("_") and not inspect.iscoroutinefunction(member) and name not in ("close",)
+    ]
+    assert "get_ws_token" in endpoints
+    for name in endpoints:
+        twin = getattr(client, f"a{name}")
+        assert inspect.iscoroutinefunction(twin), name
+        assert inspect.signature(twin) == inspect.signature(getattr(client, name)), name
+    for name, member in inspect.getmembers(client, inspect.iscoroutinefunction):
+        if not name.startswith("_") and name not in ("aclose",):
+            assert name[1:] in endpoints, f"{name} has no blocking twin"

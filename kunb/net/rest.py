@@ -1,8 +1,10 @@
 """KuCoin REST clients on httpx, shaped like KuCoin's SDK: ``Market``, ``User``, ``Trade``, ``GetToken``.
 
 Every endpoint exists twice under one naming rule: ``get_ticker(...)`` blocks (``httpx.Client``) and
-``await aget_ticker(...)`` does not (``httpx.AsyncClient``). Both come from one declaration, so they
-cannot drift apart. Results are KuCoin's ``data`` as plain dicts/lists, exactly as on the wire.
+``await aget_ticker(...)`` does not (``httpx.AsyncClient``). Both are real methods (type checkers and IDEs
+see them) over one private request builder (``_get_ticker_call``), so they cannot send different requests;
+a test pins that every method has its twin with the same signature. Results are KuCoin's ``data`` as plain
+dicts/lists, exactly as on the wire.
 
 Differences from KuCoin's SDK, on purpose:
 
@@ -18,11 +20,9 @@ Differences from KuCoin's SDK, on purpose:
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -31,7 +31,6 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from .. import __version__
 from ..exceptions import (
     ConfigurationError,
     ProtocolError,
@@ -40,6 +39,7 @@ from ..exceptions import (
     api_error_for,
 )
 from ..signing import Credentials, auth_headers, ensure_safe_url
+from ..version import __version__
 
 __all__ = ["DEFAULT_URL", "GetToken", "Market", "Trade", "User", "WsToken", "resolve_url"]
 
@@ -83,36 +83,6 @@ def _query_value(value: Any) -> str:
     if isinstance(value, bool):
         value = "true" if value else "false"
     return quote(str(value), safe=_QUERY_SAFE)
-
-
-class _Endpoint:
-    """Turns ``def name(self, ...) -> _Call`` into a blocking ``name`` and an awaitable ``aname``."""
-
-    def __init__(self, build: Callable[..., _Call]) -> None:
-        self.build = build
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        build = self.build
-
-        @functools.wraps(build)
-        def blocking(self: _RestClient, *args: Any, **kwargs: Any) -> Any:
-            return self._send(build(self, *args, **kwargs))
-
-        @functools.wraps(build)
-        async def awaitable(self: _RestClient, *args: Any, **kwargs: Any) -> Any:
-            return await self._asend(build(self, *args, **kwargs))
-
-        blocking.__name__, blocking.__qualname__ = name, f"{owner.__qualname__}.{name}"
-        awaitable.__name__ = f"a{name}"
-        awaitable.__qualname__ = f"{owner.__qualname__}.a{name}"
-        awaitable.__doc__ = f"Awaitable form of :meth:`{name}`.\n\n{build.__doc__ or ''}"
-        setattr(owner, name, blocking)
-        setattr(owner, f"a{name}", awaitable)
-
-
-def endpoint(build: Callable[..., _Call]) -> Any:
-    """Declare an endpoint once; the class gets ``name`` (sync) and ``aname`` (async)."""
-    return _Endpoint(build)
 
 
 class _RestClient:
@@ -267,14 +237,20 @@ class _RestClient:
         return _result(call, response)
 
     # -- WebSocket tokens (kucoin-protocol.md 1.1): on every client, see the module docstring ----
-    @endpoint
-    def get_ws_token(self, is_private: bool = False) -> _Call:
+    def get_ws_token(self, is_private: bool = False) -> Any:
         """A WebSocket token ``{"token": ..., "instanceServers": [...]}``; private ones are signed.
 
         Sent on a one-off connection: the WebSocket layer asks for a token on every dial, from a
         background task, and a pooled connection would outlive the caller's event loop (a notebook
         cell, ``asyncio.run()`` in the seed's examples, which never close their clients) and leak.
         """
+        return self._send(self._get_ws_token_call(is_private))
+
+    async def aget_ws_token(self, is_private: bool = False) -> Any:
+        """Awaitable form of :meth:`get_ws_token`."""
+        return await self._asend(self._get_ws_token_call(is_private))
+
+    def _get_ws_token_call(self, is_private: bool = False) -> _Call:
         path = "/api/v1/bullet-private" if is_private else "/api/v1/bullet-public"
         return _Call("POST", path, None, signed=is_private, pooled=False)
 
@@ -313,102 +289,216 @@ class WsToken(GetToken):
 class Market(_RestClient):
     """Public market data (kucoin-protocol.md 4.3). No credentials needed, except the full v3 book."""
 
-    @endpoint
-    def get_symbol_list(self, **kwargs: Any) -> _Call:
+    def get_symbol_list(self, **kwargs: Any) -> Any:
         """Trading pairs (``GET /api/v2/symbols``; filter with ``market=...``)."""
+        return self._send(self._get_symbol_list_call(**kwargs))
+
+    async def aget_symbol_list(self, **kwargs: Any) -> Any:
+        """Awaitable form of :meth:`get_symbol_list`."""
+        return await self._asend(self._get_symbol_list_call(**kwargs))
+
+    def _get_symbol_list_call(self, **kwargs: Any) -> _Call:
         return _get("/api/v2/symbols", **kwargs)
 
-    get_symbol_list_v2 = endpoint(get_symbol_list.build)
+    def get_symbol_list_v2(self, **kwargs: Any) -> Any:
+        """KuCoin SDK's other name for :meth:`get_symbol_list`."""
+        return self.get_symbol_list(**kwargs)
 
-    @endpoint
-    def get_symbol_detail(self, symbol: str) -> _Call:
+    async def aget_symbol_list_v2(self, **kwargs: Any) -> Any:
+        """Awaitable form of :meth:`get_symbol_list_v2`."""
+        return await self.aget_symbol_list(**kwargs)
+
+    def get_symbol_detail(self, symbol: str) -> Any:
         """One trading pair (``GET /api/v2/symbols/{symbol}``)."""
+        return self._send(self._get_symbol_detail_call(symbol))
+
+    async def aget_symbol_detail(self, symbol: str) -> Any:
+        """Awaitable form of :meth:`get_symbol_detail`."""
+        return await self._asend(self._get_symbol_detail_call(symbol))
+
+    def _get_symbol_detail_call(self, symbol: str) -> _Call:
         return _get(f"/api/v2/symbols/{quote(symbol, safe='')}")
 
-    @endpoint
-    def get_ticker(self, symbol: str) -> _Call:
+    def get_ticker(self, symbol: str) -> Any:
         """Level-1 ticker: last trade and best bid/ask (``/api/v1/market/orderbook/level1``)."""
+        return self._send(self._get_ticker_call(symbol))
+
+    async def aget_ticker(self, symbol: str) -> Any:
+        """Awaitable form of :meth:`get_ticker`."""
+        return await self._asend(self._get_ticker_call(symbol))
+
+    def _get_ticker_call(self, symbol: str) -> _Call:
         return _get("/api/v1/market/orderbook/level1", symbol=symbol)
 
-    @endpoint
-    def get_all_tickers(self) -> _Call:
+    def get_all_tickers(self) -> Any:
         """Every symbol's 24 h ticker (``/api/v1/market/allTickers``)."""
+        return self._send(self._get_all_tickers_call())
+
+    async def aget_all_tickers(self) -> Any:
+        """Awaitable form of :meth:`get_all_tickers`."""
+        return await self._asend(self._get_all_tickers_call())
+
+    def _get_all_tickers_call(self) -> _Call:
         return _get("/api/v1/market/allTickers")
 
-    @endpoint
-    def get_24h_stats(self, symbol: str) -> _Call:
+    def get_24h_stats(self, symbol: str) -> Any:
         """24 h statistics of one symbol (``/api/v1/market/stats``)."""
+        return self._send(self._get_24h_stats_call(symbol))
+
+    async def aget_24h_stats(self, symbol: str) -> Any:
+        """Awaitable form of :meth:`get_24h_stats`."""
+        return await self._asend(self._get_24h_stats_call(symbol))
+
+    def _get_24h_stats_call(self, symbol: str) -> _Call:
         return _get("/api/v1/market/stats", symbol=symbol)
 
-    @endpoint
-    def get_market_list(self) -> _Call:
+    def get_market_list(self) -> Any:
         """Market names (``/api/v1/markets``)."""
+        return self._send(self._get_market_list_call())
+
+    async def aget_market_list(self) -> Any:
+        """Awaitable form of :meth:`get_market_list`."""
+        return await self._asend(self._get_market_list_call())
+
+    def _get_market_list_call(self) -> _Call:
         return _get("/api/v1/markets")
 
-    @endpoint
-    def get_part_order(self, pieces: int, symbol: str) -> _Call:
+    def get_part_order(self, pieces: int, symbol: str) -> Any:
         """Level-2 snapshot of the best 20 or 100 levels (``/api/v1/market/orderbook/level2_{pieces}``)."""
+        return self._send(self._get_part_order_call(pieces, symbol))
+
+    async def aget_part_order(self, pieces: int, symbol: str) -> Any:
+        """Awaitable form of :meth:`get_part_order`."""
+        return await self._asend(self._get_part_order_call(pieces, symbol))
+
+    def _get_part_order_call(self, pieces: int, symbol: str) -> _Call:
         if int(pieces) not in (20, 100):
             raise ConfigurationError(f"pieces must be 20 or 100, not {pieces!r}")
         return _get(f"/api/v1/market/orderbook/level2_{int(pieces)}", symbol=symbol)
 
-    @endpoint
-    def get_aggregated_orderv3(self, symbol: str) -> _Call:
+    def get_aggregated_orderv3(self, symbol: str) -> Any:
         """The full level-2 book (``/api/v3/market/orderbook/level2``; signed, needs credentials)."""
+        return self._send(self._get_aggregated_orderv3_call(symbol))
+
+    async def aget_aggregated_orderv3(self, symbol: str) -> Any:
+        """Awaitable form of :meth:`get_aggregated_orderv3`."""
+        return await self._asend(self._get_aggregated_orderv3_call(symbol))
+
+    def _get_aggregated_orderv3_call(self, symbol: str) -> _Call:
         return _get("/api/v3/market/orderbook/level2", signed=True, symbol=symbol)
 
-    @endpoint
-    def get_trade_histories(self, symbol: str) -> _Call:
+    def get_trade_histories(self, symbol: str) -> Any:
         """The last 100 trades (``/api/v1/market/histories``)."""
+        return self._send(self._get_trade_histories_call(symbol))
+
+    async def aget_trade_histories(self, symbol: str) -> Any:
+        """Awaitable form of :meth:`get_trade_histories`."""
+        return await self._asend(self._get_trade_histories_call(symbol))
+
+    def _get_trade_histories_call(self, symbol: str) -> _Call:
         return _get("/api/v1/market/histories", symbol=symbol)
 
-    @endpoint
-    def get_kline(self, symbol: str, kline_type: str, **kwargs: Any) -> _Call:
+    def get_kline(self, symbol: str, kline_type: str, **kwargs: Any) -> Any:
         """Candles, newest first (``/api/v1/market/candles``; ``startAt``/``endAt`` in seconds)."""
+        return self._send(self._get_kline_call(symbol, kline_type, **kwargs))
+
+    async def aget_kline(self, symbol: str, kline_type: str, **kwargs: Any) -> Any:
+        """Awaitable form of :meth:`get_kline`."""
+        return await self._asend(self._get_kline_call(symbol, kline_type, **kwargs))
+
+    def _get_kline_call(self, symbol: str, kline_type: str, **kwargs: Any) -> _Call:
         return _get("/api/v1/market/candles", symbol=symbol, type=kline_type, **kwargs)
 
-    @endpoint
-    def get_currencies(self) -> _Call:
+    def get_currencies(self) -> Any:
         """Currency list (``/api/v3/currencies``)."""
+        return self._send(self._get_currencies_call())
+
+    async def aget_currencies(self) -> Any:
+        """Awaitable form of :meth:`get_currencies`."""
+        return await self._asend(self._get_currencies_call())
+
+    def _get_currencies_call(self) -> _Call:
         return _get("/api/v3/currencies")
 
-    @endpoint
-    def get_server_timestamp(self) -> _Call:
+    def get_server_timestamp(self) -> Any:
         """Server time in ms (``/api/v1/timestamp``)."""
+        return self._send(self._get_server_timestamp_call())
+
+    async def aget_server_timestamp(self) -> Any:
+        """Awaitable form of :meth:`get_server_timestamp`."""
+        return await self._asend(self._get_server_timestamp_call())
+
+    def _get_server_timestamp_call(self) -> _Call:
         return _get("/api/v1/timestamp")
 
-    @endpoint
-    def get_server_status(self) -> _Call:
+    def get_server_status(self) -> Any:
         """Service status (``/api/v1/status``)."""
+        return self._send(self._get_server_status_call())
+
+    async def aget_server_status(self) -> Any:
+        """Awaitable form of :meth:`get_server_status`."""
+        return await self._asend(self._get_server_status_call())
+
+    def _get_server_status_call(self) -> _Call:
         return _get("/api/v1/status")
 
 
 class User(_RestClient):
     """Accounts and balances (signed)."""
 
-    @endpoint
-    def get_account_list(self, currency: str | None = None, account_type: str | None = None) -> _Call:
+    def get_account_list(self, currency: str | None = None, account_type: str | None = None) -> Any:
         """Accounts (``GET /api/v1/accounts``; filter by currency and ``main``/``trade``)."""
+        return self._send(self._get_account_list_call(currency, account_type))
+
+    async def aget_account_list(self, currency: str | None = None, account_type: str | None = None) -> Any:
+        """Awaitable form of :meth:`get_account_list`."""
+        return await self._asend(self._get_account_list_call(currency, account_type))
+
+    def _get_account_list_call(self, currency: str | None = None, account_type: str | None = None) -> _Call:
         return _get("/api/v1/accounts", signed=True, currency=currency, type=account_type)
 
-    @endpoint
-    def get_account(self, accountId: str) -> _Call:
+    def get_account(self, accountId: str) -> Any:
         """One account (``GET /api/v1/accounts/{accountId}``)."""
+        return self._send(self._get_account_call(accountId))
+
+    async def aget_account(self, accountId: str) -> Any:
+        """Awaitable form of :meth:`get_account`."""
+        return await self._asend(self._get_account_call(accountId))
+
+    def _get_account_call(self, accountId: str) -> _Call:
         return _get(f"/api/v1/accounts/{quote(accountId, safe='')}", signed=True)
 
-    @endpoint
-    def get_account_ledger(self, **kwargs: Any) -> _Call:
+    def get_account_ledger(self, **kwargs: Any) -> Any:
         """Account ledger entries (``GET /api/v1/accounts/ledgers``)."""
+        return self._send(self._get_account_ledger_call(**kwargs))
+
+    async def aget_account_ledger(self, **kwargs: Any) -> Any:
+        """Awaitable form of :meth:`get_account_ledger`."""
+        return await self._asend(self._get_account_ledger_call(**kwargs))
+
+    def _get_account_ledger_call(self, **kwargs: Any) -> _Call:
         return _get("/api/v1/accounts/ledgers", signed=True, **kwargs)
 
-    @endpoint
-    def get_actual_fee(self, symbols: str) -> _Call:
+    def get_actual_fee(self, symbols: str) -> Any:
         """Trading fee rates of up to 10 comma-separated symbols (``GET /api/v1/trade-fees``)."""
+        return self._send(self._get_actual_fee_call(symbols))
+
+    async def aget_actual_fee(self, symbols: str) -> Any:
+        """Awaitable form of :meth:`get_actual_fee`."""
+        return await self._asend(self._get_actual_fee_call(symbols))
+
+    def _get_actual_fee_call(self, symbols: str) -> _Call:
         return _get("/api/v1/trade-fees", signed=True, symbols=symbols)
 
-    @endpoint
-    def get_base_fee(self) -> _Call:
+    def get_base_fee(self) -> Any:
         """The account's base fee rates (``GET /api/v1/base-fee``)."""
+        return self._send(self._get_base_fee_call())
+
+    async def aget_base_fee(self) -> Any:
+        """Awaitable form of :meth:`get_base_fee`."""
+        return await self._asend(self._get_base_fee_call())
+
+    def _get_base_fee_call(self) -> _Call:
         return _get("/api/v1/base-fee", signed=True)
 
 
@@ -420,14 +510,25 @@ class Trade(_RestClient):
         params.update(kwargs)
         return _Call("POST", path, params, True)
 
-    @endpoint
     def create_limit_order(
         self, symbol: str, side: str, size: _Num, price: _Num, clientOid: str = "", **kwargs: Any
-    ) -> _Call:
+    ) -> Any:
         """Place a limit order (``POST /api/v1/orders``) -> ``{"orderId": ...}``."""
+        return self._send(self._create_limit_order_call(symbol, side, size, price, clientOid, **kwargs))
+
+    async def acreate_limit_order(
+        self, symbol: str, side: str, size: _Num, price: _Num, clientOid: str = "", **kwargs: Any
+    ) -> Any:
+        """Awaitable form of :meth:`create_limit_order`."""
+        return await self._asend(
+            self._create_limit_order_call(symbol, side, size, price, clientOid, **kwargs)
+        )
+
+    def _create_limit_order_call(
+        self, symbol: str, side: str, size: _Num, price: _Num, clientOid: str = "", **kwargs: Any
+    ) -> _Call:
         return self._order(_limit_params(symbol, side, size, price), clientOid, kwargs, "/api/v1/orders")
 
-    @endpoint
     def create_market_order(
         self,
         symbol: str,
@@ -436,19 +537,25 @@ class Trade(_RestClient):
         size: _Num | None = None,
         funds: _Num | None = None,
         **kwargs: Any,
-    ) -> _Call:
+    ) -> Any:
         """Place a market order with exactly one of ``size`` / ``funds`` (``POST /api/v1/orders``)."""
-        return self._order(_market_params(symbol, side, size, funds), clientOid, kwargs, "/api/v1/orders")
+        return self._send(self._create_market_order_call(symbol, side, clientOid, size, funds, **kwargs))
 
-    @endpoint
-    def create_limit_hf_order(
-        self, symbol: str, side: str, size: _Num, price: _Num, clientOid: str = "", **kwargs: Any
-    ) -> _Call:
-        """Place a limit order on the HF endpoint (``POST /api/v1/hf/orders``)."""
-        return self._order(_limit_params(symbol, side, size, price), clientOid, kwargs, "/api/v1/hf/orders")
+    async def acreate_market_order(
+        self,
+        symbol: str,
+        side: str,
+        clientOid: str = "",
+        size: _Num | None = None,
+        funds: _Num | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Awaitable form of :meth:`create_market_order`."""
+        return await self._asend(
+            self._create_market_order_call(symbol, side, clientOid, size, funds, **kwargs)
+        )
 
-    @endpoint
-    def create_hf_market_order(
+    def _create_market_order_call(
         self,
         symbol: str,
         side: str,
@@ -457,67 +564,194 @@ class Trade(_RestClient):
         funds: _Num | None = None,
         **kwargs: Any,
     ) -> _Call:
+        return self._order(_market_params(symbol, side, size, funds), clientOid, kwargs, "/api/v1/orders")
+
+    def create_limit_hf_order(
+        self, symbol: str, side: str, size: _Num, price: _Num, clientOid: str = "", **kwargs: Any
+    ) -> Any:
+        """Place a limit order on the HF endpoint (``POST /api/v1/hf/orders``)."""
+        return self._send(self._create_limit_hf_order_call(symbol, side, size, price, clientOid, **kwargs))
+
+    async def acreate_limit_hf_order(
+        self, symbol: str, side: str, size: _Num, price: _Num, clientOid: str = "", **kwargs: Any
+    ) -> Any:
+        """Awaitable form of :meth:`create_limit_hf_order`."""
+        return await self._asend(
+            self._create_limit_hf_order_call(symbol, side, size, price, clientOid, **kwargs)
+        )
+
+    def _create_limit_hf_order_call(
+        self, symbol: str, side: str, size: _Num, price: _Num, clientOid: str = "", **kwargs: Any
+    ) -> _Call:
+        return self._order(_limit_params(symbol, side, size, price), clientOid, kwargs, "/api/v1/hf/orders")
+
+    def create_hf_market_order(
+        self,
+        symbol: str,
+        side: str,
+        clientOid: str = "",
+        size: _Num | None = None,
+        funds: _Num | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Place a market order on the HF endpoint (``POST /api/v1/hf/orders``)."""
+        return self._send(self._create_hf_market_order_call(symbol, side, clientOid, size, funds, **kwargs))
+
+    async def acreate_hf_market_order(
+        self,
+        symbol: str,
+        side: str,
+        clientOid: str = "",
+        size: _Num | None = None,
+        funds: _Num | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Awaitable form of :meth:`create_hf_market_order`."""
+        return await self._asend(
+            self._create_hf_market_order_call(symbol, side, clientOid, size, funds, **kwargs)
+        )
+
+    def _create_hf_market_order_call(
+        self,
+        symbol: str,
+        side: str,
+        clientOid: str = "",
+        size: _Num | None = None,
+        funds: _Num | None = None,
+        **kwargs: Any,
+    ) -> _Call:
         return self._order(_market_params(symbol, side, size, funds), clientOid, kwargs, "/api/v1/hf/orders")
 
-    @endpoint
-    def cancel_hf_order_by_order_id(self, symbol: str, orderId: str) -> _Call:
+    def cancel_hf_order_by_order_id(self, symbol: str, orderId: str) -> Any:
         """Cancel one HF order (``DELETE /api/v1/hf/orders/{orderId}?symbol=``)."""
+        return self._send(self._cancel_hf_order_by_order_id_call(symbol, orderId))
+
+    async def acancel_hf_order_by_order_id(self, symbol: str, orderId: str) -> Any:
+        """Awaitable form of :meth:`cancel_hf_order_by_order_id`."""
+        return await self._asend(self._cancel_hf_order_by_order_id_call(symbol, orderId))
+
+    def _cancel_hf_order_by_order_id_call(self, symbol: str, orderId: str) -> _Call:
         return _Call("DELETE", f"/api/v1/hf/orders/{quote(orderId, safe='')}", {"symbol": symbol}, True)
 
-    @endpoint
-    def cancel_all_hf_orders(self, symbol: str) -> _Call:
+    def cancel_all_hf_orders(self, symbol: str) -> Any:
         """Cancel every HF order of a symbol (``DELETE /api/v1/hf/orders?symbol=``)."""
+        return self._send(self._cancel_all_hf_orders_call(symbol))
+
+    async def acancel_all_hf_orders(self, symbol: str) -> Any:
+        """Awaitable form of :meth:`cancel_all_hf_orders`."""
+        return await self._asend(self._cancel_all_hf_orders_call(symbol))
+
+    def _cancel_all_hf_orders_call(self, symbol: str) -> _Call:
         return _Call("DELETE", "/api/v1/hf/orders", {"symbol": symbol}, True)
 
-    @endpoint
-    def get_active_hf_orders(self, symbol: str) -> _Call:
+    def get_active_hf_orders(self, symbol: str) -> Any:
         """Open HF orders of a symbol (``GET /api/v1/hf/orders/active``)."""
+        return self._send(self._get_active_hf_orders_call(symbol))
+
+    async def aget_active_hf_orders(self, symbol: str) -> Any:
+        """Awaitable form of :meth:`get_active_hf_orders`."""
+        return await self._asend(self._get_active_hf_orders_call(symbol))
+
+    def _get_active_hf_orders_call(self, symbol: str) -> _Call:
         return _get("/api/v1/hf/orders/active", signed=True, symbol=symbol)
 
-    @endpoint
-    def cancel_order(self, orderId: str) -> _Call:
+    def cancel_order(self, orderId: str) -> Any:
         """Cancel one order (``DELETE /api/v1/orders/{orderId}``) -> ``{"cancelledOrderIds": [...]}``."""
+        return self._send(self._cancel_order_call(orderId))
+
+    async def acancel_order(self, orderId: str) -> Any:
+        """Awaitable form of :meth:`cancel_order`."""
+        return await self._asend(self._cancel_order_call(orderId))
+
+    def _cancel_order_call(self, orderId: str) -> _Call:
         return _Call("DELETE", f"/api/v1/orders/{quote(orderId, safe='')}", None, True)
 
-    @endpoint
-    def cancel_client_order(self, clientId: str) -> _Call:
+    def cancel_client_order(self, clientId: str) -> Any:
         """Cancel by client order id (``DELETE /api/v1/order/client-order/{clientOid}``)."""
+        return self._send(self._cancel_client_order_call(clientId))
+
+    async def acancel_client_order(self, clientId: str) -> Any:
+        """Awaitable form of :meth:`cancel_client_order`."""
+        return await self._asend(self._cancel_client_order_call(clientId))
+
+    def _cancel_client_order_call(self, clientId: str) -> _Call:
         return _Call("DELETE", f"/api/v1/order/client-order/{quote(clientId, safe='')}", None, True)
 
-    @endpoint
-    def cancel_all_orders(self, **kwargs: Any) -> _Call:
+    def cancel_all_orders(self, **kwargs: Any) -> Any:
         """Cancel all open orders, optionally of one ``symbol`` (``DELETE /api/v1/orders``)."""
+        return self._send(self._cancel_all_orders_call(**kwargs))
+
+    async def acancel_all_orders(self, **kwargs: Any) -> Any:
+        """Awaitable form of :meth:`cancel_all_orders`."""
+        return await self._asend(self._cancel_all_orders_call(**kwargs))
+
+    def _cancel_all_orders_call(self, **kwargs: Any) -> _Call:
         return _Call("DELETE", "/api/v1/orders", kwargs, True)
 
-    @endpoint
-    def get_order_list(self, **kwargs: Any) -> _Call:
+    def get_order_list(self, **kwargs: Any) -> Any:
         """Orders, paginated (``GET /api/v1/orders``; ``status=active|done``, ``symbol=``...)."""
+        return self._send(self._get_order_list_call(**kwargs))
+
+    async def aget_order_list(self, **kwargs: Any) -> Any:
+        """Awaitable form of :meth:`get_order_list`."""
+        return await self._asend(self._get_order_list_call(**kwargs))
+
+    def _get_order_list_call(self, **kwargs: Any) -> _Call:
         return _get("/api/v1/orders", signed=True, **kwargs)
 
-    @endpoint
-    def get_recent_orders(self) -> _Call:
+    def get_recent_orders(self) -> Any:
         """Orders of the last 24 h (``GET /api/v1/limit/orders``)."""
+        return self._send(self._get_recent_orders_call())
+
+    async def aget_recent_orders(self) -> Any:
+        """Awaitable form of :meth:`get_recent_orders`."""
+        return await self._asend(self._get_recent_orders_call())
+
+    def _get_recent_orders_call(self) -> _Call:
         return _get("/api/v1/limit/orders", signed=True)
 
-    @endpoint
-    def get_order_details(self, orderId: str) -> _Call:
+    def get_order_details(self, orderId: str) -> Any:
         """One order (``GET /api/v1/orders/{orderId}``)."""
+        return self._send(self._get_order_details_call(orderId))
+
+    async def aget_order_details(self, orderId: str) -> Any:
+        """Awaitable form of :meth:`get_order_details`."""
+        return await self._asend(self._get_order_details_call(orderId))
+
+    def _get_order_details_call(self, orderId: str) -> _Call:
         return _get(f"/api/v1/orders/{quote(orderId, safe='')}", signed=True)
 
-    @endpoint
-    def get_client_order_details(self, clientOid: str) -> _Call:
+    def get_client_order_details(self, clientOid: str) -> Any:
         """One order by client order id (``GET /api/v1/order/client-order/{clientOid}``)."""
+        return self._send(self._get_client_order_details_call(clientOid))
+
+    async def aget_client_order_details(self, clientOid: str) -> Any:
+        """Awaitable form of :meth:`get_client_order_details`."""
+        return await self._asend(self._get_client_order_details_call(clientOid))
+
+    def _get_client_order_details_call(self, clientOid: str) -> _Call:
         return _get(f"/api/v1/order/client-order/{quote(clientOid, safe='')}", signed=True)
 
-    @endpoint
-    def get_fill_list(self, tradeType: str = "TRADE", **kwargs: Any) -> _Call:
+    def get_fill_list(self, tradeType: str = "TRADE", **kwargs: Any) -> Any:
         """Fills, paginated (``GET /api/v1/fills``)."""
+        return self._send(self._get_fill_list_call(tradeType, **kwargs))
+
+    async def aget_fill_list(self, tradeType: str = "TRADE", **kwargs: Any) -> Any:
+        """Awaitable form of :meth:`get_fill_list`."""
+        return await self._asend(self._get_fill_list_call(tradeType, **kwargs))
+
+    def _get_fill_list_call(self, tradeType: str = "TRADE", **kwargs: Any) -> _Call:
         return _get("/api/v1/fills", signed=True, tradeType=tradeType, **kwargs)
 
-    @endpoint
-    def get_recent_fills(self) -> _Call:
+    def get_recent_fills(self) -> Any:
         """Fills of the last 24 h (``GET /api/v1/limit/fills``)."""
+        return self._send(self._get_recent_fills_call())
+
+    async def aget_recent_fills(self) -> Any:
+        """Awaitable form of :meth:`get_recent_fills`."""
+        return await self._asend(self._get_recent_fills_call())
+
+    def _get_recent_fills_call(self) -> _Call:
         return _get("/api/v1/limit/fills", signed=True)
 
 
