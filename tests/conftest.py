@@ -7,8 +7,20 @@ Slow tests (``@pytest.mark.slow``) run when ``CI=true`` (as ``.ci/run`` is invok
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+# Helper modules (support, decoded, nbfakes, hostile, simclient, uta_frames...) are imported by name from
+# test files in any folder: with --import-mode=importlib nothing puts their folders on sys.path for us.
+_TESTS = Path(__file__).resolve().parent
+for _folder in (
+    _TESTS,
+    *sorted(p for p in _TESTS.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))),
+):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

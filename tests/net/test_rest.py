@@ -387,6 +387,6 @@ def test_every_endpoint_has_an_awaitable_twin_with_the_same_signature(client: ty
         twin = getattr(client, f"a{name}")
         assert inspect.iscoroutinefunction(twin), name
         assert inspect.signature(twin) == inspect.signature(getattr(client, name)), name
-    for name, member in inspect.getmembers(client, inspect.iscoroutinefunction):
+    for name, _member in inspect.getmembers(client, inspect.iscoroutinefunction):
         if not name.startswith("_") and name not in ("aclose",):
             assert name[1:] in endpoints, f"{name} has no blocking twin"
