@@ -12,13 +12,12 @@ from __future__ import annotations
 import gc
 import io
 import json
-import time
 import warnings
 from contextlib import redirect_stdout
 from decimal import Decimal
 
 import pytest
-from support import blocking_threads, point_env_at
+from support import blocking_threads, point_env_at, until_sync
 
 import kunb.sim
 from kunb.client import Market, Trade, User
@@ -261,17 +260,6 @@ def load(source: str) -> dict:
     return namespace
 
 
-def wait_until(predicate, what: str, timeout: float = DEADLINE):
-    """Poll ``predicate`` until it returns something truthy (bounded); fail with ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)  # polling a condition, not a guess at timing
-
-
 @pytest.fixture(scope="module")
 def sim():
     handle = kunb.sim.start(seed=3, symbols=SYMBOLS, tick_ms=20, rate=0, history_s=600)
@@ -323,7 +311,7 @@ def test_streamer_snapshot_matches_the_exchange(env, closing):
                 t.create_market_order(symbol, "buy", size=size)  # a trade: price, change, volume move
             for symbol in SYMBOLS:  # wait until the snapshot channel carries the new volume
                 vol = float(m.get_24h_stats(symbol)["vol"])
-                wait_until(lambda s=symbol, v=vol: stats_seen.get(s) == v, f"{symbol} 24 h stats push")
+                until_sync(lambda s=symbol, v=vol: stats_seen.get(s) == v, f"{symbol} 24 h stats push")
             for symbol in SYMBOLS:  # more size at the best bid: a ticker push now carries the fresh stats
                 level1 = m.get_ticker(symbol)
                 t.create_limit_order(
@@ -347,7 +335,7 @@ def test_streamer_snapshot_matches_the_exchange(env, closing):
                         return None
                 return snap
 
-            snapshot = wait_until(matches, "the streamer's snapshot to equal the exchange")
+            snapshot = until_sync(matches, "the streamer's snapshot to equal the exchange")
         for row in snapshot.values():
             assert row["spread"] == pytest.approx(row["ask"] - row["bid"]) and row["spread"] > 0
             assert row["volume_24h"] > 0
@@ -356,7 +344,7 @@ def test_streamer_snapshot_matches_the_exchange(env, closing):
     assert "Spread: $" in printed.getvalue() and "BTC-USDT: $" in printed.getvalue()
     assert streamer.ws_client.callback_errors == 0
     assert blocking_threads() == []
-    wait_until(lambda: sessions(sim) <= before, "the server to see the client's sockets closed")
+    until_sync(lambda: sessions(sim) <= before, "the server to see the client's sockets closed")
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
 
 
@@ -385,14 +373,14 @@ def test_trading_bot_tracks_a_fill(env, closing):
             size = min(Decimal(level1["bestAskSize"]), Decimal("0.0005"))
             # a marketable limit buy at the best ask, within its size: exactly one match (status "match")
             oid = t.create_limit_order("BTC-USDT", "buy", str(size), level1["bestAsk"])["orderId"]
-            order = wait_until(lambda: (o := t.get_order_details(oid))["isActive"] is False and o, "the fill")
-            wait_until(lambda: "BTC" in bot.positions, "the bot's position")
+            order = until_sync(lambda: (o := t.get_order_details(oid))["isActive"] is False and o, "the fill")
+            until_sync(lambda: "BTC" in bot.positions, "the bot's position")
             usdt = next(a for a in u.get_account_list("USDT", "trade"))
-            wait_until(
+            until_sync(
                 lambda: f"Balance Update: USDT = {float(usdt['available'])}" in printed.getvalue(),
                 "the final USDT balance push",
             )
-            wait_until(lambda: "BTC-USDT" in bot.market_data, "a ticker after the trade")
+            until_sync(lambda: "BTC-USDT" in bot.market_data, "a ticker after the trade")
         bot.ws_client.close()
     position = bot.positions["BTC"]
     assert position["size"] == float(order["dealSize"]) == float(size)
@@ -401,4 +389,4 @@ def test_trading_bot_tracks_a_fill(env, closing):
     assert "Order Update: BTC-USDT - match" in printed.getvalue()
     assert f"Order Filled: buy {float(size)} BTC-USDT" in printed.getvalue()
     assert blocking_threads() == []
-    wait_until(lambda: sessions(sim) <= before, "the server to see the bot's sockets closed")
+    until_sync(lambda: sessions(sim) <= before, "the server to see the bot's sockets closed")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support import until
 
 from kunb.client import Market
 from kunb.events import BookDelta, BookSnapshot, Integrity
@@ -147,7 +148,7 @@ async def test_frames_and_snapshot_fill_from_the_feed(exchange: Exchange) -> Non
         await stream.wait_live(20)
         assert stream.ticks is not None and stream.trades is not None and stream.tops is not None
         frames = (stream.ticks, stream.trades, stream.tops)
-        await _until(lambda: all(len(f) >= 2 for f in frames) and all(s in stream._stats for s in symbols))
+        await until(lambda: all(len(f) >= 2 for f in frames) and all(s in stream._stats for s in symbols))
         snap = stream.snapshot()
         assert list(snap.index) == symbols
         for symbol in symbols:
@@ -160,7 +161,7 @@ async def test_frames_and_snapshot_fill_from_the_feed(exchange: Exchange) -> Non
         assert set(stream.ticks.df["symbol"].astype(str)) <= set(symbols)
         assert stream.tops.df["bid_0"].notna().all()
         assert stream.candles is not None
-        await _until(lambda: len(stream.candles) >= 1)
+        await until(lambda: len(stream.candles) >= 1)
         assert stream.candles.df["interval"].astype(str).unique().tolist() == ["1min"]
         # Without credentials the books sync from the public level2_100 snapshot.
         assert stream.snapshots_fetched >= len(symbols)
@@ -203,7 +204,7 @@ async def test_start_from_a_cell_returns_at_once(exchange: Exchange) -> None:
     await stream.wait_live(20)
     assert stream.live and stream.books["ETH-USDT"].best_bid is not None
     stream.stop()
-    await _until(lambda: stream.connection is None)
+    await until(lambda: stream.connection is None)
     assert stream.state is StreamState.CLOSED
 
 
@@ -233,7 +234,7 @@ async def test_a_fed_stream_syncs_its_book_from_rest(exchange: Exchange) -> None
     push = {"sequenceStart": 1, "sequenceEnd": 1, "symbol": "BTC-USDT", "changes": {"bids": [], "asks": []}}
     stream.ingest({"topic": "/market/level2:BTC-USDT", "data": {**push, "time": 1}})
     book = stream.books["BTC-USDT"]
-    await _until(lambda: book.state is BookState.LIVE)
+    await until(lambda: book.state is BookState.LIVE)
     assert stream.snapshots_fetched == 1 and stream.state is StreamState.NEW
     assert book.last_sequence is not None and book.last_sequence > 1
     await stream.aclose()
@@ -257,7 +258,7 @@ async def test_a_snapshot_fetcher_that_fails_for_a_while_is_retried(exchange: Ex
     push = {"sequenceStart": 1, "sequenceEnd": 1, "symbol": "BTC-USDT", "changes": {"bids": [], "asks": []}}
     stream.ingest({"topic": "/market/level2:BTC-USDT", "data": {**push, "time": 1}})
     book = stream.books["BTC-USDT"]
-    await _until(lambda: book.state is BookState.LIVE)
+    await until(lambda: book.state is BookState.LIVE)
     assert len(calls) == 2 and isinstance(stream.error, ConnectionResetError)
     assert "BTC-USDT" not in stream.snapshot_errors  # cleared by the snapshot that worked
     await stream.aclose()
@@ -278,15 +279,8 @@ async def test_a_snapshot_fetcher_with_a_bug_is_reported_not_retried_forever(exc
     stream.add_sink(seen.append)
     push = {"sequenceStart": 1, "sequenceEnd": 1, "symbol": "BTC-USDT", "changes": {"bids": [], "asks": []}}
     stream.ingest({"topic": "/market/level2:BTC-USDT", "data": {**push, "time": 1}})
-    await _until(lambda: "BTC-USDT" in stream.snapshot_errors and not stream._fetching)
+    await until(lambda: "BTC-USDT" in stream.snapshot_errors and not stream._fetching)
     assert len(calls) == 1 and isinstance(stream.error, RuntimeError)
     assert [e.kind for e in seen if isinstance(e, Integrity)] == ["snapshot_failed"]
     assert stream.books["BTC-USDT"].needs_snapshot
     await stream.aclose()
-
-
-async def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    """Poll ``condition`` until true within a bounded deadline, yielding to the feed between checks."""
-    async with asyncio.timeout(seconds):
-        while not condition():  # noqa: ASYNC110 - bounded poll of state that has no event of its own
-            await asyncio.sleep(0.01)

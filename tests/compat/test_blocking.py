@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from support import blocking_threads, point_env_at
+from support import blocking_threads, point_env_at, until_sync
 
 import kunb.sim
 from kunb.client import Market, Trade
@@ -18,15 +18,6 @@ from kunb.compat.blocking import BlockingWsClient
 from kunb.exceptions import ClosedError, ConfigurationError, SubscribeError
 
 DEADLINE = 15.0
-
-
-def wait_until(predicate, what: str, timeout: float = DEADLINE):
-    """Poll ``predicate`` (bounded) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)  # polling a condition, not a guess at timing
-    return value
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +84,11 @@ def test_level2_pushes_carry_a_live_book_equal_to_the_exchange(env):
         nudge(sim)  # skipped: a gap
         held = ws.held_level2
         nudge(sim)  # reveals the gap: held back while the book resyncs
-        wait_until(lambda: ws.held_level2 > held, "the gap push to be held")
+        until_sync(lambda: ws.held_level2 > held, "the gap push to be held")
         count = len(got)
         nudge_until(sim, lambda: len(got) > count, "a push after the resync")
         server = sim.exchange.snapshot("BTC-USDT", 5)  # final: nothing moves by itself (rate=0)
-        last = wait_until(
+        last = until_sync(
             lambda: got[-1]["kunb"]["sequence"] == int(server["sequence"]) and got[-1], "the last push"
         )
         assert last["data"]["bids"] == [[p, s] for p, s, *_ in server["bids"]]
@@ -119,7 +110,7 @@ def test_bad_topic_raises_and_other_topics_keep_streaming(env):
         with pytest.raises(SubscribeError):
             ws._socket("/market/nope:ETH-USDT", print)
         nudge(sim, "ETH-USDT")
-        tick = wait_until(lambda: ticks and ticks[-1], "a ticker push")
+        tick = until_sync(lambda: ticks and ticks[-1], "a ticker push")
         assert tick["data"]["symbol"] == "ETH-USDT" and float(tick["data"]["vol"]) >= 0
         assert "changeRate" in tick["kunb"]["added"] and ws.topics == ["/market/ticker:ETH-USDT"]
 
@@ -162,13 +153,13 @@ def test_slow_and_failing_callbacks_do_not_stall_the_stream(env):
         before = stream.connection.counters.messages
         for _ in range(3):
             nudge(sim)
-        wait_until(
+        until_sync(
             lambda: stream.connection.counters.messages >= before + 3, "pushes read while the callback blocks"
         )
         assert stream.connection.state.value == "live" and seen == []
         release.set()
-        wait_until(lambda: len(seen) >= 3, "the queued messages")
-        wait_until(lambda: ws.callback_errors >= 3, "the failing callback's errors counted")
+        until_sync(lambda: len(seen) >= 3, "the queued messages")
+        until_sync(lambda: ws.callback_errors >= 3, "the failing callback's errors counted")
         sub = ws._socket("/market/ticker:BTC-USDT", seen.append)
         sub.close()
         assert ws._callbacks["/market/ticker:BTC-USDT"] == [slow, failing]
@@ -188,7 +179,7 @@ def test_close_leaves_nothing_and_refuses_use(env, caplog):
         ws.close()
     ws.close()
     assert blocking_threads() == []
-    wait_until(lambda: not mine & {s.id for s in sim.exchange.connections()}, "the server sessions to close")
+    until_sync(lambda: not mine & {s.id for s in sim.exchange.connections()}, "the server sessions to close")
     with pytest.raises(ClosedError):
         ws._socket("/market/ticker:BTC-USDT", print)
     del ws

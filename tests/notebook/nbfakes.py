@@ -241,13 +241,3 @@ def order_msg(order_id: str, kind: str, status: str, *, ts_ns: int, **fields: An
         **fields,
     }
     return {"type": "message", "topic": "/spotMarket/tradeOrders", "subject": "orderChange", "data": data}
-
-
-async def wait_for(predicate, within: float = 5.0, interval: float = 0.01) -> None:
-    """Poll ``predicate`` until true or fail after ``within`` seconds (no sleeps as synchronisation)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {within} s")
-        await asyncio.sleep(interval)

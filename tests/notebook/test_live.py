@@ -6,7 +6,8 @@ import asyncio
 import threading
 
 import pytest
-from nbfakes import FakeMarketSource, ticker_msg, wait_for
+from nbfakes import FakeMarketSource, ticker_msg
+from support import until
 
 import kunb.notebook as nb
 from kunb.exceptions import SubscribeError
@@ -26,7 +27,7 @@ async def test_live_ticker_returns_at_once_and_streams_into_the_figure(fake_sour
     assert fake_source.subscribed == ["/market/ticker:BTC-USDT", "/market/snapshot:BTC-USDT"]
     for i in range(20):
         fake_source.push(ticker_msg("BTC-USDT", i))
-    await wait_for(lambda: len(_prices(live)) == 20)
+    await until(lambda: len(_prices(live)) == 20)
     assert _prices(live)[-1] == 119.0
     assert live.health is Health.LIVE
     assert 'data-status="live"' in live.panel.badge.value
@@ -48,8 +49,8 @@ async def test_snapshot_push_fills_24h_change_and_volume(fake_source):
             "data": {"sequence": "1", "data": {"symbol": "ETH-USDT", "changeRate": -0.02, "vol": 321.5}},
         }
     )
-    await wait_for(lambda: live.snapshot()["symbols"]["ETH-USDT"]["volume_24h"] == 321.5)
-    await wait_for(lambda: "-2.00%" in live.panel.table.value)
+    await until(lambda: live.snapshot()["symbols"]["ETH-USDT"]["volume_24h"] == 321.5)
+    await until(lambda: "-2.00%" in live.panel.table.value)
     await live.aclose()
 
 
@@ -88,12 +89,12 @@ async def test_toggle_and_window_controls(fake_source):
     await live.wait_stopped()
     assert live.health is Health.STOPPED and fake_source.active == 0
     live.panel.controls.toggle.value = True
-    await wait_for(lambda: fake_source.runs == 2 and fake_source.active == 1)
+    await until(lambda: fake_source.runs == 2 and fake_source.active == 1)
     live.panel.controls.window.value = 500
     for i in range(600):
         fake_source.push(ticker_msg("BTC-USDT", i))
-    await wait_for(lambda: live.model.messages == 600)
-    await wait_for(lambda: len(_prices(live)) == 500)
+    await until(lambda: live.model.messages == 600)
+    await until(lambda: len(_prices(live)) == 500)
     await live.aclose()
 
 
@@ -102,7 +103,7 @@ async def test_symbol_picker_resubscribes(fake_source):
     live = nb.live_ticker(["BTC-USDT"], source=fake_source, max_hz=50)
     await asyncio.wait_for(fake_source.started.wait(), 5)
     live.panel.controls.symbols.value = "eth-usdt, ada-usdt"
-    await wait_for(lambda: fake_source.runs == 2 and fake_source.active == 1)
+    await until(lambda: fake_source.runs == 2 and fake_source.active == 1)
     assert fake_source.subscribed[0] == "/market/ticker:ETH-USDT,ADA-USDT"
     assert live.symbols == ["ETH-USDT", "ADA-USDT"]
     await live.aclose()

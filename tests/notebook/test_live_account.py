@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from nbfakes import FakeAccountSource, balance_msg, order_msg, wait_for
+from nbfakes import FakeAccountSource, balance_msg, order_msg
+from support import until
 
 import kunb.notebook as nb
 from kunb.events import Integrity
@@ -48,13 +49,13 @@ async def test_live_account_against_the_exchange(exchange):
 
     creds = exchange.credentials
     live = nb.live_account(creds, url=exchange.url, max_hz=50)
-    await wait_for(lambda: live.health is Health.LIVE and live.seeded, within=10)
+    await until(lambda: live.health is Health.LIVE and live.seeded, timeout=10)
     async with Trade(url=exchange.url, credentials=creds) as trade:
         placed = await trade.acreate_market_order("BTC-USDT", "buy", funds="50")
     order_id = placed["orderId"]
     events = live.orders.events
-    await wait_for(lambda: any(e["orderId"] == order_id and e["type"] == "filled" for e in events))
-    await wait_for(lambda: f'data-order-id="{order_id}"' in live.panel.orders.value)
+    await until(lambda: any(e["orderId"] == order_id and e["type"] == "filled" for e in events))
+    await until(lambda: f'data-order-id="{order_id}"' in live.panel.orders.value)
     async with User(url=exchange.url, credentials=creds) as user:
         for _ in range(100):  # settle: the balance pushes of the fill may trail the order's filled event
             rest = {a["currency"]: a for a in await user.aget_account_list(account_type="trade")}
@@ -73,7 +74,7 @@ async def test_dashboard_tabs_and_stop(exchange):
     """The dashboard shows ticker, book and account tabs and stops all three."""
     dash = nb.dashboard(["BTC-USDT", "ETH-USDT"], url=exchange.url, credentials=exchange.credentials)
     assert [dash.widget.get_title(i) for i in range(3)] == ["Ticker", "Order book", "Account"]
-    await wait_for(lambda: all(p.health is Health.LIVE for p in dash.parts), within=15)
+    await until(lambda: all(p.health is Health.LIVE for p in dash.parts), timeout=15)
     snap = dash.snapshot()
     assert snap["book"]["state"] == "live" and snap["ticker"]["messages"] > 0
     await dash.aclose()
@@ -88,7 +89,7 @@ async def test_live_account_defaults_to_the_session_exchange_demo_user():
     try:
         live = nb.live_account()
         assert live.url == handle.url and live.credentials == handle.credentials and live.simulated
-        await wait_for(lambda: live.seeded and "USDT" in live.snapshot()["balances"], within=10)
+        await until(lambda: live.seeded and "USDT" in live.snapshot()["balances"], timeout=10)
         await live.aclose()
     finally:
         await asyncio.to_thread(handle.stop)
@@ -100,18 +101,18 @@ async def test_live_account_reseeds_after_an_outage(exchange):
 
     creds = exchange.credentials
     live = nb.live_account(creds, url=exchange.url, max_hz=50)
-    await wait_for(lambda: live.health is Health.LIVE and live.seeded, within=10)
+    await until(lambda: live.health is Health.LIVE and live.seeded, timeout=10)
     before = live.snapshot()["balances"]["BTC"]["available"]
     exchange.faults.bullet_errors(status=503, seconds=1.5)  # no new token for a while...
     exchange.faults.disconnect(abrupt=True)  # ...so after this drop the link stays down
-    await wait_for(lambda: live.health is not Health.LIVE, within=5)
+    await until(lambda: live.health is not Health.LIVE, timeout=5)
     async with Trade(url=exchange.url, credentials=creds) as trade:  # its pushes reach nobody
         await trade.acreate_market_order("BTC-USDT", "buy", funds="30")
     async with User(url=exchange.url, credentials=creds) as user:
         accounts = await user.aget_account_list(account_type="trade")
     rest = {a["currency"]: float(a["available"]) for a in accounts}
     assert rest["BTC"] > before
-    await wait_for(lambda: live.snapshot()["reseeds"] >= 1 and live.health is Health.LIVE, within=20)
+    await until(lambda: live.snapshot()["reseeds"] >= 1 and live.health is Health.LIVE, timeout=20)
     assert live.snapshot()["balances"]["BTC"]["available"] == rest["BTC"]
     await live.aclose()
 
@@ -129,11 +130,11 @@ async def test_live_account_over_a_source_reseeds_after_an_outage_and_restarts()
     says now; stopped and started, it opens the same source again and seeds afresh."""
     source = FakeAccountSource(accounts=[_usdt("100", "0")])
     live = nb.live_account(Credentials("key", "secret", "passphrase"), source=source, max_hz=50)
-    await wait_for(lambda: live.health is Health.LIVE and live.seeded)
+    await until(lambda: live.health is Health.LIVE and live.seeded)
     assert live.df.loc["USDT", "available"] == 100.0 and source.seeds == 1
     source.push(balance_msg("USDT", "90", "10", event_id="e1", ts_ms=1_700_000_000_000))
     source.push(order_msg("o1", "open", "open", ts_ns=1_700_000_000_000_000_000))
-    await wait_for(lambda: 'data-order-id="o1"' in live.panel.orders.value)
+    await until(lambda: 'data-order-id="o1"' in live.panel.orders.value)
     assert live.df.loc["USDT", "hold"] == 10.0 and live.orders_df["orderId"].tolist() == ["o1"]
 
     seen: list[tuple[str, Health]] = []  # (integrity event, what the badge says as the panel is told of it)
@@ -142,22 +143,22 @@ async def test_live_account_over_a_source_reseeds_after_an_outage_and_restarts()
     )
     source.set_link(LinkStatus.DOWN, "link lost")
     assert live.health is Health.RECONNECTING and seen == [("outage", Health.RECONNECTING)]
-    await wait_for(lambda: 'data-status="reconnecting"' in live.panel.badge.value)
+    await until(lambda: 'data-status="reconnecting"' in live.panel.badge.value)
     source.accounts = [_usdt("80", "20")]  # what changed while nobody was told
     source.seed_gate = asyncio.Event()
     source.set_link(LinkStatus.RESTORED)
-    await wait_for(lambda: source.seeds == 2)
+    await until(lambda: source.seeds == 2)
     assert live.health is Health.RESYNCING and seen[-1] == ("reconnected", Health.RESYNCING)
-    await wait_for(lambda: 'data-status="resyncing"' in live.panel.badge.value)
+    await until(lambda: 'data-status="resyncing"' in live.panel.badge.value)
     source.seed_gate.set()
-    await wait_for(lambda: live.health is Health.LIVE and live.snapshot()["reseeds"] == 1)
+    await until(lambda: live.health is Health.LIVE and live.snapshot()["reseeds"] == 1)
     assert live.df.loc["USDT", "available"] == 80.0 and live.df.loc["USDT", "hold"] == 20.0
 
     live.panel.controls.toggle.value = False
     await live.wait_stopped()
     assert source.active == 0 and source.closed.is_set() and live.health is Health.STOPPED
     live.panel.controls.toggle.value = True
-    await wait_for(lambda: source.runs == 2 and live.health is Health.LIVE and live.seeded)
+    await until(lambda: source.runs == 2 and live.health is Health.LIVE and live.seeded)
     assert source.seeds == 3 and live.snapshot()["reseeds"] == 0  # a fresh Account, seeded once
     await live.aclose()
     assert source.active == 0

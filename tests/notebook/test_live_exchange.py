@@ -6,7 +6,7 @@ import asyncio
 import socket
 
 import httpx
-from nbfakes import wait_for
+from support import until
 
 import kunb.notebook as nb
 from kunb.events import Integrity
@@ -16,9 +16,9 @@ from kunb.notebook.status import Health
 async def test_live_ticker_streams_the_exchange_quotes(exchange):
     """Prices, bid/ask and 24 h stats reach the model; the spread matches the exchange's level 1."""
     live = nb.live_ticker(["BTC-USDT", "ETH-USDT"], url=exchange.url, max_hz=20)
-    await wait_for(lambda: live.health is Health.LIVE and live.model.messages >= 10, within=10)
-    await wait_for(lambda: live.snapshot()["symbols"]["BTC-USDT"]["volume_24h"] is not None, within=10)
-    await wait_for(lambda: len(live.panel.figure.data[0].y) >= 5, within=10)
+    await until(lambda: live.health is Health.LIVE and live.model.messages >= 10, timeout=10)
+    await until(lambda: live.snapshot()["symbols"]["BTC-USDT"]["volume_24h"] is not None, timeout=10)
+    await until(lambda: len(live.panel.figure.data[0].y) >= 5, timeout=10)
     snap = live.snapshot()["symbols"]["BTC-USDT"]
     assert snap["bid"] < snap["ask"]
     assert live.simulated and 'data-simulated="true"' in live.panel.badge.value  # kunb.sim knows its URL
@@ -34,7 +34,7 @@ async def test_badge_reports_reconnecting_then_live_after_a_drop(exchange):
     again once resubscribed."""
     seen: list[tuple[str, Health]] = []  # (integrity event, what the badge says as the panel is told of it)
     live = nb.live_ticker(["BTC-USDT"], url=exchange.url, max_hz=50)
-    await wait_for(lambda: live.health is Health.LIVE, within=10)
+    await until(lambda: live.health is Health.LIVE, timeout=10)
 
     def record(event) -> None:
         if isinstance(event, Integrity):
@@ -42,9 +42,9 @@ async def test_badge_reports_reconnecting_then_live_after_a_drop(exchange):
 
     live.stream.add_sink(record)
     exchange.faults.disconnect(abrupt=True)
-    await wait_for(lambda: ("outage", Health.RECONNECTING) in seen, within=10)
-    await wait_for(lambda: seen[-1] == ("reconnected", Health.LIVE), within=15)
-    await wait_for(lambda: live.health is Health.LIVE, within=5)
+    await until(lambda: ("outage", Health.RECONNECTING) in seen, timeout=10)
+    await until(lambda: seen[-1] == ("reconnected", Health.LIVE), timeout=15)
+    await until(lambda: live.health is Health.LIVE, timeout=5)
     assert live.stream.connection.counters.reconnects >= 1
     await live.aclose()
 
@@ -55,9 +55,9 @@ async def test_unreachable_exchange_is_said_plainly_while_retrying():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     live = nb.live_ticker(["BTC-USDT"], url=f"http://127.0.0.1:{port}", max_hz=50)
-    await wait_for(lambda: live.health is Health.UNREACHABLE, within=10)
-    await wait_for(lambda: "kunb.sim.start()" in live.panel.badge.value, within=5)
+    await until(lambda: live.health is Health.UNREACHABLE, timeout=10)
+    await until(lambda: "kunb.sim.start()" in live.panel.badge.value, timeout=5)
     connection = live.stream.connection
-    await wait_for(lambda: connection.counters.reconnects >= 1, within=10)  # dialed again after the failure
+    await until(lambda: connection.counters.reconnects >= 1, timeout=10)  # dialed again after the failure
     assert live.running and live.health is Health.UNREACHABLE  # still retrying, still said plainly
     await live.aclose()

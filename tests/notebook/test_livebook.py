@@ -7,7 +7,8 @@ import asyncio
 import httpx
 import numpy as np
 import pytest
-from nbfakes import FakeMarketSource, wait_for
+from nbfakes import FakeMarketSource
+from support import until
 
 import kunb.notebook as nb
 from kunb.exceptions import ConfigurationError
@@ -49,13 +50,13 @@ async def test_book_syncs_from_snapshot_and_draws_depth():
     source = FakeMarketSource(snapshots=snapshots)
     live = nb.live_book("BTC-USDT", source=source, max_hz=50)
     source.push(l2("BTC-USDT", 11, 11, bids=[("99.5", "4", "11")]))
-    await wait_for(lambda: live.health is Health.LIVE and live.panel.frames >= 2)
+    await until(lambda: live.health is Health.LIVE and live.panel.frames >= 2)
     assert fetched == ["BTC-USDT"]
     snap = live.snapshot()
     assert snap["best_bid"] == 99.5 and snap["best_ask"] == 100.5 and snap["last_sequence"] == 11
     source.push(l2("BTC-USDT", 12, 12, asks=[("100.5", "0", "12")]))  # best ask removed
-    await wait_for(lambda: live.book.best_ask == 101.0)
-    await wait_for(lambda: len(live.panel.figure.data[1].x) == 1)
+    await until(lambda: live.book.best_ask == 101.0)
+    await until(lambda: len(live.panel.figure.data[1].x) == 1)
     bids, asks, spread = live.panel.figure.data
     assert bids.x.tolist() == [99.5, 99.0, 98.0] and bids.y.tolist() == [4.0, 6.0, 9.0]
     assert asks.x.tolist() == [101.0] and asks.y.dtype == np.float64
@@ -82,13 +83,13 @@ async def test_gap_shows_resyncing_then_recovers():
     source = FakeMarketSource(snapshots=snapshots)
     live = nb.live_book("BTC-USDT", source=source, max_hz=50)
     source.push(l2("BTC-USDT", 11, 11))
-    await wait_for(lambda: live.health is Health.LIVE)
+    await until(lambda: live.health is Health.LIVE)
     source.push(l2("BTC-USDT", 15, 15))  # 12..14 lost
-    await wait_for(lambda: live.health is Health.RESYNCING)
-    await wait_for(lambda: 'data-status="resyncing"' in live.panel.badge.value)
+    await until(lambda: live.health is Health.RESYNCING)
+    await until(lambda: 'data-status="resyncing"' in live.panel.badge.value)
     gate.set()
     source.push(l2("BTC-USDT", 16, 21, bids=[("99.7", "1", "21")]))
-    await wait_for(lambda: live.health is Health.LIVE and live.book.last_sequence == 21)
+    await until(lambda: live.health is Health.LIVE and live.book.last_sequence == 21)
     assert live.book.stats.gaps == 1 and live.book.best_bid == 99.7
     await live.aclose()
 
@@ -96,7 +97,7 @@ async def test_gap_shows_resyncing_then_recovers():
 async def test_live_book_matches_the_exchange(exchange):
     """Against the embedded exchange the synced book equals a REST snapshot taken at the same sequence."""
     live = nb.live_book("BTC-USDT", url=exchange.url, max_hz=20)
-    await wait_for(lambda: live.health is Health.LIVE, within=10)
+    await until(lambda: live.health is Health.LIVE, timeout=10)
     async with httpx.AsyncClient(base_url=exchange.url) as http:
         for _ in range(200):
             reply = await http.get("/api/v1/market/orderbook/level2_20", params={"symbol": "BTC-USDT"})
@@ -108,7 +109,7 @@ async def test_live_book_matches_the_exchange(exchange):
     bids, asks = live.book.top(20)
     assert bids == [(float(p), float(s)) for p, s in rest["bids"]]
     assert asks == [(float(p), float(s)) for p, s in rest["asks"]]
-    await wait_for(lambda: len(live.panel.figure.data[0].x) > 0)
+    await until(lambda: len(live.panel.figure.data[0].x) > 0)
     await live.aclose()
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("kunb-")]
 
@@ -129,11 +130,11 @@ async def test_failed_snapshot_is_said_on_the_badge_then_retried():
     source = FakeMarketSource(snapshots=snapshots)
     live = nb.live_book("BTC-USDT", source=source, max_hz=50)
     source.push(l2("BTC-USDT", 11, 11))
-    await wait_for(lambda: "book snapshot failed (connection refused)" in live.panel.badge.value)
+    await until(lambda: "book snapshot failed (connection refused)" in live.panel.badge.value)
     assert live.health is not Health.LIVE
     gate.set()
-    await wait_for(lambda: live.health is Health.LIVE and calls == 2)
-    await wait_for(lambda: "snapshot failed" not in live.panel.badge.value)
+    await until(lambda: live.health is Health.LIVE and calls == 2)
+    await until(lambda: "snapshot failed" not in live.panel.badge.value)
     await live.aclose()
 
 
@@ -154,16 +155,16 @@ async def test_a_dropped_link_resyncs_the_book_it_carried():
     source = FakeMarketSource(snapshots=snapshots)
     live = nb.live_book("BTC-USDT", source=source, max_hz=50)
     source.push(l2("BTC-USDT", 11, 11))
-    await wait_for(lambda: live.health is Health.LIVE)
+    await until(lambda: live.health is Health.LIVE)
     source.set_link(LinkStatus.DOWN, "link lost", symbols=["BTC-USDT"])
     assert live.health is Health.RECONNECTING and live.book.needs_snapshot
-    await wait_for(lambda: 'data-status="reconnecting"' in live.panel.badge.value)
+    await until(lambda: 'data-status="reconnecting"' in live.panel.badge.value)
     source.set_link(LinkStatus.RESTORED)
     assert live.health is Health.RESYNCING  # the link is back, the book not yet
-    await wait_for(lambda: 'data-status="resyncing"' in live.panel.badge.value)
+    await until(lambda: 'data-status="resyncing"' in live.panel.badge.value)
     gate.set()
     source.push(l2("BTC-USDT", 12, 21, bids=[("99.7", "1", "21")]))
-    await wait_for(lambda: live.health is Health.LIVE and live.book.last_sequence == 21)
+    await until(lambda: live.health is Health.LIVE and live.book.last_sequence == 21)
     assert live.book.best_bid == 99.7 and live.book.stats.gaps == 0 and calls == 2
     assert live.snapshot()["snapshots"] == 2
     await live.aclose()

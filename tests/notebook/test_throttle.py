@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from nbfakes import wait_for
+from support import until
 
 from kunb.exceptions import ConfigurationError
 from kunb.notebook.throttle import Throttle
@@ -19,7 +19,7 @@ async def test_many_marks_between_frames_cost_one_render():
     try:
         for _ in range(1000):
             throttle.mark()
-        await wait_for(lambda: renders)
+        await until(lambda: renders)
         assert renders == [1000]
         assert throttle.renders == 1
     finally:
@@ -48,7 +48,7 @@ async def test_heartbeat_renders_without_marks():
     throttle = Throttle(lambda: None, max_hz=100, heartbeat=0.02)
     task = asyncio.create_task(throttle.run())
     try:
-        await wait_for(lambda: throttle.renders >= 3)
+        await until(lambda: throttle.renders >= 3)
     finally:
         task.cancel()
     assert throttle.marks == 0
@@ -67,9 +67,9 @@ async def test_a_failing_render_is_counted_and_rendering_continues():
     task = asyncio.create_task(throttle.run())
     try:
         throttle.mark()
-        await wait_for(lambda: throttle.errors == 1)
+        await until(lambda: throttle.errors == 1)
         throttle.mark()
-        await wait_for(lambda: throttle.renders == 1)
+        await until(lambda: throttle.renders == 1)
     finally:
         task.cancel()
     assert isinstance(throttle.last_error, ValueError)

@@ -7,7 +7,6 @@ non-loopback host before anything is sent, and pickling credentials keeps no sec
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import pickle
@@ -18,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import until
 
 import kunb.signing
 from kunb.account import Account
@@ -108,14 +108,6 @@ def fresh_credentials() -> Credentials:
 
 def exception_texts(exc: BaseException) -> list[str]:
     return ["".join(traceback.format_exception(exc)), str(exc), repr(exc)]
-
-
-async def until(predicate: Any, timeout: float = TIMEOUT) -> None:  # noqa: ASYNC109
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def test_private_flows_at_debug_leak_no_secret(exchange, monkeypatch) -> None:
