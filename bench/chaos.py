@@ -48,7 +48,7 @@ from kunb.feed import Stream
 from kunb.signing import Credentials
 from kunb.sim import Exchange
 from kunb.sim.faults import FAULT_NAMES
-from kunb.sim.wire import orderbook_snapshot
+from kunb.sim.wire.market import orderbook_snapshot
 from kunb.websocket import ConnectionState
 
 __all__ = ["ChaosReport", "main", "run_chaos"]

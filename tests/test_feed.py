@@ -17,7 +17,7 @@ from kunb.exceptions import AuthenticationError, ClosedError, ConfigurationError
 from kunb.feed import Stream, StreamState
 from kunb.signing import Credentials
 from kunb.sim import Exchange
-from kunb.sim.wire import orderbook_snapshot
+from kunb.sim.wire.market import orderbook_snapshot
 
 SYMBOLS = ["BTC-USDT", "ETH-USDT", "SOL-USDT"]
 FAST = {"backoff_base": 0.02, "backoff_cap": 0.2}  # reconnect at once in tests
