@@ -14,7 +14,11 @@ the client reports can be compared one to one. At the end:
   balance equal to REST's;
 * gaps detected >= level2 pushes the exchange dropped; reconnects >= link-killing faults; bad frames
   counted == malformed frames sent;
-* no task, socket or memory left behind (counts before/after; RSS sampled).
+* no task, socket or memory left behind (counts before/after; RSS sampled, and what the exchange keeps:
+  orders, fills, tokens, all bounded by its retention limits, see ``kunb.sim.core.trading.Retention``).
+
+Orders the exchange has forgotten by the end (more finished orders than its retention keeps) are
+counted, not compared; forgetting any while it keeps fewer than its limit is a failure.
 
 Usage: ``.venv/bin/python bench/chaos.py [--minutes 10] [--seed 7] [--symbols 3]`` (prints the figures;
 exit status 1 when a check fails). ``tests/reliability/test_chaos.py`` runs the same engine for ~10 s
@@ -96,6 +100,8 @@ class ChaosReport:
     fds_before: int = 0
     fds_after: int = 0
     rss_mb: list[float] = field(default_factory=list)
+    kept: list[tuple[int, int, int]] = field(default_factory=list)  # exchange's orders, fills, tokens
+    orders_forgotten: int = 0  # placed orders the exchange no longer keeps at the end (retention)
     memory_top: list[str] = field(default_factory=list)  # tracemalloc growth by line (--tracemalloc)
 
     def problems(self) -> list[str]:
@@ -146,6 +152,9 @@ class ChaosReport:
             f"(fds {self.fds_before} / {self.fds_after})",
             f"RSS MB first/max/last   {rss[0]:.1f} / {max(rss):.1f} / {rss[-1]:.1f}" if rss else "RSS -",
             "RSS MB samples          " + " ".join(f"{x:.0f}" for x in rss),
+            "exchange kept           orders/fills/tokens per sample: "
+            + " ".join(f"{o}/{f}/{t}" for o, f, t in self.kept),
+            f"orders forgotten        {self.orders_forgotten} (exchange retention)",
             *self.memory_top,
         ]
 
@@ -360,6 +369,8 @@ async def run_chaos(
             while time.monotonic() - started < seconds or first:
                 if time.monotonic() >= next_sample:
                     report.rss_mb.append(process.memory_info().rss / 2**20)
+                    kept = ex.stats()
+                    report.kept.append((kept["orders_kept"], kept["fills_kept"], kept["tokens_kept"]))
                     report.sockets_peak = max(report.sockets_peak, _sockets())
                     if trace_memory and warm is None and time.monotonic() - started > seconds / 10:
                         warm = tracemalloc.take_snapshot()  # after warm-up: buffers are filling from here
@@ -407,10 +418,9 @@ async def run_chaos(
             ends = {s: ex.sequence(s) for s in names}
             if not await _until(lambda: all(checker.last_checked.get(s, -1) >= ends[s] for s in names)):
                 report.unsettled.append("books never matched the exchange after the storm")
-            await _settle_account(account, trader, report)
+            await _settle_account(account, trader, report, ex)
             if warm is not None:
-                growth = tracemalloc.take_snapshot().compare_to(warm, "lineno")
-                report.memory_top = [f"  {stat}" for stat in growth[:10]]
+                report.memory_top = _growth(warm, tracemalloc.take_snapshot())
         finally:
             stop.set()
             report.seconds = time.monotonic() - started
@@ -447,10 +457,25 @@ async def run_chaos(
     return report
 
 
-async def _settle_account(account: Account, trader: _Trader, report: ChaosReport) -> None:
+def _growth(warm: tracemalloc.Snapshot, now: tracemalloc.Snapshot) -> list[str]:
+    """Memory grown since warm-up: split into exchange (kunb/sim), client (rest of kunb) and libraries,
+    then the ten lines that grew most."""
+    areas: Counter[str] = Counter()
+    for stat in now.compare_to(warm, "filename"):
+        name = stat.traceback[0].filename.replace(os.sep, "/")
+        area = "exchange" if "/kunb/sim/" in name else "client" if "/kunb/" in name else "libraries"
+        areas[area] += stat.size_diff
+    split = ", ".join(f"{a} {areas[a] / 2**10:+,.0f} KiB" for a in ("exchange", "client", "libraries"))
+    lines = now.compare_to(warm, "lineno")[:10]
+    return [f"growth after warm-up    {split}", *(f"  {stat}" for stat in lines)]
+
+
+async def _settle_account(account: Account, trader: _Trader, report: ChaosReport, ex: Exchange) -> None:
     """Wait until the Account agrees with REST on every order placed and every balance (bounded).
 
     Every order still open is cancelled first, so nothing changes any more while the two are compared.
+    Orders the exchange has forgotten (its retention keeps the newest finished ones) are counted; one
+    forgotten while it keeps fewer finished orders than its limit is a problem.
     """
     for symbol in trader.symbols:
         await trader.trade.acancel_all_orders(symbol=symbol)
@@ -459,7 +484,15 @@ async def _settle_account(account: Account, trader: _Trader, report: ChaosReport
         try:
             rest_orders[oid] = await trader.trade.aget_order_details(oid)
         except KunbError as exc:
-            report.account_problems.append(f"REST lost order {oid}: {exc}")
+            if getattr(exc, "code", None) == "400100":
+                report.orders_forgotten += 1
+            else:
+                report.account_problems.append(f"REST lost order {oid}: {exc}")
+    kept, limit = ex.stats()["done_orders_kept"], ex.trading.retention.done_orders
+    if report.orders_forgotten and kept < limit:
+        report.account_problems.append(
+            f"{report.orders_forgotten} orders forgotten while the exchange keeps {kept} of {limit} finished"
+        )
     balances = await _accounts(trader)
 
     def differences() -> list[str]:

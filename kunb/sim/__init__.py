@@ -24,6 +24,9 @@ Layout (imports point down only; ``tests/sim/test_sim_layers.py`` pins it): ``co
 exchange (books, flow, tape, accounts, trading, private events); ``wire/`` the classic protocol's JSON
 shapes; ``rest/`` the starlette app over a narrow backend; ``feed/`` the websockets server, fan-out,
 publisher, firehose; on top ``exchange`` (the composition), ``faults``, ``runner``, ``cli``.
+Memory stays flat in long runs: finished orders and fills are kept per user up to KuCoin's "recent"
+window (1,000 each, 7 days: ``kunb.sim.core.trading.Retention``), candles for 24 h (minutes) and 7 days
+(hours), the last 100 trades, at most 10,000 bullet tokens; ``ex.stats()`` reports what is kept.
 Command line: ``kunb sim`` or ``python -m kunb.sim`` (prints ``KUNB_SIM_URL=...`` first).
 """
 

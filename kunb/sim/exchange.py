@@ -241,7 +241,9 @@ class Exchange:
         return orderbook_snapshot(self.core.market(symbol), depth, self.now_ns() // 1_000_000)
 
     def stats(self) -> dict[str, int]:
-        """Counters: open connections, connections ever, pushes queued, error frames, drops, market steps."""
+        """Counters: open connections, connections ever, pushes queued, error frames, drops, market steps;
+        and what is kept (bounded): orders, finished orders, fills, bullet tokens."""
+        kept = self.trading.sizes()
         return {
             "connections": len(self.hub.sessions()),
             "connections_total": self.feed.connections_total,
@@ -252,6 +254,10 @@ class Exchange:
                 s.dropped for s in self.hub.sessions()
             ),  # pushes lost to slow readers (open sessions)
             "steps": self.steps,
+            "orders_kept": kept["orders"],
+            "done_orders_kept": kept["done_orders"],
+            "fills_kept": kept["fills"],
+            "tokens_kept": len(self.tokens),
         }
 
     # ------------------------------------------------------------------ lifecycle

@@ -11,7 +11,7 @@ from kunb.sim.core.accounts import Accounts
 from kunb.sim.core.market import ExchangeCore
 from kunb.sim.core.orderbook import Side
 from kunb.sim.core.symbols import catalogue
-from kunb.sim.core.trading import Trading
+from kunb.sim.core.trading import Retention, Trading
 from kunb.sim.wire.private_push import BALANCE_TOPIC, ORDERS_TOPIC, ORDERS_V2_TOPIC, Push, frames
 
 T0 = 1_732_942_471_752_000_000
@@ -21,7 +21,7 @@ FEE = Decimal("0.001")
 class World:
     """A frozen BTC-USDT market (no synthetic flow unless advanced) with two funded users."""
 
-    def __init__(self, *, rate: float = 0.0) -> None:
+    def __init__(self, *, rate: float = 0.0, retention: Retention | None = None) -> None:
         self.core = ExchangeCore(
             catalogue(["BTC-USDT", "ETH-BTC"]), seed=5, now_ns=T0, rate=rate, warmup_events=40
         )
@@ -29,7 +29,7 @@ class World:
         self.alice = self.accounts.create().user_id
         self.bob = self.accounts.create().user_id
         self.whale = self.accounts.create(balances={"USDT": "10000000", "BTC": "100"}).user_id
-        self.trading = Trading(self.accounts, self.core)
+        self.trading = Trading(self.accounts, self.core, retention=retention or Retention())
         self.spec = self.core.market("BTC-USDT").spec
         self.book = self.core.market("BTC-USDT").book
         self.start = self.conserved()
@@ -304,3 +304,92 @@ def test_client_oid_unique_among_active_orders_and_active_order_cap(world: World
         world.place(world.alice, side="buy", price="50002", size="0.001")
     assert info.value.code == "200003"
     assert len(world.trading.orders(world.alice, active=True)) == 2
+
+
+# -- retention: history that stays bounded --------------------------------------------------------------
+
+
+def test_retention_keeps_the_newest_finished_orders_and_fills_per_user() -> None:
+    """Past the counts the oldest finished order and fill are forgotten; active and others' orders stay."""
+    world = World(retention=Retention(done_orders=5, fills=4))
+    resting = world.place(world.alice, side="buy", price="50000", size="0.00001").order
+    bobs = world.place(world.bob, side="buy", type="market", funds="1").order
+    ids = [
+        world.place(world.alice, side="buy", type="market", funds="1", clientOid=f"m{i}").order.order_id
+        for i in range(12)
+    ]
+    done = world.trading.orders(world.alice, active=False)
+    assert [o.order_id for o in done] == ids[::-1][:5]
+    assert world.trading.orders(world.alice, active=True) == [resting]
+    assert (
+        world.trading.order(world.alice, ids[0]) is None
+        and world.trading.order_by_client_oid(world.alice, "m0") is None
+    )
+    assert world.trading.order(world.alice, ids[-1]) is not None
+    assert world.trading.order_by_client_oid(world.alice, "m11") is not None
+    with pytest.raises(OrderError) as info:
+        world.trading.cancel(world.alice, ids[0], now_ns=T0)  # forgotten: as if it never existed
+    assert info.value.code == "400100"
+    fills = world.trading.fills(world.alice)
+    assert len(fills) == 4 and fills[0].order_id == ids[-1]
+    assert world.trading.orders(world.bob) == [bobs] and len(world.trading.fills(world.bob)) >= 1
+    assert world.trading.sizes()["orders"] == 5 + 1 + 1  # alice's 5 done + her resting one + bob's
+    assert world.trading.sizes()["done_orders"] == 5 + 1
+    assert world.conserved() == world.start  # forgetting history moves no money
+
+
+def test_retention_forgets_finished_orders_and_fills_older_than_max_age() -> None:
+    """expire() forgets what finished more than max_age_ms ago; an old active order is kept."""
+    world = World(retention=Retention(max_age_ms=60_000))
+    body = {"clientOid": "", "symbol": "BTC-USDT", "side": "buy", "type": "market", "funds": "1"}
+    old = world.trading.place(world.alice, body, now_ns=T0).order
+    resting = world.trading.place(
+        world.alice, {**body, "type": "limit", "price": "50000", "size": "0.00001"}, now_ns=T0
+    ).order
+    newer = world.trading.place(world.alice, body, now_ns=T0 + 30_000_000_000).order
+    assert old is not None and resting is not None and newer is not None
+    world.trading.expire(T0 + 60_000_000_000)
+    assert world.trading.order(world.alice, old.order_id) is old  # exactly max_age old: still kept
+    world.trading.expire(T0 + 60_001_000_000)
+    assert world.trading.order(world.alice, old.order_id) is None
+    assert [o.order_id for o in world.trading.orders(world.alice)] == [newer.order_id, resting.order_id]
+    assert {f.order_id for f in world.trading.fills(world.alice)} == {newer.order_id}
+    world.trading.expire(T0 + 3_600_000_000_000)
+    assert world.trading.orders(world.alice) == [resting] and world.trading.fills(world.alice) == []
+
+
+def test_history_stays_bounded_over_a_long_busy_run() -> None:
+    """Two simulated hours of synthetic flow plus a user crossing, resting and cancelling every second:
+    what the core keeps stops growing (orders, fills, events, book, tape) once the bounds are reached."""
+    retention = Retention(done_orders=100, fills=80)
+    world = World(rate=0.2, retention=retention)
+    trading, book, tape = world.trading, world.book, world.core.market("BTC-USDT").tape
+    body = {"clientOid": "", "symbol": "BTC-USDT", "size": "0.00001"}
+    placed = 0
+    peak_book = 0
+    for second in range(1, 2 * 3600 + 1):
+        now = T0 + second * 1_000_000_000
+        world.core.advance(now)
+        world.core.collect()
+        if second % 2:
+            trading.place(world.whale, {**body, "side": "buy", "type": "market"}, now_ns=now)
+        elif book.best_bid() is not None:  # the flow may empty a side for a moment
+            price = world.best(Side.BUY) - Decimal("1")
+            trading.place(world.whale, {**body, "side": "buy", "price": str(price)}, now_ns=now)
+            active = trading.orders(world.whale, active=True)
+            if len(active) > 20:
+                trading.cancel(world.whale, active[-1].order_id, now_ns=now)
+        placed += 1
+        trading.expire(now)
+        trading.drain_events()
+        peak_book = max(peak_book, len(book))
+        sizes = trading.sizes()
+        assert sizes["done_orders"] <= retention.done_orders and sizes["fills"] <= retention.fills
+        assert sizes["orders"] <= retention.done_orders + 21 and sizes["outbox"] == 0
+    assert placed > 10 * retention.done_orders  # the bounds were reached many times over
+    assert trading.sizes()["done_orders"] == retention.done_orders
+    assert trading.sizes()["fills"] == retention.fills
+    assert peak_book < 4 * world.core.markets["BTC-USDT"].model.params.levels * 2  # the flow trims its book
+    kept = tape.sizes()
+    assert kept["history"] == 100 and 100 <= kept["minutes"] <= 2 * 60 + 1 and kept["hours"] <= 2 + 1
+    assert world.conserved() == world.start

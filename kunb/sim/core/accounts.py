@@ -257,7 +257,9 @@ class Accounts:
     """The exchange's users and their ledger; the first user is the demo account.
 
     Ids, keys and secrets come from a seeded generator, so one seed gives the same demo credentials
-    every run (handy for notebooks); pass explicit credentials to :meth:`create` to choose them.
+    every run (handy for notebooks); pass explicit credentials to :meth:`create` to choose them. Users
+    (and their accounts, one per currency touched) are only ever created by :meth:`create`, never as
+    time passes, so they do not grow in a long run.
     """
 
     def __init__(self, *, seed: int = 0) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -84,7 +84,6 @@ class UserOrder:
     canceled_funds: Decimal = _ZERO
     updated_ms: int = 0
     fee_currency: str = ""
-    trade_ids: list[str] = field(default_factory=list)
 
     @property
     def symbol(self) -> str:

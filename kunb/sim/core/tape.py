@@ -3,6 +3,10 @@
 Pure: trades come in with their timestamp (ns); nothing reads the clock. Prices are ticks, sizes
 lots, turnover notional units (see :mod:`kunb.sim.core.symbols`). Candles aggregate exactly the trades
 recorded here, so REST candles, candle pushes and stats agree with ``/market/match``.
+
+What is kept is bounded: the last 100 trades (what ``/api/v1/market/histories`` returns, 4.3), minute
+candles for the last 24 h (the 24 h stats window; candle types under an hour come from them) and hour
+candles for the last 7 days (types of an hour and more). Older buckets are forgotten, oldest first.
 """
 
 from __future__ import annotations
@@ -14,7 +18,17 @@ from dataclasses import dataclass
 
 from kunb.sim.core.orderbook import Side
 
-__all__ = ["CANDLE_SECONDS", "Candle", "Stats", "Tape", "Trade", "bucket_start"]
+__all__ = [
+    "CANDLE_SECONDS",
+    "HISTORY",
+    "HOURS_KEPT_S",
+    "MINUTES_KEPT_S",
+    "Candle",
+    "Stats",
+    "Tape",
+    "Trade",
+    "bucket_start",
+]
 
 # kucoin-protocol.md 2.1 / 4.3: REST has every type; the WS candle topic has all but 5min and 1month.
 CANDLE_SECONDS: dict[str, int] = {
@@ -34,8 +48,9 @@ CANDLE_SECONDS: dict[str, int] = {
     "1month": 0,  # calendar month, see bucket_start
 }
 _MONDAY_OFFSET = 4 * 86400  # the Unix epoch was a Thursday; weeks start on Monday
-_MINUTES_KEPT = 7 * 24 * 60
-_HISTORY = 100  # GET /api/v1/market/histories returns the last 100 trades
+MINUTES_KEPT_S = 86_400  # minute candles: the 24 h stats window
+HOURS_KEPT_S = 7 * 86_400  # hour candles
+HISTORY = 100  # GET /api/v1/market/histories returns the last 100 trades
 
 
 def bucket_start(kind: str, t_s: int) -> int:
@@ -101,10 +116,12 @@ class Tape:
         self.last_price = initial_price
         self.last_size = 0
         self.trade_count = 0
-        self.history: deque[Trade] = deque(maxlen=_HISTORY)
+        self.history: deque[Trade] = deque(maxlen=HISTORY)
         self._minutes: dict[int, Candle] = {}  # minute start -> candle, insertion ordered
+        self._hours: dict[int, Candle] = {}  # hour start -> candle, insertion ordered
         self.last_time_ns = 0
         self._minute: Candle | None = None
+        self._hour: Candle | None = None
         self._current: dict[str, tuple[tuple[str, int], Candle | None]] = {}  # type -> (key, candle)
         self._stats_key: tuple[int, int] | None = None
         self._stats: Stats | None = None
@@ -114,13 +131,20 @@ class Tape:
         self.last_time_ns = trade.time_ns
         self.trade_count += 1
         self.history.append(trade)
-        minute = trade.time_ns // 60_000_000_000 * 60
+        t_s = trade.time_ns // 1_000_000_000
+        minute, hour = t_s // 60 * 60, t_s // 3600 * 3600
         candle = self._minute
         if candle is None or candle.start != minute:
-            candle = self._minute = Candle(minute, trade.price, trade.price, trade.price, trade.price, 0, 0)
-            self._minutes[minute] = candle
-            self._evict(minute)
+            candle = self._minute = self._open(self._minutes, minute, trade.price, MINUTES_KEPT_S)
         candle.add(trade.price, trade.size)
+        candle = self._hour
+        if candle is None or candle.start != hour:
+            candle = self._hour = self._open(self._hours, hour, trade.price, HOURS_KEPT_S)
+        candle.add(trade.price, trade.size)
+
+    def sizes(self) -> dict[str, int]:
+        """How much is kept: trades in the history, minute and hour candles."""
+        return {"history": len(self.history), "minutes": len(self._minutes), "hours": len(self._hours)}
 
     def current(self, kind: str) -> Candle | None:
         """The in-progress candle of ``kind`` (what ``/market/candles`` pushes re-send on each trade).
@@ -141,15 +165,20 @@ class Tape:
         return candle
 
     def candles(self, kind: str, start_s: int, end_s: int, limit: int = 1500) -> list[Candle]:
-        """Buckets of ``kind`` with ``start_s <= start < end_s`` (0 = unbounded), newest first."""
+        """Buckets of ``kind`` with ``start_s <= start < end_s`` (0 = unbounded), newest first.
+
+        Types of an hour or more are built from hour candles, shorter ones from minute candles.
+        """
+        width = CANDLE_SECONDS[kind]
+        source = self._hours if width == 0 or width >= 3600 else self._minutes
         buckets: dict[int, Candle] = {}  # filled newest first
-        for minute in reversed(self._minutes):
-            if start_s and minute < start_s:
+        for piece in reversed(source):
+            if start_s and piece < start_s:
                 break
-            b = bucket_start(kind, minute)
+            b = bucket_start(kind, piece)
             if (start_s and b < start_s) or (end_s and b >= end_s):
                 continue
-            c = self._minutes[minute]
+            c = source[piece]
             agg = buckets.get(b)
             if agg is None:
                 if len(buckets) == limit:
@@ -185,9 +214,12 @@ class Tape:
         self._stats_key, self._stats = key, stats
         return stats
 
-    def _evict(self, newest_minute: int) -> None:
-        while self._minutes:
-            oldest = next(iter(self._minutes))
-            if oldest > newest_minute - _MINUTES_KEPT * 60:
-                break
-            del self._minutes[oldest]
+    @staticmethod
+    def _open(buckets: dict[int, Candle], start: int, price: int, kept_s: int) -> Candle:
+        """A new bucket at ``start``; buckets older than ``kept_s`` before it are forgotten."""
+        candle = buckets[start] = Candle(start, price, price, price, price, 0, 0)
+        while True:
+            oldest = next(iter(buckets))
+            if oldest > start - kept_s:
+                return candle
+            del buckets[oldest]

@@ -14,16 +14,21 @@ the fills (the core already put them on the public tape). Money (``kucoin-protoc
 
 The synthetic market maker is the counterparty of fills against its orders; its net flow is kept in
 :attr:`Trading.market_flow`, so ``ledger totals + fees + market_flow`` is constant per currency.
+
+History is bounded (:class:`Retention`): finished orders and fills are kept per user up to a count and
+an age, oldest forgotten first, so a demo left running for days does not grow; active orders are
+always kept (at most :data:`MAX_ACTIVE_ORDERS` per user and symbol).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
-from kunb.exceptions import OrderError
+from kunb.exceptions import ConfigurationError, OrderError
 from kunb.sim.core.accounts import Accounts, BalanceChange
 from kunb.sim.core.events import BalanceEvent, Match, OrderEvent, OrderEventType, PrivateEvent
 from kunb.sim.core.market import ExchangeCore
@@ -31,7 +36,7 @@ from kunb.sim.core.orderbook import Fill, OrderBook, OrderResult, Side
 from kunb.sim.core.orders import OrderRequest, OrderState, TradeFill, UserOrder, parse_order
 from kunb.sim.core.symbols import SymbolSpec
 
-__all__ = ["FEE_QUANTUM", "MAX_ACTIVE_ORDERS", "Outcome", "Trading"]
+__all__ = ["FEE_QUANTUM", "MAX_ACTIVE_ORDERS", "Outcome", "Retention", "Trading"]
 
 #: Fees are rounded to 12 decimals: down when charged, up when held, so a hold always covers its fills.
 FEE_QUANTUM = Decimal("1e-12")
@@ -40,6 +45,28 @@ MAX_ACTIVE_ORDERS = 2000
 _DEFAULT_FEE_RATE = "0.001"  # KuCoin's standard spot fee (symbols' takerFeeRate/makerFeeRate)
 _ZERO = Decimal(0)
 _NOT_FOUND = "order_not_exist_or_not_allow_to_cancel"
+_DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How much finished history :class:`Trading` keeps per user; beyond it the oldest is forgotten.
+
+    KuCoin lists done orders and fills only within a 7-day range (longer ranges are refused) and its
+    "recent" endpoints (``/api/v1/limit/orders``, ``/api/v1/limit/fills``) return the last 1,000 of the
+    past 24 h (KuCoin REST docs, Orders: "List Orders", "Recent Orders"; Fills: "List Fills", "Recent
+    Fills"): that much is what a client can rely on, so that much is kept. A forgotten order answers
+    like one that never existed (``400100``), as an expired one does on KuCoin.
+
+    Attributes:
+        done_orders: finished (filled or canceled) orders kept per user.
+        fills: executions kept per user.
+        max_age_ms: finished orders and fills older than this are forgotten too.
+    """
+
+    done_orders: int = 1_000
+    fills: int = 1_000
+    max_age_ms: int = 7 * _DAY_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,19 +106,24 @@ class Trading:
     Args:
         accounts: users and their ledger.
         core: the market core owning the public books (:class:`~kunb.sim.core.market.ExchangeCore`).
+        retention: how many finished orders and fills to keep, and how long (:class:`Retention`).
     """
 
-    def __init__(self, accounts: Accounts, core: ExchangeCore) -> None:
+    def __init__(self, accounts: Accounts, core: ExchangeCore, *, retention: Retention = Retention()) -> None:
+        if retention.done_orders < 0 or retention.fills < 0 or retention.max_age_ms < 0:
+            raise ConfigurationError("retention limits must be >= 0")
+        self.retention = retention
         self.accounts = accounts
         self.ledger = accounts.ledger
         self.core = core
         self.specs: dict[str, SymbolSpec] = {name: m.spec for name, m in core.markets.items()}
         #: Net quantity the synthetic market maker received (negative: gave) per currency.
         self.market_flow: dict[str, Decimal] = {}
-        self._orders: dict[str, UserOrder] = {}
-        self._by_user: dict[str, list[UserOrder]] = {}
+        self._orders: dict[str, UserOrder] = {}  # every order kept, by id
+        self._placed: dict[str, dict[str, UserOrder]] = {}  # per user, in placement order
         self._active: dict[str, dict[str, UserOrder]] = {}  # per user, oldest first: keeps checks O(active)
-        self._fills: dict[str, list[TradeFill]] = {}
+        self._done: dict[str, dict[str, UserOrder]] = {}  # per user, in the order they finished
+        self._fills: dict[str, deque[TradeFill]] = {}
         self._outbox: list[PrivateEvent] = []
         self._expiring: list[UserOrder] = []  # GTT orders with a cancelAfter
         self._event_seq = 0
@@ -102,6 +134,15 @@ class Trading:
         events, self._outbox = self._outbox, []
         return events
 
+    def sizes(self) -> dict[str, int]:
+        """How much is kept: orders (active and finished), finished orders, fills, pending events."""
+        return {
+            "orders": len(self._orders),
+            "done_orders": sum(len(d) for d in list(self._done.values())),
+            "fills": sum(len(f) for f in list(self._fills.values())),
+            "outbox": len(self._outbox),
+        }
+
     # -- queries ---------------------------------------------------------------------------------------
 
     def order(self, user_id: str, order_id: str) -> UserOrder | None:
@@ -111,7 +152,7 @@ class Trading:
 
     def order_by_client_oid(self, user_id: str, client_oid: str) -> UserOrder | None:
         """The user's latest order with this clientOid."""
-        for order in reversed(self._by_user.get(user_id, [])):
+        for order in reversed(list(self._placed.get(user_id, {}).values())):
             if order.request.client_oid == client_oid:
                 return order
         return None
@@ -120,10 +161,11 @@ class Trading:
         self, user_id: str, *, active: bool | None = None, symbol: str | None = None
     ) -> list[UserOrder]:
         """The user's orders, newest first, optionally only active/done ones of one symbol."""
+        # list() copies in one C call: a notebook thread may read while the exchange's thread trades.
         if active:
             candidates = list(self._active.get(user_id, {}).values())
         else:
-            candidates = self._by_user.get(user_id, [])
+            candidates = list(self._placed.get(user_id, {}).values())
         return [
             o
             for o in reversed(candidates)
@@ -136,7 +178,7 @@ class Trading:
         """The user's executions, newest first."""
         return [
             f
-            for f in reversed(self._fills.get(user_id, []))
+            for f in reversed(list(self._fills.get(user_id, ())))
             if (symbol is None or f.symbol == symbol) and (order_id is None or f.order_id == order_id)
         ]
 
@@ -184,7 +226,7 @@ class Trading:
         context = {"symbol": request.symbol, "orderId": order_id}
         change = self.ledger.hold(user_id, hold_currency, hold, context)  # raises 200004: nothing changed yet
         self._orders[order_id] = order
-        self._by_user.setdefault(user_id, []).append(order)
+        self._placed.setdefault(user_id, {})[order_id] = order
         self._active.setdefault(user_id, {})[order_id] = order
         self._balance(change, now_ms)
         self._outbox.append(OrderEvent.of(order, OrderEventType.RECEIVED, ts_ns=now_ns))
@@ -289,7 +331,8 @@ class Trading:
         return Outcome(self.drain_events(), (), None, tuple(ids))
 
     def expire(self, now_ns: int) -> Outcome:
-        """Cancel the GTT orders whose ``cancelAfter`` seconds have passed (call it as time goes by)."""
+        """Time passes: cancel the GTT orders whose ``cancelAfter`` seconds are over, and forget finished
+        orders and fills older than :attr:`Retention.max_age_ms` (call it as time goes by)."""
         now_ms, ids, keep = now_ns // 1_000_000, [], []
         for order in self._expiring:
             if not order.active:
@@ -300,6 +343,7 @@ class Trading:
             else:
                 keep.append(order)
         self._expiring = keep
+        self._forget_older_than(now_ms - self.retention.max_age_ms)
         return Outcome(self.drain_events(), (), None, tuple(ids))
 
     def _cancel(self, order: UserOrder, now_ns: int) -> None:
@@ -362,8 +406,10 @@ class Trading:
         order.deal_funds += funds
         order.fee += fee
         order.updated_ms = now_ms
-        order.trade_ids.append(trade_id)
-        self._fills.setdefault(user, []).append(
+        fills = self._fills.get(user)
+        if fills is None:
+            fills = self._fills[user] = deque(maxlen=self.retention.fills)
+        fills.append(
             TradeFill(
                 trade_id=trade_id,
                 order_id=order.order_id,
@@ -401,13 +447,37 @@ class Trading:
         order.state = OrderState.DONE
         self._active[order.user_id].pop(order.order_id, None)
         order.updated_ms = now_ns // 1_000_000
-        done = OrderEventType.FILLED if filled else OrderEventType.CANCELED
-        self._outbox.append(OrderEvent.of(order, done, ts_ns=now_ns))
+        done = self._done.setdefault(order.user_id, {})
+        done[order.order_id] = order
+        while len(done) > self.retention.done_orders:
+            self._forget(done.pop(next(iter(done))))
+        kind = OrderEventType.FILLED if filled else OrderEventType.CANCELED
+        self._outbox.append(OrderEvent.of(order, kind, ts_ns=now_ns))
         if order.hold_left:
             context = {"symbol": order.symbol, "orderId": order.order_id}
             change = self.ledger.release(order.user_id, order.hold_currency, order.hold_left, context)
             order.hold_left = _ZERO
             self._balance(change, order.updated_ms)
+
+    # -- retention ------------------------------------------------------------------------------------
+
+    def _forget(self, order: UserOrder) -> None:
+        """Drop a finished order from every index (it answers as unknown from now on)."""
+        self._orders.pop(order.order_id, None)
+        placed = self._placed.get(order.user_id)
+        if placed is not None:
+            placed.pop(order.order_id, None)
+
+    def _forget_older_than(self, cutoff_ms: int) -> None:
+        for done in self._done.values():
+            while done:
+                oldest = next(iter(done.values()))
+                if oldest.updated_ms >= cutoff_ms:
+                    break
+                self._forget(done.pop(oldest.order_id))
+        for fills in self._fills.values():
+            while fills and fills[0].created_ms < cutoff_ms:
+                fills.popleft()
 
     def _balance(self, change: BalanceChange, now_ms: int) -> None:
         if not change.available_change and not change.hold_change:

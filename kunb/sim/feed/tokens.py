@@ -1,11 +1,21 @@
-"""Bullet tokens of the simulator: issue, look up, expire. Pure: the time is always an argument."""
+"""Bullet tokens of the simulator: issue, look up, expire. Pure: the time is always an argument.
+
+A token is checked only when a connection opens (``kucoin-protocol.md`` 1.1: valid for 24 h), so the
+registry keeps at most :data:`MAX_TOKENS`, oldest forgotten first (a forgotten token is refused like an
+expired one, and clients then ask for a new bullet): a client that reconnects all day cannot grow it.
+"""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
 
-__all__ = ["Token", "TokenRegistry"]
+from kunb.exceptions import ConfigurationError
+
+__all__ = ["MAX_TOKENS", "Token", "TokenRegistry"]
+
+#: Tokens remembered at once (about 5 MB); beyond it the oldest issued is forgotten.
+MAX_TOKENS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,17 +34,23 @@ class Token:
 class TokenRegistry:
     """Tokens by value; a token is valid until ``expires_ns`` or until :meth:`expire_all`."""
 
-    def __init__(self, *, ttl_ns: int) -> None:
+    def __init__(self, *, ttl_ns: int, max_tokens: int = MAX_TOKENS) -> None:
+        if max_tokens < 1:
+            raise ConfigurationError("max_tokens must be >= 1")
         self.ttl_ns = ttl_ns
-        self._tokens: dict[str, Token] = {}
+        self.max_tokens = max_tokens
+        self._tokens: dict[str, Token] = {}  # insertion order = issue order
 
     def issue(self, now_ns: int, *, private: bool = False, user_id: str | None = None) -> Token:
         """A new KuCoin-looking token (opaque base64-ish text, ~190 chars like the real ones)."""
-        self._purge(now_ns)
         value = secrets.token_urlsafe(128)[:160] + "=." + secrets.token_urlsafe(16) + "=="
         token = Token(value, private, user_id, now_ns + self.ttl_ns)
         self._tokens[value] = token
+        self._purge(now_ns)
         return token
+
+    def __len__(self) -> int:
+        return len(self._tokens)
 
     def check(self, value: str | None, now_ns: int) -> Token | None:
         """The token if it exists and has not expired at ``now_ns``, else None."""
@@ -50,5 +66,8 @@ class TokenRegistry:
         return n
 
     def _purge(self, now_ns: int) -> None:
-        if len(self._tokens) > 10_000:
-            self._tokens = {k: t for k, t in self._tokens.items() if t.expires_ns > now_ns}
+        """Forget expired tokens, then the oldest beyond :attr:`max_tokens` (issue order = expiry order
+        while the TTL is fixed, so the front of the dict holds the oldest)."""
+        tokens = self._tokens
+        while len(tokens) > self.max_tokens or (tokens and next(iter(tokens.values())).expires_ns <= now_ns):
+            del tokens[next(iter(tokens))]
