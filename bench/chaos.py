@@ -101,6 +101,7 @@ class ChaosReport:
     fds_after: int = 0
     rss_mb: list[float] = field(default_factory=list)
     kept: list[tuple[int, int, int]] = field(default_factory=list)  # exchange's orders, fills, tokens
+    traced_mb: list[dict[str, float]] = field(default_factory=list)  # --tracemalloc: live MB by area
     orders_forgotten: int = 0  # placed orders the exchange no longer keeps at the end (retention)
     memory_top: list[str] = field(default_factory=list)  # tracemalloc growth by line (--tracemalloc)
 
@@ -155,6 +156,10 @@ class ChaosReport:
             "exchange kept           orders/fills/tokens per sample: "
             + " ".join(f"{o}/{f}/{t}" for o, f, t in self.kept),
             f"orders forgotten        {self.orders_forgotten} (exchange retention)",
+            *(
+                f"traced MB {area:<13} " + " ".join(f"{t[area]:.1f}" for t in self.traced_mb)
+                for area in (AREAS if self.traced_mb else ())
+            ),
             *self.memory_top,
         ]
 
@@ -372,8 +377,11 @@ async def run_chaos(
                     kept = ex.stats()
                     report.kept.append((kept["orders_kept"], kept["fills_kept"], kept["tokens_kept"]))
                     report.sockets_peak = max(report.sockets_peak, _sockets())
-                    if trace_memory and warm is None and time.monotonic() - started > seconds / 10:
-                        warm = tracemalloc.take_snapshot()  # after warm-up: buffers are filling from here
+                    if trace_memory:
+                        snapshot = tracemalloc.take_snapshot()
+                        report.traced_mb.append(_by_area(snapshot))
+                        if warm is None and time.monotonic() - started > seconds / 10:
+                            warm = snapshot  # after warm-up: buffers are filling from here
                     next_sample = time.monotonic() + sample_every
                     if progress:
                         progress(f"{time.monotonic() - started:6.0f} s  faults {sum(report.faults.values())}")
@@ -457,15 +465,30 @@ async def run_chaos(
     return report
 
 
+AREAS = ("exchange", "client", "libraries")
+
+
+def _area(filename: str) -> str:
+    """Who allocated: the exchange (kunb/sim), the client (the rest of kunb) or a library (by the line that
+    called the allocator: a library called by the exchange counts as a library)."""
+    name = filename.replace(os.sep, "/")
+    return "exchange" if "/kunb/sim/" in name else "client" if "/kunb/" in name else "libraries"
+
+
+def _by_area(snapshot: tracemalloc.Snapshot) -> dict[str, float]:
+    """Live traced memory in MB per area."""
+    areas = dict.fromkeys(AREAS, 0.0)
+    for stat in snapshot.statistics("filename"):
+        areas[_area(stat.traceback[0].filename)] += stat.size / 2**20
+    return areas
+
+
 def _growth(warm: tracemalloc.Snapshot, now: tracemalloc.Snapshot) -> list[str]:
-    """Memory grown since warm-up: split into exchange (kunb/sim), client (rest of kunb) and libraries,
-    then the ten lines that grew most."""
+    """Memory grown since warm-up by area (exchange, client, libraries), then the ten lines that grew most."""
     areas: Counter[str] = Counter()
     for stat in now.compare_to(warm, "filename"):
-        name = stat.traceback[0].filename.replace(os.sep, "/")
-        area = "exchange" if "/kunb/sim/" in name else "client" if "/kunb/" in name else "libraries"
-        areas[area] += stat.size_diff
-    split = ", ".join(f"{a} {areas[a] / 2**10:+,.0f} KiB" for a in ("exchange", "client", "libraries"))
+        areas[_area(stat.traceback[0].filename)] += stat.size_diff
+    split = ", ".join(f"{a} {areas[a] / 2**10:+,.0f} KiB" for a in AREAS)
     lines = now.compare_to(warm, "lineno")[:10]
     return [f"growth after warm-up    {split}", *(f"  {stat}" for stat in lines)]
 
