@@ -14,7 +14,11 @@ the client reports can be compared one to one. At the end:
   balance equal to REST's;
 * gaps detected >= level2 pushes the exchange dropped; reconnects >= link-killing faults; bad frames
   counted == malformed frames sent;
-* no task, socket or memory left behind (counts before/after; RSS sampled).
+* no task, socket or memory left behind (counts before/after; RSS sampled, and what the exchange keeps:
+  orders, fills, tokens, all bounded by its retention limits, see ``kunb.sim.core.trading.Retention``).
+
+Orders the exchange has forgotten by the end (more finished orders than its retention keeps) are
+counted, not compared; forgetting any while it keeps fewer than its limit is a failure.
 
 Usage: ``.venv/bin/python bench/chaos.py [--minutes 10] [--seed 7] [--symbols 3]`` (prints the figures;
 exit status 1 when a check fails). ``tests/reliability/test_chaos.py`` runs the same engine for ~10 s
@@ -49,7 +53,7 @@ from kunb.net.connection import ConnectionState
 from kunb.signing import Credentials
 from kunb.sim import Exchange
 from kunb.sim.faults import FAULT_NAMES
-from kunb.sim.wire import orderbook_snapshot
+from kunb.sim.wire.market import orderbook_snapshot
 from kunb.stream import Stream
 
 __all__ = ["ChaosReport", "main", "run_chaos"]
@@ -97,6 +101,9 @@ class ChaosReport:
     fds_before: int = 0
     fds_after: int = 0
     rss_mb: list[float] = field(default_factory=list)
+    kept: list[tuple[int, int, int]] = field(default_factory=list)  # exchange's orders, fills, tokens
+    traced_mb: list[dict[str, float]] = field(default_factory=list)  # --tracemalloc: live MB by area
+    orders_forgotten: int = 0  # placed orders the exchange no longer keeps at the end (retention)
     memory_top: list[str] = field(default_factory=list)  # tracemalloc growth by line (--tracemalloc)
 
     def problems(self) -> list[str]:
@@ -147,6 +154,13 @@ class ChaosReport:
             f"(fds {self.fds_before} / {self.fds_after})",
             f"RSS MB first/max/last   {rss[0]:.1f} / {max(rss):.1f} / {rss[-1]:.1f}" if rss else "RSS -",
             "RSS MB samples          " + " ".join(f"{x:.0f}" for x in rss),
+            "exchange kept           orders/fills/tokens per sample: "
+            + " ".join(f"{o}/{f}/{t}" for o, f, t in self.kept),
+            f"orders forgotten        {self.orders_forgotten} (exchange retention)",
+            *(
+                f"traced MB {area:<13} " + " ".join(f"{t[area]:.1f}" for t in self.traced_mb)
+                for area in (AREAS if self.traced_mb else ())
+            ),
             *self.memory_top,
         ]
 
@@ -371,9 +385,14 @@ async def run_chaos(
             while time.monotonic() - started < seconds or first:
                 if time.monotonic() >= next_sample:
                     report.rss_mb.append(process.memory_info().rss / 2**20)
+                    kept = ex.stats()
+                    report.kept.append((kept["orders_kept"], kept["fills_kept"], kept["tokens_kept"]))
                     report.sockets_peak = max(report.sockets_peak, _sockets())
-                    if trace_memory and warm is None and time.monotonic() - started > seconds / 10:
-                        warm = tracemalloc.take_snapshot()  # after warm-up: buffers are filling from here
+                    if trace_memory:
+                        snapshot = tracemalloc.take_snapshot()
+                        report.traced_mb.append(_by_area(snapshot))
+                        if warm is None and time.monotonic() - started > seconds / 10:
+                            warm = snapshot  # after warm-up: buffers are filling from here
                     next_sample = time.monotonic() + sample_every
                     if progress:
                         progress(f"{time.monotonic() - started:6.0f} s  faults {sum(report.faults.values())}")
@@ -418,10 +437,9 @@ async def run_chaos(
             ends = {s: ex.sequence(s) for s in names}
             if not await _until(lambda: all(checker.last_checked.get(s, -1) >= ends[s] for s in names)):
                 report.unsettled.append("books never matched the exchange after the storm")
-            await _settle_account(account, trader, report)
+            await _settle_account(account, trader, report, ex)
             if warm is not None:
-                growth = tracemalloc.take_snapshot().compare_to(warm, "lineno")
-                report.memory_top = [f"  {stat}" for stat in growth[:10]]
+                report.memory_top = _growth(warm, tracemalloc.take_snapshot())
         finally:
             stop.set()
             report.seconds = time.monotonic() - started
@@ -458,10 +476,40 @@ async def run_chaos(
     return report
 
 
-async def _settle_account(account: Account, trader: _Trader, report: ChaosReport) -> None:
+AREAS = ("exchange", "client", "libraries")
+
+
+def _area(filename: str) -> str:
+    """Who allocated: the exchange (kunb/sim), the client (the rest of kunb) or a library (by the line that
+    called the allocator: a library called by the exchange counts as a library)."""
+    name = filename.replace(os.sep, "/")
+    return "exchange" if "/kunb/sim/" in name else "client" if "/kunb/" in name else "libraries"
+
+
+def _by_area(snapshot: tracemalloc.Snapshot) -> dict[str, float]:
+    """Live traced memory in MB per area."""
+    areas = dict.fromkeys(AREAS, 0.0)
+    for stat in snapshot.statistics("filename"):
+        areas[_area(stat.traceback[0].filename)] += stat.size / 2**20
+    return areas
+
+
+def _growth(warm: tracemalloc.Snapshot, now: tracemalloc.Snapshot) -> list[str]:
+    """Memory grown since warm-up by area (exchange, client, libraries), then the ten lines that grew most."""
+    areas: Counter[str] = Counter()
+    for stat in now.compare_to(warm, "filename"):
+        areas[_area(stat.traceback[0].filename)] += stat.size_diff
+    split = ", ".join(f"{a} {areas[a] / 2**10:+,.0f} KiB" for a in AREAS)
+    lines = now.compare_to(warm, "lineno")[:10]
+    return [f"growth after warm-up    {split}", *(f"  {stat}" for stat in lines)]
+
+
+async def _settle_account(account: Account, trader: _Trader, report: ChaosReport, ex: Exchange) -> None:
     """Wait until the Account agrees with REST on every order placed and every balance (bounded).
 
     Every order still open is cancelled first, so nothing changes any more while the two are compared.
+    Orders the exchange has forgotten (its retention keeps the newest finished ones) are counted; one
+    forgotten while it keeps fewer finished orders than its limit is a problem.
     """
     for symbol in trader.symbols:
         await trader.trade.acancel_all_orders(symbol=symbol)
@@ -470,7 +518,15 @@ async def _settle_account(account: Account, trader: _Trader, report: ChaosReport
         try:
             rest_orders[oid] = await trader.trade.aget_order_details(oid)
         except KunbError as exc:
-            report.account_problems.append(f"REST lost order {oid}: {exc}")
+            if getattr(exc, "code", None) == "400100":
+                report.orders_forgotten += 1
+            else:
+                report.account_problems.append(f"REST lost order {oid}: {exc}")
+    kept, limit = ex.stats()["done_orders_kept"], ex.trading.retention.done_orders
+    if report.orders_forgotten and kept < limit:
+        report.account_problems.append(
+            f"{report.orders_forgotten} orders forgotten while the exchange keeps {kept} of {limit} finished"
+        )
     balances = await _accounts(trader)
 
     def differences() -> list[str]:

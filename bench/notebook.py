@@ -42,8 +42,8 @@ async def _serve(rate: float) -> None:
     import signal
 
     from kunb.sim import Exchange
-    from kunb.sim.publisher import message
-    from kunb.sim.wire import ticker_push
+    from kunb.sim.wire.envelope import message
+    from kunb.sim.wire.market import ticker_push
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

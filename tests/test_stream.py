@@ -18,7 +18,7 @@ from kunb.exceptions import AuthenticationError, ClosedError, ConfigurationError
 from kunb.model.book import BookState, OrderBook
 from kunb.signing import Credentials
 from kunb.sim import Exchange
-from kunb.sim.wire import orderbook_snapshot
+from kunb.sim.wire.market import orderbook_snapshot
 from kunb.stream import Stream, StreamState
 
 SYMBOLS = ["BTC-USDT", "ETH-USDT", "SOL-USDT"]

@@ -5,6 +5,7 @@
     async with kunb.sim.Exchange(seed=1, symbols=["BTC-USDT", "ETH-USDT"]) as ex:
         ex.url                  # REST base URL http://127.0.0.1:PORT; bullet-public names ex.ws_url
         ex.faults               # fault injection (kunb.sim.faults): disconnect, drop_pongs, skip_level2...
+        ex.credentials          # the demo user's key; ex.create_account(balances=...) makes another
         ex.sequence("BTC-USDT") # the server's book sequence; ex.snapshot(sym) its book, REST-shaped
         ex.connections(), ex.stats()
 
@@ -19,17 +20,21 @@ step and push period), ``rate`` (synthetic flow multiplier, 0 freezes it), ``his
 past trading), ``ping_interval_ms``/``ping_timeout_ms``, ``token_ttl_s``, ``max_connection_s``,
 ``admin`` (HTTP fault route), ``firehose`` (benchmark mode), ``clock``.
 
-Layout: pure core (``orderbook``, ``exchange``, ``model``, ``tape``, ``symbols``, ``wire``,
-``topics``, ``tokens``, ``firehose``) and thin I/O (``rest``, ``ws``, ``publisher``, ``server``,
-``runner``, ``cli``); the trading layer plugs in through ``rest_private.install(exchange)``.
+Layout (imports point down only; ``tests/sim/test_sim_layers.py`` pins it): ``core/`` the pure
+exchange (books, flow, tape, accounts, trading, private events); ``wire/`` the classic protocol's JSON
+shapes; ``rest/`` the starlette app over a narrow backend; ``feed/`` the websockets server, fan-out,
+publisher, firehose; on top ``exchange`` (the composition), ``faults``, ``runner``, ``cli``.
+Memory stays flat in long runs: finished orders and fills are kept per user up to KuCoin's "recent"
+window (1,000 each, 7 days: ``kunb.sim.core.trading.Retention``), candles for 24 h (minutes) and 7 days
+(hours), the last 100 trades, at most 10,000 bullet tokens; ``ex.stats()`` reports what is kept.
 Command line: ``kunb sim`` or ``python -m kunb.sim`` (prints ``KUNB_SIM_URL=...`` first).
 """
 
 from __future__ import annotations
 
+from kunb.sim.exchange import Exchange
 from kunb.sim.faults import Faults
 from kunb.sim.runner import SimHandle, default_credentials, default_url, simulator_urls, start, stop
-from kunb.sim.server import Exchange
 
 __all__ = [
     "Exchange",

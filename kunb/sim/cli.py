@@ -1,8 +1,8 @@
 """``kunb sim`` / ``python -m kunb.sim``: run the embedded exchange until SIGINT or SIGTERM.
 
-The first line of stdout is ``KUNB_SIM_URL=http://127.0.0.1:PORT`` (flushed), followed by any lines
-the trading layer adds to ``exchange.env`` (credentials of the demo user); then the process serves
-until it is told to stop and exits 0.
+The first line of stdout is ``KUNB_SIM_URL=http://127.0.0.1:PORT`` (flushed), followed by the other
+lines of ``exchange.env`` (credentials of the demo user); then the process serves until it is told to
+stop and exits 0.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import signal
 import sys
 
 from kunb.exceptions import ConfigurationError
-from kunb.sim.server import Exchange
+from kunb.sim.exchange import Exchange
 
 __all__ = ["add_arguments", "main", "run"]
 

@@ -1,254 +1,410 @@
-"""The simulator's pure exchange core: one book, tape and flow model per symbol, advanced by a given clock.
+"""``Exchange``: the embedded exchange composed: pure core, REST (uvicorn), feed (websockets), faults.
 
-Nothing here reads the clock or does I/O: :meth:`ExchangeCore.advance` takes ``now_ns`` and runs
-the synthetic flow up to it; the trading layer places user orders through :meth:`place_limit`,
-:meth:`place_market` and :meth:`cancel`. Every effect lands in the symbol's
-:class:`~kunb.sim.orderbook.OrderBook` (sequence, L2 rows) and :class:`~kunb.sim.tape.Tape`
-(trades, candles, stats), and is collected by :meth:`collect` into :class:`MarketEvents` that the
-WebSocket layer turns into pushes. REST snapshots read the same objects, so nothing can disagree.
-
-Hooks for the trading layer:
-    ``core.add_fill_listener(cb)``: ``cb(symbol, fill, ts_ns)`` is called synchronously, once per
-    fill in which a user-owned order (``owner is not None``) is maker or taker, whatever placed the
-    taker (synthetic flow or a user), before the placing call returns.
+Composition only: it builds the core (:class:`~kunb.sim.core.market.ExchangeCore`, accounts, trading),
+the feed (:mod:`kunb.sim.feed`) and the REST app (:mod:`kunb.sim.rest`, handed a narrow backend), and
+runs them. One asyncio task advances the market every ``tick_ms`` and publishes what changed (public
+pushes, then private events of fills by the synthetic flow and expired GTT orders); REST handlers and
+WebSocket sessions run on the same loop, so the core needs no locks. Two ports, like KuCoin's separate
+REST and feed hosts (``design.md``).
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import asyncio
+import contextlib
+import enum
+import logging
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
-from kunb.exceptions import ConfigurationError
-from kunb.sim.model import FlowModel, ModelParams
-from kunb.sim.orderbook import Fill, L2Delta, Order, OrderBook, OrderResult, Side, TimeInForce
-from kunb.sim.symbols import SymbolSpec
-from kunb.sim.tape import Tape, Trade
+import uvicorn
+from starlette.applications import Starlette
+from websockets.asyncio.server import Server, serve
 
-__all__ = ["ExchangeCore", "FillListener", "Market", "MarketEvents"]
+from kunb.exceptions import ClosedError, ConfigurationError
+from kunb.signing import Credentials, TokenRedactor
+from kunb.sim.core.accounts import Accounts, User
+from kunb.sim.core.events import PrivateEvent
+from kunb.sim.core.market import ExchangeCore, Market
+from kunb.sim.core.symbols import catalogue
+from kunb.sim.core.trading import Trading
+from kunb.sim.faults import Faults
+from kunb.sim.feed.firehose import FirehosePump
+from kunb.sim.feed.hub import Hub
+from kunb.sim.feed.publisher import Publisher
+from kunb.sim.feed.server import FeedServer
+from kunb.sim.feed.session import FaultState, Session
+from kunb.sim.feed.tokens import TokenRegistry
+from kunb.sim.rest.app import build_app
+from kunb.sim.wire import envelope
+from kunb.sim.wire.market import orderbook_snapshot
 
-FillListener = Callable[[str, Fill, int], None]
+__all__ = ["Exchange", "ExchangeState", "running_urls"]
 
+log = logging.getLogger("kunb.sim")
+# websockets logs each request line (``GET /?token=...``) at DEBUG: hand it a logger that hides tokens.
+_wire_log = logging.getLogger("kunb.sim.wire")
+_wire_log.addFilter(TokenRedactor())
 
-@dataclass(slots=True)
-class MarketEvents:
-    """What changed in one symbol since the previous :meth:`ExchangeCore.collect`."""
-
-    symbol: str
-    delta: L2Delta | None
-    trades: list[Trade]
-    touch_changed: bool  # best bid/ask price or size changed (ticker-worthy)
-
-
-@dataclass(slots=True)
-class Market:
-    """One symbol's state."""
-
-    spec: SymbolSpec
-    book: OrderBook
-    tape: Tape
-    model: FlowModel
-    budget: float = 0.0  # fractional synthetic events owed to the flow (Poisson-free, deterministic)
-    pending_trades: list[Trade] = field(default_factory=list)
-    last_touch: tuple[object, object] = (None, None)
-
-    @property
-    def touch(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
-        return self.book.best_bid(), self.book.best_ask()
+_running: weakref.WeakSet[Exchange] = weakref.WeakSet()  # open exchanges of this process
 
 
-class ExchangeCore:
-    """All markets of the simulated exchange; deterministic for ``(seed, specs, start_ns)``."""
+def running_urls() -> list[str]:
+    """REST URLs of every exchange open in this process (thread-backed or ``async with``)."""
+    return sorted(ex.url for ex in list(_running) if ex.state is ExchangeState.OPEN)
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its signal handlers: the embedding process (pytest, a notebook, our CLI) owns them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted sockets inherit TCP_NODELAY. Without it uvicorn's separate head and body writes meet
+    # Nagle + the client's delayed ACK: ~42 ms per REST answer on loopback instead of ~0.2 ms.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+class ExchangeState(enum.Enum):
+    """Lifecycle of an :class:`Exchange`."""
+
+    NEW = "new"  # constructed, not started
+    STARTING = "starting"  # binding ports and starting servers
+    OPEN = "open"  # serving REST and the feed, market running
+    CLOSED = "closed"  # stopped (or never started); cannot start again
+
+
+class Exchange:
+    """The embedded KuCoin-compatible exchange. Use ``async with Exchange(...) as ex:`` or start()/close().
+
+    Args:
+        seed: makes the market reproducible (same seed, same symbols, same start time -> same flow).
+        symbols: ``None`` for the default realistic pairs, a list of names, or a count (thousands are fine).
+        host: interface for both servers; loopback unless you mean it.
+        port: REST port (0 = any free port; read ``ex.url``). ws_port: the feed's port (0 = any).
+        tick_ms: how often the market advances and pushes go out.
+        rate: multiplies every symbol's synthetic events per second (0 = a frozen market).
+        history_s: simulated seconds of past trading run at start-up, so candles and 24 h stats have
+            history (about 0.3 s of start-up per minute of history with the default symbols).
+        ping_interval_ms, ping_timeout_ms: advertised in the bullet; the server closes connections
+            silent for their sum.
+        token_ttl_s: bullet token lifetime (KuCoin: 24 h); checked when a connection opens.
+        max_connection_s: close every connection this long after it opened (KuCoin: about 24 h);
+            ``None`` disables it.
+        admin: expose ``POST /admin/faults/{name}`` (loopback clients only).
+        firehose: benchmark mode: ``/market/level2`` subscribers get pre-framed pushes as fast as they
+            read them (``True``, or the batch size per symbol and round; see :mod:`kunb.sim.feed.firehose`).
+            The other channels keep their normal cadence.
+        clock: wall clock in ns (tests may inject one); the core never reads it itself.
+
+    Attributes:
+        url, ws_url: the REST base URL and the feed's URL (set by :meth:`start`).
+        credentials: the demo user's key (``demo`` is that :class:`~kunb.sim.core.accounts.User`);
+            ``env`` the lines ``kunb sim`` prints (``KUNB_SIM_URL``, ``KUNB_SIM_KEY``...).
+        faults: fault injection (:class:`~kunb.sim.faults.Faults`).
+        core, accounts, trading: the pure exchange (markets, users and ledger, user orders).
+        hub, publisher, feed, tokens: the WebSocket feed's parts; app: the REST app (ASGI).
+    """
 
     def __init__(
         self,
-        specs: Iterable[SymbolSpec],
         *,
         seed: int = 0,
-        now_ns: int,
+        symbols: int | Iterable[str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ws_port: int = 0,
+        tick_ms: int = 100,
         rate: float = 1.0,
-        warmup_events: int | None = None,
         history_s: float = 0.0,
-        params: ModelParams | None = None,
+        ping_interval_ms: int = 18_000,
+        ping_timeout_ms: int = 10_000,
+        token_ttl_s: float = 86_400,
+        max_connection_s: float | None = None,
+        admin: bool = False,
+        firehose: bool | int = False,
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
-        """Args:
-        specs: the symbols.
-        seed: makes the whole market reproducible.
-        now_ns: the start time; nothing happens before it.
-        rate: multiplies every symbol's ``events_per_second`` (0 freezes synthetic flow).
-        warmup_events: synthetic events per symbol run at ``now_ns`` so the tape has trades
-            (default 200, or 20 above 100 symbols to keep start-up fast).
-        history_s: run the flow over this many simulated seconds before ``now_ns`` (1 s steps), so
-            candles, stats and trade history start with real past trades (costs start-up time).
-        params: flow model knobs (default: :class:`ModelParams` with fewer levels for big universes).
-        """
-        specs = list(specs)
-        if not specs:
-            raise ConfigurationError("at least one symbol is needed")
-        if rate < 0:
-            raise ConfigurationError("rate must be >= 0")
-        if history_s < 0:
-            raise ConfigurationError("history_s must be >= 0")
-        self.seed = seed
-        self.rate = rate
-        start_ns = now_ns - int(history_s * 1e9)
-        self.now_ns = start_ns
-        self.markets: dict[str, Market] = {}
-        self._listeners: list[FillListener] = []
-        self._ids = _OrderIds(random.Random(f"kunb.sim.ids:{seed}"))
-        big = len(specs) > 100
-        default_params = params or ModelParams(levels=20 if big else 60)
-        if warmup_events is None:
-            warmup_events = 20 if big else 200
-        for spec in specs:
-            rng = random.Random(f"kunb.sim.market:{seed}:{spec.symbol}")
-            start_seq = rng.randrange(10**9, 10**10)  # KuCoin-like magnitudes
-            book = OrderBook(spec.symbol, start_sequence=start_seq, ids=self._ids)
-            mid = spec.to_ticks(spec.initial_price)
-            lot_value = float(spec.price_increment) * float(spec.base_increment)
-            model = FlowModel(book, rng, mid=mid, lot_value=lot_value, params=default_params)
-            market = Market(spec, book, Tape(mid), model)
-            self.markets[spec.symbol] = market
-            model.seed_book()
-            for _ in range(warmup_events):
-                self._run_model(market, start_ns)
-            market.last_touch = market.touch
-        t = start_ns
-        while t < now_ns:  # simulated past: real trades with past timestamps
-            t = min(now_ns, t + 1_000_000_000)
-            self.advance(t)
-        self.collect()  # history is not news: no client has seen it, none will get pushes for it
-
-    # ------------------------------------------------------------------ synthetic flow
-    def advance(self, now_ns: int) -> None:
-        """Run each symbol's synthetic flow from the previous time up to ``now_ns``."""
-        dt_s = max(0, now_ns - self.now_ns) / 1e9
-        self.now_ns = max(self.now_ns, now_ns)
-        if not self.rate or not dt_s:
-            return
-        for market in self.markets.values():
-            market.budget += market.spec.events_per_second * self.rate * dt_s
-            n = int(market.budget)
-            market.budget -= n
-            for _ in range(n):
-                self._run_model(market, now_ns)
-
-    def run_events(self, symbol: str, n: int, now_ns: int) -> None:
-        """Run exactly ``n`` synthetic events on one symbol (firehose mode and tests)."""
-        market = self.market(symbol)
-        self.now_ns = max(self.now_ns, now_ns)
-        for _ in range(n):
-            self._run_model(market, now_ns)
-
-    # ------------------------------------------------------------------ user orders
-    def add_fill_listener(self, listener: FillListener) -> None:
-        """Be told about every fill that touches a user-owned order (see module docstring)."""
-        self._listeners.append(listener)
-
-    def new_order_id(self) -> str:
-        """A fresh KuCoin-style order id (24 hex digits), unique across all symbols."""
-        return self._ids()
-
-    def place_limit(
-        self,
-        symbol: str,
-        side: Side,
-        price: int,
-        size: int,
-        *,
-        owner: str,
-        now_ns: int,
-        order_id: str | None = None,
-        time_in_force: TimeInForce = TimeInForce.GTC,
-        post_only: bool = False,
-    ) -> OrderResult:
-        """Place a user limit order (ticks, lots); fills are recorded and listeners told before return."""
-        market = self.market(symbol)
-        result = market.book.add_limit(
-            side,
-            price,
-            size,
-            owner=owner,
-            order_id=order_id,
-            time_in_force=time_in_force,
-            post_only=post_only,
+        if tick_ms <= 0 or ping_interval_ms <= 0 or ping_timeout_ms <= 0 or token_ttl_s <= 0:
+            raise ConfigurationError("tick_ms, ping_interval_ms, ping_timeout_ms, token_ttl_s must be > 0")
+        specs = catalogue(
+            symbols if symbols is None or isinstance(symbols, int) else list(symbols), seed=seed
         )
-        self._settle(market, result, now_ns)
-        return result
+        self.host, self._port, self._ws_port = host, port, ws_port
+        self.tick_s = tick_ms / 1000
+        self.ping_interval_ms, self.ping_timeout_ms = ping_interval_ms, ping_timeout_ms
+        self.admin = admin
+        self.now_ns = clock
+        # The pure core: markets, then users and their trading on the same books.
+        self.core = ExchangeCore(specs, seed=seed, now_ns=clock(), rate=rate, history_s=history_s)
+        self.accounts = Accounts(seed=seed)
+        self.trading = Trading(self.accounts, self.core)
+        self.demo: User = self.accounts.create()
+        self.credentials: Credentials = self.demo.credentials
+        # The feed: tokens, fan-out, publisher, connection protocol; faults reach across it.
+        self.tokens = TokenRegistry(ttl_ns=int(token_ttl_s * 1e9))
+        self.hub = Hub(FaultState())
+        self.faults = Faults(self.hub, self.tokens.expire_all)
+        self.publisher = Publisher(self.core, self.hub)
+        self.feed = FeedServer(
+            self.hub,
+            self.tokens,
+            self.core.markets,
+            ping_interval_ms=ping_interval_ms,
+            ping_timeout_ms=ping_timeout_ms,
+            wall_ns=clock,
+            max_connection_s=max_connection_s,
+        )
+        batch = (1000 if firehose is True else int(firehose)) if firehose else 0
+        self.firehose = FirehosePump(self.core.markets, self.hub, seed=seed, batch=batch) if batch else None
+        # REST: handlers see the exchange only through the narrow backend.
+        self.app: Starlette = build_app(_Backend(self), admin=admin)
+        self.env: dict[str, str] = {
+            "KUNB_SIM_KEY": self.credentials.key,
+            "KUNB_SIM_SECRET": self.credentials.secret,
+            "KUNB_SIM_PASSPHRASE": self.credentials.passphrase,
+        }
+        self.url = ""
+        self.ws_url = ""
+        self.steps = 0
+        self._uvicorn: _Uvicorn | None = None
+        self._uvicorn_task: asyncio.Task[None] | None = None
+        self._ws_server: Server | None = None
+        self._market_task: asyncio.Task[None] | None = None
+        self._state = ExchangeState.NEW
 
-    def place_market(
+    # ------------------------------------------------------------------ users
+    def create_account(
         self,
-        symbol: str,
-        side: Side,
         *,
-        owner: str,
-        now_ns: int,
-        size: int | None = None,
-        funds: int | None = None,
-        order_id: str | None = None,
-    ) -> OrderResult:
-        """Place a user market order by size (lots) or funds (notional units)."""
-        market = self.market(symbol)
-        result = market.book.add_market(side, size=size, funds=funds, owner=owner, order_id=order_id)
-        self._settle(market, result, now_ns)
-        return result
+        balances: Mapping[str, object] | None = None,
+        key_version: int = 2,
+        credentials: Credentials | None = None,
+    ) -> Credentials:
+        """Another funded user; returns its key (see :meth:`kunb.sim.core.accounts.Accounts.create`)."""
+        return self.accounts.create(
+            balances=balances, key_version=key_version, credentials=credentials
+        ).credentials
 
-    def cancel(self, symbol: str, order_id: str) -> Order | None:
-        """Cancel a resting order; returns it (remaining size) or None when unknown / already done."""
-        return self.market(symbol).book.cancel(order_id)
+    def user_id(self, credentials: Credentials) -> str:
+        """The user id behind a key (what private pushes carry as ``userId``)."""
+        user = self.accounts.by_key(credentials.key)
+        if user is None:
+            raise KeyError("no account has this API key")
+        return user.user_id
 
-    # ------------------------------------------------------------------ reading
-    def market(self, symbol: str) -> Market:
+    # ------------------------------------------------------------------ bullets
+    def issue_token(self, *, private: bool = False, user_id: str | None = None) -> str:
+        return self.tokens.issue(self.now_ns(), private=private, user_id=user_id).value
+
+    def bullet(self, *, private: bool = False, user_id: str | None = None) -> dict[str, Any]:
+        """``data`` of a bullet response (1.1) with a fresh token; ``encrypt`` null for ws:// (5)."""
+        return envelope.bullet(
+            self.issue_token(private=private, user_id=user_id),
+            self.ws_url,
+            ping_interval_ms=self.ping_interval_ms,
+            ping_timeout_ms=self.ping_timeout_ms,
+        )
+
+    @property
+    def state(self) -> ExchangeState:
+        return self._state
+
+    # ------------------------------------------------------------------ observation (tests)
+    def connections(self) -> list[Session]:
+        """Open WebSocket sessions (``.id``, ``.connect_id``, ``.topics``, ``.user_id``, ``.sent``)."""
+        return self.hub.sessions()
+
+    def sequence(self, symbol: str) -> int:
+        """The symbol's current book sequence (what a REST snapshot taken now would carry)."""
+        return self.core.market(symbol).book.sequence
+
+    def snapshot(self, symbol: str, depth: int | None = None) -> dict[str, Any]:
+        """The server's book as KuCoin's REST snapshot shape (``sequence``, ``bids``, ``asks`` strings)."""
+        return orderbook_snapshot(self.core.market(symbol), depth, self.now_ns() // 1_000_000)
+
+    def stats(self) -> dict[str, int]:
+        """Counters: open connections, connections ever, pushes queued, error frames, drops, market steps;
+        and what is kept (bounded): orders, finished orders, fills, bullet tokens."""
+        kept = self.trading.sizes()
+        return {
+            "connections": len(self.hub.sessions()),
+            "connections_total": self.feed.connections_total,
+            "pushes": self.hub.pushes,
+            "errors_sent": self.feed.errors_sent,
+            "level2_skipped": self.publisher.level2_skipped,
+            "dropped": sum(
+                s.dropped for s in self.hub.sessions()
+            ),  # pushes lost to slow readers (open sessions)
+            "steps": self.steps,
+            "orders_kept": kept["orders"],
+            "done_orders_kept": kept["done_orders"],
+            "fills_kept": kept["fills"],
+            "tokens_kept": len(self.tokens),
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+    async def __aenter__(self) -> Exchange:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Bind both ports, start serving and the market clock; on failure nothing is left open."""
+        if self._state is not ExchangeState.NEW:
+            raise ClosedError("an Exchange starts once")
+        self._state = ExchangeState.STARTING
+        loop = asyncio.get_running_loop()
+        self.faults.loop = loop
+        self.faults.loop_thread = threading.current_thread()
+        rest_sock = _bind(self.host, self._port)  # first: a busy port fails before anything runs
         try:
-            return self.markets[symbol]
-        except KeyError:
-            raise ConfigurationError(f"unknown symbol {symbol!r}") from None
+            await self._start_servers(loop, rest_sock)
+        except BaseException:
+            if self._uvicorn_task is None:
+                rest_sock.close()
+            await self.close()
+            raise
+        self._market_task = loop.create_task(self._run_market())
+        self._state = ExchangeState.OPEN
+        _running.add(self)
 
-    def collect(self, symbols: Iterable[str] | None = None) -> list[MarketEvents]:
-        """Drain every symbol's (or the given symbols') L2 delta and trades since the last collect."""
-        out = []
-        markets = self.markets.values() if symbols is None else (self.markets[s] for s in symbols)
-        for market in markets:
-            if not market.book.undrained and not market.pending_trades:
-                continue
-            touch = market.touch
-            changed = touch != market.last_touch
-            market.last_touch = touch
-            trades, market.pending_trades = market.pending_trades, []
-            out.append(MarketEvents(market.spec.symbol, market.book.drain(), trades, changed))
-        return out
+    async def _start_servers(self, loop: asyncio.AbstractEventLoop, rest_sock: socket.socket) -> None:
+        self._ws_server = await serve(
+            self.feed.handle,
+            self.host,
+            self._ws_port,
+            compression=None,
+            ping_interval=None,  # KuCoin's keepalive is the JSON ping (1.4); idle is checked per session
+            max_size=2**20,
+            close_timeout=2,  # a stalled client must not hold close() for websockets' default 10 s
+            server_header="kunb.sim",
+            logger=_wire_log,
+        )
+        ws_port = self._ws_server.sockets[0].getsockname()[1]
+        port = rest_sock.getsockname()[1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{host}:{port}"
+        self.ws_url = f"ws://{host}:{ws_port}/"
+        self.env["KUNB_SIM_URL"] = self.url
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            ws="none",
+            timeout_graceful_shutdown=2,
+        )
+        self._uvicorn = _Uvicorn(config)
+        self._uvicorn_task = loop.create_task(self._uvicorn.serve(sockets=[rest_sock]))
+        while not self._uvicorn.started:
+            if self._uvicorn_task.done():
+                await self._uvicorn_task  # raises the start-up error
+                raise ConfigurationError("REST server stopped during start-up")
+            await asyncio.sleep(0.005)
 
-    # ------------------------------------------------------------------ internals
-    def _run_model(self, market: Market, now_ns: int) -> None:
-        result = market.model.step()
-        if result is not None:
-            self._settle(market, result, now_ns)
+    async def close(self) -> None:
+        """Stop the market, close every connection and both servers. Idempotent."""
+        if self._state in (ExchangeState.CLOSED, ExchangeState.NEW):  # STARTING: start() cleans up here
+            self._state = ExchangeState.CLOSED
+            return
+        self._state = ExchangeState.CLOSED
+        _running.discard(self)
+        if self._market_task is not None:
+            self._market_task.cancel()
+            await asyncio.wait([self._market_task])
+        if self._ws_server is not None:
+            self._ws_server.close()
+            await self._ws_server.wait_closed()
+        if self._uvicorn is not None and self._uvicorn_task is not None:
+            self._uvicorn.should_exit = True
+            await asyncio.wait([self._uvicorn_task])
 
-    def _settle(self, market: Market, result: OrderResult, now_ns: int) -> None:
-        for fill in result.fills:
-            trade = Trade(
-                fill.sequence,
-                fill.price,
-                fill.size,
-                fill.taker_side,
-                now_ns,
-                fill.maker_order_id,
-                fill.taker_order_id,
-            )
-            market.tape.record(trade)
-            market.pending_trades.append(trade)
-            if fill.maker_owner is not None or fill.taker_owner is not None:
-                for listener in self._listeners:
-                    listener(market.spec.symbol, fill, now_ns)
+    def step(self) -> None:
+        """Advance the market to now and publish (the market task calls this every tick)."""
+        now = self.now_ns()
+        self.core.advance(now)
+        self.publish(now)
+
+    def publish(self, now_ns: int | None = None) -> None:
+        """Publish whatever changed since the last publish (REST order handlers call it for prompt pushes).
+
+        Public pushes first, then the private events of user orders that the synthetic flow filled or that
+        expired (GTT ``cancelAfter``) in the meantime.
+        """
+        now = self.now_ns() if now_ns is None else now_ns
+        self.publisher.publish(self.core.collect(), now)
+        self.steps += 1
+        self.publisher.deliver(self.trading.expire(now).events)
+
+    async def _run_market(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            try:
+                self.step()
+                if self.firehose is not None and await self.firehose.round(self.now_ns() // 1_000_000):
+                    next_at = loop.time()
+                    continue
+            except Exception:  # a bug in one step must not stop the market for good
+                log.exception("kunb.sim market step failed")
+            next_at += self.tick_s
+            delay = next_at - loop.time()
+            if delay < -self.tick_s:  # fell behind (busy machine): do not try to catch up in a burst
+                next_at = loop.time()
+                delay = 0
+            await asyncio.sleep(max(0.0, delay))
 
 
-class _OrderIds:
-    """Deterministic KuCoin-looking order ids: 8 hex digits of 'time' + a 16-digit counter."""
+class _Backend:
+    """The exchange as its REST handlers see it (:class:`kunb.sim.rest.backend.RestBackend`), nothing more."""
 
-    def __init__(self, rng: random.Random) -> None:
-        self._prefix = format(rng.randrange(0x60000000, 0x70000000), "08x")
-        self._n = rng.randrange(1 << 40)
+    def __init__(self, exchange: Exchange) -> None:
+        self._exchange = exchange
 
-    def __call__(self) -> str:
-        self._n += 1
-        return f"{self._prefix}{self._n:016x}"
+    @property
+    def markets(self) -> Mapping[str, Market]:
+        return self._exchange.core.markets
+
+    @property
+    def accounts(self) -> Accounts:
+        return self._exchange.accounts
+
+    @property
+    def trading(self) -> Trading:
+        return self._exchange.trading
+
+    def now_ns(self) -> int:
+        return self._exchange.now_ns()
+
+    def bullet(self, *, private: bool, user_id: str | None = None) -> dict[str, Any]:
+        return self._exchange.bullet(private=private, user_id=user_id)
+
+    def bullet_failure(self) -> int:
+        return self._exchange.faults.bullet_failure()
+
+    def apply_fault(self, name: str, kwargs: dict[str, Any]) -> Any:
+        return self._exchange.faults.apply(name, kwargs)
+
+    def after_trade(self, events: Sequence[PrivateEvent]) -> None:
+        self._exchange.publisher.deliver(events)
+        self._exchange.publish()  # public side at once: level2, match, ticker (and any synthetic pushes)

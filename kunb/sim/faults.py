@@ -24,6 +24,10 @@ In-process API (``ex.faults``; safe to call from any thread)::
 Over HTTP (only when ``Exchange(admin=True)``; the REST server binds loopback):
 ``POST /admin/faults/{name}`` with the keyword arguments as a JSON object, e.g.
 ``POST /admin/faults/drop_pongs {"seconds": 5}``; ``POST /admin/faults/clear``.
+
+The switchboard sits on top, beside :class:`~kunb.sim.exchange.Exchange`, because one fault call reaches
+feed sessions (:mod:`kunb.sim.feed`), the token registry and REST's bullet answers; the per-connection
+state it sets (:class:`~kunb.sim.feed.session.FaultState`) lives in the feed, which only reads it.
 """
 
 from __future__ import annotations
@@ -32,48 +36,16 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from kunb.exceptions import ConfigurationError
+from kunb.sim.feed.hub import Hub
+from kunb.sim.feed.session import FaultState, Session
 
-if TYPE_CHECKING:
-    from kunb.sim.ws import Hub, Session
-
-__all__ = ["FAULT_NAMES", "FaultState", "Faults"]
+__all__ = ["FAULT_NAMES", "Faults"]
 
 _T = TypeVar("_T")
 _FOREVER = float("inf")
-
-
-@dataclass(slots=True)
-class FaultState:
-    """Lasting faults of one connection (or of all): loop-time deadlines, 0 = off."""
-
-    no_pong_until: float = 0.0
-    drop_acks_until: float = 0.0
-    ack_delay: float = 0.0
-    ack_delay_until: float = 0.0
-    stall_until: float = 0.0
-    level2_skips: dict[str | None, int] = field(default_factory=dict)  # symbol (None = any) -> pushes
-
-    def reset(self) -> None:
-        """Lift every fault of this state (in place: sessions hold a reference)."""
-        self.no_pong_until = self.drop_acks_until = self.ack_delay = self.ack_delay_until = 0.0
-        self.stall_until = 0.0
-        self.level2_skips.clear()
-
-    def take_level2_skip(self, symbol: str) -> bool:
-        """Consume one pending level2 skip for ``symbol``; True when this push must be dropped."""
-        for key in (symbol, None):
-            left = self.level2_skips.get(key, 0)
-            if left > 0:
-                if left == 1:
-                    del self.level2_skips[key]
-                else:
-                    self.level2_skips[key] = left - 1
-                return True
-        return False
 
 
 FAULT_NAMES = (

@@ -1,4 +1,4 @@
-"""Run an :class:`~kunb.sim.server.Exchange` on its own thread and event loop (notebooks, scripts, the CLI).
+"""Run an :class:`~kunb.sim.exchange.Exchange` on its own thread and event loop (notebooks, scripts, the CLI).
 
 A busy notebook cell or a blocking call in the caller's loop cannot stall the exchange this way
 (``design.md``). ``kunb.sim.start(**kw)`` returns a :class:`SimHandle`; ``kunb.sim.stop()`` stops the
@@ -18,7 +18,9 @@ import threading
 from typing import Any
 
 from kunb.exceptions import ClosedError
-from kunb.sim.server import Exchange, running_urls
+from kunb.signing import Credentials
+from kunb.sim.exchange import Exchange, running_urls
+from kunb.sim.faults import Faults
 
 __all__ = ["SimHandle", "default_credentials", "default_url", "simulator_urls", "start", "stop"]
 
@@ -48,12 +50,12 @@ class SimHandle:
         return self.exchange.ws_url
 
     @property
-    def credentials(self) -> Any:
-        """The demo user's credentials when the trading layer provides them, else None."""
+    def credentials(self) -> Credentials:
+        """The demo user's credentials."""
         return self.exchange.credentials
 
     @property
-    def faults(self) -> Any:
+    def faults(self) -> Faults:
         return self.exchange.faults
 
     @property
@@ -130,7 +132,7 @@ def default_url() -> str | None:
     return handle.url if handle is not None and handle.running else None
 
 
-def default_credentials() -> Any:
+def default_credentials() -> Credentials | None:
     """The demo user's Credentials of the exchange :func:`start` made current, or None."""
     handle = _current
     return handle.credentials if handle is not None and handle.running else None

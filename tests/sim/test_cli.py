@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 import kunb.sim
-from kunb.sim.server import ExchangeState
+from kunb.sim.exchange import ExchangeState
 
 KUNB_SCRIPT = Path(sys.executable).parent / "kunb"
 
