@@ -18,8 +18,8 @@ a ``MATCH``/``FILL`` event with a last fill size ``lS`` > 0 is a ``match`` (``ls
 become ``match_price``/``match_size``/``trade_id``/``liquidity``), followed, when it ended the order, by
 ``filled`` (``os`` 3) or ``canceled`` (5, 6), as classic pushes ``match`` then ``filled``; otherwise
 ``OPEN`` -> ``received`` (``os`` 0) or ``open``, ``UPDATE``/``TRIGGER`` -> ``update``, ``CANCEL`` ->
-``canceled``, and a missing or unknown ``eT`` takes the kind of its ``os``. Order pushes make no
-:class:`~kunb.events.Fill`: fills come from the ``execution`` channel, with their fee.
+``canceled``, and a missing or unknown ``eT`` takes the kind of its ``os`` (4 -> ``update``). Order
+pushes make no :class:`~kunb.events.Fill`: fills come from the ``execution`` channel, with their fee.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ _KIND_OF_STATUS = {
     1: "update",
     2: "open",
     3: "filled",
-    4: "match",
+    4: "update",  # not "match": without eT MATCH/FILL nothing says this push is a new fill
     5: "canceled",
     6: "canceled",
 }
