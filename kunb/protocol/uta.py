@@ -11,11 +11,13 @@ A *topic* is one subscription frame, named by a key that is also derivable from 
 ``obu.SPOT:BTC-USDT:increment@10ms``, ``kline.SPOT:BTC-USDT:1min``, ``ticker.SPOT:BTC-USDT``,
 ``orderAll.UNIFIED``, ``order.UNIFIED:BTC-USDT``, ``execution.UNIFIED``, ``balance.UNIFIED``.
 
-**One interface for both protocols** (proposed for :mod:`kunb.net.connection`). :class:`UtaSession`
-subclasses :class:`~kunb.protocol.classic.Session`, so it keeps its keepalive (``reset``, ``ping``,
-``ping_due``, ``link_dead``, ``next_wakeup``) and answers ``receive(frame)`` with the same event types
-(``Welcome``, ``Pong``, ``Ack``, ``RequestError``, ``Message``, ``Notice``). What a connection does
-differently per protocol is small and explicit:
+**One interface for both protocols** (proposed for :mod:`kunb.net.connection`). :class:`UtaSession` has
+the methods the connection calls on the classic :class:`~kunb.protocol.classic.Session` (``reset``,
+``request(kind, topic, now)``, ``ping``, ``ping_due``, ``link_dead``, ``next_wakeup``, ``next_id``,
+``pending``, ``welcomed``) and answers ``receive(frame)`` with the same event types (``Welcome``,
+``Pong``, ``Ack``, ``RequestError``, ``Message``, ``Notice``), plus :class:`AuthResult`. Its keepalive *is*
+a classic session held inside, so the ping rules are written once. What a connection does differently
+per protocol is small and explicit:
 
 * *dial target*: classic fetches a bullet token over REST and dials an ``instanceServers`` endpoint;
   UTA dials :func:`dial_target` (a fixed URL; private: V2 ``op:auth`` after the welcome, or V1
@@ -139,7 +141,7 @@ _PRIVATE_TRADE_TYPES = {"execution.lite": ("UNIFIED", "SPOT", "FUTURES", "CROSS"
 # Channels whose silence after the ack means something is wrong: an obu subscription always starts with
 # a snapshot (depths 1/5/50 every 100 ms, increment@10ms once) and klines push about every second. Ticker
 # and trade push only on trades, private channels only on account activity: silence is normal there.
-_PROMISED = frozenset({"obu", "kline"})
+_PROMISED = frozenset({"kline"})
 _OBU_SNAPSHOT_DEPTHS = frozenset({"1", "5", "50", "increment@10ms"})  # "increment" sends deltas only
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import inspect
 import itertools
 
 import orjson
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from uta_frames import golden
 
 from kunb.exceptions import ConfigurationError, InsecureTransportError, ProtocolError
+from kunb.protocol.classic import Session
 from kunb.protocol.uta import (
     MAX_TOPICS_PRIVATE,
     MAX_TOPICS_PUBLIC,
@@ -555,3 +557,33 @@ def test_orderbook_request():
         orderbook_path("BTC-USDT", limit=50)
     with pytest.raises(ValueError, match="version"):
         orderbook_path("BTC-USDT", version=3)
+
+
+# -- the shared interface ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name", ["reset", "request", "ping", "ping_due", "link_dead", "next_wakeup", "next_id", "receive"]
+)
+def test_takes_every_call_the_connection_makes_on_a_classic_session(name):
+    """A connection can drive either session: each classic method exists with compatible parameters."""
+    classic = inspect.signature(getattr(Session, name)).parameters
+    uta = inspect.signature(getattr(UtaSession, name)).parameters
+    assert list(classic) == list(uta)[: len(classic)]
+    extra = list(uta)[len(classic) :]
+    assert all(uta[p].default is not inspect.Parameter.empty for p in extra), extra
+
+
+def test_drives_like_a_classic_session():
+    """The same sequence of calls (reset, welcome, subscribe, ack, ping, pong) on both sessions."""
+    for s, welcome, ack, pong in (
+        (Session(), {"type": "welcome", "id": "w"}, {"type": "ack"}, {"type": "pong"}),
+        (UtaSession(), golden("welcome"), {"result": True}, {"op": "pong"}),
+    ):
+        s.reset(0.0, ping_interval=5.0, ping_timeout=2.0)
+        assert isinstance(s.receive(welcome), Welcome) and s.welcomed
+        key = "/market/ticker:BTC-USDT" if isinstance(s, Session) else "ticker.SPOT:BTC-USDT"
+        pending, _ = s.request(RequestKind.SUBSCRIBE, key, 1.0)
+        assert s.receive({**ack, "id": pending.id}) == Ack(pending)
+        assert s.next_wakeup() == 5.0 and s.ping_due(5.0)
+        ping_id = orjson.loads(s.ping(5.0, 3))["id"]
+        assert s.receive({**pong, "id": ping_id}) == Pong(ping_id, True)
+        assert not s.link_dead(100.0, 3)
