@@ -1,0 +1,493 @@
+"""The UTA protocol's decoder: KuCoin's UTA pushes and REST answers -> :mod:`kunb.events`, once.
+
+Public ``ticker``, ``trade``, ``kline`` and ``obu`` pushes, private ``orderAll``/``order``, ``execution``
+(and ``execution.lite``) and ``balance`` pushes, and the signed ``GET /api/ua/v1|v2/market/orderbook``
+snapshot become the same normalized events the classic decoder makes (wire shapes: ``kucoin-uta.md``
+sections 3-4; what kunb accepts where the sources disagree: ``docs/reference/uta-protocol.md``).
+
+The decoder takes the parsed dict (text or binary frames are JSON-decoded alike before it). Integers are
+exact whether sent as JSON numbers or strings: orjson parses numbers up to 2**64 as ``int``, and a float
+(a larger number, or one with a fraction) is refused where an exact integer is due. ``T`` routes
+case-insensitively, ``S`` is case-folded; pushes of channels kunb does not model decode to no event, and
+a push its channel cannot read raises :class:`~kunb.exceptions.ProtocolError` naming the channel.
+
+**Orders** (kucoin-uta.md 4, ``os`` and ``eT``) map onto the classic kinds and statuses of
+:class:`~kunb.events.OrderEvent`: status ``os`` 0 -> ``new``; 2 -> ``open``; 4 -> ``match``; 1, 3, 5, 6 ->
+``done`` (1 is a conditional order that triggered: the order it creates arrives under its own id). Kind:
+a ``MATCH``/``FILL`` event with a last fill size ``lS`` > 0 is a ``match`` (``ls``/``lS``/``ti``/``lR``
+become ``match_price``/``match_size``/``trade_id``/``liquidity``), followed, when it ended the order, by
+``filled`` (``os`` 3) or ``canceled`` (5, 6), as classic pushes ``match`` then ``filled``; otherwise
+``OPEN`` -> ``received`` (``os`` 0) or ``open``, ``UPDATE``/``TRIGGER`` -> ``update``, ``CANCEL`` ->
+``canceled``, and a missing or unknown ``eT`` takes the kind of its ``os`` (4 -> ``update``). Order
+pushes make no :class:`~kunb.events.Fill`: fills come from the ``execution`` channel, with their fee.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ..events import (
+    BalanceChange,
+    BookDelta,
+    BookSnapshot,
+    Candle,
+    Event,
+    Fill,
+    Level,
+    LevelChange,
+    OrderEvent,
+    Tick,
+    Trade,
+)
+from ..exceptions import ProtocolError
+from .classic_decoder import parse_price, parse_size
+
+__all__ = ["INCREMENT_10MS_LEVELS", "UtaDecoder", "exact_int", "stamp_ns"]
+
+INCREMENT_10MS_LEVELS = 500  # kucoin-uta.md 3.5 (AN1): increment@10ms keeps the top 500 levels per side
+_MAX_EXACT_FLOAT = 2**53  # beyond this a JSON float has lost digits (kucoin-uta.md 3.1)
+_NAN = float("nan")
+_INF = float("inf")
+_PRICE_CACHE = 65_536  # parsed prices kept per decoder: levels recur, and a dict hit is ~6x cheaper
+_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, InvalidOperation)
+_SIDES = {"buy": "buy", "sell": "sell"}
+
+# os -> the classic status after the event, and the kind an event of unknown eT takes (module docstring)
+_STATUS = {0: "new", 1: "done", 2: "open", 3: "done", 4: "match", 5: "done", 6: "done"}
+_KIND_OF_STATUS = {
+    0: "received",
+    1: "update",
+    2: "open",
+    3: "filled",
+    4: "update",  # not "match": without eT MATCH/FILL nothing says this push is a new fill
+    5: "canceled",
+    6: "canceled",
+}
+# eT -> the status when os is missing
+_STATUS_OF_EVENT = {
+    "OPEN": "open",
+    "UPDATE": "open",
+    "MATCH": "match",
+    "FILL": "match",
+    "CANCEL": "done",
+    "TRIGGER": "done",
+}
+_FILL_EVENTS = frozenset({"MATCH", "FILL"})
+_ZERO = Decimal(0)
+
+Handler = Callable[[str, Mapping[str, Any], Mapping[str, Any], int], tuple[Event, ...]]
+
+
+def exact_int(value: Any) -> int:
+    """An integer sent as a JSON number or a string of ASCII digits, exactly.
+
+    Raises:
+        ProtocolError: a float that is not integral or above 2**53 (its digits are lost), a bool, or a
+            string that is not plain digits.
+    """
+    cls = value.__class__
+    if cls is int:
+        return value
+    if cls is str:
+        if value.isascii() and value.isdigit():
+            return int(value)
+        raise ProtocolError(f"not an integer: {value!r}")
+    if cls is float and value.is_integer() and abs(value) <= _MAX_EXACT_FLOAT:
+        return int(value)
+    raise ProtocolError(f"not an exact integer: {value!r}")
+
+
+def stamp_ns(value: Any) -> int:
+    """A timestamp in nanoseconds, whatever unit it came in (s, ms, us or ns, told apart by magnitude).
+
+    UTA mixes units in the same field (kucoin-uta.md 5: ``U`` is ns on UNIFIED balances and an ms string
+    on FUNDING; the mark-price doc example has ``P`` in ms), and the ranges do not overlap for any date
+    between 1973 and 5138.
+
+    Raises:
+        ProtocolError: not an exact integer.
+    """
+    stamp = exact_int(value)
+    if stamp < 100_000_000_000:  # seconds
+        return stamp * 1_000_000_000
+    if stamp < 100_000_000_000_000:  # milliseconds
+        return stamp * 1_000_000
+    if stamp < 100_000_000_000_000_000:  # microseconds
+        return stamp * 1_000
+    return stamp
+
+
+def _time(data: Mapping[str, Any], key: str, frame: Mapping[str, Any]) -> int:
+    """``data[key]`` as ns, else the gateway's push time ``P``."""
+    value = data.get(key)
+    return stamp_ns(frame["P"] if value is None or value == "" else value)
+
+
+def _side(value: Any) -> str:
+    side = _SIDES.get(str(value).lower())
+    if side is None:
+        raise ProtocolError(f"side {value!r} is neither buy nor sell")
+    return side
+
+
+def _text(value: Any) -> str:
+    """An id sent as a string or a number (``ti`` is both, kucoin-uta.md 3.3), exactly."""
+    if value is None:
+        return ""
+    if value.__class__ is str:
+        return value
+    return str(exact_int(value))
+
+
+def _lower(value: Any) -> str:
+    return "" if value is None else str(value).lower()
+
+
+def _float(value: Any) -> float:
+    """An optional wire number (string or number); missing or empty is NaN."""
+    if value is None or value == "":
+        return _NAN
+    return float(value)
+
+
+def _dec(value: Any) -> Decimal:
+    if value is None or value == "" or value is True or value is False:
+        raise ProtocolError(f"a decimal field is missing or not a number: {value!r}")
+    number = Decimal(str(value))
+    if not number.is_finite():
+        raise ProtocolError(f"not a finite decimal: {value!r}")
+    return number
+
+
+def _dec_or_none(value: Any) -> Decimal | None:
+    return None if value is None or value == "" else _dec(value)
+
+
+def _symbol(data: Mapping[str, Any]) -> str:
+    symbol = data["s"]
+    if symbol.__class__ is not str or not symbol:
+        raise ProtocolError(f"symbol {symbol!r} is not a non-empty string")
+    return symbol
+
+
+class UtaDecoder:
+    """Decodes UTA pushes and REST answers into normalized events (see the module docstring).
+
+    One decoder per driver: it keeps a cache of parsed price strings, which recur constantly in a book.
+    """
+
+    def __init__(self) -> None:
+        self._prices: dict[str, float] = {}
+        self._handlers: dict[str, Handler] = {
+            "ticker": self._ticker,
+            "trade": self._trade,
+            "kline": self._kline,
+            "obu": self._obu,
+            "orderall": self._order,
+            "order": self._order,
+            "execution": self._execution,
+            "execution.lite": self._execution,
+            "balance": self._balance,
+        }
+        # Canonical spellings too, so the usual T finds its handler without lower-casing it.
+        self._handlers.update({"orderAll": self._order})
+
+    # -- pushes ----------------------------------------------------------------------------------
+    def decode(self, frame: Mapping[str, Any], received_ns: int) -> tuple[Event, ...]:
+        """The events of one data push ``{"T", "P", "d"}`` (no event for channels kunb does not model).
+
+        Raises:
+            ProtocolError: no ``T``, or the push lacks a field its channel has or has an unreadable one.
+        """
+        push_type = frame.get("T")
+        if push_type.__class__ is not str:
+            raise ProtocolError(f"push without a T: {push_type!r}")
+        name, dot, qualifier = push_type.rpartition(".")
+        if not dot:
+            name = push_type  # fixed T (mark-price, funding-fee...): no qualifier
+        handlers = self._handlers
+        handler = handlers.get(name) or handlers.get(name.lower())
+        if handler is None:
+            return ()
+        data = frame.get("d")
+        if data.__class__ is not dict:
+            raise ProtocolError(f"{push_type} push whose d is not an object")
+        try:
+            return handler(qualifier, frame, data, received_ns)
+        except ProtocolError as exc:
+            raise ProtocolError(f"unreadable {push_type} push: {exc}") from exc
+        except _ERRORS as exc:
+            raise ProtocolError(f"unreadable {push_type} push: {exc!r}") from exc
+
+    def _price(self, text: str) -> float:
+        price = self._prices.get(text)
+        if price is None:
+            cache = self._prices
+            if len(cache) >= _PRICE_CACHE:
+                cache.clear()
+            price = cache[text] = parse_price(text)
+        return price
+
+    def _levels(self, rows: Iterable[Sequence[Any]], *, bids: bool) -> tuple[Level, ...]:
+        """Snapshot levels, best first (bids descending, asks ascending): KuCoin sends them so (live
+        probe), but kucoin-uta.md 3.5 says to apply by price anyway. Size ``"0"`` is no level."""
+        price = self._price
+        levels = [(price(row[0]), parse_size(row[1])) for row in rows]  # futures RPI: [p, non-RPI, RPI]
+        levels = [level for level in levels if level[1] > 0.0]
+        levels.sort(reverse=bids)
+        return tuple(levels)
+
+    def _changes(self, rows: Iterable[Sequence[Any]], sequence: int) -> tuple[LevelChange, ...]:
+        price = self._price
+        out = []
+        for row in rows:  # the hot loop of a 10 ms book: parse_size inlined
+            size = float(row[1])
+            if not 0.0 <= size < _INF:
+                raise ProtocolError(f"size {row[1]!r} is not a finite, non-negative number")
+            out.append((price(row[0]), size, sequence))
+        return tuple(out)
+
+    def _ticker(
+        self, qualifier: str, frame: Mapping[str, Any], data: Mapping[str, Any], rx: int
+    ) -> tuple[Event, ...]:
+        sequence = data.get("E")
+        return (
+            Tick(
+                _symbol(data),
+                _time(data, "M", frame),
+                rx,
+                None if sequence is None else exact_int(sequence),
+                _float(data.get("l")),
+                _float(data.get("q")),
+                float(data["b"]),  # kucoin-uta.md 3.2: b is the bid (ccxt swaps a and b: its bug)
+                _float(data.get("B")),
+                float(data["a"]),
+                _float(data.get("A")),
+            ),
+        )
+
+    def _trade(
+        self, qualifier: str, frame: Mapping[str, Any], data: Mapping[str, Any], rx: int
+    ) -> tuple[Event, ...]:
+        sequence = data.get("E")
+        trade_id = data.get("ti")
+        return (
+            Trade(
+                _symbol(data),
+                _time(data, "M", frame),
+                rx,
+                None if sequence is None else exact_int(sequence),
+                _text(sequence if trade_id is None or trade_id == "" else trade_id),  # spot: E == ti
+                _side(data["S"]),
+                float(data["p"]),
+                float(data["q"]),
+            ),
+        )
+
+    def _kline(
+        self, qualifier: str, frame: Mapping[str, Any], data: Mapping[str, Any], rx: int
+    ) -> tuple[Event, ...]:
+        return (
+            Candle(
+                _symbol(data),
+                str(data["i"]),
+                stamp_ns(data["O"]),  # seconds on the wire (kucoin-uta.md 3.4)
+                stamp_ns(frame["P"]),  # a kline carries no other time
+                rx,
+                float(data["o"]),
+                float(data["c"]),
+                float(data["h"]),
+                float(data["l"]),
+                float(data["v"]),
+                float(data["a"]),
+            ),
+        )
+
+    def _obu(
+        self, qualifier: str, frame: Mapping[str, Any], data: Mapping[str, Any], rx: int
+    ) -> tuple[Event, ...]:
+        depth_name = frame.get("dp")
+        kind = frame.get("t")
+        if kind is None:  # depths 1/5/50 only ever send snapshots, the increments only deltas
+            snapshot = depth_name.__class__ is str and depth_name.isdigit()
+        else:
+            snapshot = str(kind).lower() == "snapshot"
+            if not snapshot and str(kind).lower() != "delta":
+                raise ProtocolError(f"t must be snapshot or delta, not {kind!r}")
+        first = exact_int(data["O"])
+        last = exact_int(data["C"])
+        if first > last:
+            raise ProtocolError(f"O {first} after C {last}")
+        symbol = _symbol(data)
+        time_ns = _time(data, "M", frame)
+        if snapshot:
+            return (
+                BookSnapshot(
+                    symbol,
+                    time_ns,
+                    rx,
+                    last,  # O == C on snapshots (kucoin-uta.md 3.5)
+                    self._levels(data["b"], bids=True),
+                    self._levels(data["a"], bids=False),
+                    _snapshot_depth(depth_name),
+                ),
+            )
+        # Every change of a delta gets sequence C: sizes are absolute for the whole O..C range.
+        return (
+            BookDelta(
+                symbol,
+                time_ns,
+                rx,
+                first,
+                last,
+                self._changes(data["b"], last),
+                self._changes(data["a"], last),
+            ),
+        )
+
+    def _order(
+        self, qualifier: str, frame: Mapping[str, Any], data: Mapping[str, Any], rx: int
+    ) -> tuple[Event, ...]:
+        raw_status = data.get("os")
+        os_ = None if raw_status is None or raw_status == "" else exact_int(raw_status)
+        event_type = str(data.get("eT") or "").upper()
+        if os_ is not None and os_ not in _STATUS:
+            raise ProtocolError(f"unknown order status os={os_}")
+        if os_ is None and event_type not in _STATUS_OF_EVENT:
+            raise ProtocolError(f"order push with neither a status os nor a known event eT ({event_type!r})")
+        status = _STATUS[os_] if os_ is not None else _STATUS_OF_EVENT[event_type]
+        last_size = _dec_or_none(data.get("lS"))
+        base = OrderEvent(
+            _text(data["oi"]),
+            _text(data.get("ci")),
+            _symbol(data),
+            _side(data["S"]),
+            _lower(data.get("oT")),
+            "",
+            status,
+            _dec_or_none(data.get("p")),  # "" for market orders
+            None
+            if str(data.get("qU") or "").upper() == "QUOTECCY"
+            else _dec_or_none(data.get("q")),  # q in funds
+            _dec_or_none(data.get("fS")),
+            _dec_or_none(data.get("rS")),
+            _dec_or_none(data.get("cS")),  # canceled size (ccxt, TG; the universal SDK says status [!])
+            None,
+            None,
+            "",
+            "",
+            None if data.get("O") in (None, "") else stamp_ns(data["O"]),
+            _time(data, "U", frame),
+            rx,
+        )
+        if event_type in _FILL_EVENTS and last_size is not None and last_size > _ZERO:
+            match = base._replace(
+                kind="match",
+                status="match",
+                match_price=_dec(data["ls"]),  # the last fill's price (ls == aP in the doc example [!])
+                match_size=last_size,
+                trade_id=_text(data.get("ti")),
+                liquidity=_lower(data.get("lR")),
+            )
+            if status != "done":
+                return (match,)
+            return (match, base._replace(kind=_KIND_OF_STATUS[os_] if os_ is not None else "filled"))
+        if event_type == "OPEN":
+            kind = "received" if os_ == 0 else "open"
+        elif event_type in ("UPDATE", "TRIGGER"):
+            kind = "update"
+        elif event_type == "CANCEL":
+            kind = "canceled"
+        elif os_ is not None:
+            kind = _KIND_OF_STATUS[os_]
+        else:
+            kind = "filled"  # a FILL/MATCH without a fill size and without os: the order is at its end
+        return (base._replace(kind=kind),)
+
+    def _execution(
+        self, qualifier: str, frame: Mapping[str, Any], data: Mapping[str, Any], rx: int
+    ) -> tuple[Event, ...]:
+        return (
+            Fill(
+                _text(data["oi"]),  # "0" for liquidation, ADL and settlement fills
+                _text(data["ti"]),
+                _symbol(data),
+                _side(data["S"]),
+                _dec(data["p"]),
+                _dec(data["q"]),
+                _dec_or_none(data.get("f")),  # execution.lite carries no fee
+                str(data.get("fC") or ""),
+                _lower(data.get("lR")),
+                _time(data, "E", frame),
+                rx,
+            ),
+        )
+
+    def _balance(
+        self, qualifier: str, frame: Mapping[str, Any], data: Mapping[str, Any], rx: int
+    ) -> tuple[Event, ...]:
+        currency = data["c"]
+        if currency.__class__ is not str or not currency:
+            raise ProtocolError(f"currency {currency!r} is not a non-empty string")
+        return (
+            BalanceChange(
+                currency,
+                qualifier.lower() or "unified",  # balance.UNIFIED / balance.FUNDING / balance.ISOLATED
+                "",
+                _dec(data["b"]),  # the balance (ccxt's total); e is equity and may be null
+                _dec(data["a"]),
+                _dec(data["h"]),
+                None,
+                None,
+                "",
+                "",
+                "",
+                _time(data, "U", frame),  # ns on UNIFIED, an ms string on FUNDING
+                rx,
+            ),
+        )
+
+    # -- REST answers ----------------------------------------------------------------------------
+    def book_snapshot(
+        self,
+        data: Mapping[str, Any],
+        received_ns: int,
+        *,
+        depth: int | None = None,
+        symbol: str | None = None,
+    ) -> BookSnapshot:
+        """``data`` of the signed ``GET /api/ua/v1|v2/market/orderbook`` (``limit`` FULL: ``depth``
+        ``None``; 20/100: that number, see :func:`kunb.protocol.uta.orderbook_depth`).
+
+        Raises:
+            ProtocolError: no readable ``sequence``, ``bids`` or ``asks``.
+        """
+        name = symbol or data.get("symbol") or "?"
+        try:
+            stamp = data.get("time")
+            return BookSnapshot(
+                str(symbol or data["symbol"]),
+                0 if stamp is None else stamp_ns(stamp),  # the v1 answer has no time
+                received_ns,
+                exact_int(data["sequence"]),
+                self._levels(data["bids"], bids=True),
+                self._levels(data["asks"], bids=False),
+                depth,
+            )
+        except ProtocolError as exc:
+            raise ProtocolError(f"unreadable UTA order book snapshot of {name}: {exc}") from exc
+        except _ERRORS as exc:
+            raise ProtocolError(f"unreadable UTA order book snapshot of {name}: {exc!r}") from exc
+
+
+def _snapshot_depth(depth_name: Any) -> int | None:
+    """Levels per side an obu snapshot has at most: ``dp`` 1/5/50, 500 for ``increment@10ms``."""
+    if depth_name is None or depth_name == "increment":
+        return None
+    if depth_name == "increment@10ms":
+        return INCREMENT_10MS_LEVELS
+    if depth_name.__class__ is str and depth_name.isascii() and depth_name.isdigit():
+        return int(depth_name)
+    raise ProtocolError(f"unknown obu depth dp={depth_name!r}")
