@@ -20,6 +20,7 @@ any two steps is repaired by :func:`recover` without losing or duplicating rows.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -47,11 +48,11 @@ __all__ = [
     "DirectoryLock",
     "Journal",
     "Recovery",
+    "absolute_hour",
     "compact_hour",
     "convert_journal",
     "journal_paths",
     "pending_pieces",
-    "absolute_hour",
     "read_journal",
     "recover",
     "repair",
@@ -210,7 +211,7 @@ def _split(out: Path, table_name: Table, data: pa.Table, stem: str) -> Iterator[
     sorted_keys = keys[order]
     bounds = [0, *(np.flatnonzero(np.diff(sorted_keys)) + 1).tolist(), len(sorted_keys)]
     keep = [name for name in data.column_names if name != column]
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+    for start, stop in itertools.pairwise(bounds):
         key = int(sorted_keys[start])
         code, hour = divmod(key, 1_000_000_000)
         date = np.datetime64(hour, "h").astype("datetime64[D]")
@@ -353,8 +354,8 @@ def repair(root: Path, *, compact: bool, before_hour: int | None = None) -> Reco
     for path in journal_paths(root):
         data = read_journal(path)
         report.rows_recovered += 0 if data is None else data.num_rows
-        pieces, _ = convert_journal(root, path)
-        report.pieces.extend(p.path for p in pieces)
+        converted, _ = convert_journal(root, path)
+        report.pieces.extend(p.path for p in converted)
         report.journals_converted += 1
     for (folder, hour), pieces in pending_pieces(root).items():
         hour_file = folder / f"{hour}.parquet"
@@ -364,9 +365,9 @@ def repair(root: Path, *, compact: bool, before_hour: int | None = None) -> Reco
                 if piece.name in done:
                     piece.unlink()
                     report.replaced_pieces_removed += 1
-        if compact and (before_hour is None or absolute_hour(folder, hour) < before_hour):
-            if compact_hour(folder, hour) is not None:
-                report.hours_compacted += 1
+        due = compact and (before_hour is None or absolute_hour(folder, hour) < before_hour)
+        if due and compact_hour(folder, hour) is not None:
+            report.hours_compacted += 1
     return report
 
 

@@ -186,7 +186,7 @@ class BackgroundWriter:
                     self.dropped += len(self._queue)  # a put racing the last drain: counted, not lost
                     self._state = WriterState.CLOSED
                     return
-        except BaseException as exc:  # noqa: BLE001 - reported through state/error, never lost
+        except BaseException as exc:
             self.error = exc
             self._state = WriterState.FAILED
             self._closing = True  # refuse (and count) further items

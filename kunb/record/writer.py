@@ -25,8 +25,8 @@ from ..exceptions import ConfigurationError
 from .files import (
     JOURNAL_DIR,
     DirectoryLock,
-    absolute_hour,
     Journal,
+    absolute_hour,
     compact_hour,
     convert_journal,
     pending_pieces,
@@ -34,7 +34,7 @@ from .files import (
 )
 from .shadow import ShadowBooks
 from .tables import SCHEMAS, TABLE_OF, Table, periodic_snapshot_batch, to_batch
-from .worker import BackgroundWriter, WriterState
+from .worker import BackgroundWriter, WriterState, log
 
 __all__ = ["Recorder", "RecorderStats"]
 
@@ -269,7 +269,7 @@ class Recorder(BackgroundWriter):
             try:
                 journal.flush()
                 journal.close()
-            except Exception:  # noqa: BLE001 - already failing; the journal stays for recover()
-                pass
+            except Exception:  # already failing; the journal stays for recover()
+                log.debug("could not close %s", journal.path, exc_info=True)
         self._journals = {}
         self._lock_file.release()
