@@ -178,7 +178,9 @@ class ClassicDecoder:
         return (
             BookDelta(
                 data.get("symbol") or arg,
-                int(data["time"]) * _MS,
+                # 0 (unknown) when absent: KuCoin's level2 pushes had no time before 2022 (the real
+                # session in shared/recorded, 2021-04-25, has none)
+                int(data.get("time") or 0) * _MS,
                 received_ns,
                 int(data["sequenceStart"]),
                 int(data["sequenceEnd"]),
