@@ -330,9 +330,7 @@ class Dataset:
         else:
             step = interval_seconds(interval) * 1_000_000
             offset = _MONDAY_US if interval.endswith("week") else 0
-            bucket = (
-                f"make_timestamp((epoch_us(time) - {offset}) // {step} * {step} + {offset})::TIMESTAMPTZ"
-            )
+            bucket = f"make_timestamp((epoch_us(time) - {offset}) // {step} * {step} + {offset})::TIMESTAMPTZ"
         frame = self.con.execute(
             f"""
             SELECT {bucket} AS start,

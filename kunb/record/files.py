@@ -75,9 +75,9 @@ def write_parquet(table: pa.Table, path: Path, *, metadata: dict[bytes, bytes] |
     """Write ``table`` to ``path`` via a hidden temporary file and a rename; returns the bytes written."""
     if metadata:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, tmp, compression=_COMPRESSION)
         size = tmp.stat().st_size
         os.replace(tmp, path)
