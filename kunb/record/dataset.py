@@ -134,11 +134,16 @@ class Dataset:
             parts.append(f"SELECT *, CAST(time AS DATE) AS date FROM _empty_{name}")
         self.con.execute(f"CREATE OR REPLACE VIEW {name} AS " + " UNION ALL BY NAME ".join(parts))
 
+    def _one(self, query: str, params: Any = None) -> tuple[Any, ...] | None:
+        """The first row of a query (fetched to the end: DuckDB keeps an unfinished result busy)."""
+        rows = self.con.execute(query, params).fetchall()
+        return rows[0] if rows else None
+
     # -- tables ---------------------------------------------------------------------------------
     @property
     def tables(self) -> list[Table]:
         """Tables with at least one row."""
-        return [name for name in TABLES if self.con.execute(f"SELECT 1 FROM {name} LIMIT 1").fetchone()]
+        return [name for name in TABLES if self._one(f"SELECT 1 FROM {name} LIMIT 1")]
 
     def table(self, name: Table) -> duckdb.DuckDBPyRelation:
         """A table as a DuckDB relation (lazy: filter, aggregate, ``.df()``, ``.arrow()``...)."""
@@ -205,35 +210,35 @@ class Dataset:
             raise ConfigurationError("give at= or sequence=, not both")
         con = self.con
         if sequence is not None:
-            snap = con.execute(
+            snap = self._one(
                 "SELECT sequence, max(time) FROM book_snapshots WHERE symbol = ? AND depth IS NULL "
                 "AND sequence <= ? GROUP BY sequence ORDER BY sequence DESC LIMIT 1",
                 [symbol, sequence],
-            ).fetchone()
+            )
         else:
             limit = _timestamp(at).to_pydatetime() if at is not None else None
-            snap = con.execute(
+            snap = self._one(
                 "SELECT sequence, max(time) FROM book_snapshots WHERE symbol = ? AND depth IS NULL "
                 "AND sequence IS NOT NULL AND (? IS NULL OR time <= ?) GROUP BY sequence "
                 "ORDER BY max(time) DESC, sequence DESC LIMIT 1",
                 [symbol, limit, limit],
-            ).fetchone()
+            )
         if snap is None:
             raise ConfigurationError(f"no full book snapshot of {symbol} recorded before that point")
         base, base_time = snap
         if sequence is not None:
             target = sequence
         else:
-            row = con.execute(
+            row = self._one(
                 "SELECT max(sequence_end) FROM book_deltas WHERE symbol = ? AND sequence_end > ? "
                 "AND (? IS NULL OR time <= ?)",
                 [symbol, base, limit, limit],
-            ).fetchone()
+            )
             target = base if row is None or row[0] is None else int(row[0])
-        applied, last_time = con.execute(
+        applied, last_time = self._one(
             "SELECT count(*), max(time) FROM book_deltas WHERE symbol = ? AND sequence > ? AND sequence <= ?",
             [symbol, base, target],
-        ).fetchone() or (0, None)
+        ) or (0, None)
         levels = con.execute(
             """
             WITH rows AS (
@@ -267,7 +272,7 @@ class Dataset:
         """True when the recorded deltas cover every sequence in ``(after, until]``."""
         if until <= after:
             return True
-        gaps = self.con.execute(
+        gaps = self._one(
             """
             WITH ranges AS (
                 SELECT DISTINCT sequence_start, sequence_end FROM book_deltas
@@ -283,7 +288,7 @@ class Dataset:
             FROM ordered
             """,
             [symbol, after, until, after],
-        ).fetchone()
+        )
         return gaps is not None and gaps[0] == 0 and gaps[1] is not None and gaps[1] >= until
 
     def sequence_gaps(self, symbol: str | None = None) -> pd.DataFrame:
