@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterator
 from decimal import Decimal
@@ -26,7 +27,9 @@ from kunb.events import (
 
 T0 = 1_700_000_000_000_000_000  # 2023-11-14 22:13:20 UTC, in ns
 SECOND = 1_000_000_000
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "recorded" / "kucoin-2021-04-25"
+# shared/ sits beside the repository (as in CI); KUNB_SHARED points elsewhere (a worktree elsewhere)
+SHARED = Path(os.environ.get("KUNB_SHARED") or Path(__file__).resolve().parents[3] / "shared")
+RECORDED = SHARED / "recorded" / "kucoin-2021-04-25"
 
 
 def one_of_each(symbol: str = "BTC-USDT", t: int = T0) -> list[Event]:
