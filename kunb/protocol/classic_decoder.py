@@ -202,9 +202,9 @@ class ClassicDecoder:
                 None if sequence is None else int(sequence),
                 _float(data.get("price")),
                 _float(data.get("size")),
-                float(data["bestBid"]),
+                _float(data["bestBid"]),  # null when that side of the book is empty (kunb.sim sends it)
                 _float(data.get("bestBidSize")),
-                float(data["bestAsk"]),
+                _float(data["bestAsk"]),
                 _float(data.get("bestAskSize")),
             ),
         )

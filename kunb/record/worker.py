@@ -68,7 +68,7 @@ class BackgroundWriter:
         self._closing = False
         self.error: BaseException | None = None
         self.dropped = 0  #: items refused because the queue was full or the writer had stopped
-        self.accepted = 0  #: items queued
+        self._accepted = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def _start(self) -> None:
@@ -82,13 +82,18 @@ class BackgroundWriter:
             self.dropped += 1
             return
         queue.append(item)
-        self.accepted += 1
+        self._accepted += 1
         if size >= self._wake_at:
             self._wake.set()
 
     @property
     def state(self) -> WriterState:
         return self._state
+
+    @property
+    def accepted(self) -> int:
+        """Items queued so far (written, or waiting for the thread)."""
+        return self._accepted
 
     @property
     def queued(self) -> int:
@@ -153,7 +158,8 @@ class BackgroundWriter:
             raise RecordingError(f"{self._thread.name} failed: {self.error}") from self.error
 
     # -- thread side ----------------------------------------------------------------------------
-    def _drain(self) -> list[Any]:
+    def _drain(self) -> Any:
+        """Everything queued now (falsy when nothing)."""
         queue = self._queue
         pop = queue.popleft
         return [pop() for _ in range(len(queue))]

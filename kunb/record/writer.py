@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..events import BookDelta, BookSnapshot, Event, Integrity
+from ..events import BookSnapshot, Event, Integrity
 from ..exceptions import ConfigurationError
 from .files import (
     JOURNAL_DIR,
@@ -71,7 +72,7 @@ class Recorder(BackgroundWriter):
             journals). ``None``: only at close, :meth:`checkpoint` or when a journal exceeds
             ``rotate_bytes`` (for offline imports).
         rotate_bytes: a journal larger than this is converted at the next flush.
-        capacity: events the queue holds; beyond it events are dropped and counted.
+        capacity: events of one type the queue holds; beyond it they are dropped and counted.
         snapshot_every: seconds (of exchange time) between the book snapshots the recorder writes from
             the deltas (``origin = 'recorder'``), so rebuilding a past book needs few deltas; ``None``:
             only the snapshots the feed delivered.
@@ -120,14 +121,33 @@ class Recorder(BackgroundWriter):
         self._files = 0
         self._parquet_bytes = 0
         self._table_of = TABLE_OF
+        # one queue per event type: the sink call is a dict lookup, a length check and an append, and the
+        # thread gets the events already grouped by table
+        self._queues: dict[type, deque[Any]] = {kind: deque() for kind in TABLE_OF}
+        self._drained = 0
         self._start()
 
     # -- loop side ------------------------------------------------------------------------------
     def __call__(self, event: Event) -> None:
         """Queue one event (O(1), no I/O). Unrecorded types raise :class:`TypeError` at once."""
-        if event.__class__ not in self._table_of:
+        queue = self._queues.get(event.__class__)
+        if queue is None:
             raise TypeError(f"the recorder does not record {event.__class__.__name__} events")
-        self._put(event)
+        size = len(queue)
+        if size >= self.capacity or self._closing:
+            self.dropped += 1
+            return
+        queue.append(event)
+        if size >= self._wake_at:
+            self._wake.set()
+
+    @property
+    def accepted(self) -> int:
+        return self._drained + self.queued
+
+    @property
+    def queued(self) -> int:
+        return sum(len(queue) for queue in list(self._queues.values()))
 
     def checkpoint(self, timeout: float | None = 120.0) -> None:
         """Block until everything queued is in Parquet (journals converted, closed hours compacted).
@@ -162,22 +182,32 @@ class Recorder(BackgroundWriter):
         repair(self.out, compact=True, before_hour=now_hour)
         self._to_compact.update(pending_pieces(self.out))
 
-    def _handle(self, items: list[Any]) -> None:
+    def _drain(self) -> list[tuple[Table, list[Any]]]:
+        drained = []
+        for kind, queue in self._queues.items():
+            if queue:
+                pop = queue.popleft
+                drained.append((self._table_of[kind], [pop() for _ in range(len(queue))]))
+        return drained
+
+    def _handle(self, items: list[tuple[Table, list[Any]]]) -> None:
         pending = self._pending
-        table_of = self._table_of
+        for name, events in items:
+            self._drained += len(events)
+            pending[name].extend(events)
         shadow = self._shadow
-        for event in items:
-            pending[table_of[event.__class__]].append(event)
-            if shadow is not None:
-                kind = event.__class__
-                if kind is BookDelta:
-                    snap = shadow.delta(event)
-                    if snap is not None:
-                        self._periodic.append(snap)
-                elif kind is BookSnapshot:
-                    shadow.snapshot(event)
-                elif kind is Integrity:
-                    shadow.integrity(event)
+        if shadow is not None:
+            # per table the order is the feed's; across tables, a gap is noticed before the snapshot that
+            # repairs it, and a snapshot before the deltas after it (the books check sequences anyway)
+            drained = dict(items)
+            for event in drained.get("integrity", ()):
+                shadow.integrity(event)
+            for event in drained.get("book_snapshots", ()):
+                shadow.snapshot(event)
+            for event in drained.get("book_deltas", ()):
+                snap = shadow.delta(event)
+                if snap is not None:
+                    self._periodic.append(snap)
         for name, events in pending.items():
             if len(events) >= _BATCH_ROWS:
                 self._write(name, events)

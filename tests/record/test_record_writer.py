@@ -190,12 +190,20 @@ def test_a_gap_stops_periodic_snapshots_until_the_next_feed_snapshot(tmp_path: P
     market = Market("BTC-USDT")
     with Recorder(tmp_path, snapshot_every=1.0) as recorder:
         recorder(market.snapshot(T0))
-        recorder(market.delta(T0 + SECOND))
-        recorder(Integrity("gap", "BTC-USDT", "missed", None, T0 + SECOND))
-        for i in range(2, 6):
+        recorder(market.delta(T0 + SECOND))  # periodic snapshot at 1001
+        recorder.flush()  # (across tables, order is kept between flushes, not within one)
+        market.sequence += 3  # three pushes lost: the deltas no longer continue the book
+        for i in range(2, 4):
             recorder(market.delta(T0 + i * SECOND))
+        recorder(market.snapshot(T0 + 4 * SECOND))  # the feed resynced (sequence 1006)
+        recorder(market.delta(T0 + 5 * SECOND))  # periodic snapshot at 1007
+        recorder.flush()
+        recorder(Integrity("outage", "", "connection lost", None, T0 + 6 * SECOND))
+        recorder.flush()  # the driver said data was lost: the books are dropped...
+        for i in range(7, 9):
+            recorder(market.delta(T0 + i * SECOND))  # ...even if the sequences look contiguous
     snaps = read_table(tmp_path, "book_snapshots").filter("origin = 'recorder'").df()
-    assert set(snaps["sequence"]) == {1001}
+    assert sorted(set(snaps["sequence"])) == [1001, 1007]
 
 
 def test_recording_the_wrong_type_fails_at_once(tmp_path: Path) -> None:
