@@ -242,6 +242,12 @@ def compact_hour(folder: Path, hour: str) -> tuple[Path, int] | None:
     pieces = sorted(p for p in folder.glob(f"{hour}-*.parquet"))
     if not pieces:
         return None
+    if len(pieces) == 1 and not target.exists():  # nothing to merge: a rename is atomic and free
+        try:
+            os.replace(pieces[0], target)
+            return target, target.stat().st_size
+        except OSError as exc:
+            raise RecordingError(f"cannot rename {pieces[0]}: {exc}") from exc
     sources = ([target] if target.exists() else []) + pieces
     try:
         tables = [pq.read_table(p) for p in sources]

@@ -107,8 +107,12 @@ def test_repeated_kills_at_random_moments_never_duplicate_or_lose_more_than_a_fl
 
 
 def test_recover_is_idempotent_across_every_interrupted_step(tmp_path: Path) -> None:
+    market = Market("BTC-USDT")
     with Recorder(tmp_path, rotate_seconds=None) as recorder:
-        for event in Market("BTC-USDT").events(30, T0, SECOND):
+        for event in market.events(15, T0, SECOND):
+            recorder(event)
+        recorder.checkpoint()  # first pieces
+        for event in market.events(15, T0 + 20 * SECOND, SECOND):
             recorder(event)
         recorder.flush()
         saved = {p.name: p.read_bytes() for p in journal_paths(tmp_path)}
