@@ -333,20 +333,22 @@ def flush_formats(rounds: int) -> dict[int, dict[str, float]]:
         table = pa.Table.from_batches([batch])
         parts = [table.filter(pa.compute.equal(table["symbol"], f"S{i}-USDT")) for i in range(symbols)]
         parquet, journal = [], []
-        with tempfile.TemporaryDirectory(prefix="kunb-bench-") as tmp:
-            with open(Path(tmp) / "j.arrows", "wb") as sink:
-                writer = ipc.new_stream(sink, schema)
-                for r in range(rounds * 3):
-                    start = time.perf_counter()
-                    for i, part in enumerate(parts):
-                        tmp_path = Path(tmp) / f".p{i}-{r}.tmp"
-                        pq.write_table(part, tmp_path, compression="zstd")
-                        os.replace(tmp_path, Path(tmp) / f"p{i}-{r}.parquet")
-                    parquet.append(time.perf_counter() - start)
-                    start = time.perf_counter()
-                    writer.write_batch(batch)
-                    sink.flush()
-                    journal.append(time.perf_counter() - start)
+        with (
+            tempfile.TemporaryDirectory(prefix="kunb-bench-") as tmp,
+            open(Path(tmp) / "j.arrows", "wb") as sink,
+        ):
+            writer = ipc.new_stream(sink, schema)
+            for r in range(rounds * 3):
+                start = time.perf_counter()
+                for i, part in enumerate(parts):
+                    tmp_path = Path(tmp) / f".p{i}-{r}.tmp"
+                    pq.write_table(part, tmp_path, compression="zstd")
+                    os.replace(tmp_path, Path(tmp) / f"p{i}-{r}.parquet")
+                parquet.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                writer.write_batch(batch)
+                sink.flush()
+                journal.append(time.perf_counter() - start)
         out[symbols] = {
             "parquet": statistics.median(parquet) * 1e3,
             "journal": statistics.median(journal) * 1e3,
@@ -357,6 +359,14 @@ def flush_formats(rounds: int) -> dict[int, dict[str, float]]:
 # -- report ----------------------------------------------------------------------------------------
 def _median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def _row(*cells: object) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _smaller(base: float, value: float) -> str:
+    return f"{value:.1f} B ({base / value:.1f}x smaller)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,17 +386,17 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "### Bytes on disk per message",
         "",
-        "| workload | messages | raw JSON (baseline) | raw layer, zstd JSON lines | Parquet tables | both layers | Parquet files |",
+        _row("workload", "messages", "raw JSON (baseline)", "raw layer, zstd JSON lines", "Parquet tables")
+        + " both layers | Parquet files |",
         "|---|---|---|---|---|---|---|",
     ]
     for work in workloads:
         d = disk(work)
-        both = d["raw"] + d["parquet"]
-        lines.append(
-            f"| {work.name} | {d['messages']:,} | {d['json']:.1f} B | {d['raw']:.1f} B ({d['json'] / d['raw']:.1f}x smaller) "
-            f"| {d['parquet']:.1f} B ({d['json'] / d['parquet']:.1f}x smaller) | {both:.1f} B ({d['json'] / both:.1f}x smaller) "
-            f"| {d['files']} |"
-        )
+        json_size = d["json"]
+        cells = [work.name, f"{d['messages']:,}", f"{json_size:.1f} B", _smaller(json_size, d["raw"])]
+        cells += [_smaller(json_size, d["parquet"]), _smaller(json_size, d["raw"] + d["parquet"]), d["files"]]
+        lines.append(_row(*cells))
+
     synthetic = workloads[-1]
     events = synthetic.events
     loop = loop_side(synthetic, args.rounds)
@@ -399,60 +409,100 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "| on the event loop | ns per event | vs `list.append` |",
         "|---|---|---|",
-        f"| for scale: `orjson.loads` + classic decoder, per frame (what the feed pays already) "
-        f"| {_median(loop['decode']):.0f} | |",
-        f"| `list.append` (the floor) | {floor:.0f} | 1.0x |",
-        f"| naive: `orjson.dumps` + `file.write` per event on the loop | {naive:.0f} | {naive / floor:.1f}x |",
-        f"| **`Recorder.__call__`**, writer thread idle (the call itself) | {idle:.0f} | {idle / floor:.1f}x |",
-        f"| **`Recorder.__call__`**, writer thread converting and writing meanwhile (shares the GIL) "
-        f"| {busy:.0f} | {busy / floor:.1f}x |",
+        _row(
+            "for scale: `orjson.loads` + classic decoder, per frame (what the feed pays already)",
+            f"{_median(loop['decode']):.0f}",
+            "",
+        ),
+        _row("`list.append` (the floor)", f"{floor:.0f}", "1.0x"),
+        _row(
+            "naive: `orjson.dumps` + `file.write` per event on the loop",
+            f"{naive:.0f}",
+            f"{naive / floor:.1f}x",
+        ),
+        _row(
+            "**`Recorder.__call__`**, writer thread idle (the call itself)",
+            f"{idle:.0f}",
+            f"{idle / floor:.1f}x",
+        ),
+        _row(
+            "**`Recorder.__call__`**, writer thread converting and writing meanwhile (shares the GIL)",
+            f"{busy:.0f}",
+            f"{busy / floor:.1f}x",
+        ),
     ]
+
     thread = thread_side(events, args.rounds, flush_every=20_000)
-    pandas_rate = _median(thread["pandas"])
+    base = _median(thread["pandas"])
+    rows = [
+        ("naive: `pandas.DataFrame(events).to_parquet()` per flush and table", base),
+        ("**kunb batch builders + Arrow IPC journal** (`to_batch`, `Journal.write`, flush)", None),
+        (
+            "**`Recorder` end to end**: `recorder(event)` for all, then `flush()` (queue, thread, journals)",
+            None,
+        ),
+        ("**journals to Parquet** (`close()`: split by partition and hour, zstd, one file each)", None),
+    ]
+    rates = [base, _median(thread["journal"]), _median(thread["end_to_end"]), _median(thread["convert"])]
     lines += [
         "",
-        f"### Writer thread: events/s from Python objects to flushed files (median of {args.rounds}; 20,000-event flushes)",
+        f"### Writer thread: events/s from Python objects to flushed files (median of {args.rounds}; "
+        "20,000-event flushes)",
         "",
         "| path | events/s | vs pandas |",
         "|---|---|---|",
-        f"| naive: `pandas.DataFrame(events).to_parquet()` per flush and table | {fmt_rate(pandas_rate)} | 1.0x |",
-        f"| **kunb batch builders + Arrow IPC journal** (`to_batch`, `Journal.write`, flush) | {fmt_rate(_median(thread['journal']))} | {_median(thread['journal']) / pandas_rate:.1f}x |",
-        f"| **`Recorder` end to end**: `recorder(event)` for all, then `flush()` (queue, thread, journals) "
-        f"| {fmt_rate(_median(thread['end_to_end']))} | {_median(thread['end_to_end']) / pandas_rate:.1f}x |",
-        f"| **journals to Parquet** (`close()`: split by partition and hour, zstd, one file each) "
-        f"| {fmt_rate(_median(thread['convert']))} | {_median(thread['convert']) / pandas_rate:.1f}x |",
+        *(
+            _row(label, fmt_rate(rate), f"{rate / base:.1f}x")
+            for (label, _), rate in zip(rows, rates, strict=True)
+        ),
     ]
+
     types = price_types(events, args.rounds)
     lines += [
         "",
         "### Prices: float64 or decimal128(38, 18)? (`book_deltas` price and size of the synthetic feed)",
         "",
-        "| type | bytes per value on disk (zstd) | build + write, ns per value | DuckDB `sum(price * size)` |",
+        _row(
+            "type",
+            "bytes per value on disk (zstd)",
+            "build + write, ns per value",
+            "DuckDB `sum(price * size)`",
+        ),
         "|---|---|---|---|",
+        *(
+            _row(kind, f"{row['bytes'] / 2:.2f}", f"{row['ns']:.0f}", row["notional"])
+            for kind, row in types.items()
+        ),
     ]
-    for kind, row in types.items():
-        lines.append(f"| {kind} | {row['bytes'] / 2:.2f} | {row['ns']:.0f} | {row['notional']} |")
+
     flushes = flush_formats(args.rounds)
     lines += [
         "",
-        "### Crash-safe flushing: one Arrow IPC journal append or one Parquet file per partition? (50 ticks per symbol per flush)",
+        "### Crash-safe flushing: one Arrow IPC journal append or one Parquet file per partition?",
         "",
-        "| symbols | Parquet file per symbol, .tmp + rename (ms per flush) | IPC journal append + flush (ms per flush) | ratio |",
+        "50 ticks per symbol per flush.",
+        "",
+        _row("symbols", "Parquet file per symbol, .tmp + rename (ms per flush)", "IPC journal append + flush")
+        + " ratio |",
         "|---|---|---|---|",
+        *(
+            _row(
+                n, f"{row['parquet']:.2f}", f"{row['journal']:.3f}", f"{row['parquet'] / row['journal']:.0f}x"
+            )
+            for n, row in flushes.items()
+        ),
     ]
-    for symbols, row in flushes.items():
-        lines.append(
-            f"| {symbols} | {row['parquet']:.2f} | {row['journal']:.3f} | {row['parquet'] / row['journal']:.0f}x |"
-        )
     lines += [
         "",
-        "Reading: the raw layer alone is the exact record (every frame, for replay) and is what most of the",
-        "disk goes to; the Parquet tables are the queryable copy. Prices are float64: the events already",
-        "carry floats (exact for KuCoin's at most 15 significant digits), decimal128 costs a `Decimal` per",
-        "value to build and its `price * size` overflows DuckDB's DECIMAL(38) without a cast; account",
-        "amounts (few rows, summed exactly) are decimal128(38, 18), which Spark, DuckDB and Polars read.",
-        "Journals: a flush is one append whatever the number of symbols, where Parquet files per partition",
-        "grow with it (and leave thousands of small files to compact).",
+        "Reading: the raw layer is the exact record (every frame, for replay) and the Parquet tables the",
+        "queryable copy; each is several times smaller than the JSON that came over the wire (the real",
+        "session's many small partitions and full-book snapshots weigh more than the synthetic feed's).",
+        "Prices are float64: the events already carry floats (exact for KuCoin's at most 15 significant",
+        "digits), decimal128 costs a `Decimal` per value to build and its `price * size` overflows",
+        "DuckDB's DECIMAL(38) without a cast; account amounts (few rows, summed exactly) are",
+        "decimal128(38, 18), which Spark, DuckDB and Polars read. Journals: a flush is one append",
+        "whatever the number of symbols, where Parquet files per partition grow with it (and leave",
+        "thousands of small files to compact).",
     ]
     body = "\n".join(lines)
     print(body)
