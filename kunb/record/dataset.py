@@ -13,7 +13,7 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 import duckdb
 import pandas as pd
@@ -25,7 +25,7 @@ from .tables import PARTITION, SCHEMAS, TABLES, Table
 
 __all__ = ["Dataset", "PastBook", "interval_seconds"]
 
-TimeLike = str | dt.datetime | pd.Timestamp | int
+TimeLike: TypeAlias = "str | dt.datetime | pd.Timestamp | int"  # naive times are UTC; int: ns
 _UNITS = {"s": 1, "sec": 1, "min": 60, "hour": 3600, "day": 86_400, "week": 604_800}
 _INTERVAL = re.compile(r"^(\d+)(s|sec|min|hour|day|week)$")
 _MONDAY_US = 4 * 86_400 * 1_000_000  # the Unix epoch was a Thursday; KuCoin's weeks start on Monday
