@@ -482,8 +482,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "50 ticks per symbol per flush.",
         "",
-        _row("symbols", "Parquet file per symbol, .tmp + rename (ms per flush)", "IPC journal append + flush")
-        + " ratio |",
+        _row("symbols", "Parquet file per symbol, .tmp + rename (ms per flush)")
+        + " IPC journal append + flush (ms) | ratio |",
         "|---|---|---|---|",
         *(
             _row(
