@@ -349,15 +349,20 @@ def recover(out: str | os.PathLike[str], *, compact: bool = True, lock: bool = T
         guard.release()
 
 
-def repair(root: Path, *, compact: bool, before_hour: int | None = None) -> Recovery:
+def repair(
+    root: Path, *, compact: bool, before_hour: int | None = None, exclude: str | None = None
+) -> Recovery:
     """:func:`recover` without the lock (the caller holds it); compacts only hours before ``before_hour``
-    (hours since the epoch) when given."""
+    (hours since the epoch) when given, and leaves the journals of run ``exclude`` (a running recorder's)
+    alone."""
     report = Recovery()
     for tmp in _hidden_temporaries(root):
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
             report.temporaries_removed += 1
     for path in journal_paths(root):
+        if exclude is not None and f".{exclude}-" in path.name:
+            continue
         data = read_journal(path)
         report.rows_recovered += 0 if data is None else data.num_rows
         converted, _ = convert_journal(root, path)

@@ -177,9 +177,14 @@ class BackgroundWriter:
                 items = self._drain()
                 if items:
                     self._handle(items)
-                if requests or closing or time.monotonic() >= next_flush:
+                now = time.monotonic()
+                if requests or closing or now >= next_flush:
                     self._flush()
-                    next_flush = time.monotonic() + self.flush_interval
+                    # a fixed rate, not interval + work: what a kill loses stays within one interval
+                    # plus one flush's work, however long the flushes take (behind schedule: at once)
+                    next_flush = (
+                        max(next_flush + self.flush_interval, now) if now >= next_flush else next_flush
+                    )
                     self._tick(rotate=any(r.rotate for r in requests))
                 for request in requests:
                     request.done.set()

@@ -2,10 +2,12 @@
 
 ``recorder(event)`` runs on the event loop and only appends the event to a bounded queue. A writer
 thread turns each flush interval's events into Arrow batches, one journal per table
-(:mod:`kunb.record.files`), and every rotation converts the journals into Parquet pieces; closed hours
-are compacted into one file per partition. A killed process loses at most the last flush interval: the
-next recorder on the same directory (or :func:`kunb.record.recover`) converts what the journals hold.
-Overflow of the queue is counted (:attr:`Recorder.dropped`) and written as an ``integrity`` row.
+(:mod:`kunb.record.files`); every rotation it seals the journals and a second thread
+(:mod:`kunb.record.convert`) turns them into Parquet pieces and compacts closed hours into one file per
+partition, so flushing never waits for compaction. A killed process loses at most the last flush
+interval (plus one flush's work): the next recorder on the same directory (or
+:func:`kunb.record.recover`) converts what the journals hold. Overflow of the queue is counted
+(:attr:`Recorder.dropped`) and written as an ``integrity`` row.
 """
 
 from __future__ import annotations
@@ -22,17 +24,9 @@ from typing import Any
 import pyarrow as pa
 
 from ..events import BookSnapshot, Event, Integrity
-from ..exceptions import ConfigurationError
-from .files import (
-    JOURNAL_DIR,
-    DirectoryLock,
-    Journal,
-    absolute_hour,
-    compact_hour,
-    convert_journal,
-    pending_pieces,
-    repair,
-)
+from ..exceptions import ConfigurationError, RecordingError
+from .convert import Converter
+from .files import JOURNAL_DIR, DirectoryLock, Journal
 from .shadow import ShadowBooks
 from .tables import SCHEMAS, TABLE_OF, Table, periodic_snapshot_batch, to_batch
 from .worker import BackgroundWriter, WriterState, log
@@ -113,18 +107,17 @@ class Recorder(BackgroundWriter):
         self._pending: dict[Table, list[Any]] = {name: [] for name in SCHEMAS}
         self._shadow = ShadowBooks(int(snapshot_every * 1e9)) if snapshot_every else None
         self._periodic: list[BookSnapshot] = []
-        self._to_compact: set[tuple[Path, str]] = set()
         self._last_rotation = time.monotonic()
         self._reported_drops = 0
         self._rows: dict[str, int] = dict.fromkeys(SCHEMAS, 0)
         self._written = 0
-        self._files = 0
-        self._parquet_bytes = 0
         self._table_of = TABLE_OF
         # one queue per event type: the sink call is a dict lookup, a length check and an append, and the
         # thread gets the events already grouped by table
         self._queues: dict[type, deque[Any]] = {kind: deque() for kind in TABLE_OF}
         self._drained = 0
+        # conversion and compaction in a thread of their own: flushing never waits for them
+        self._converter = Converter(self.out, self._run_id, clock, grace_ns=int((rotate_seconds or 0) * 1e9))
         self._start()
 
     # -- loop side ------------------------------------------------------------------------------
@@ -166,8 +159,8 @@ class Recorder(BackgroundWriter):
             self._written,
             self.dropped,
             self.queued,
-            self._files,
-            self._parquet_bytes + journal_bytes,
+            self._converter.files,
+            self._converter.bytes + journal_bytes,
             dict(self._rows),
             None if self.error is None else str(self.error),
         )
@@ -176,12 +169,6 @@ class Recorder(BackgroundWriter):
         return f"<Recorder {self.out} {self.state.value} events={self.accepted} dropped={self.dropped}>"
 
     # -- thread side ----------------------------------------------------------------------------
-    def _begin(self) -> None:
-        # What a killed recorder left: convert its journals, compact its closed hours.
-        now_hour = self._clock() // _HOUR_NS
-        repair(self.out, compact=True, before_hour=now_hour)
-        self._to_compact.update(pending_pieces(self.out))
-
     def _drain(self) -> list[tuple[Table, list[Any]]]:
         drained = []
         for kind, queue in self._queues.items():
@@ -254,42 +241,36 @@ class Recorder(BackgroundWriter):
         self._rows[name] += batch.num_rows
 
     def _tick(self, *, rotate: bool) -> None:
-        due = (
-            self.rotate_seconds is not None and time.monotonic() - self._last_rotation >= self.rotate_seconds
-        )
+        self._check_converter()
+        every = self.rotate_seconds
+        due = every is not None and time.monotonic() - self._last_rotation >= every
         big = any(j.bytes >= self.rotate_bytes for j in self._journals.values())
         if rotate or due or big:
             self._rotate()
-        # an hour is closed once the clock is past its end by a rotation (late events land meanwhile)
-        grace = int((self.rotate_seconds or 0) * 1e9)
-        closed_before = (self._clock() - grace) // _HOUR_NS
-        self._compact(lambda hour: hour < closed_before)
+        if rotate:  # checkpoint(): wait until it is all Parquet
+            self._converter.settle()
+            self._check_converter()
 
     def _rotate(self) -> None:
+        """Seal the journals and hand them to the converter; the next batches start new journals."""
         self._last_rotation = time.monotonic()
         journals, self._journals = self._journals, {}
         for journal in journals.values():
             journal.close()
             sealed = journal.path.with_suffix(".converting")
             os.replace(journal.path, sealed)
-            pieces, written = convert_journal(self.out, sealed)
-            self._files += len(pieces)
-            self._parquet_bytes += written
-            for piece in pieces:
-                self._to_compact.add((piece.path.parent, piece.path.name[:2]))
+            self._converter.convert(sealed)
 
-    def _compact(self, closed: Callable[[int], bool]) -> None:
-        for folder, hour in sorted(self._to_compact):
-            if closed(absolute_hour(folder, hour)):
-                result = compact_hour(folder, hour)
-                self._to_compact.discard((folder, hour))
-                if result is not None:
-                    self._files += 1
-                    self._parquet_bytes += result[1]
+    def _check_converter(self) -> None:
+        error = self._converter.error
+        if error is not None:
+            raise RecordingError(f"converting journals to Parquet failed: {error}") from error
 
     def _finish(self) -> None:
         self._rotate()
-        self._compact(lambda hour: True)
+        self._converter.settle(compact_all=True)
+        self._converter.stop(timeout=None)
+        self._check_converter()
         with contextlib.suppress(OSError):
             (self.out / JOURNAL_DIR).rmdir()  # only when empty
         self._lock_file.release()
@@ -302,4 +283,5 @@ class Recorder(BackgroundWriter):
             except Exception:  # already failing; the journal stays for recover()
                 log.debug("could not close %s", journal.path, exc_info=True)
         self._journals = {}
+        self._converter.stop(timeout=60)  # the sealed journals it did not reach stay for recover()
         self._lock_file.release()

@@ -73,7 +73,7 @@ def _run_child(out: Path, *, first: int, rotate: float, record_for: float) -> in
 
 
 def test_sigkill_mid_recording_leaves_readable_files_and_loses_about_a_second(tmp_path: Path) -> None:
-    killed = _run_child(tmp_path, first=0, rotate=1.5, record_for=3.0)
+    killed = _run_child(tmp_path, first=0, rotate=1.5, record_for=2.5)  # mid-way between two flushes
     before = {p: p.stat().st_size for p in parquet_files(tmp_path)}
     assert before and all_readable(tmp_path) > 0  # what the rotations wrote is readable as it is
     recover(tmp_path)  # the journals' complete batches (none if the kill came right after a rotation)
@@ -102,7 +102,8 @@ def test_repeated_kills_at_random_moments_never_duplicate_or_lose_more_than_a_fl
             "count(*), count(DISTINCT (symbol, sequence)), max(time_ns)"
         ).fetchall()[0]
         assert rows == distinct
-        assert (killed - newest) / 1e9 <= 1.5
+        # at most a flush interval plus one flush's work; the margin is for a saturated machine
+        assert (killed - newest) / 1e9 <= 2.0
         first = 10**9 * (_round + 1)  # each child's sequences are its own
 
 
