@@ -173,7 +173,8 @@ class Dataset:
     def _where(
         self, name: Table, symbol: str | None, start: TimeLike | None, end: TimeLike | None
     ) -> tuple[str, list[Any]]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if symbol is not None:
             column = PARTITION[name] or "symbol"
             clauses.append(f"{column} = ?")
