@@ -15,6 +15,7 @@
     ├── WebSocketError                       a KuCoin error frame answered a request: code and data
     │   └── SubscribeError                   ... and that request was a subscribe/unsubscribe
     ├── RequestTimeout (TimeoutError)        no answer (ack, welcome, pong, HTTP) in time
+    ├── RecordingError                       a recording could not be written or read (OSError chained)
     └── ClosedError (RuntimeError)           the object was used after close()
 
 Every exception text is safe to show: none carries a key, secret, passphrase, signature or token.
@@ -33,6 +34,7 @@ __all__ = [
     "OrderError",
     "ProtocolError",
     "RateLimitError",
+    "RecordingError",
     "RequestTimeout",
     "SubscribeError",
     "TransportError",
@@ -119,6 +121,11 @@ class SubscribeError(WebSocketError):
 
 class RequestTimeout(KunbError, TimeoutError):
     """No answer arrived in time (welcome, ack, pong, HTTP response)."""
+
+
+class RecordingError(KunbError):
+    """A recording could not be written or read (disk full, permissions, an unreadable file); the
+    ``OSError`` or Arrow error is chained as ``__cause__``."""
 
 
 class ClosedError(KunbError, RuntimeError):

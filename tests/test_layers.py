@@ -23,6 +23,7 @@ RANKS: dict[str, int] = {
     "kunb.protocol": 2,
     "kunb.model": 2,
     "kunb.net": 3,
+    "kunb.record": 3,
     "kunb.sources": 4,
     "kunb.stream": 5,
     "kunb.account": 5,

@@ -193,7 +193,9 @@ class ClassicDecoder:
         return (
             BookDelta(
                 str(data.get("symbol") or arg),
-                _time(data["time"], _MS),
+                # 0 (unknown) when absent: KuCoin's level2 pushes had no time before 2022 (the real
+                # session in shared/recorded, 2021-04-25, has none)
+                _time(data.get("time") or 0, _MS),
                 received_ns,
                 _sequence(data["sequenceStart"]),
                 _sequence(data["sequenceEnd"]),
@@ -215,9 +217,9 @@ class ClassicDecoder:
                 None if sequence is None else _sequence(sequence),
                 _float(data.get("price")),
                 _float(data.get("size")),
-                float(data["bestBid"]),
+                _float(data["bestBid"]),  # null when that side of the book is empty (kunb.sim sends it)
                 _float(data.get("bestBidSize")),
-                float(data["bestAsk"]),
+                _float(data["bestAsk"]),
                 _float(data.get("bestAskSize")),
             ),
         )

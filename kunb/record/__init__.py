@@ -1,0 +1,64 @@
+"""Recording: normalized events to a Parquet dataset, raw frames to compressed JSON lines, and queries.
+
+* :class:`Recorder` is a sink of :mod:`kunb.events` that writes ``out/<table>/date=.../symbol=.../``
+  Parquet files (read as they are by DuckDB, Spark, Polars, pyarrow and Dask);
+* :class:`RawLog` keeps every frame received and sent and every REST answer, secrets removed, per
+  connection, for exact replay;
+* :class:`Dataset` queries a recording with DuckDB: tables, the book at a past time, candles from trades;
+* :func:`recover` repairs a directory whose recorder was killed; :func:`copy_recording` copies the closed
+  files to object storage; :func:`import_cryptofeed` imports a cryptofeed capture.
+
+``docs/recording.md`` describes the layout and the tables. Names load on first use (PEP 562), so a
+recorder does not pull in DuckDB and pandas.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY: dict[str, str] = {
+    "SCHEMAS": "kunb.record.tables",
+    "TABLES": "kunb.record.tables",
+    "Dataset": "kunb.record.dataset",
+    "ImportReport": "kunb.record.importer",
+    "PastBook": "kunb.record.dataset",
+    "RawLog": "kunb.record.raw",
+    "RawStats": "kunb.record.raw",
+    "Recorder": "kunb.record.writer",
+    "RecorderStats": "kunb.record.writer",
+    "Recovery": "kunb.record.files",
+    "WriterState": "kunb.record.worker",
+    "copy_recording": "kunb.record.storage",
+    "import_cryptofeed": "kunb.record.importer",
+    "raw_files": "kunb.record.raw",
+    "read_raw": "kunb.record.raw",
+    "recover": "kunb.record.files",
+    "recover_raw": "kunb.record.raw",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kunb.record' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .dataset import Dataset, PastBook
+    from .files import Recovery, recover
+    from .importer import ImportReport, import_cryptofeed
+    from .raw import RawLog, RawStats, raw_files, read_raw, recover_raw
+    from .storage import copy_recording
+    from .tables import SCHEMAS, TABLES
+    from .worker import WriterState
+    from .writer import Recorder, RecorderStats

@@ -1,0 +1,403 @@
+"""The raw layer: every frame received and sent, and every REST answer, as zstd-compressed JSON lines.
+
+Exact replay reads this layer, so it keeps the frames as they came (text frames as strings, binary ones in
+base64) with the local receive time in ns, one file per connection and rotation:
+``out/raw/date=YYYY-MM-DD/<connection>.<run>-<n>.jsonl.zst``. An open file is a hidden ``.*.tmp`` that is
+renamed when closed; it is flushed as a zstd block every flush interval, so a killed process leaves a
+readable prefix that :func:`recover_raw` turns into a closed file.
+
+One JSON object per line, ``t`` (ns) and ``k`` (kind) always present::
+
+    {"t": ..., "k": "file", "connection": "public-1", "version": 1}      first line of every file
+    {"t": ..., "k": "open", "u": "wss://...?token=***"}                   connected
+    {"t": ..., "k": "recv", "d": "<frame text>"}  (binary: "b64" instead of "d")
+    {"t": ..., "k": "sent", "d": "<frame text>"}
+    {"t": ..., "k": "rest", "m": "GET", "u": "https://...", "s": 200, "d": "<body>"}
+    {"t": ..., "k": "close", "code": 1000, "reason": "..."}
+    {"t": ..., "k": "overflow", "n": 12}                                   frames this file is missing
+
+Secrets never reach the disk: ``token=`` and other credential query parameters in URLs, and JSON fields
+named like a credential (``token``, ``sign``, ``signature``, ``passphrase``, ``secret``, ``key`` and the
+``KC-API-*`` names, as in the UTA ``op:auth`` frame and the bullet answers) are replaced by ``***``.
+The loop side only queues; encoding, redaction and compression run on the writer thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import orjson
+import zstandard
+
+from ..exceptions import ConfigurationError, RecordingError
+from ..signing import redact_token
+from .files import DirectoryLock
+from .worker import BackgroundWriter, WriterState
+
+__all__ = [
+    "RawLog",
+    "RawStats",
+    "raw_files",
+    "read_raw",
+    "recover_raw",
+    "redact_json",
+    "redact_url",
+]
+
+RAW_DIR = "raw"
+VERSION = 1
+_REDACTED = "***"
+_SECRET_NAMES = frozenset(
+    {
+        "token",
+        "sign",
+        "signature",
+        "passphrase",
+        "secret",
+        "key",
+        "apikey",
+        "api_key",
+        "api-key",
+        "kc-api-key",
+        "kc-api-sign",
+        "kc-api-passphrase",
+        "kc-api-secret",
+    }
+)
+# Cheap prefilter (on the writer thread): only text that mentions one of these is parsed and redacted.
+_MAYBE_SECRET = re.compile(rb"(?i)token|sign|passphrase|secret|key")
+_SUFFIX = ".jsonl.zst"
+
+# queue items: (kind, connection, ns, payload, extra)
+_RECV, _SENT, _REST, _OPEN, _CLOSE = "recv", "sent", "rest", "open", "close"
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the values of credential query parameters (``token``, ``sign``...) replaced."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(name.lower() in _SECRET_NAMES for name, _ in pairs):
+        return url
+    query = urlencode([(n, _REDACTED if n.lower() in _SECRET_NAMES else v) for n, v in pairs], safe="*")
+    return urlunsplit(parts._replace(query=query))
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: (_REDACTED if isinstance(k, str) and k.lower() in _SECRET_NAMES else _redact(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    if isinstance(value, str) and "token=" in value:
+        return redact_token(value)
+    return value
+
+
+def redact_json(text: str | bytes) -> str:
+    """A JSON text with every credential-named field's value replaced; text that is not JSON but mentions
+    a credential is replaced whole (it cannot be cleaned field by field)."""
+    raw = text.encode() if isinstance(text, str) else bytes(text)
+    if not _MAYBE_SECRET.search(raw):
+        return raw.decode("utf-8", "replace")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "<not JSON; removed because it may hold a credential>"
+    return orjson.dumps(_redact(value)).decode()
+
+
+@dataclass(frozen=True)
+class RawStats:
+    """What a progress line shows about a :class:`RawLog`."""
+
+    state: WriterState
+    records: int
+    dropped: int
+    queued: int
+    files: int  #: closed files
+    bytes: int  #: compressed bytes written (closed and open files)
+    raw_bytes: int  #: the JSON lines before compression
+    error: str | None
+
+
+class _File:
+    """One connection's open ``.tmp`` file: a zstd stream flushed block by block."""
+
+    def __init__(self, path: Path, level: int, header: bytes) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[bytes] = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()
+        self._zstd = zstandard.ZstdCompressor(level=level).stream_writer(self._file, closefd=False)
+        self.raw_bytes = 0
+        self.write(header)
+
+    def write(self, line: bytes) -> None:
+        self._zstd.write(line)
+        self.raw_bytes += len(line)
+
+    def flush(self) -> int:
+        self._zstd.flush(zstandard.FLUSH_BLOCK)
+        self._file.flush()
+        return self._file.tell()
+
+    def close(self) -> int:
+        self._zstd.flush(zstandard.FLUSH_FRAME)
+        self._zstd.close()
+        size = self._file.tell()
+        self._file.close()
+        os.replace(self.tmp, self.path)
+        return size
+
+
+class RawLog(BackgroundWriter):
+    """Writes raw frames per connection (see the module docstring). Call its methods on the event loop.
+
+    Args:
+        out: the recording directory; files go to ``out/raw/``.
+        flush_interval: seconds between flushes (the most a killed process loses).
+        rotate_seconds: each connection's file is closed and a new one started this often.
+        capacity: records the queue holds; beyond it records are dropped, counted, and an ``overflow``
+            line is written to the connection's file.
+        level: zstd compression level.
+
+    Raises:
+        ConfigurationError: a bad argument, or another raw log is writing to ``out``.
+    """
+
+    def __init__(
+        self,
+        out: str | os.PathLike[str],
+        *,
+        flush_interval: float = 1.0,
+        rotate_seconds: float = 3600.0,
+        capacity: int = 1_000_000,
+        level: int = 3,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        super().__init__(name="kunb-raw-log", capacity=capacity, flush_interval=flush_interval)
+        if not rotate_seconds > 0:
+            raise ConfigurationError(f"rotate_seconds must be positive, not {rotate_seconds}")
+        self.root = Path(out) / RAW_DIR
+        self.rotate_ns = int(rotate_seconds * 1e9)
+        self.level = level
+        self._clock = clock
+        self._lock_file = DirectoryLock(self.root)
+        if not self._lock_file.acquire():
+            raise ConfigurationError(f"another raw log is writing to {self.root}")
+        self._run_id = f"{clock():x}{os.getpid() % 65536:04x}"
+        self._count = 0
+        self._files: dict[str, tuple[_File, int]] = {}  # connection -> (file, opened at ns)
+        self._drops: dict[str, int] = {}
+        self._closed_files = 0
+        self._closed_bytes = 0
+        self._closed_raw = 0
+        self._open_bytes: dict[str, int] = {}
+        self._records = 0
+        self._start()
+
+    # -- loop side ------------------------------------------------------------------------------
+    def received(self, connection: str, received_ns: int, frame: bytes | str) -> None:
+        """A frame taken from the connection at ``received_ns`` (local clock)."""
+        self._queue_item((_RECV, connection, received_ns, frame, None))
+
+    def sent(self, connection: str, sent_ns: int, frame: bytes | str) -> None:
+        """A frame written to the connection (credentials in it are removed before writing)."""
+        self._queue_item((_SENT, connection, sent_ns, frame, None))
+
+    def rest(
+        self, connection: str, received_ns: int, method: str, url: str, status: int, body: bytes | str
+    ) -> None:
+        """A REST answer (snapshot, token, account list...) that the connection's data depends on."""
+        self._queue_item((_REST, connection, received_ns, body, (method, url, status)))
+
+    def opened(self, connection: str, ns: int, url: str) -> None:
+        self._queue_item((_OPEN, connection, ns, url, None))
+
+    def closed(self, connection: str, ns: int, code: int | None = None, reason: str = "") -> None:
+        self._queue_item((_CLOSE, connection, ns, reason, code))
+
+    def _queue_item(self, item: tuple[Any, ...]) -> None:
+        before = self.dropped
+        self._put(item)
+        if self.dropped != before:  # the rare path: remember which connection lost a record
+            self._drops[item[1]] = self._drops.get(item[1], 0) + 1
+
+    def stats(self) -> RawStats:
+        open_files = list(self._files.values())
+        return RawStats(
+            self.state,
+            self._records,
+            self.dropped,
+            self.queued,
+            self._closed_files,
+            self._closed_bytes + sum(self._open_bytes.values()),
+            self._closed_raw + sum(f.raw_bytes for f, _ in open_files),
+            None if self.error is None else str(self.error),
+        )
+
+    def __repr__(self) -> str:
+        return f"<RawLog {self.root} {self.state.value} records={self.accepted} dropped={self.dropped}>"
+
+    # -- thread side ----------------------------------------------------------------------------
+    def _begin(self) -> None:
+        recover_raw(self.root.parent, lock=False)
+
+    def _file(self, connection: str, ns: int) -> _File:
+        entry = self._files.get(connection)
+        if entry is not None:
+            return entry[0]
+        self._count += 1
+        day = time.strftime("%Y-%m-%d", time.gmtime(ns / 1e9))
+        name = f"{quote(connection, safe='-_')}.{self._run_id}-{self._count:06d}{_SUFFIX}"
+        header = {"t": ns, "k": "file", "connection": connection, "version": VERSION}
+        try:
+            handle = _File(self.root / f"date={day}" / name, self.level, orjson.dumps(header) + b"\n")
+        except OSError as exc:
+            raise RecordingError(f"cannot open a raw file in {self.root}: {exc}") from exc
+        self._files[connection] = (handle, self._clock())
+        return handle
+
+    def _handle(self, items: list[Any]) -> None:
+        dumps = orjson.dumps
+        for kind, connection, ns, payload, extra in items:
+            record: dict[str, Any] = {"t": ns, "k": kind}
+            if kind in (_RECV, _SENT):
+                data = payload.encode() if isinstance(payload, str) else bytes(payload)
+                if _MAYBE_SECRET.search(data):
+                    record["d"] = redact_json(data)
+                else:
+                    try:
+                        record["d"] = data.decode()
+                    except UnicodeDecodeError:
+                        record["b64"] = base64.b64encode(data).decode()
+            elif kind == _REST:
+                method, url, status = extra
+                record.update(m=method, u=redact_url(redact_token(url)), s=status, d=redact_json(payload))
+            elif kind == _OPEN:
+                record["u"] = redact_url(redact_token(payload))
+            else:
+                record.update(code=extra, reason=payload)
+            self._file(connection, ns).write(dumps(record) + b"\n")
+            self._records += 1
+
+    def _flush(self) -> None:
+        drops, self._drops = self._drops, {}
+        now = self._clock()
+        for connection, lost in drops.items():
+            self._file(connection, now).write(orjson.dumps({"t": now, "k": "overflow", "n": lost}) + b"\n")
+        for connection, (handle, _) in self._files.items():
+            self._open_bytes[connection] = handle.flush()
+
+    def _tick(self, *, rotate: bool) -> None:
+        now = self._clock()
+        for connection, (_handle, opened) in list(self._files.items()):
+            if rotate or now - opened >= self.rotate_ns:
+                self._close_file(connection)
+
+    def _close_file(self, connection: str) -> None:
+        handle, _ = self._files.pop(connection)
+        self._open_bytes.pop(connection, None)
+        self._closed_bytes += handle.close()
+        self._closed_raw += handle.raw_bytes
+        self._closed_files += 1
+
+    def _finish(self) -> None:
+        for connection in list(self._files):
+            self._close_file(connection)
+        self._lock_file.release()
+
+    def _abort(self) -> None:
+        for handle, _ in self._files.values():
+            with contextlib.suppress(Exception):
+                handle.flush()
+        self._lock_file.release()
+
+
+# -- reading --------------------------------------------------------------------------------------
+def raw_files(out: str | os.PathLike[str], *, open_files: bool = False) -> list[Path]:
+    """The raw files of a recording, oldest first per day (and the open ``.tmp`` ones if asked)."""
+    root = Path(out) / RAW_DIR
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in sorted(root.glob("date=*")):
+        for path in sorted(folder.iterdir()):
+            if path.name.endswith(_SUFFIX) or (open_files and path.name.endswith(_SUFFIX + ".tmp")):
+                found.append(path)
+    return found
+
+
+def _read_text(path: Path) -> bytes:
+    """A zstd file's decompressed bytes up to the last complete block (a killed writer's tail is dropped)."""
+    out = io.BytesIO()
+    try:
+        with open(path, "rb") as handle:
+            reader = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
+            while chunk := reader.read(1 << 20):
+                out.write(chunk)
+    except zstandard.ZstdError:
+        pass  # a torn block: keep what decoded before it
+    except OSError as exc:
+        raise RecordingError(f"cannot read {path}: {exc}") from exc
+    return out.getvalue()
+
+
+def read_raw(path: str | os.PathLike[str]) -> Iterator[Mapping[str, Any]]:
+    """The records of one raw file in order (a partial last line of an unclosed file is skipped).
+
+    Raises:
+        RecordingError: the file cannot be read, or a complete line is not JSON.
+    """
+    data = _read_text(Path(path))
+    end = data.rfind(b"\n") + 1
+    for number, line in enumerate(data[:end].splitlines(), 1):
+        try:
+            yield orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise RecordingError(f"{path}: line {number} is not JSON") from exc
+
+
+def recover_raw(out: str | os.PathLike[str], *, lock: bool = True) -> int:
+    """Close the raw files a killed writer left open (their readable prefix); returns how many.
+
+    Raises:
+        ConfigurationError: a raw log is writing to ``out`` right now.
+    """
+    root = Path(out) / RAW_DIR
+    if not root.is_dir():
+        return 0
+    guard = DirectoryLock(root)
+    if lock and not guard.acquire():
+        raise ConfigurationError(f"a raw log is writing to {root}")
+    try:
+        for stale in root.glob("date=*/.*.recovering"):  # a recovery that was itself interrupted
+            stale.unlink()
+        count = 0
+        for tmp in root.glob(f"date=*/.*{_SUFFIX}.tmp"):
+            data = _read_text(tmp)
+            data = data[: data.rfind(b"\n") + 1]
+            final = tmp.with_name(tmp.name[1 : -len(".tmp")])
+            staging = tmp.with_name(tmp.name + ".recovering")
+            staging.write_bytes(zstandard.ZstdCompressor(level=3).compress(data))
+            os.replace(staging, final)
+            tmp.unlink()
+            count += 1
+        return count
+    finally:
+        if lock:
+            guard.release()
