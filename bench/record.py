@@ -47,12 +47,12 @@ from kunb.record import Recorder
 from kunb.record.files import Journal
 from kunb.record.raw import RawLog
 from kunb.record.tables import SCHEMAS, TABLE_OF, to_batch
-from kunb.sim.exchange import ExchangeCore
-from kunb.sim.faults import FaultState
-from kunb.sim.publisher import Publisher
-from kunb.sim.symbols import catalogue
-from kunb.sim.wire import orderbook_snapshot
-from kunb.sim.ws import Hub
+from kunb.sim.core.market import ExchangeCore
+from kunb.sim.core.symbols import catalogue
+from kunb.sim.feed.hub import Hub
+from kunb.sim.feed.publisher import Publisher
+from kunb.sim.feed.session import FaultState
+from kunb.sim.wire.market import orderbook_snapshot
 
 RECORDED = (
     Path(os.environ.get("KUNB_SHARED") or Path(__file__).resolve().parents[2] / "shared")
