@@ -55,7 +55,7 @@ def _prepare(target: Path) -> Path:
 
 def _free_port() -> int:
     # port_retries=0 makes JupyterLab fail loudly instead of drifting to another port
-    # (jupyter-notes.md 6), so kunb picks the port
+    # (jupyter.md#widget-view-output), so kunb picks the port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -139,7 +139,7 @@ _ORDER_CODES = frozenset({"200001", "200002", "200003", "200004", "230003", "400
 def api_error_for(code: str, msg: str, status: int | None = None) -> ApiError:
     """Return the most specific :class:`ApiError` subclass for KuCoin's ``code``.
 
-    Codes come from ``kucoin-protocol.md`` section 4.1 (system codes table).
+    Codes come from ``classic-protocol.md`` section 4.1 (system codes table).
     """
     code = str(code)
     if code in _AUTH_CODES or status == 401:

@@ -1,7 +1,8 @@
 """Where kunb's long-lived objects run when started from plain sync code: the running loop, else one
 helper loop thread per process; start/stop from sync code, and a stop at interpreter exit.
 
-jupyter-notes.md 0.2: ipykernel runs cells inside its asyncio loop, so a plain function called in a cell
+jupyter.md#the-kernel-event-loop: ipykernel runs cells inside its asyncio loop,
+so a plain function called in a cell
 can create tasks on that loop and return at once. A script has no running loop; there one daemon thread
 runs a loop for every object of the process (:class:`kunb.Stream`, :class:`kunb.Account`, the notebook's
 live panels). Pure asyncio: nothing here knows about Jupyter.

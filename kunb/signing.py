@@ -1,6 +1,6 @@
 """API credentials (secrets redacted everywhere) and pure KuCoin request signing.
 
-Signing follows ``kucoin-protocol.md`` section 4.2: ``KC-API-SIGN = base64(HMAC_SHA256(secret, prehash))``
+Signing follows ``classic-protocol.md`` section 4.2: ``KC-API-SIGN = base64(HMAC_SHA256(secret, prehash))``
 with ``prehash = timestamp + METHOD + path[?query] + body``; the passphrase travels in clear text for key
 version 1 and HMAC-signed for versions 2 and 3. Nothing here reads the clock: the timestamp is an argument.
 Both the client and the embedded exchange's verifier use these functions.

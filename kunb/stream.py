@@ -16,7 +16,7 @@ rolling frames, then handed to the sinks (:meth:`Stream.add_sink`: panels, the r
 This is the only place that keeps a book in sync: a book that needs a snapshot (first sync, gap, crossed
 book, a dropped link that carried it) gets one from the source in a task of its own, retried along the
 one backoff policy (:mod:`kunb.net.backoff`), while its deltas keep buffering (order-book sync in
-``docs/reference/classic-protocol.md``).
+``classic-protocol.md#order-book-sync``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A local level-2 order book of one symbol, kept in sync by sequence number (a pure state machine).
 
-The book follows KuCoin's documented procedure (``docs/reference/classic-protocol.md``, order-book sync)
+The book follows KuCoin's documented procedure (``classic-protocol.md#order-book-sync``)
 without doing any I/O itself: it is fed :class:`~kunb.events.BookDelta` and
 :class:`~kunb.events.BookSnapshot` events, whichever protocol they were decoded from, and it reports
 through its :attr:`OrderBook.state` whether it needs a snapshot. Waiting for a snapshot, a sequence gap,
@@ -57,7 +57,7 @@ class ResyncReason(enum.Enum):
     """Why an :class:`OrderBook` last left the ``live`` state (or why a snapshot was not enough)."""
 
     GAP = "gap"
-    """A push started after ``last sequence + 1``: updates were lost (kucoin-protocol.md 3, step 4)."""
+    """A push started after ``last sequence + 1``: updates were lost (classic-protocol.md#sync-procedure)."""
     CROSSED = "crossed"
     """After applying a push or snapshot the best bid was >= the best ask."""
     STALE_SNAPSHOT = "stale_snapshot"

@@ -8,7 +8,8 @@ why the link ended, the keepalive task pings (JSON ping every ``pingInterval``, 
 arrives within ``pingTimeout`` after a ping) and, for the whole life of the object, the dispatcher task
 feeds the callback from the queue, so a slow callback never stalls reading or pinging.
 
-Fixes over KuCoin's SDK (``peers.md`` section c): no blocking token call, no swallowed cancellation,
+Fixes over KuCoin's SDK (``design.md#fixes-over-other-kucoin-clients``): no blocking
+token call, no swallowed cancellation,
 ``close()``, pong deadline, ack/error correlation, error frames never reach the callback, callback
 exceptions never reconnect, ``sock`` only for the first dial, the connect URL (it holds the token) is
 never logged.
@@ -195,7 +196,7 @@ class ConnectWebsocket:
         token_renewal: seconds after which the connection is renewed with a fresh token, before
             KuCoin's 24 h end (``None``: never).
         uplink_limit, uplink_period: at most this many client messages (pings included) per period
-            (kucoin-protocol.md 1.8: 100 per 10 s).
+            (classic-protocol.md#topics-and-limits: 100 per 10 s).
         name: a label for events and logs (default ``public-N`` / ``private-N``).
         transport: ``"frames"`` (default): messages are parsed and dispatched straight from the socket's
             data callback (:class:`kunb.transport.FrameLink`); ``"websockets"``: websockets' own
@@ -491,7 +492,8 @@ class ConnectWebsocket:
             if fetch is not None:
                 data = await fetch(self._private)
             else:
-                # KuCoin's SDK clients only block: keep the event loop free (peers.md bug 1).
+                # KuCoin's SDK clients only block: keep the event loop free
+                # (design.md#token-request-off-the-event-loop).
                 data = await asyncio.to_thread(client.get_ws_token, self._private)
         except KunbError:
             raise
@@ -529,7 +531,8 @@ class ConnectWebsocket:
         self._session.reset(self._loop.time(), ping_interval=interval, ping_timeout=timeout)
         self._welcome = self._loop.create_future()
         try:
-            # TLS follows the scheme; `encrypt` may be null/false for ws:// (kucoin-protocol.md 5).
+            # TLS follows the scheme; `encrypt` may be null/false for ws://
+            # (classic-protocol.md#pointing-sdks-at-another-host).
             return await open_link(
                 url,
                 self._on_frame,
@@ -768,7 +771,8 @@ class ConnectWebsocket:
             if fut is not None and not fut.done():
                 fut.set_exception(SubscribeError(event.code, event.data))
         elif isinstance(event, ConnectionErrorFrame):
-            # kucoin-protocol.md 1.7: connection-level errors carry the connectId or no id (401 token
+            # classic-protocol.md#error-frames: connection-level errors
+            # carry the connectId or no id (401 token
             # expired): redial. A late error for a request that already timed out is only logged.
             if event.id is None or event.id == self._connect_id or event.code == 401:
                 raise WebSocketError(event.code, event.data)

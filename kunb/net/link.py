@@ -1,7 +1,7 @@
 """The WebSocket link under ConnectWebsocket: every complete message handed to a callback as it is parsed.
 
 ``websockets``' asyncio ``recv()`` costs a future, an assembler round trip and a task wake-up per
-message, which is most of its ~5 us per small frame (``perf-baselines.md``), and its sans-I/O frame
+message, which is most of its ~5 us per small frame (``bench/RESULTS.md``), and its sans-I/O frame
 parser alone costs ~3 us (a generator round trip per header field). :class:`FrameLink` is an
 :class:`asyncio.Protocol` that hands every complete message to ``on_message`` synchronously from
 ``data_received``, in one pass over the socket chunk:
@@ -429,7 +429,7 @@ async def open_link(
             url,
             sock=sock,
             open_timeout=open_timeout,
-            ping_interval=None,  # KuCoin's JSON ping is the keepalive (kucoin-protocol.md 1.5)
+            ping_interval=None,  # KuCoin's JSON ping is the keepalive (classic-protocol.md#subscribe-and-ack)
             close_timeout=close_timeout,
             max_size=max_size,
             logger=logger,

@@ -2,7 +2,8 @@
 
 Same calls as KuCoin's SDK (``await KucoinWsClient.create(loop, client, callback, private=False,
 sock=None)``, ``subscribe``, ``unsubscribe``, ``topics``), plus ``close()`` / ``async with``. Topics are
-kept per symbol (kucoin-protocol.md 1.6); past ``max_topics_per_connection`` (KuCoin: 400) new topics
+kept per symbol (classic-protocol.md#per-symbol-topics); past
+``max_topics_per_connection`` (KuCoin: 400) new topics
 go to another :class:`~kunb.websocket.ConnectWebsocket` opened on demand, and each topic stays on its
 connection through reconnects. The callback contract is :class:`~kunb.websocket.ConnectWebsocket`'s:
 only ``message`` frames, exactly as KuCoin sent them (ticker ``data`` gains ``symbol``).

@@ -48,8 +48,10 @@ _USER_AGENT = f"kunb/{__version__}"
 # An order size, price or funds: a decimal string as KuCoin sends them, or a number (sent in plain notation).
 _Num = str | float | Decimal
 
-_OK_CODES = frozenset({"200000", "200"})  # kucoin-protocol.md 4.1 (ccxt also treats "200" as success)
-# Characters left as they are in a query value: KuCoin signs the *unencoded* query (kucoin-protocol.md 4.2),
+# classic-protocol.md#rest-envelope (ccxt also treats "200" as success)
+_OK_CODES = frozenset({"200000", "200"})
+# Characters left as they are in a query value: KuCoin signs the *unencoded* query
+# (classic-protocol.md#signing),
 # and kunb sends and signs the very same string, so the common values (symbols, numbers) are untouched.
 _QUERY_SAFE = "-_.~,:/@!$'()*"
 
@@ -236,7 +238,7 @@ class _RestClient:
             raise TransportError(f"{method} {call.path}: {type(exc).__name__}: {exc}") from exc
         return _result(call, response)
 
-    # -- WebSocket tokens (kucoin-protocol.md 1.1): on every client, see the module docstring ----
+    # -- WebSocket tokens (classic-protocol.md#token): on every client, see the module docstring ----
     def get_ws_token(self, is_private: bool = False) -> Any:
         """A WebSocket token ``{"token": ..., "instanceServers": [...]}``; private ones are signed.
 
@@ -261,7 +263,8 @@ class _RestClient:
 
 
 def _result(call: _Call, response: httpx.Response) -> Any:
-    """KuCoin's envelope -> ``data``, or the matching :class:`ApiError` (kucoin-protocol.md 4.1)."""
+    """KuCoin's envelope -> ``data``, or the matching :class:`ApiError`
+    (classic-protocol.md#rest-envelope)."""
     status = response.status_code
     try:
         payload = orjson.loads(response.content)
@@ -287,7 +290,7 @@ class WsToken(GetToken):
 
 
 class Market(_RestClient):
-    """Public market data (kucoin-protocol.md 4.3). No credentials needed, except the full v3 book."""
+    """Public market data (classic-protocol.md#endpoints). No credentials needed, except the full v3 book."""
 
     def get_symbol_list(self, **kwargs: Any) -> Any:
         """Trading pairs (``GET /api/v2/symbols``; filter with ``market=...``)."""
@@ -783,7 +786,8 @@ def _limit_params(symbol: str, side: str, size: _Num, price: _Num) -> dict[str, 
 
 
 def _market_params(symbol: str, side: str, size: _Num | None, funds: _Num | None) -> dict[str, Any]:
-    """A market order's body: exactly one of ``size`` (base) or ``funds`` (quote), kucoin-protocol.md 4.3."""
+    """A market order's body: exactly one of ``size`` (base) or ``funds`` (quote),
+    classic-protocol.md#endpoints."""
     if (size is None) == (funds is None):
         raise ConfigurationError("a market order needs exactly one of size= or funds=")
     params: dict[str, Any] = {"symbol": symbol, "side": side, "type": "market"}

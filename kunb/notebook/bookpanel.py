@@ -105,7 +105,7 @@ class BookPanel:
         fig.add_trace(go.Scatter(x=empty, y=empty, mode="lines", name="spread", meta="spread"), row=2, col=1)
         fig.update_layout(
             # the depth chart's x axis holds prices, the spread's holds times; both types live in the
-            # template, the only place a restyle does not re-guess them (jupyter-notes.md 0.5)
+            # template, the only place a restyle does not re-guess them (jupyter.md#date-axis)
             template=date_template(xaxis="linear"),
             yaxis={"title": "cumulative size"},
             margin={"t": 80},  # room for the title above the first subplot's own title

@@ -259,7 +259,7 @@ class LiveObject:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
         # ipywidgets 8 widgets display through _repr_mimebundle_; delegating makes the live object
-        # itself the thing a cell shows (jupyter-notes.md 6: a widget-view output)
+        # itself the thing a cell shows (jupyter.md#widget-view-output: a widget-view output)
         return self.widget._repr_mimebundle_(include=include, exclude=exclude)
 
     def __repr__(self) -> str:

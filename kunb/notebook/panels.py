@@ -24,7 +24,7 @@ _CELL = "padding:2px 12px;text-align:right"
 def date_template(**axis_types: str) -> go.layout.Template:
     """A template whose x axes are dates, except those named in ``axis_types`` (``xaxis="linear"``).
 
-    jupyter-notes.md 0.5: when trace data is replaced after display, plotly.js re-guesses the type of
+    jupyter.md#date-axis: when trace data is replaced after display, plotly.js re-guesses the type of
     the axes and ignores a type set in ``layout.xaxis``; an epoch-ms date axis turns ``linear`` and a
     price axis turns ``date`` (seen in Chromium). A type set in the *template* survives. plotly.js reads
     a numbered axis from the template's own key (``xaxis2``) before falling back to ``xaxis``.
@@ -212,7 +212,8 @@ class TickerPanel:
                 if s not in model.symbols:
                     continue
                 t, price, spread_bps = model.series(s)
-                # float64 arrays travel as binary buffers (jupyter-notes.md 0.4); copy because the ring
+                # float64 arrays travel as binary buffers
+                # (jupyter.md#throttled-redraws); copy because the ring
                 # keeps writing into its storage after this frame is sent
                 self.figure.data[i].x = t.copy()
                 self.figure.data[i].y = price.copy()

@@ -104,7 +104,7 @@ def allow_nested() -> None:
 
     Opt-in on purpose, never done at import: it patches asyncio process-wide through ``nest-asyncio2``
     (the maintained fork ipykernel itself uses; the archived ``nest-asyncio`` breaks on Python >= 3.12,
-    design.md). kunb's own live objects never need it.
+    ``jupyter.md#nested-event-loops``). kunb's own live objects never need it.
     """
     try:
         import nest_asyncio2

@@ -24,7 +24,7 @@ class Throttle:
     ``mark()`` is what the ingest path calls after it stored a message: it sets a flag and returns, it
     never awaits and never renders. :meth:`run` (a task on the same loop) waits for a mark, renders once
     for everything that arrived since the previous render, then waits out the rest of the frame. Any
-    number of marks between two renders therefore costs one render (jupyter-notes.md 0.4: FigureWidget
+    number of marks between two renders therefore costs one render (jupyter.md#throttled-redraws: FigureWidget
     resends whole arrays, so each redraw must be one batched update at a bounded rate).
 
     Args:

@@ -1,6 +1,6 @@
 """Sans-I/O KuCoin WebSocket session: frames in -> events out; intents -> text out; time is an argument.
 
-Nothing here touches a socket or reads the clock, so every rule of ``kucoin-protocol.md`` section 1
+Nothing here touches a socket or reads the clock, so every rule of ``classic-protocol.md#connection``
 (welcome, ping/pong, id-correlated ack/error, topic limits, uplink rate) is tested with plain lists.
 :mod:`kunb.websocket` drives one :class:`Session` per connection.
 
@@ -50,12 +50,14 @@ __all__ = [
     "topic_key",
 ]
 
-MAX_TOPICS_PER_REQUEST = 100  # kucoin-protocol.md 1.8: topics (symbols) per subscribe request
-MAX_TOPICS_PER_CONNECTION = 400  # kucoin-protocol.md 1.8: spot topics per connection (current docs)
-UPLINK_LIMIT = 100  # kucoin-protocol.md 1.8: client->server messages (pings included) ...
+MAX_TOPICS_PER_REQUEST = 100  # classic-protocol.md#topics-and-limits: topics (symbols) per subscribe request
+# classic-protocol.md#topics-and-limits: spot topics per connection (current docs)
+MAX_TOPICS_PER_CONNECTION = 400
+UPLINK_LIMIT = 100  # classic-protocol.md#topics-and-limits: client->server messages (pings included) ...
 UPLINK_PERIOD = 10.0  # ... per 10 seconds
 
-# Channels whose topic takes several comma-separated symbols (kucoin-protocol.md 2.1). Others (candles,
+# Channels whose topic takes several comma-separated symbols (classic-protocol.md#public-channels). Others
+# (candles,
 # snapshot, private channels) are sent one unit per request: joining them is not documented.
 _JOINABLE = frozenset(
     {
@@ -67,7 +69,8 @@ _JOINABLE = frozenset(
         "/spotMarket/level2Depth50",
     }
 )
-# Prefixes that need a private token (kucoin-protocol.md 2.3); they get ``privateChannel: true``.
+# Prefixes that need a private token
+# (classic-protocol.md#private-channels); they get ``privateChannel: true``.
 _PRIVATE_PREFIXES = ("/account/", "/spotMarket/tradeOrders", "/spotMarket/advancedOrders", "/margin/")
 
 _loads = orjson.loads
@@ -103,7 +106,8 @@ def _split(topic: str) -> tuple[str, list[str]]:
     prefix = prefix.strip()
     if not sep:
         return prefix, []
-    # kucoin-protocol.md 1.5: trim whitespace around args (cryptofeed sends "level2: BTC-USDT").
+    # classic-protocol.md#subscribe-and-ack: trim whitespace around args
+    # (cryptofeed sends "level2: BTC-USDT").
     args = [a.strip() for a in rest.split(",")]
     if any(not a for a in args):
         raise ValueError(f"empty argument in topic {topic!r}")
@@ -173,7 +177,8 @@ def join_units(units: Iterable[str], limit: int = MAX_TOPICS_PER_REQUEST) -> lis
 def add_ticker_symbol(frame: dict[str, Any]) -> dict[str, Any]:
     """Give a ticker push's ``data`` a ``symbol`` key, as the seed's examples read it.
 
-    KuCoin leaves it out (kucoin-protocol.md 2.1): it is the topic's argument, or the ``subject`` for
+    KuCoin leaves it out (classic-protocol.md#public-channels): it is the
+    topic's argument, or the ``subject`` for
     ``/market/ticker:all``. Other frames are returned untouched. O(1), in place.
     """
     subject = frame.get("subject")
@@ -209,7 +214,7 @@ class Pending:
 
 @dataclass(frozen=True, slots=True)
 class Welcome:
-    """The server's ``welcome``: the connection is usable (kucoin-protocol.md 1.3)."""
+    """The server's ``welcome``: the connection is usable (classic-protocol.md#welcome)."""
 
     id: str
 
@@ -266,7 +271,7 @@ Event = Welcome | Pong | Ack | RequestError | ConnectionErrorFrame | Message | N
 
 @dataclass(slots=True)
 class UplinkLimiter:
-    """At most ``limit`` messages in any window of ``period`` seconds (kucoin-protocol.md 1.8).
+    """At most ``limit`` messages in any window of ``period`` seconds (classic-protocol.md#topics-and-limits).
 
     A sliding log rather than a refilling bucket: a bucket of 100 refilling at 10/s lets 150 messages
     through some 10 s windows, which KuCoin answers with ``509 exceed max permits per second``.
@@ -322,7 +327,8 @@ class Session:
 
     # -- outgoing -------------------------------------------------------------------------------
     def next_id(self) -> str:
-        """A request id never used before on this client (kucoin-protocol.md 1.5: echoed in the ack)."""
+        """A request id never used before on this client
+        (classic-protocol.md#subscribe-and-ack: echoed in the ack)."""
         return str(next(self._ids))
 
     def reset(
@@ -350,7 +356,7 @@ class Session:
         rid = self.next_id()
         pending = Pending(rid, kind, units, now)
         self.pending[rid] = pending
-        # privateChannel only on private channels of a private connection: peers.md bug 9.
+        # privateChannel only on private channels of a private connection: design.md#private-channel-flag.
         message = {
             "id": rid,
             "type": kind.value,
@@ -361,7 +367,7 @@ class Session:
         return pending, encode(message)
 
     def ping(self, now: float, rx_count: int) -> str:
-        """Encode a ping and start its pong deadline (kucoin-protocol.md 1.4).
+        """Encode a ping and start its pong deadline (classic-protocol.md#ping-and-pong).
 
         ``rx_count`` is the caller's count of frames received so far: any frame after the ping
         proves the link alive, not only the pong (a busy feed answers late but is not dead).
@@ -396,7 +402,7 @@ class Session:
 
     # -- incoming -------------------------------------------------------------------------------
     def receive(self, frame: dict[str, Any]) -> Event:
-        """Classify one decoded frame (kucoin-protocol.md 1.3-1.7)."""
+        """Classify one decoded frame (classic-protocol.md#connection)."""
         kind = frame.get("type")
         if kind == "message":
             return Message(frame)

@@ -4,7 +4,7 @@ Every wire shape of the classic protocol that kunb reads is parsed here and nowh
 public channels (``/market/ticker``, ``/market/level2``, ``/market/match``, ``/market/candles``,
 ``/market/snapshot``, ``/spotMarket/level2Depth5|50``) and the private ones (``/account/balance``,
 ``/spotMarket/tradeOrders[V2]``), REST level-2 snapshots, account lists and order lists
-(``docs/reference/classic-protocol.md``; the wire shapes are in its sections on channels and REST).
+(wire shapes: ``classic-protocol.md#public-channels``, ``#private-channels`` and ``#rest``).
 
 Pure: no I/O and no clock; the caller passes the local receive time. A frame that does not carry what its
 channel promises raises :class:`~kunb.exceptions.ProtocolError` naming the topic; frames of channels kunb

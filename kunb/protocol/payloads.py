@@ -3,7 +3,7 @@
 The seed specification's types (``WebSocketToken``, ``WebSocketMessage``, ``TickerData``,
 ``OrderBookData``, ``AccountBalanceData``, ``OrderUpdateData``) are ``TypedDict``\\ s, so code written
 against plain dicts (as KuCoin's SDK hands them out) can be annotated without any conversion cost.
-Field types follow ``kucoin-protocol.md`` section 2: decimals are JSON strings, ``sequenceStart`` /
+Field types follow ``classic-protocol.md#public-channels``: decimals are JSON strings, ``sequenceStart`` /
 ``sequenceEnd`` are numbers, matching-engine timestamps are nanoseconds.
 """
 
@@ -84,7 +84,7 @@ class OrderBookData(TypedDict):
 
 
 class Level2ChangeData(TypedDict):
-    """``data`` of a ``/market/level2`` push (``kucoin-protocol.md`` section 2.2)."""
+    """``data`` of a ``/market/level2`` push (``classic-protocol.md#level-2-increments``)."""
 
     changes: dict[str, list[list[str]]]
     sequenceStart: int

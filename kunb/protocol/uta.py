@@ -1,6 +1,6 @@
 """Sans-I/O session of KuCoin's UTA WebSocket protocol: frames in -> events out; intents -> text out.
 
-The UTA ("Pro") protocol (``docs/reference/uta-protocol.md``; wire facts in ``kucoin-uta.md``) has fixed
+The UTA ("Pro") protocol (what kunb does: ``uta-kunb.md``; wire facts: ``uta-protocol.md``) has fixed
 hosts, a ``message: welcome`` frame carrying ``pingInterval``, ``{"id","type":"ping"}`` or
 ``{"id","op":"ping"}`` keepalives, one-symbol ``action: subscribe`` frames answered ``{"id","result"}``,
 data pushes ``{"T","P","d"}`` and, on the private host, a signed ``op: auth`` frame after the welcome.
@@ -104,26 +104,33 @@ __all__ = [
     "topic",
 ]
 
-# -- endpoints (kucoin-uta.md 1.1: fixed hosts, root path, no REST negotiation) ------------------------
+# -- endpoints (uta-protocol.md#endpoints: fixed hosts, root path, no REST negotiation)
+# ------------------------
 PUBLIC_SPOT_URL = "wss://x-push-spot.kucoin.com"
 PUBLIC_FUTURES_URL = "wss://x-push-futures.kucoin.com"
 PRIVATE_URL = "wss://wsapi-push.kucoin.com"
-BULLET_PRIVATE_PATH = "/api/v2/bullet-private"  # kucoin-uta.md 1.2, V1 token (ccxt authenticate_uta)
-AUTH_PATH = "/api/websocket/users/verify"  # kucoin-uta.md 1.2, V2: signed as ts + "POST" + this path
-_ORDERBOOK_PATH = "/api/ua/v{}/market/orderbook"  # kucoin-uta.md 3.5: the signed REST snapshot
+# uta-protocol.md#private-authentication, V1 token (ccxt authenticate_uta)
+BULLET_PRIVATE_PATH = "/api/v2/bullet-private"
+# uta-protocol.md#private-authentication, V2: signed as ts + "POST" + this path
+AUTH_PATH = "/api/websocket/users/verify"
+_ORDERBOOK_PATH = "/api/ua/v{}/market/orderbook"  # uta-protocol.md#order-book: the signed REST snapshot
 
-# -- limits (kucoin-uta.md 1.6 [!]: S12 rate-limit-rule-uta via the live probe; tigusigalpa session.go) ---
+# -- limits (uta-protocol.md#limits [!]: S12 rate-limit-rule-uta via the live probe; tigusigalpa session.go)
+# ---
 UPLINK_LIMIT_PUBLIC = 300  # client messages, pings included, per UPLINK_PERIOD on a public socket
 UPLINK_LIMIT_PRIVATE = 100  # ... on the private socket ("100 per time", S14)
 UPLINK_PERIOD = 10.0
 MAX_TOPICS_PUBLIC = 600  # subscriptions per public connection ("300 per session" in S14's error texts)
 MAX_TOPICS_PRIVATE = 400  # ... per private connection
 MIN_PING_INTERVAL = 1.0  # S2: "dropped if the ping frequency is exceeded once per second"
-DEFAULT_PING_INTERVAL = 18.0  # the live welcome's pingInterval (kucoin-uta.md 1.3); the doc example says 30 s
+# the live welcome's pingInterval (uta-protocol.md#welcome); the doc example says 30 s
+DEFAULT_PING_INTERVAL = 18.0
 DEFAULT_PING_TIMEOUT = 10.0  # the universal SDK's default when the welcome has no pingTimeout
-SILENCE_AFTER = 20.0  # kucoin-uta.md 3.5: a 10ms-book snapshot came 0.5-6.2 s after the ack; TG waits 20 s
+# uta-protocol.md#order-book: a 10ms-book snapshot came 0.5-6.2 s after the ack; TG waits 20 s
+SILENCE_AFTER = 20.0
 
-# -- channels kunb speaks (kucoin-uta.md 2, 4) -----------------------------------------------------------
+# -- channels kunb speaks (uta-protocol.md#subscribe, 4)
+# -----------------------------------------------------------
 PUBLIC_CHANNELS = ("ticker", "trade", "kline", "obu")
 PRIVATE_CHANNELS = ("orderAll", "order", "execution", "execution.lite", "balance")
 DEPTHS = ("1", "5", "50", "increment", "increment@10ms")  # obu depth (universal SDK OrderbookDepth)
@@ -177,7 +184,8 @@ class UtaTopic(NamedTuple):
         return self.channel in _PROMISED
 
     def message(self, kind: RequestKind, request_id: str) -> dict[str, Any]:
-        """The subscribe/unsubscribe frame (kucoin-uta.md 2): ``action`` lowercase, as ccxt and the Go
+        """The subscribe/unsubscribe frame (uta-protocol.md#subscribe):
+        ``action`` lowercase, as ccxt and the Go
         universal SDK send it; one symbol in ``symbol``."""
         message: dict[str, Any] = {"id": request_id, "action": kind.value, "channel": self.channel}
         if self.channel == "balance":
@@ -255,7 +263,7 @@ def parse_topic(key: str) -> UtaTopic:
         if not rest or not rest[0].strip():
             raise ValueError(f"{channel} needs a symbol (topic {key!r})")
         symbol = rest.pop(0).strip()
-        # kucoin-uta.md 2: one id per frame; "symbols are not supported for topic obu" (live)
+        # uta-protocol.md#subscribe: one id per frame; "symbols are not supported for topic obu" (live)
         if "," in symbol or any(c.isspace() for c in symbol):
             raise ValueError(f"one symbol per UTA topic, not {symbol!r}")
     param = ""
@@ -267,7 +275,7 @@ def parse_topic(key: str) -> UtaTopic:
         param = rest.pop(0).strip() if rest else ""
         if param not in INTERVALS:
             raise ValueError(f"kline interval must be one of {', '.join(INTERVALS)}, not {param!r}")
-        if param == "6hour" and qualifier == "FUTURES":  # kucoin-uta.md 2: acked, never pushed
+        if param == "6hour" and qualifier == "FUTURES":  # uta-protocol.md#subscribe: acked, never pushed
             raise ValueError("kline 6hour is spot only")
     if rest:
         raise ValueError(f"unexpected {':'.join(rest)!r} in UTA topic {key!r}")
@@ -277,7 +285,8 @@ def parse_topic(key: str) -> UtaTopic:
 def push_key(frame: Mapping[str, Any]) -> str | None:
     """The key of the topic a data push belongs to (``None`` when the frame is not a push).
 
-    Routes on ``T`` case-insensitively (KuCoin writes both ``obu.SPOT`` and ``obu.spot``, kucoin-uta.md
+    Routes on ``T`` case-insensitively (KuCoin writes both ``obu.SPOT`` and ``obu.spot``,
+    uta-protocol.md#envelope
     3.1) and ``d.s`` (+ ``dp`` / ``d.i``). Channels kunb does not speak keep their ``T`` as their key.
     """
     push_type = frame.get("T")
@@ -301,7 +310,7 @@ def push_key(frame: Mapping[str, Any]) -> str | None:
 
 def parse_action(action: Any) -> RequestKind:
     """A request frame's ``action``, matched case-insensitively: ccxt and the Go SDK send
-    ``subscribe``, the docs and the Node SDK ``SUBSCRIBE`` (kucoin-uta.md 2 [!]).
+    ``subscribe``, the docs and the Node SDK ``SUBSCRIBE`` (uta-protocol.md#subscribe [!]).
 
     Raises:
         ValueError: neither subscribe nor unsubscribe.
@@ -335,7 +344,7 @@ def dial_target(
     public_url: str | None = None,
     private_url: str | None = None,
 ) -> DialTarget:
-    """The URL to dial (kucoin-uta.md 1.1-1.2).
+    """The URL to dial (uta-protocol.md#endpoints).
 
     Public sockets need no token. The private socket takes the V2 ``op:auth`` frame after the welcome
     (``token=None``, the current generation) or the V1 token of ``POST /api/v2/bullet-private`` as
@@ -384,7 +393,7 @@ def parse_bullet_private(data: Any) -> str:
 def orderbook_path(
     symbol: str, *, limit: str | int = "FULL", trade_type: str = "SPOT", version: int = 1
 ) -> str:
-    """The path and query of the signed ``GET /api/ua/v{1,2}/market/orderbook`` (kucoin-uta.md 3.5),
+    """The path and query of the signed ``GET /api/ua/v{1,2}/market/orderbook`` (uta-protocol.md#order-book),
     the snapshot the deprecated ``increment`` depth needs.
 
     Raises:
@@ -405,7 +414,7 @@ def orderbook_depth(limit: str | int) -> int | None:
 
 
 def auth_message(credentials: Credentials, timestamp_ms: int, request_id: str) -> dict[str, str]:
-    """The V2 ``op:auth`` frame (kucoin-uta.md 1.2; universal SDK ``_authenticate``).
+    """The V2 ``op:auth`` frame (uta-protocol.md#private-authentication; universal SDK ``_authenticate``).
 
     ``kc-api-sign`` is ``base64(HMAC_SHA256(secret, ts + "POST" + "/api/websocket/users/verify"))``; the
     passphrase is signed as in REST (plain for a version-1 key). The frame is a credential: never log it.
@@ -436,11 +445,14 @@ class AuthResult:
 
 Event = Welcome | Pong | Ack | RequestError | AuthResult | Message | Notice
 
-_REASON_KEYS = ("message", "reason", "msg")  # kucoin-uta.md 2.2: the live gateway uses both; TG reads msg
+# uta-protocol.md#replies: the live gateway uses both; TG reads msg
+_REASON_KEYS = ("message", "reason", "msg")
 
 
-_WELCOME_KEYS = ("message", "type", "op", "data")  # kucoin-uta.md 1.3: ccxt keys on message; UG/UT on all
-_PONG_KEYS = ("type", "op")  # kucoin-uta.md 1.4: {"type":"pong"} (live) or {"op":"pong"} (universal SDK)
+# uta-protocol.md#welcome: ccxt keys on message; UG/UT on all
+_WELCOME_KEYS = ("message", "type", "op", "data")
+# uta-protocol.md#ping-and-pong: {"type":"pong"} (live) or {"op":"pong"} (universal SDK)
+_PONG_KEYS = ("type", "op")
 
 
 def _is(frame: Mapping[str, Any], word: str, keys: tuple[str, ...]) -> bool:
@@ -453,7 +465,8 @@ def _is(frame: Mapping[str, Any], word: str, keys: tuple[str, ...]) -> bool:
 
 
 def _accepted(result: Any) -> bool | None:
-    """``result`` as sent: a bool, or the docs' string ``"true"``/``"false"`` (kucoin-uta.md 2.2 [!])."""
+    """``result`` as sent: a bool, or the docs' string
+    ``"true"``/``"false"`` (uta-protocol.md#replies [!])."""
     if result is True or result is False:
         return result
     if isinstance(result, str) and result.strip().lower() in ("true", "false"):
@@ -609,7 +622,8 @@ class UtaSession:
         parsed = parse_topic(topic)
         if parsed.private != self.private:
             have = "private" if self.private else "public"
-            raise ValueError(f"{parsed.key} is not a {have} topic (one socket per kind, kucoin-uta.md 1.1)")
+            # one socket per kind: uta-protocol.md#endpoints
+            raise ValueError(f"{parsed.key} is not a {have} topic (one socket per kind)")
         rid = self.next_id()
         pending = Pending(rid, kind, (parsed.key,), now)
         self.pending[rid] = pending
@@ -632,7 +646,7 @@ class UtaSession:
         return text
 
     def ping(self, now: float, rx_count: int, *, timestamp_ms: int | None = None) -> str:
-        """Encode a ping in :attr:`ping_style` and start its pong deadline (kucoin-uta.md 1.4).
+        """Encode a ping in :attr:`ping_style` and start its pong deadline (uta-protocol.md#ping-and-pong).
 
         ``rx_count`` is the caller's count of frames received so far (any frame after a ping proves the
         link alive). ``timestamp_ms`` (wall clock) goes into the ``op`` form, as the universal SDK sends it.
@@ -659,7 +673,7 @@ class UtaSession:
 
     # -- incoming ---------------------------------------------------------------------------------------
     def receive(self, frame: dict[str, Any], now: float | None = None) -> Event:
-        """Classify one decoded frame (kucoin-uta.md 1.3, 1.4, 2.2).
+        """Classify one decoded frame (uta-protocol.md#welcome, 1.4, 2.2).
 
         ``now`` is when it arrived, for :meth:`silent_topics` (default: the request's send time).
         """
@@ -710,7 +724,7 @@ class UtaSession:
         self, now: float, last_data: Mapping[str, float], *, after: float = SILENCE_AFTER
     ) -> list[str]:
         """Topics acked at least ``after`` seconds ago that sent no data since their request, each
-        reported once per subscription (kucoin-uta.md 2.3: an unknown symbol is acked, then silent).
+        reported once per subscription (uta-protocol.md#replies: an unknown symbol is acked, then silent).
 
         Only topics whose channel promises data are watched (obu with a snapshot depth, kline).
 

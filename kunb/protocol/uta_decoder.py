@@ -2,8 +2,9 @@
 
 Public ``ticker``, ``trade``, ``kline`` and ``obu`` pushes, private ``orderAll``/``order``, ``execution``
 (and ``execution.lite``) and ``balance`` pushes, and the signed ``GET /api/ua/v1|v2/market/orderbook``
-snapshot become the same normalized events the classic decoder makes (wire shapes: ``kucoin-uta.md``
-sections 3-4; what kunb accepts where the sources disagree: ``docs/reference/uta-protocol.md``).
+snapshot become the same normalized events the classic decoder makes (wire shapes:
+``uta-protocol.md#public-pushes`` and ``#private-pushes``; what kunb accepts where the
+sources disagree: ``uta-kunb.md``).
 
 The decoder takes the parsed dict (text or binary frames are JSON-decoded alike before it). Integers are
 exact whether sent as JSON numbers or strings: orjson parses numbers up to 2**64 as ``int``, and a float
@@ -11,7 +12,7 @@ exact whether sent as JSON numbers or strings: orjson parses numbers up to 2**64
 case-insensitively, ``S`` is case-folded; pushes of channels kunb does not model decode to no event, and
 a push its channel cannot read raises :class:`~kunb.exceptions.ProtocolError` naming the channel.
 
-**Orders** (kucoin-uta.md 4, ``os`` and ``eT``) map onto the classic kinds and statuses of
+**Orders** (uta-protocol.md#private-pushes, ``os`` and ``eT``) map onto the classic kinds and statuses of
 :class:`~kunb.events.OrderEvent`: status ``os`` 0 -> ``new``; 2 -> ``open``; 4 -> ``match``; 1, 3, 5, 6 ->
 ``done`` (1 is a conditional order that triggered: the order it creates arrives under its own id). Kind:
 a ``MATCH``/``FILL`` event with a last fill size ``lS`` > 0 is a ``match`` (``ls``/``lS``/``ti``/``lR``
@@ -46,8 +47,9 @@ from .classic_decoder import parse_price, parse_size
 
 __all__ = ["INCREMENT_10MS_LEVELS", "UtaDecoder", "exact_int", "stamp_ns"]
 
-INCREMENT_10MS_LEVELS = 500  # kucoin-uta.md 3.5 (AN1): increment@10ms keeps the top 500 levels per side
-_MAX_EXACT_FLOAT = 2**53  # beyond this a JSON float has lost digits (kucoin-uta.md 3.1)
+# uta-protocol.md#order-book (AN1): increment@10ms keeps the top 500 levels per side
+INCREMENT_10MS_LEVELS = 500
+_MAX_EXACT_FLOAT = 2**53  # beyond this a JSON float has lost digits (uta-protocol.md#envelope)
 _NAN = float("nan")
 _INF = float("inf")
 _PRICE_CACHE = 65_536  # parsed prices kept per decoder: levels recur, and a dict hit is ~6x cheaper
@@ -102,7 +104,8 @@ def exact_int(value: Any) -> int:
 def stamp_ns(value: Any) -> int:
     """A timestamp in nanoseconds, whatever unit it came in (s, ms, us or ns, told apart by magnitude).
 
-    UTA mixes units in the same field (kucoin-uta.md 5: ``U`` is ns on UNIFIED balances and an ms string
+    UTA mixes units in the same field (uta-protocol.md#classic-and-uta-compared: ``U`` is ns on UNIFIED
+    balances and an ms string
     on FUNDING; the mark-price doc example has ``P`` in ms), and the ranges do not overlap for any date
     between 1973 and 5138.
 
@@ -133,7 +136,7 @@ def _side(value: Any) -> str:
 
 
 def _text(value: Any) -> str:
-    """An id sent as a string or a number (``ti`` is both, kucoin-uta.md 3.3), exactly."""
+    """An id sent as a string or a number (``ti`` is both, uta-protocol.md#trades), exactly."""
     if value is None:
         return ""
     if value.__class__ is str:
@@ -232,7 +235,7 @@ class UtaDecoder:
 
     def _levels(self, rows: Iterable[Sequence[Any]], *, bids: bool) -> tuple[Level, ...]:
         """Snapshot levels, best first (bids descending, asks ascending): KuCoin sends them so (live
-        probe), but kucoin-uta.md 3.5 says to apply by price anyway. Size ``"0"`` is no level."""
+        probe), but uta-protocol.md#order-book says to apply by price anyway. Size ``"0"`` is no level."""
         price = self._price
         levels = [(price(row[0]), parse_size(row[1])) for row in rows]  # futures RPI: [p, non-RPI, RPI]
         levels = [level for level in levels if level[1] > 0.0]
@@ -261,7 +264,7 @@ class UtaDecoder:
                 None if sequence is None else exact_int(sequence),
                 _float(data.get("l")),
                 _float(data.get("q")),
-                float(data["b"]),  # kucoin-uta.md 3.2: b is the bid (ccxt swaps a and b: its bug)
+                float(data["b"]),  # uta-protocol.md#ticker: b is the bid (ccxt swaps a and b: its bug)
                 _float(data.get("B")),
                 float(data["a"]),
                 _float(data.get("A")),
@@ -293,7 +296,7 @@ class UtaDecoder:
             Candle(
                 _symbol(data),
                 str(data["i"]),
-                stamp_ns(data["O"]),  # seconds on the wire (kucoin-uta.md 3.4)
+                stamp_ns(data["O"]),  # seconds on the wire (uta-protocol.md#klines)
                 stamp_ns(frame["P"]),  # a kline carries no other time
                 rx,
                 float(data["o"]),
@@ -328,7 +331,7 @@ class UtaDecoder:
                     symbol,
                     time_ns,
                     rx,
-                    last,  # O == C on snapshots (kucoin-uta.md 3.5)
+                    last,  # O == C on snapshots (uta-protocol.md#order-book)
                     self._levels(data["b"], bids=True),
                     self._levels(data["a"], bids=False),
                     _snapshot_depth(depth_name),

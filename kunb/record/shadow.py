@@ -3,7 +3,8 @@
 A reader rebuilding a book at some past time starts from the nearest earlier snapshot and applies the
 deltas after it; with only the snapshots the feed used (one per sync), that can mean hours of deltas.
 These books follow the same rules as the live book (classic: a change applies when its sequence is after
-the book's; kucoin-protocol.md section 3) and give up on a symbol at the first sign of a gap (a delta that
+the book's; classic-protocol.md#order-book-sync) and give up on a symbol at
+the first sign of a gap (a delta that
 does not continue the sequence, an integrity event, a partial snapshot) until the next full snapshot.
 Pure: events in, snapshots out; the period is measured in the events' own time.
 """

@@ -5,7 +5,7 @@ the feed (:mod:`kunb.sim.feed`) and the REST app (:mod:`kunb.sim.rest`, handed a
 runs them. One asyncio task advances the market every ``tick_ms`` and publishes what changed (public
 pushes, then private events of fills by the synthetic flow and expired GTT orders); REST handlers and
 WebSocket sessions run on the same loop, so the core needs no locks. Two ports, like KuCoin's separate
-REST and feed hosts (``design.md``).
+REST and feed hosts (``design.md#two-ports``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Run an :class:`~kunb.sim.exchange.Exchange` on its own thread and event loop (notebooks, scripts, the CLI).
 
 A busy notebook cell or a blocking call in the caller's loop cannot stall the exchange this way
-(``design.md``). ``kunb.sim.start(**kw)`` returns a :class:`SimHandle`; ``kunb.sim.stop()`` stops the
+(``design.md#its-own-thread``). ``kunb.sim.start(**kw)`` returns a
+:class:`SimHandle`; ``kunb.sim.stop()`` stops the
 most recent one.
 
 ``start()`` also makes the exchange the session default: it sets ``KUNB_URL`` (which ``kunb.client``

@@ -2,7 +2,8 @@
 
 Pure: no I/O, no clock. Amounts are :class:`~decimal.Decimal` throughout so balances move by exact
 increments and conservation (balances + fees collected) can be checked to the last digit. Every change
-returns a :class:`BalanceChange`, which becomes an ``/account/balance`` push (``kucoin-protocol.md`` 2.3)
+returns a :class:`BalanceChange`, which becomes an ``/account/balance`` push
+(``classic-protocol.md#private-channels``)
 by way of :class:`kunb.sim.core.events.BalanceEvent`.
 """
 
@@ -30,7 +31,7 @@ __all__ = [
     "to_decimal",
 ]
 
-AccountType = str  # "main" | "trade": KuCoin's classic account types (kucoin-protocol.md 4.3)
+AccountType = str  # "main" | "trade": KuCoin's classic account types (classic-protocol.md#endpoints)
 _ACCOUNT_TYPES = ("main", "trade")
 
 #: Starting trade-account balances of a demo account: enough to trade the default symbols.

@@ -1,7 +1,8 @@
 """Private events of the exchange core: what happened to one user's order or balance, frozen at that moment.
 
 Pure. :class:`~kunb.sim.core.trading.Trading` emits them in the order KuCoin sends the matching pushes
-(``kucoin-protocol.md`` 2.3); the wire layer turns each into frames of one protocol (classic today:
+(``classic-protocol.md#private-channels``); the wire layer turns each into
+frames of one protocol (classic today:
 :mod:`kunb.sim.wire.private_push`), so the core never knows a topic name or a JSON field. An order event
 copies the order's numbers when it happens: later fills of the same order do not change it.
 """

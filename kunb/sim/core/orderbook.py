@@ -22,7 +22,7 @@ API (used by the market model and by the trading layer for user orders)::
 
 Notional ("funds") units are ``price_ticks * lots``; :class:`SymbolSpec` converts them to quote currency.
 
-Sequences (kucoin-protocol.md section 3, "Simulator invariants"): every change of a level's aggregated
+Sequences (classic-protocol.md#order-book-sync, "Simulator invariants"): every change of a level's aggregated
 size consumes exactly one sequence number and is recorded; :meth:`OrderBook.drain` returns the range
 ``[start, end]`` of every sequence consumed since the previous drain, with one row per touched price
 carrying the sequence of its last change (KuCoin pushes only the latest row per price). Consecutive

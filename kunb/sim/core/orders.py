@@ -2,7 +2,8 @@
 
 Pure: no I/O, no clock. :func:`parse_order` turns the JSON body the official SDKs send to
 ``POST /api/v1/orders`` / ``/api/v1/hf/orders`` into an :class:`OrderRequest` or raises
-:class:`~kunb.exceptions.OrderError` with KuCoin's code and message (``kucoin-protocol.md`` 4.1, 4.3).
+:class:`~kunb.exceptions.OrderError` with KuCoin's code and message
+(``classic-protocol.md#rest-envelope``, 4.3).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ __all__ = [
 _CLIENT_OID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _STP = ("", "CN", "CO", "CB", "DC")
 _ZERO = Decimal(0)
-_MAX_SIZE = Decimal(10_000_000_000)  # KuCoin's baseMaxSize (kucoin-protocol.md 4.3 symbols)
+_MAX_SIZE = Decimal(10_000_000_000)  # KuCoin's baseMaxSize (classic-protocol.md#endpoints symbols)
 _BAD_REQUEST = 400
 
 
@@ -266,7 +267,7 @@ def parse_order(params: Mapping[str, Any], specs: Mapping[str, SymbolSpec]) -> O
         cancel_after = int(cancel_after)
     except (TypeError, ValueError):
         raise _param_error("cancelAfter must be an integer number of seconds.") from None
-    # The universal SDK always sends cancelAfter: -1 (= none) with GTC (kucoin-protocol.md, Universal SDK).
+    # The universal SDK always sends cancelAfter: -1 (= none) with GTC (classic-protocol.md, Universal SDK).
     if cancel_after > 0 and time_in_force is not TimeInForce.GTT:
         raise _param_error("cancelAfter is only valid with timeInForce GTT.")
     visible = _decimal(params, "visibleSize") or _ZERO

@@ -30,7 +30,8 @@ __all__ = [
     "bucket_start",
 ]
 
-# kucoin-protocol.md 2.1 / 4.3: REST has every type; the WS candle topic has all but 5min and 1month.
+# classic-protocol.md#public-channels / 4.3: REST has every type; the WS
+# candle topic has all but 5min and 1month.
 CANDLE_SECONDS: dict[str, int] = {
     "1min": 60,
     "3min": 180,

@@ -3,7 +3,8 @@
 Pure: no I/O, no clock (``now_ns`` is an argument). User orders rest in the same
 :class:`~kunb.sim.core.orderbook.OrderBook` as the synthetic market, so they show in level2 pushes and trades.
 Every call returns an :class:`Outcome`: the private :mod:`~kunb.sim.core.events` to deliver (in order) and
-the fills (the core already put them on the public tape). Money (``kucoin-protocol.md`` 2.3, 4.3):
+the fills (the core already put them on the public tape). Money
+(``classic-protocol.md#private-channels``, 4.3):
 
 * placing holds the worst case: a buy ``price * size * (1 + takerFeeRate)`` of quote (the docs' example
   holds 0.5005 USDT for 0.00001 BTC at 50000), a sell ``size`` of base; market orders hold exactly what the

@@ -1,7 +1,8 @@
 """Turns the core's market and private events into KuCoin pushes for the subscribed topics.
 
 Each push is built and serialised only if someone subscribed to its topic, once, then handed to the
-:class:`~kunb.sim.feed.hub.Hub` as bytes. Cadences follow ``kucoin-protocol.md`` 2.1: level2 and match in
+:class:`~kunb.sim.feed.hub.Hub` as bytes. Cadences follow
+``classic-protocol.md#public-channels``: level2 and match in
 real time (every collect), ticker on a best bid/ask or trade change, depth5/50 when the book changed,
 candles on each trade, snapshot every 2 s. Private events (:mod:`kunb.sim.core.events`) go to their
 user's sessions as soon as they are delivered (2.3).

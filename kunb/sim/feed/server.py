@@ -1,7 +1,7 @@
 """The simulator's WebSocket feed: KuCoin's connection protocol over websockets' asyncio server.
 
 :meth:`FeedServer.handle` serves one connection as a :class:`~kunb.sim.feed.session.Session` registered
-with the :class:`~kunb.sim.feed.hub.Hub`. Protocol rules follow ``kucoin-protocol.md`` sections 1.2-1.8:
+with the :class:`~kunb.sim.feed.hub.Hub`. Protocol rules follow ``classic-protocol.md`` sections 1.2-1.8:
 token required (else a 401 error frame, then close), welcome first with ``connectId`` as its id, JSON
 ping -> pong with the id as a string, subscribe/unsubscribe with an ack when ``response`` is true, error
 frames (404 unknown topic, 415 unknown type, 509 limits), idle connections closed after

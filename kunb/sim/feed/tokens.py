@@ -1,6 +1,6 @@
 """Bullet tokens of the simulator: issue, look up, expire. Pure: the time is always an argument.
 
-A token is checked only when a connection opens (``kucoin-protocol.md`` 1.1: valid for 24 h), so the
+A token is checked only when a connection opens (``classic-protocol.md#token``: valid for 24 h), so the
 registry keeps at most :data:`MAX_TOKENS`, oldest forgotten first (a forgotten token is refused like an
 expired one, and clients then ask for a new bullet): a client that reconnects all day cannot grow it.
 """

@@ -1,6 +1,7 @@
 """Subscription topics: parse a subscribe request's topic into per-symbol push topics, or a KuCoin error.
 
-Pure. Rules from ``kucoin-protocol.md`` 1.5-1.8: split the topic at the first ``:``, split the args
+Pure. Rules from ``classic-protocol.md#subscribe-and-ack``-1.8: split the
+topic at the first ``:``, split the args
 on ``,`` and trim spaces; a subscription to ``/market/ticker:A,B`` yields pushes on
 ``/market/ticker:A`` and ``/market/ticker:B``; ``/market/ticker:all`` stays one topic; unknown
 prefixes or symbols are error 404 ``topic ... is not found``; more than 100 topics in one request

@@ -1,6 +1,6 @@
 """The simulator's REST app: public, signed and (optionally) admin routes over one :class:`RestBackend`.
 
-A starlette app with KuCoin's error envelope for every failure (``kucoin-protocol.md`` 4.1): an
+A starlette app with KuCoin's error envelope for every failure (``classic-protocol.md#rest-envelope``): an
 :class:`~kunb.exceptions.ApiError` raised by a handler keeps its code and status, unknown paths are
 404000, wrong methods 405000, and a handler bug is logged and answered 500000.
 """

@@ -1,6 +1,7 @@
 """Verify KuCoin's signed-request headers exactly as KuCoin does, against the raw request (pure).
 
-``kucoin-protocol.md`` 4.2: ``KC-API-SIGN = base64(HMAC_SHA256(secret, timestamp + METHOD + target + body))``.
+``classic-protocol.md#signing``: ``KC-API-SIGN = base64(HMAC_SHA256(secret,
+timestamp + METHOD + target + body))``.
 Clients differ in what they sign (the table in 4.2), so the signature is checked against the request target
 exactly as received and, failing that, its percent-decoded form; the body is always the raw bytes received,
 never a re-serialisation. Every failure is an :class:`~kunb.exceptions.AuthenticationError` with KuCoin's
@@ -25,7 +26,7 @@ __all__ = [
     "verify",
 ]
 
-#: KuCoin rejects a timestamp more than 5 s away from its clock (kucoin-protocol.md 4.2) ...
+#: KuCoin rejects a timestamp more than 5 s away from its clock (classic-protocol.md#signing) ...
 FUTURE_TOLERANCE_MS = 5_000
 #: ... plus 1 s into the past, because kucoin-python truncates its timestamp to whole seconds.
 PAST_TOLERANCE_MS = 6_000

@@ -1,4 +1,5 @@
-"""KuCoin's REST envelope (``kucoin-protocol.md`` 4.1): ``{"code": "200000", "data": ...}`` or an error.
+"""KuCoin's REST envelope (``classic-protocol.md#rest-envelope``): ``{"code":
+"200000", "data": ...}`` or an error.
 
 Success is HTTP 200 with ``code`` the string ``"200000"``; errors are ``{"code": "...", "msg": "..."}``
 with KuCoin's codes (404000 unknown path, 400100 bad or missing parameter, 900001 unknown symbol).

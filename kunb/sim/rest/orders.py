@@ -1,6 +1,7 @@
 """The embedded exchange's signed order endpoints: place, cancel, list and get orders, and fills.
 
-Classic (``/api/v1/orders``) and HF (``/api/v1/hf/orders``) shapes as in ``kucoin-protocol.md`` 4.3; every
+Classic (``/api/v1/orders``) and HF (``/api/v1/hf/orders``) shapes as in
+``classic-protocol.md#endpoints``; every
 handler reads and changes only the signing user's orders (another user's order id does not exist for it).
 """
 

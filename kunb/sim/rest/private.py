@@ -1,7 +1,8 @@
 """The embedded exchange's signed REST endpoints (and ccxt's margin probes): accounts, orders, fills, fees.
 
 Every signed route verifies KuCoin's signature against the raw request (:mod:`kunb.sim.rest.signed`) and
-only ever reads the signing user's own data. Answers use KuCoin's envelope (``kucoin-protocol.md`` 4.1).
+only ever reads the signing user's own data. Answers use KuCoin's envelope
+(``classic-protocol.md#rest-envelope``).
 
 Endpoints (4.3 and what ccxt probes at start-up): bullet-private, full level2 (v3), accounts, orders
 (classic and HF: place, cancel by id / clientOid, cancel all, list, get), fills, fee rates,

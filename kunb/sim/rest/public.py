@@ -1,6 +1,7 @@
 """The simulator's public REST endpoints: server time and status, symbols, tickers, books, candles, trades.
 
-Endpoints and shapes: ``kucoin-protocol.md`` 4.1 and 4.3 (JSON shapes in :mod:`kunb.sim.wire.market`).
+Endpoints and shapes: ``classic-protocol.md#rest-envelope`` and ``#endpoints`` (JSON shapes in
+:mod:`kunb.sim.wire.market`).
 Public endpoints ignore auth headers (4.2: the official SDKs sign public calls too).
 """
 

@@ -2,7 +2,8 @@
 
 A signed route is written as ``handler(request, user, body)``; :func:`signed` reads the body (at most
 :data:`MAX_BODY_BYTES`, else HTTP 413), rebuilds the request target exactly as received and verifies
-KuCoin's signature (:func:`kunb.sim.rest.auth.verify`, ``kucoin-protocol.md`` 4.2) before calling it, so a
+KuCoin's signature (:func:`kunb.sim.rest.auth.verify`,
+``classic-protocol.md#signing``) before calling it, so a
 handler only ever sees an authenticated user.
 """
 
@@ -63,7 +64,7 @@ async def read_body(request: Request) -> bytes:
 
 
 def raw_target(request: Request) -> str:
-    """The request target exactly as received (kucoin-protocol.md 4.2): ASGI's ``raw_path``, plus ``?``
+    """The request target exactly as received (classic-protocol.md#signing): ASGI's ``raw_path``, plus ``?``
     and the raw query string when there is one."""
     raw: bytes = request.scope.get("raw_path") or request.scope["path"].encode("utf-8")
     query: bytes = request.scope.get("query_string", b"")
@@ -110,7 +111,7 @@ def page_params(request: Request) -> tuple[int, int]:
         size = int(query.get("pageSize") or 50)
     except ValueError:
         raise ApiError("400100", "currentPage and pageSize must be integers.", 400) from None
-    # KuCoin: pageSize 10..500 (kucoin-protocol.md 4.3); clamp like the real API rather than refuse.
+    # KuCoin: pageSize 10..500 (classic-protocol.md#endpoints); clamp like the real API rather than refuse.
     return max(current, 1), min(max(size, 10), 500)
 
 

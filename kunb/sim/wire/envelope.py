@@ -1,6 +1,7 @@
 """Classic protocol envelopes: the push message around every channel's ``data``, and the bullet answer.
 
-Pure. ``kucoin-protocol.md`` 1.6 (push envelope) and 1.1 (bullet ``data``; ``encrypt`` is JSON null for
+Pure. ``classic-protocol.md#per-symbol-topics`` (push envelope) and 1.1 (bullet
+``data``; ``encrypt`` is JSON null for
 ``ws://``, section 5, because the official SDK passes it to websockets as ``ssl=``).
 """
 

@@ -1,6 +1,6 @@
 """KuCoin wire shapes of the simulator's market data: pure functions from core state to JSON-ready dicts.
 
-Field names and JSON types follow ``kucoin-protocol.md`` sections 2 (pushes) and 4.3 (REST):
+Field names and JSON types follow ``classic-protocol.md`` sections 2 (pushes) and 4.3 (REST):
 decimals are strings, ``sequenceStart``/``sequenceEnd`` and ms times are numbers, match ``time`` is
 a string of ns, the ``/market/snapshot`` payload uses JSON numbers.
 """

@@ -1,7 +1,8 @@
 """Classic private push frames: ``/account/balance`` and ``/spotMarket/tradeOrders[V2]`` from core events.
 
 Pure: frames are built from the core's frozen :mod:`~kunb.sim.core.events`. Shapes, field
-names and JSON types follow ``kucoin-protocol.md`` 2.3 and its "Universal SDK" section: every decimal is a
+names and JSON types follow ``classic-protocol.md#private-channels`` and its
+"Universal SDK" section: every decimal is a
 string, balance ``time`` is a string of ms, ``orderTime`` ms and ``ts`` ns are numbers, and ``received``
 exists only on V2 (the universal SDK's V1 parser rejects it). Each frame is addressed to one user.
 """
@@ -30,12 +31,12 @@ __all__ = [
 BALANCE_TOPIC = "/account/balance"
 ORDERS_TOPIC = "/spotMarket/tradeOrders"
 ORDERS_V2_TOPIC = "/spotMarket/tradeOrdersV2"
-#: Topics that need a private token (kucoin-protocol.md 2.3); none takes arguments.
+#: Topics that need a private token (classic-protocol.md#private-channels); none takes arguments.
 PRIVATE_TOPICS: frozenset[str] = frozenset(
     {BALANCE_TOPIC, ORDERS_TOPIC, ORDERS_V2_TOPIC, "/spotMarket/advancedOrders"}
 )
 
-# Events that close an order: their status is "done" (kucoin-protocol.md 2.3 table).
+# Events that close an order: their status is "done" (classic-protocol.md#private-channels table).
 _DONE_EVENTS = (OrderEventType.FILLED, OrderEventType.CANCELED)
 
 
@@ -87,7 +88,7 @@ def _order_data(event: OrderEvent) -> dict[str, Any]:
     elif kind in _DONE_EVENTS:
         status = "done"
     elif kind is OrderEventType.MATCH:
-        # A taker's fills report "match", a resting maker's "open" (kucoin-protocol.md 2.3).
+        # A taker's fills report "match", a resting maker's "open" (classic-protocol.md#private-channels).
         status = "match" if match is not None and match.liquidity == "taker" else "open"
     else:
         status = "done" if event.state is OrderState.DONE else "open"

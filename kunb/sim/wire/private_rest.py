@@ -1,6 +1,7 @@
 """JSON shapes of the embedded exchange's private REST answers: accounts, orders, fills, pages (pure).
 
-Field names and JSON types follow ``kucoin-protocol.md`` 4.3 (decimals as strings, ``createdAt`` ms as a
+Field names and JSON types follow ``classic-protocol.md#endpoints``
+(decimals as strings, ``createdAt`` ms as a
 number). One order view serves the classic and the HF endpoints: it carries both vocabularies
 (``isActive``/``cancelExist`` and ``active``/``inOrderBook``/``remainSize``/``cancelledSize``...).
 """
