@@ -253,8 +253,8 @@ class Stream(SyncLifecycle):
         await self._wait(lambda: self.live, timeout)
 
     async def wait_for(self, predicate: Callable[[Stream], bool], timeout: float | None = 30.0) -> None:  # noqa: ASYNC109
-        """Wait until ``predicate(self)`` holds; checked after every change of the stream, its link or a
-        book (not after every tick). Await it on the loop the stream runs on.
+        """Wait until ``predicate(self)`` holds; checked after every frame and every change of the stream,
+        its link or a book. Await it on the loop the stream runs on.
 
         Raises:
             TimeoutError: it did not hold within ``timeout`` seconds.
@@ -366,6 +366,7 @@ class Stream(SyncLifecycle):
         self._route(events)
         for listener in self._frame_listeners:
             listener(frame)
+        self._changed.set()  # wait_for() looks again (a no-op while nobody waits)
 
     ingest = _on_frame
     """Apply one data frame from elsewhere (a recording, a test) through the source's decoder."""
@@ -494,7 +495,7 @@ class Stream(SyncLifecycle):
                         await self._socket_snapshot(symbol)
                     else:
                         self.snapshots_fetched += 1
-                        self._load_snapshot(book, snapshot)
+                        self._route((snapshot,))  # like a pushed one: the sinks (a recorder) see it
                         if not book.needs_snapshot:
                             return
                 # A stale snapshot needs newer deltas first; a failure needs time. Back off either way.

@@ -8,7 +8,7 @@
 * :func:`recover` repairs a directory whose recorder was killed; :func:`copy_recording` copies the closed
   files to object storage; :func:`import_cryptofeed` imports a cryptofeed capture.
 
-``docs/recording.md`` describes the layout and the tables. Names load on first use (PEP 562), so a
+``recording-and-replay.md`` describes the layout and the tables. Names load on first use (PEP 562), so a
 recorder does not pull in DuckDB and pandas.
 """
 

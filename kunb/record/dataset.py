@@ -4,7 +4,7 @@ Each table is a DuckDB view over ``read_parquet('<out>/<table>/**/*.parquet', hi
 with the ``date`` and ``symbol`` (``currency``) partition columns, plus the complete batches of the
 journals a running (or killed) recorder has not converted yet, so a live recording is queryable up to its
 last flush. Times are UTC. The same directory reads as it is in Spark, Polars, pyarrow and Dask
-(``docs/recording.md``).
+(``recording-and-replay.md``).
 """
 
 from __future__ import annotations

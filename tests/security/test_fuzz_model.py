@@ -85,6 +85,7 @@ def check_readable(book: OrderBook) -> None:
     book.arrays("ask")
 
 
+@pytest.mark.timeout(600)  # 2,000 examples in CI: ~70 s on a quiet machine, much more on a loaded one
 @fuzz(2000)
 @given(st.lists(st.tuples(st.booleans(), pushes, snapshots), max_size=8))
 def test_order_book_takes_or_refuses_any_input(steps: list[tuple[bool, dict, dict]]) -> None:
