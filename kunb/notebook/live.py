@@ -68,10 +68,11 @@ class LiveObject:
     def __init__(self, *, url: str, simulated: bool, key: tuple[Any, ...], max_hz: float = DEFAULT_MAX_HZ):
         self.url = url
         self.simulated = simulated
-        self._changed = asyncio.Event()  # set on every event and status change (wait_until)
         self.detail = ""
-        self.received = 0  # events applied by the driver while shown here, ever
+        # The throttle is the driver's sink (one call per event, nothing else): it marks the panel dirty,
+        # its ``changed`` event wakes wait_until(), and it redraws at most ``max_hz`` times a second.
         self.throttle = Throttle(self._safe_render, max_hz=max_hz)
+        self._changed = self.throttle.changed
         self._key = key
         self._loop = target_loop()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -158,7 +159,7 @@ class LiveObject:
 
     async def _run_driver(self, driver: Stream | Account) -> None:
         """Run the driver until it closes or this task is cancelled (stop), then close it."""
-        driver.add_sink(self._on_event)
+        driver.add_sink(self.throttle.mark)
         try:
             await driver.astart()  # open_timeout=None: waits for the exchange; the badge says why not
             self._signal()
@@ -169,14 +170,12 @@ class LiveObject:
             await driver.aclose()
             self._signal()
 
-    def _on_event(self, *_: Any) -> None:
-        """A driver sink: data changed (never renders; the throttle coalesces)."""
-        self.received += 1
-        self._changed.set()
-        self.throttle.mark()
+    @property
+    def received(self) -> int:
+        """Events the driver applied while this panel ran, and status changes (the throttle's marks)."""
+        return self.throttle.marks
 
     def _signal(self) -> None:
-        self._changed.set()
         self.throttle.mark()
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:

@@ -52,6 +52,8 @@ class Throttle:
         self._heartbeat = heartbeat
         self._clock = clock
         self._wake = asyncio.Event()
+        self.changed = asyncio.Event()
+        """Set by every :meth:`mark`: whoever waits for "something changed" clears and awaits it."""
         self.marks = 0
         self.renders = 0
         self.errors = 0
@@ -63,9 +65,11 @@ class Throttle:
     def max_hz(self) -> float:
         return 1.0 / self._interval
 
-    def mark(self) -> None:
-        """Note that data changed; cheap and non-blocking (the ingest path calls it per message)."""
+    def mark(self, *_event: object) -> None:
+        """Note that data changed; cheap and non-blocking. A driver calls it for every event it applied
+        (it is registered as the panel's sink, so it takes the event and ignores it)."""
         self.marks += 1
+        self.changed.set()
         if self.first_pending is None:
             self.first_pending = self._clock()
             self._wake.set()
