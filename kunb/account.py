@@ -318,7 +318,11 @@ class Account(SyncLifecycle):
                 if result.missed_fills:
                     self._spawn(self._refresh_orders([result.order.order_id]), "refresh")
         self.counters.duplicates = self.holdings.duplicates
-        self._emit(event, result)
+        for sink in self._sinks:
+            try:
+                sink(event, result)
+            except Exception:
+                logger.exception("kunb Account: a sink raised (ignored)")
 
     def _emit(self, event: Event, result: Balance | OrderUpdate | None) -> None:
         for sink in self._sinks:
