@@ -92,7 +92,7 @@ class AccountCounters:
     orders_refreshed: int = 0  #: single orders fetched from REST (finished in an outage, missed fills)
 
 
-class Account(SyncLifecycle):
+class Account(SyncLifecycle[AccountState]):
     """Live balances and orders of one API key. See the module docstring.
 
     Args:

@@ -71,7 +71,7 @@ class StreamState(enum.Enum):
     """Stopped for good (or failed to start: see :attr:`Stream.error`)."""
 
 
-class Stream(SyncLifecycle):
+class Stream(SyncLifecycle[StreamState]):
     """Live market data of several symbols, kept in order books and rolling frames.
 
     Args:
