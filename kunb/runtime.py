@@ -238,7 +238,9 @@ class SyncLifecycle(Generic[_StateT]):
         if running_loop() is loop:
             if self._start_task is not None and not self._start_task.done():
                 self._start_task.cancel()
-            loop.create_task(self.aclose(), name=f"kunb-{self._label}-stop")
+            stopping = loop.create_task(self.aclose(), name=f"kunb-{self._label}-stop")
+            _stopping.add(stopping)  # the loop holds tasks weakly: a stop must not be collected half-way
+            stopping.add_done_callback(_stopping.discard)
             return
         asyncio.run_coroutine_threadsafe(self.aclose(), loop).result(timeout)
 
@@ -251,3 +253,4 @@ class SyncLifecycle(Generic[_StateT]):
 
 _started: weakref.WeakSet[SyncLifecycle[Any]] = weakref.WeakSet()
 # objects started from sync code and not stopped: closed by stop_helper_loop when they run on its loop
+_stopping: set[asyncio.Task[None]] = set()  # stop() tasks running on a notebook's loop, until done
