@@ -28,7 +28,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, KeysView
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 import websockets
@@ -547,7 +547,7 @@ class ConnectWebsocket:
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
             raise TransportError(f"{self.name}: connect failed: {redact_token(str(exc))}") from exc
 
-    async def _serve(self, renewing: bool) -> None:
+    async def _serve(self, renewing: bool) -> NoReturn:  # it ends by raising why the link ended
         ws = await self._dial()
         loop = self._loop
         tasks: list[asyncio.Task[None]] = []

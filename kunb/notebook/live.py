@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..account import Account, AccountState
@@ -236,12 +236,11 @@ class LiveObject:
     def tasks(self) -> frozenset[asyncio.Task[Any]]:
         return frozenset(self._tasks)
 
-    def _spawn_child(self, coro: Any, name: str) -> asyncio.Task[Any]:
+    def _spawn_child(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         """Run ``coro`` as one of this object's tasks (cancelled by stop); it must handle its own errors."""
         task = self._loop.create_task(coro, name=f"kunb-{self.kind}-{name}")
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
-        return task
 
     # ---- data out -----------------------------------------------------------------------------
 

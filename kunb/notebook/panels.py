@@ -39,7 +39,7 @@ def date_template(**axis_types: str) -> go.layout.Template:
     return go.layout.Template(layout=layout)
 
 
-def fmt_num(x: float, ref: float | None = None) -> str:
+def fmt_num(x: float | None, ref: float | None = None) -> str:
     """A price-like number with as many decimals as its magnitude (or ``ref``'s) needs; ``–`` for unknown."""
     if x is None or math.isnan(x):
         return "–"

@@ -94,7 +94,7 @@ def encode(message: dict[str, Any]) -> str:
     return _dumps(message).decode()
 
 
-def _split(topic: str) -> tuple[str, list[str]]:
+def _split(topic: object) -> tuple[str, list[str]]:  # checked here: callers may pass anything
     if isinstance(topic, str):
         topic = topic.strip()
     if not isinstance(topic, str) or not topic.startswith("/"):
