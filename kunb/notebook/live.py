@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Generic, Self, TypeVar
 
 from ..account import Account, AccountState
 from ..exceptions import ClosedError
@@ -19,6 +19,8 @@ from .status import Health, StatusView
 from .throttle import DEFAULT_MAX_HZ, Throttle
 
 __all__ = ["LiveObject", "driver_health"]
+
+_DriverT = TypeVar("_DriverT", Stream, Account)  # what a panel draws: a Stream or an Account
 
 _STOP_TIMEOUT = 10.0
 _LIVE_TIMEOUT = 30.0
@@ -53,7 +55,7 @@ def driver_health(driver: Stream | Account) -> tuple[Health, str]:
     return Health.LIVE, ""
 
 
-class LiveObject:
+class LiveObject(Generic[_DriverT]):
     """Runs a driver and redraws a panel from it.
 
     Subclasses set ``self.widget`` and implement :meth:`_new_driver` (a fresh Stream or Account; a stopped
@@ -80,9 +82,9 @@ class LiveObject:
         self._clock: Callable[[], float] = time.monotonic
         self.widget: Any = None
         self._controls: Any = None
-        self.driver: Stream | Account = self._new_driver()
+        self.driver: _DriverT = self._new_driver()
 
-    def _new_driver(self) -> Stream | Account:
+    def _new_driver(self) -> _DriverT:
         raise NotImplementedError
 
     @property
@@ -156,7 +158,7 @@ class LiveObject:
         self._spawn_child(self.throttle.run(), "render")
         self.throttle.render_now()
 
-    async def _run_driver(self, driver: Stream | Account) -> None:
+    async def _run_driver(self, driver: _DriverT) -> None:
         """Run the driver until it closes or this task is cancelled (stop), then close it."""
         driver.add_sink(self._on_event)
         try:
@@ -222,7 +224,7 @@ class LiveObject:
         self.stop()
         await self.wait_stopped()
 
-    async def __aenter__(self) -> LiveObject:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
