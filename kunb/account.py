@@ -304,7 +304,7 @@ class Account(SyncLifecycle[AccountState]):
 
     def _apply(self, event: Event) -> None:
         result: Balance | OrderUpdate | None = None
-        kind = event.__class__
+        kind = event.__class__  # exact-class dispatch, as Stream._route (mypy does not narrow on it: ignores)
         if kind is BalanceChange:
             result = self.holdings.on_balance(event)  # type: ignore[arg-type]
             if result is not None:

@@ -411,9 +411,8 @@ class Session:
             pending = self.pending.pop(sid, None) if sid is not None else None
             return Notice(frame) if pending is None else Ack(pending)
         if kind == "error":
-            code = frame.get("code")
             try:
-                code = int(code)  # type: ignore[arg-type]
+                code = int(frame.get("code", 0))
             except (TypeError, ValueError):
                 code = 0
             data = frame.get("data")
