@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .version import __version__
+from .version import __version__ as __version__  # `as`: an explicit re-export (see below)
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
@@ -72,33 +72,44 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .account import Account, AccountState
-    from .compat.blocking import BlockingWsClient
-    from .events import (
-        BalanceChange,
-        BookDelta,
-        BookSnapshot,
-        Candle,
-        Fill,
-        Integrity,
-        OrderEvent,
-        Stats,
-        Tick,
-    )
-    from .exceptions import ApiError, KunbError
-    from .model.book import BookState, OrderBook
-    from .net.connection import ConnectionState, ConnectWebsocket, EventKind, LifecycleEvent
-    from .net.rest import GetToken, Market, Trade, User, WsToken
-    from .notebook import dashboard, live_account, live_book, live_ticker
-    from .protocol.payloads import (
-        AccountBalanceData,
-        OrderBookData,
-        OrderUpdateData,
-        TickerData,
-        WebSocketMessage,
-        WebSocketToken,
-    )
-    from .signing import Credentials
-    from .sources.base import LinkStatus
-    from .stream import Stream, StreamState
-    from .ws_client import KucoinWsClient
+    # `X as X`: an explicit re-export, so type checkers (mypy --strict: no_implicit_reexport) see X
+    from .account import Account as Account
+    from .account import AccountState as AccountState
+    from .compat.blocking import BlockingWsClient as BlockingWsClient
+    from .events import BalanceChange as BalanceChange
+    from .events import BookDelta as BookDelta
+    from .events import BookSnapshot as BookSnapshot
+    from .events import Candle as Candle
+    from .events import Fill as Fill
+    from .events import Integrity as Integrity
+    from .events import OrderEvent as OrderEvent
+    from .events import Stats as Stats
+    from .events import Tick as Tick
+    from .exceptions import ApiError as ApiError
+    from .exceptions import KunbError as KunbError
+    from .model.book import BookState as BookState
+    from .model.book import OrderBook as OrderBook
+    from .net.connection import ConnectionState as ConnectionState
+    from .net.connection import ConnectWebsocket as ConnectWebsocket
+    from .net.connection import EventKind as EventKind
+    from .net.connection import LifecycleEvent as LifecycleEvent
+    from .net.rest import GetToken as GetToken
+    from .net.rest import Market as Market
+    from .net.rest import Trade as Trade
+    from .net.rest import User as User
+    from .net.rest import WsToken as WsToken
+    from .notebook import dashboard as dashboard
+    from .notebook import live_account as live_account
+    from .notebook import live_book as live_book
+    from .notebook import live_ticker as live_ticker
+    from .protocol.payloads import AccountBalanceData as AccountBalanceData
+    from .protocol.payloads import OrderBookData as OrderBookData
+    from .protocol.payloads import OrderUpdateData as OrderUpdateData
+    from .protocol.payloads import TickerData as TickerData
+    from .protocol.payloads import WebSocketMessage as WebSocketMessage
+    from .protocol.payloads import WebSocketToken as WebSocketToken
+    from .signing import Credentials as Credentials
+    from .sources.base import LinkStatus as LinkStatus
+    from .stream import Stream as Stream
+    from .stream import StreamState as StreamState
+    from .ws_client import KucoinWsClient as KucoinWsClient

@@ -92,7 +92,7 @@ class AccountCounters:
     orders_refreshed: int = 0  #: single orders fetched from REST (finished in an outage, missed fills)
 
 
-class Account(SyncLifecycle):
+class Account(SyncLifecycle[AccountState]):
     """Live balances and orders of one API key. See the module docstring.
 
     Args:
@@ -304,7 +304,7 @@ class Account(SyncLifecycle):
 
     def _apply(self, event: Event) -> None:
         result: Balance | OrderUpdate | None = None
-        kind = event.__class__
+        kind = event.__class__  # exact-class dispatch, as Stream._route (mypy does not narrow on it: ignores)
         if kind is BalanceChange:
             result = self.holdings.on_balance(event)  # type: ignore[arg-type]
             if result is not None:

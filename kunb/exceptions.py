@@ -23,6 +23,8 @@ Every exception text is safe to show: none carries a key, secret, passphrase, si
 
 from __future__ import annotations
 
+from typing import Self
+
 __all__ = [
     "ApiError",
     "AuthenticationError",
@@ -70,7 +72,8 @@ class ApiError(KunbError):
         self.status = status
         super().__init__(f"KuCoin error {self.code}: {msg}" + (f" (HTTP {status})" if status else ""))
 
-    def __reduce__(self):  # keep code/msg/status through pickling (multiprocessing, nbclient)
+    def __reduce__(self) -> tuple[type[Self], tuple[str, str, int | None]]:
+        # keep code/msg/status through pickling (multiprocessing, nbclient)
         return (type(self), (self.code, self.msg, self.status))
 
 
@@ -111,7 +114,7 @@ class WebSocketError(KunbError):
         self.data = data
         super().__init__(f"KuCoin WebSocket error {self.code}: {data}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Self], tuple[int, str]]:
         return (type(self), (self.code, self.data))
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import enum
 import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, Self
+from typing import Any, Generic, Self, TypeVar
 
 from .exceptions import ClosedError
 
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_StateT = TypeVar("_StateT", bound=enum.Enum)
 
 _THREAD_NAME = "kunb-loop"
 _helper: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
@@ -124,7 +127,7 @@ def stop_helper_loop(timeout: float = 5.0) -> None:
 atexit.register(stop_helper_loop)
 
 
-class SyncLifecycle:
+class SyncLifecycle(Generic[_StateT]):
     """The lifecycle of a long-lived object that owns a connection: async and sync start/stop, waits.
 
     A subclass names the members of its state enum (``_NEW``, ``_STARTING``, ``_CLOSED``), sets
@@ -137,13 +140,14 @@ class SyncLifecycle:
     ``start()`` waits for it. Opening that fails records the error, closes and raises.
     """
 
-    _NEW: ClassVar[Any]
-    _STARTING: ClassVar[Any]
-    _CLOSED: ClassVar[Any]
+    # Class attributes in a subclass; not ClassVar, which cannot hold a type variable.
+    _NEW: _StateT
+    _STARTING: _StateT
+    _CLOSED: _StateT
     _label = "object"
     _loop: asyncio.AbstractEventLoop | None = None
     _start_task: asyncio.Task[None] | None = None
-    _state: Any
+    _state: _StateT
     _changed: asyncio.Event
     error: BaseException | None
 
@@ -235,7 +239,9 @@ class SyncLifecycle:
         if running_loop() is loop:
             if self._start_task is not None and not self._start_task.done():
                 self._start_task.cancel()
-            loop.create_task(self.aclose(), name=f"kunb-{self._label}-stop")
+            stopping = loop.create_task(self.aclose(), name=f"kunb-{self._label}-stop")
+            _stopping.add(stopping)  # the loop holds tasks weakly: a stop must not be collected half-way
+            stopping.add_done_callback(_stopping.discard)
             return
         asyncio.run_coroutine_threadsafe(self.aclose(), loop).result(timeout)
 
@@ -246,5 +252,6 @@ class SyncLifecycle:
             logger.warning("kunb %s failed to start: %r", self._label, exc)
 
 
-_started: weakref.WeakSet[SyncLifecycle] = weakref.WeakSet()
+_started: weakref.WeakSet[SyncLifecycle[Any]] = weakref.WeakSet()
 # objects started from sync code and not stopped: closed by stop_helper_loop when they run on its loop
+_stopping: set[asyncio.Task[None]] = set()  # stop() tasks running on a notebook's loop, until done

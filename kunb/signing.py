@@ -14,7 +14,7 @@ import hmac
 import ipaddress
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -95,7 +95,7 @@ class Credentials:
     def __hash__(self) -> int:
         return hash((Credentials, self.key_version))
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[[int], Credentials], tuple[int]]:
         # Secrets must not travel through pickle (multiprocessing, caches, notebook state).
         return (_redacted_credentials, (self.key_version,))
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import kunb
 
@@ -35,3 +40,19 @@ def test_import_is_lazy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("package", ["kunb", "kunb.record"])
+def test_type_checkers_see_every_public_name(package: str) -> None:
+    """Names load lazily, so type checkers learn them from the ``if TYPE_CHECKING:`` imports; under
+    ``no_implicit_reexport`` (mypy --strict) only an ``import X as X`` exports X to user code."""
+    module = importlib.import_module(package)
+    tree = ast.parse(Path(module.__file__).read_text())
+    reexported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.asname == alias.name
+    }
+    assert sorted(set(module.__all__) - reexported) == []

@@ -78,7 +78,7 @@ async def test_the_next_cell_runs_while_data_streams(kernel):
     await kernel.run("n0 = t.model.messages")
     assert time.monotonic() - start < 10
     grown = await kernel.json(
-        "await until(lambda: t.model.messages >= n0 + 5 and t.panel.frames >= 2)\n"
+        "await _until(lambda: t.model.messages >= n0 + 5 and t.panel.frames >= 2)\n"
         "import json; print(json.dumps([t.model.messages - n0, t.health.value, t.simulated]))"
     )
     assert grown[0] >= 5 and grown[1] == "live" and grown[2] is True
@@ -90,7 +90,7 @@ async def test_rerunning_a_cell_ten_times_leaves_one_live_connection(kernel, exc
     for i in range(10):
         symbol = "BTC-USDT" if i % 2 else "ETH-USDT"
         await kernel.run(f"t = kunb.live_ticker(['{symbol}'])\nt", cell_id=cell)
-        await kernel.run("await until(lambda: t.health.value == 'live')")  # each run really connects
+        await kernel.run("await _until(lambda: t.health.value == 'live')")  # each run really connects
     await until(lambda: exchange.stats()["connections"] == 1)
     objects = await kernel.json("import json; print(json.dumps(len(kunb.notebook.live_objects())))")
     assert objects == 1
@@ -101,7 +101,7 @@ async def test_rerunning_a_cell_ten_times_leaves_one_live_connection(kernel, exc
 async def test_stop_leaves_no_task_and_no_socket(kernel, exchange):
     """After stop(), no kunb task is left in the kernel and no socket to the exchange is open."""
     await kernel.run("t = kunb.live_ticker(['BTC-USDT', 'ETH-USDT'])")
-    await kernel.run("await until(lambda: t.health.value == 'live')")
+    await kernel.run("await _until(lambda: t.health.value == 'live')")
     await until(lambda: exchange.stats()["connections"] == 1)
     ports = {int(u.rsplit(":", 1)[1].split("/")[0]) for u in (exchange.url, exchange.ws_url)}
     left = await kernel.json(
@@ -118,7 +118,7 @@ async def test_stop_leaves_no_task_and_no_socket(kernel, exchange):
 
 async def test_kernel_restart_leaves_no_connection_behind(kernel, exchange):
     """Restarting the kernel while a live ticker streams closes its connection at the exchange."""
-    await kernel.run("t = kunb.live_ticker(['BTC-USDT'])\nawait until(lambda: t.health.value == 'live')")
+    await kernel.run("t = kunb.live_ticker(['BTC-USDT'])\nawait _until(lambda: t.health.value == 'live')")
     await until(lambda: exchange.stats()["connections"] == 1)
     await kernel.km.restart_kernel(now=False)
     await until(lambda: exchange.stats()["connections"] == 0)

@@ -43,6 +43,14 @@ _ORDER_COLUMNS = [
 ]  # fmt: skip
 
 
+def _utc_times(stamps: list[int | None]) -> pd.DatetimeIndex:
+    """Nanosecond stamps as UTC times, ``None`` as NaT (a nullable integer index keeps every digit, and the
+    column is ``datetime64[ns, UTC]`` even when there are no rows)."""
+    import pandas as pd
+
+    return pd.to_datetime(pd.Index(stamps, dtype="Int64"), unit="ns", utc=True)
+
+
 @dataclass(slots=True)
 class Balance:
     """One currency in one account (``trade``, ``main``...): KuCoin's three numbers, and where they came
@@ -340,7 +348,7 @@ class Holdings:
                 "available": [float(b.available) for b in rows],
                 "hold": [float(b.hold) for b in rows],
                 "source": [b.source for b in rows],
-                "time": pd.to_datetime([b.time_ns for b in rows], unit="ns", utc=True),
+                "time": _utc_times([b.time_ns for b in rows]),
             },
             index=index,
             columns=_BALANCE_COLUMNS,
@@ -370,7 +378,7 @@ class Holdings:
                 "client_oid": [o.client_oid for o in rows],
                 "exact": [o.exact for o in rows],
                 "source": [o.source for o in rows],
-                "time": pd.to_datetime([o.updated_ns for o in rows], unit="ns", utc=True),
+                "time": _utc_times([o.updated_ns for o in rows]),
             },
             index=pd.Index([o.order_id for o in rows], name="order_id"),
             columns=_ORDER_COLUMNS,

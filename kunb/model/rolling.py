@@ -195,7 +195,7 @@ class RollingFrame:
         for name, kind in self.fields:
             if kind == "c":
                 values = self._categories[name].values
-                columns[name] = pd.Categorical.from_codes(data[name], categories=list(values))
+                columns[name] = pd.Categorical.from_codes(data[name], categories=pd.Index(values))
             else:
                 columns[name] = data[name]
         for name in self.DERIVED:
@@ -456,8 +456,8 @@ class CandleFrame(RollingFrame):
     ) -> None:
         """Append a bar, or update the series' latest bar in place when it has the same start."""
         cats = self._categories
-        row = (start_ns, cats["symbol"].code(symbol), cats["interval"].code(interval))
-        row += (open_, close, high, low, volume, turnover)
+        symbol_code, interval_code = cats["symbol"].code(symbol), cats["interval"].code(interval)
+        row = (start_ns, symbol_code, interval_code, open_, close, high, low, volume, turnover)
         key = (symbol, interval)
         latest = self._latest.get(key)
         if latest is not None and latest[1] == start_ns and self._n - latest[0] <= self.maxlen:

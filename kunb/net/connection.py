@@ -29,7 +29,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, KeysView
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 import websockets
@@ -368,7 +368,7 @@ class ConnectWebsocket:
         for attempt in range(retry_count + 1):
             await self.wait_live(self.request_timeout)
             try:
-                await self._send(self._ws, text)  # type: ignore[arg-type]
+                await self._send(self._live_link(), text)
                 return
             except ConnectionClosed:
                 if attempt == retry_count:
@@ -378,7 +378,7 @@ class ConnectWebsocket:
         """Send a JSON ping now (the keepalive also pings every ``pingInterval`` by itself)."""
         await self.wait_live(self.request_timeout)
         text = self._session.ping(self._loop.time(), self.counters.frames)
-        await self._send(self._ws, text)  # type: ignore[arg-type]
+        await self._send(self._live_link(), text)
 
     async def close(self) -> None:
         """Stop for good: cancel every task, close the socket, fail pending requests. Idempotent."""
@@ -488,6 +488,7 @@ class ConnectWebsocket:
     async def _fetch_token(self) -> dict[str, Any]:
         client = self._client
         fetch = getattr(client, "aget_ws_token", None)
+        data: dict[str, Any]  # KuCoin's bullet answer, checked below
         try:
             if fetch is not None:
                 data = await fetch(self._private)
@@ -549,7 +550,7 @@ class ConnectWebsocket:
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
             raise TransportError(f"{self.name}: connect failed: {redact_token(str(exc))}") from exc
 
-    async def _serve(self, renewing: bool) -> None:
+    async def _serve(self, renewing: bool) -> NoReturn:  # it ends by raising why the link ended
         ws = await self._dial()
         loop = self._loop
         tasks: list[asyncio.Task[None]] = []
@@ -625,6 +626,13 @@ class ConnectWebsocket:
         while (wait := limiter.delay(self._loop.time())) > 0:  # noqa: ASYNC110 - a rate limit, not a poll
             await asyncio.sleep(wait)
         limiter.record(self._loop.time())
+
+    def _live_link(self) -> Link:
+        """The live link, after ``wait_live``: it may have dropped again between the wake-up and now."""
+        ws = self._ws
+        if ws is None:
+            raise ConnectionClosed(f"{self.name}: link lost before the send")
+        return ws
 
     async def _send(self, ws: Link, text: str, *, slot: bool = True) -> None:
         if slot:
@@ -829,7 +837,7 @@ class ConnectWebsocket:
             now = clock()  # one clock read per batch, refreshed after every await
             while queue:
                 frame = add_ticker_symbol(queue.popleft())
-                last[frame.get("topic")] = now
+                last[frame["topic"]] = now  # a str: on_frame queues no other frame
                 try:
                     result = callback(frame)
                     if result is not None and isawaitable(result):

@@ -58,7 +58,7 @@ _MAX_HEAD = 65_536  # an HTTP answer longer than this is websockets' to refuse
 class Link(Protocol):
     """What ConnectWebsocket needs from a connection."""
 
-    transport: asyncio.BaseTransport
+    transport: asyncio.Transport
 
     @property
     def ended(self) -> asyncio.Future[None]: ...  # done once the connection is over
@@ -270,20 +270,21 @@ class FrameLink(asyncio.Protocol):
             if isinstance(event, Response):
                 if not self._response.done():
                     self._response.set_result(None)
-            else:
+            elif isinstance(event, Frame):  # a client is never sent a Request
                 self._frame(event)
 
     def _frame(self, frame: Frame) -> None:
         """A data frame parsed by websockets: whole, or a fragment to reassemble (RFC 6455 5.4).
         Control frames were answered by websockets already."""
         opcode = frame.opcode
+        data = bytes(frame.data)  # typed bytes-like; a parsed frame's is bytes, returned as it is (no copy)
         if opcode is _TEXT or opcode is _BINARY:
             if frame.fin:
-                self._on_message(frame.data)
+                self._on_message(data)
                 return
-            self._fragments = [frame.data]
+            self._fragments = [data]
         elif opcode is _CONT and self._fragments is not None:
-            self._fragments.append(frame.data)
+            self._fragments.append(data)
         else:
             return
         if frame.fin:
@@ -440,15 +441,18 @@ async def open_link(
         wsuri, extensions=enable_client_permessage_deflate(None), max_size=max_size, logger=logger
     )
     link = FrameLink(protocol, on_message, close_timeout=close_timeout, max_size=max_size)
-    kwargs: dict[str, object] = {}
-    if wsuri.secure:
-        kwargs["ssl"] = ssl_module.create_default_context()
-        kwargs["server_hostname"] = wsuri.host
-    if sock is None:
-        kwargs["host"], kwargs["port"] = wsuri.host, wsuri.port
+    ssl = ssl_module.create_default_context() if wsuri.secure else None
+    server_hostname = wsuri.host if wsuri.secure else None
     try:
         async with asyncio.timeout(open_timeout):
-            await loop.create_connection(lambda: link, sock=sock, **kwargs)  # type: ignore[arg-type]
+            if sock is None:
+                await loop.create_connection(
+                    lambda: link, wsuri.host, wsuri.port, ssl=ssl, server_hostname=server_hostname
+                )
+            else:
+                await loop.create_connection(
+                    lambda: link, sock=sock, ssl=ssl, server_hostname=server_hostname
+                )
             await link.handshake()
     except BaseException:
         link.abort()

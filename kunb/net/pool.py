@@ -82,7 +82,7 @@ class KucoinWsClient:
         self = object.__new__(
             cls
         )  # not cls(): kunb.ws_client's facade builds the blocking client on a direct call
-        self.__init__()  # type: ignore[misc]
+        cls.__init__(self)
         self._loop = loop or asyncio.get_running_loop()
         self._client = client
         self._callback = callback

@@ -791,5 +791,8 @@ def _market_params(symbol: str, side: str, size: _Num | None, funds: _Num | None
     if (size is None) == (funds is None):
         raise ConfigurationError("a market order needs exactly one of size= or funds=")
     params: dict[str, Any] = {"symbol": symbol, "side": side, "type": "market"}
-    params["size" if size is not None else "funds"] = _number_text(size if size is not None else funds)  # type: ignore[arg-type]
+    if size is not None:
+        params["size"] = _number_text(size)
+    elif funds is not None:
+        params["funds"] = _number_text(funds)
     return params

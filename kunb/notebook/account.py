@@ -61,7 +61,7 @@ class OrderEvents:
         )
 
 
-class LiveAccount(LiveObject):
+class LiveAccount(LiveObject[Account]):
     """A live account view: see :func:`kunb.live_account`. ``.account`` (its :class:`kunb.Account`),
     ``.df``, ``.orders_df``, ``.snapshot()``."""
 
@@ -100,7 +100,7 @@ class LiveAccount(LiveObject):
     @property
     def account(self) -> Account:
         """The :class:`kunb.Account` this panel draws."""
-        return self.driver  # type: ignore[return-value]
+        return self.driver
 
     @property
     def seeded(self) -> bool:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, Self, TypeVar
 
 from ..account import Account, AccountState
 from ..exceptions import ClosedError
@@ -19,6 +19,8 @@ from .status import Health, StatusView
 from .throttle import DEFAULT_MAX_HZ, Throttle
 
 __all__ = ["LiveObject", "driver_health"]
+
+_DriverT = TypeVar("_DriverT", Stream, Account)  # what a panel draws: a Stream or an Account
 
 _STOP_TIMEOUT = 10.0
 _LIVE_TIMEOUT = 30.0
@@ -53,7 +55,7 @@ def driver_health(driver: Stream | Account) -> tuple[Health, str]:
     return Health.LIVE, ""
 
 
-class LiveObject:
+class LiveObject(Generic[_DriverT]):
     """Runs a driver and redraws a panel from it.
 
     Subclasses set ``self.widget`` and implement :meth:`_new_driver` (a fresh Stream or Account; a stopped
@@ -81,9 +83,9 @@ class LiveObject:
         self._clock: Callable[[], float] = time.monotonic
         self.widget: Any = None
         self._controls: Any = None
-        self.driver: Stream | Account = self._new_driver()
+        self.driver: _DriverT = self._new_driver()
 
-    def _new_driver(self) -> Stream | Account:
+    def _new_driver(self) -> _DriverT:
         raise NotImplementedError
 
     @property
@@ -157,7 +159,7 @@ class LiveObject:
         self._spawn_child(self.throttle.run(), "render")
         self.throttle.render_now()
 
-    async def _run_driver(self, driver: Stream | Account) -> None:
+    async def _run_driver(self, driver: _DriverT) -> None:
         """Run the driver until it closes or this task is cancelled (stop), then close it."""
         driver.add_sink(self.throttle.mark)
         try:
@@ -221,7 +223,7 @@ class LiveObject:
         self.stop()
         await self.wait_stopped()
 
-    async def __aenter__(self) -> LiveObject:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -235,12 +237,11 @@ class LiveObject:
     def tasks(self) -> frozenset[asyncio.Task[Any]]:
         return frozenset(self._tasks)
 
-    def _spawn_child(self, coro: Any, name: str) -> asyncio.Task[Any]:
+    def _spawn_child(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         """Run ``coro`` as one of this object's tasks (cancelled by stop); it must handle its own errors."""
         task = self._loop.create_task(coro, name=f"kunb-{self.kind}-{name}")
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
-        return task
 
     # ---- data out -----------------------------------------------------------------------------
 

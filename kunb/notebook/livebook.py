@@ -20,7 +20,7 @@ from .throttle import DEFAULT_MAX_HZ
 __all__ = ["LiveBook"]
 
 
-class LiveBook(LiveObject):
+class LiveBook(LiveObject[Stream]):
     """A live order book: see :func:`kunb.live_book`. ``.book`` (the synced
     :class:`~kunb.model.book.OrderBook`), ``.df``, ``.spread_df``, ``.snapshot()``, ``.stop()``.
 
@@ -78,7 +78,7 @@ class LiveBook(LiveObject):
     @property
     def stream(self) -> Stream:
         """The :class:`kunb.Stream` keeping the book."""
-        return self.driver  # type: ignore[return-value]
+        return self.driver
 
     @property
     def book(self) -> OrderBook:

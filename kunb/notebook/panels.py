@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -38,7 +39,7 @@ def date_template(**axis_types: str) -> go.layout.Template:
     return go.layout.Template(layout=layout)
 
 
-def fmt_num(x: float, ref: float | None = None) -> str:
+def fmt_num(x: float | None, ref: float | None = None) -> str:
     """A price-like number with as many decimals as its magnitude (or ``ref``'s) needs; ``–`` for unknown."""
     if x is None or math.isnan(x):
         return "–"
@@ -49,7 +50,7 @@ def fmt_num(x: float, ref: float | None = None) -> str:
 
 def _colour(i: int) -> str:
     """The i-th colour of plotly's default palette: a symbol keeps its colour in every subplot."""
-    palette = pc.qualitative.Plotly
+    palette: list[str] = pc.qualitative.Plotly
     return palette[i % len(palette)]
 
 
@@ -89,7 +90,7 @@ class Controls:
         self.box.add_class("kunb-controls")
         self.toggle.observe(self._relabel, names="value")
 
-    def _relabel(self, change: dict) -> None:
+    def _relabel(self, change: dict[str, Any]) -> None:
         running = bool(change["new"])
         self.toggle.description = "Stop" if running else "Start"
         self.toggle.icon = "stop" if running else "play"
@@ -98,7 +99,7 @@ class Controls:
         self.toggle.observe(lambda ch: callback(bool(ch["new"])), names="value")
 
     def on_symbols(self, callback: Callable[[list[str]], None]) -> None:
-        def parse(change: dict) -> None:
+        def parse(change: dict[str, Any]) -> None:
             text = str(change["new"]).replace(";", ",")
             symbols = [s.strip().upper() for s in text.split(",") if s.strip()]
             if symbols:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import threading
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, Protocol, TypeVar
 
 from ..exceptions import ConfigurationError
@@ -115,7 +115,7 @@ def allow_nested() -> None:
     nest_asyncio2.apply()
 
 
-def run(main: Coroutine[Any, Any, T] | Awaitable[T]) -> T:
+def run(main: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code, in a script or in a notebook cell.
 
     In a script this is ``asyncio.run``. In a cell (a loop is already running) it first calls
@@ -125,6 +125,6 @@ def run(main: Coroutine[Any, Any, T] | Awaitable[T]) -> T:
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(main)  # type: ignore[arg-type]
+        return asyncio.run(main)
     allow_nested()
     return loop.run_until_complete(main)

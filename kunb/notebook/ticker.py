@@ -21,7 +21,7 @@ from .throttle import DEFAULT_MAX_HZ
 __all__ = ["LiveTicker"]
 
 
-class LiveTicker(LiveObject):
+class LiveTicker(LiveObject[Stream]):
     """A live ticker: see :func:`kunb.live_ticker`. ``.df``, ``.snapshot()``, ``.stop()``, ``.start()``.
 
     Its data is a :class:`kunb.Stream` (``.stream``) of ticks and 24 h statistics (a ticker push carries no
@@ -76,7 +76,7 @@ class LiveTicker(LiveObject):
     @property
     def stream(self) -> Stream:
         """The :class:`kunb.Stream` this panel draws."""
-        return self.driver  # type: ignore[return-value]
+        return self.driver
 
     @property
     def symbols(self) -> list[str]:

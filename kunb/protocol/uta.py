@@ -486,7 +486,7 @@ def _reason(frame: Mapping[str, Any], accepted: bool | None) -> str:
 
 def _code(frame: Mapping[str, Any]) -> int:
     try:
-        return int(frame.get("code"))  # type: ignore[arg-type]
+        return int(frame.get("code", 0))
     except (TypeError, ValueError):
         return 0
 

@@ -91,7 +91,8 @@ def exact_int(value: Any) -> int:
     """
     cls = value.__class__
     if cls is int:
-        return value
+        exact: int = value  # the common case, as it is (the identity test keeps bools out)
+        return exact
     if cls is str:
         if value.isascii() and value.isdigit():
             return int(value)

@@ -54,11 +54,21 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .dataset import Dataset, PastBook
-    from .files import Recovery, recover
-    from .importer import ImportReport, import_cryptofeed
-    from .raw import RawLog, RawStats, raw_files, read_raw, recover_raw
-    from .storage import copy_recording
-    from .tables import SCHEMAS, TABLES
-    from .worker import WriterState
-    from .writer import Recorder, RecorderStats
+    # `X as X`: an explicit re-export, so type checkers (mypy --strict: no_implicit_reexport) see X
+    from .dataset import Dataset as Dataset
+    from .dataset import PastBook as PastBook
+    from .files import Recovery as Recovery
+    from .files import recover as recover
+    from .importer import ImportReport as ImportReport
+    from .importer import import_cryptofeed as import_cryptofeed
+    from .raw import RawLog as RawLog
+    from .raw import RawStats as RawStats
+    from .raw import raw_files as raw_files
+    from .raw import read_raw as read_raw
+    from .raw import recover_raw as recover_raw
+    from .storage import copy_recording as copy_recording
+    from .tables import SCHEMAS as SCHEMAS
+    from .tables import TABLES as TABLES
+    from .worker import WriterState as WriterState
+    from .writer import Recorder as Recorder
+    from .writer import RecorderStats as RecorderStats

@@ -210,6 +210,7 @@ class Dataset:
         if at is not None and sequence is not None:
             raise ConfigurationError("give at= or sequence=, not both")
         con = self.con
+        limit = None  # the time bound, when at= is given
         if sequence is not None:
             snap = self._one(
                 "SELECT sequence, max(time) FROM book_snapshots WHERE symbol = ? AND depth IS NULL "

@@ -81,10 +81,16 @@ class MarketSource(Protocol):
 
     protocol: str  #: ``classic``, ``uta`` or ``replay``
     url: str
-    decoder: Decoder
     worked_around: BaseException | None
     """The latest error the source worked around rather than raised (a refused full book answered with a
     shallower one...); the driver reports it and sets it back to ``None``."""
+
+    # A read-only property, not an attribute: an attribute of a protocol is invariant, so a source
+    # whose decoder is a ClassicDecoder would not match it.
+    @property
+    def decoder(self) -> Decoder:
+        """Turns the source's data frames into events."""
+        ...
 
     def topics(self, channels: MarketChannels) -> list[str]:
         """The protocol's names for ``channels`` (shown to users, e.g. in errors and reprs)."""
@@ -128,7 +134,11 @@ class AccountSource(Protocol):
 
     protocol: str
     url: str
-    decoder: Decoder
+
+    @property
+    def decoder(self) -> Decoder:
+        """Turns the source's private frames into events."""
+        ...
 
     async def open(self, on_frame: FrameCallback, on_link: LinkCallback, *, within: float | None) -> None:
         """Connect privately and subscribe to balances and orders."""

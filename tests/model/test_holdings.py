@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 from decoded import event
 from hypothesis import given, settings
@@ -239,6 +240,11 @@ def test_frames_have_typed_columns():
     balances, orders = h.balances_frame(), h.orders_frame()
     assert balances.loc[("USDT", "trade"), "hold"] == 0.5 and balances["total"].dtype == "float64"
     assert orders.loc["o1", "deal_funds"] == 50.0 and str(orders["time"].dtype) == "datetime64[ns, UTC]"
+    # ``time`` keeps its dtype whatever the rows: REST values only (all NaT), or none at all
+    assert str(balances["time"].dtype) == "datetime64[ns, UTC]" and pd.isna(balances["time"]).all()
+    empty = Holdings()
+    assert str(empty.balances_frame()["time"].dtype) == str(empty.orders_frame()["time"].dtype)
+    assert str(empty.orders_frame()["time"].dtype) == "datetime64[ns, UTC]"
 
 
 @settings(max_examples=60, deadline=None)

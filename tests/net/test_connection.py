@@ -16,7 +16,14 @@ import pytest
 from support import client_tasks, until
 from websockets.asyncio.server import ServerConnection, serve
 
-from kunb.exceptions import AuthenticationError, RequestTimeout, SubscribeError, TransportError
+from kunb.exceptions import (
+    ApiError,
+    AuthenticationError,
+    ConnectionClosed,
+    RequestTimeout,
+    SubscribeError,
+    TransportError,
+)
 from kunb.net.connection import ConnectionState, ConnectWebsocket, EventKind
 
 TIMEOUT = 5.0
@@ -396,6 +403,34 @@ async def test_send_message_and_send_ping_sdk_compat():
         await conn.send_message({"type": "ping"})
         await until(lambda: sum(m["type"] == "ping" for m in fake.received) >= 2)
         assert all(m.get("id") for m in fake.received)
+
+
+async def test_send_after_link_dropped_past_wait_live_retries_typed():
+    """The link may drop between wait_live's wake-up and the send: a typed ConnectionClosed, so
+    ``retry_count`` sends again on the next link (it was an AttributeError on the missing link)."""
+    async with FakeKuCoin() as fake, connection(fake, Sink()) as conn:
+        await conn.wait_live(TIMEOUT)
+        wait_live = conn.wait_live
+        drops = 0
+
+        async def live_then_dropped(timeout: float | None = None) -> None:  # noqa: ASYNC109 - wait_live's
+            nonlocal drops
+            await wait_live(timeout)
+            if not drops:
+                drops += 1
+                fake.token_fail = ApiError("500000", "Internal error", 503)  # no redial until cleared
+                fake.live.transport.abort()
+                await until(lambda: conn.state is ConnectionState.RECONNECTING, what="link down")
+                fake.token_fail = None
+
+        conn.wait_live = live_then_dropped
+        await conn.send_message({"type": "ping", "id": "after-drop"}, retry_count=1)
+        await until(lambda: any(m.get("id") == "after-drop" for m in fake.received), what="sent")
+        assert len(fake.tokens) == 2  # sent on the second link
+
+        drops = 0
+        with pytest.raises(ConnectionClosed):
+            await conn.send_ping()
 
 
 async def test_subscribe_before_live_waits_for_connection():

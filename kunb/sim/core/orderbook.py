@@ -181,8 +181,8 @@ class OrderBook:
         self.symbol = symbol
         self.sequence = start_sequence
         self._ids = ids or _counter_ids(format(zlib.crc32(symbol.encode()), "08x"))
-        self._bids: SortedDict = SortedDict()  # price -> _Level; best = last
-        self._asks: SortedDict = SortedDict()  # price -> _Level; best = first
+        self._bids: SortedDict[int, _Level] = SortedDict()  # price -> _Level; best = last
+        self._asks: SortedDict[int, _Level] = SortedDict()  # price -> _Level; best = first
         self._orders: dict[str, Order] = {}
         self._pending: dict[tuple[Side, int], Change] = {}
         self._bumps: list[int] = []
@@ -382,7 +382,7 @@ class OrderBook:
         return self.sequence != self._drained_to
 
     # ------------------------------------------------------------------ internals
-    def _side(self, side: Side) -> SortedDict:
+    def _side(self, side: Side) -> SortedDict[int, _Level]:
         return self._bids if side is Side.BUY else self._asks
 
     def _record(self, side: Side, price: int, total: int) -> int:
