@@ -80,6 +80,7 @@ class LiveObject(Generic[_DriverT]):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = asyncio.Event()
         self._user_stopped = False
+        self._restarting: asyncio.Task[None] | None = None  # kept: a task nobody references may vanish
         self._clock: Callable[[], float] = time.monotonic
         self.widget: Any = None
         self._controls: Any = None
@@ -190,6 +191,14 @@ class LiveObject(Generic[_DriverT]):
         if not self._tasks:
             self._stopped.set()
             self._changed.set()
+
+    def _restart_when_stopped(self) -> None:
+        """Start again once the tasks of the previous run have ended (a new symbol, a new window)."""
+        self._restarting = self._loop.create_task(self._restart(), name=f"kunb-{self.kind}-restart")
+
+    async def _restart(self) -> None:
+        await self._stopped.wait()  # the old driver's sockets are closed before the new one opens
+        self.start()
 
     def stop(self) -> None:
         """Stop streaming: cancel the tasks (which close the driver's sockets); the panel says ``stopped``."""

@@ -152,11 +152,7 @@ class LiveBook(LiveObject[Stream]):
         self.driver = self._new_driver()
         self.panel.set_symbol(symbol)
         if was_running:
-            run_in_loop(self._loop, lambda: self._loop.create_task(self._restart()))
-
-    async def _restart(self) -> None:
-        await self._stopped.wait()
-        self.start()
+            run_in_loop(self._loop, self._restart_when_stopped)
 
     def set_window(self, window: int) -> None:
         """Keep ``window`` spread points."""

@@ -107,11 +107,7 @@ class LiveTicker(LiveObject[Stream]):
         self.driver = self._new_driver()
         self.panel.set_symbols(self.model.symbols)
         if was_running:
-            run_in_loop(self._loop, lambda: self._loop.create_task(self._restart()))
-
-    async def _restart(self) -> None:
-        await self._stopped.wait()  # the old feed's sockets are closed before the new one opens
-        self.start()
+            run_in_loop(self._loop, self._restart_when_stopped)
 
     def set_window(self, window: int) -> None:
         """Keep ``window`` points per symbol (the window control calls this)."""
