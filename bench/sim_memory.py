@@ -6,7 +6,8 @@ nothing the client keeps counts. This process drives it the way ``bench/chaos.py
 key, a trader that places, crosses and cancels orders every 0.15 s, and a fault every ~2 s through the
 admin route (abrupt and clean disconnects, expired tokens, failing bullets, level2 skips, malformed
 frames), so orders, fills, tokens and sessions keep churning. The child's RSS is sampled every
-``--every`` seconds; after the warm-up (``max(120 s, 10 %)``) it is flat when it grew less than 5 %.
+``--every`` seconds; after the warm-up (``--warmup``, default ``max(2 min, 10 %)``; it should cover the
+time the exchange needs to reach its retention limits) it is flat when it grew less than 5 %.
 
 ``--baseline DIR`` runs a second exchange from another source tree (e.g. ``git worktree add /tmp/old
 <commit>``) side by side with an identical workload, so both are measured in the same run on the same
@@ -190,9 +191,9 @@ async def measure(runs: list[Run], *, seed: int, minutes: float, every: float) -
             await client.aclose()
 
 
-def _report(runs: list[Run], minutes: float, every: float) -> str:
-    warm = max(120.0, minutes * 6)  # seconds: 10 % of the run, at least 2 minutes
-    first = int(warm // every)
+def _report(runs: list[Run], minutes: float, every: float, warmup_min: float | None) -> str:
+    warm = 60 * warmup_min if warmup_min is not None else max(120.0, minutes * 6)  # s: 10 %, >= 2 min
+    first = round(warm / every)
     lines = [
         f"Machine: {machine(('websockets', 'uvicorn', 'starlette', 'sortedcontainers'))}",
         "",
@@ -226,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--every", type=float, default=30.0, help="seconds between RSS samples")
     parser.add_argument("--seed", type=int, default=23)
+    parser.add_argument("--warmup", type=float, help="minutes before the flatness check starts")
     parser.add_argument("--baseline", type=Path, help="source tree of an older kunb.sim to run beside")
     parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
     args = parser.parse_args(argv)
@@ -239,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for run in runs:
             run.stop()
-    body = _report(runs, args.minutes, args.every)
+    body = _report(runs, args.minutes, args.every, args.warmup)
     print(body)
     if not args.no_write:
         write_section("Embedded exchange memory (bench/sim_memory.py)", body)
