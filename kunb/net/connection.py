@@ -22,6 +22,7 @@ never logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import inspect
 import itertools
@@ -292,6 +293,7 @@ class ConnectWebsocket:
         self._bad_log = _LimitedLog()
         self._welcome: asyncio.Future[None] | None = None
         self._auth: asyncio.Future[AuthResult] | None = None
+        self._rearm = asyncio.Event()  # wakes the keepalive to look at its deadlines again
         self._token_dial = False
         self._on_frame = self._frame_sink() if dialect.protocol == "classic" else self._push_sink()
         self._task = loop.create_task(self._run(), name=f"kunb-{self.name}-run")
@@ -824,6 +826,7 @@ class ConnectWebsocket:
             fut = self._futures.pop(event.request.id, None)
             if fut is not None and not fut.done():
                 fut.set_result(None)
+            self._rearm.set()
         elif isinstance(event, RequestError):
             fut = self._futures.pop(event.request.id, None)
             if fut is not None and not fut.done():
@@ -864,6 +867,7 @@ class ConnectWebsocket:
         dialect = self._dialect
         counters = self.counters
         after = self._silence_after
+        rearm = self._rearm
         renewal = self._token_renewal if self._token_dial else None  # tokenless URLs do not expire
         renew_at = None if renewal is None else loop.time() + renewal
         while True:
@@ -881,11 +885,14 @@ class ConnectWebsocket:
                 await self._send(
                     ws, dialect.ping(session, loop.time(), counters.frames, _wall_ms()), slot=False
                 )
+            rearm.clear()  # no await from here to the wait: an ack cannot slip between
             wake = session.next_wakeup()
             for deadline in (renew_at, dialect.silence_deadline(session, after)):
                 if deadline is not None:
                     wake = min(wake, deadline)
-            await asyncio.sleep(max(wake - loop.time(), 0.0))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(wake - loop.time(), 0.0)):
+                    await rearm.wait()  # an ack may start a silence watch: look again
 
     def _silent(self, topic: str) -> None:
         """A topic that promised data sent none since its ack (an unknown symbol is acked, then silent)."""

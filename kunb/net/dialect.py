@@ -353,7 +353,11 @@ class UtaDialect:
         return Dial(target.url, token=token is not None)
 
     def units(self, topic: str) -> list[str]:
-        return UtaSession.units(topic)
+        parsed = uta_protocol.parse_topic(topic)
+        if parsed.private != self.private:  # one socket per kind: uta-protocol.md#endpoints
+            have = "private" if self.private else "public"
+            raise ValueError(f"{parsed.key} is not a {have} topic (one socket per kind)")
+        return [parsed.key]
 
     def batches(self, units: Iterable[str]) -> list[str]:
         return UtaSession.batches(units)
