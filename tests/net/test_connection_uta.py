@@ -98,14 +98,13 @@ async def test_refusal_names_the_reason_and_keeps_the_other_topics() -> None:
 
 
 async def test_bad_topics_are_refused_before_sending() -> None:
-    async with UtaFeed() as feed:
-        async with connection(UtaDialect(url=feed.url), Sink()) as conn:
-            await conn.wait_live(5)
-            with pytest.raises(ValueError, match="depth"):
-                await conn.subscribe("obu.SPOT:BTC-USDT:20")
-            with pytest.raises(ValueError, match="not a public topic"):
-                await conn.subscribe("orderAll.UNIFIED")  # a private topic on the public socket
-            assert feed.frames(action="subscribe") == []
+    async with UtaFeed() as feed, connection(UtaDialect(url=feed.url), Sink()) as conn:
+        await conn.wait_live(5)
+        with pytest.raises(ValueError, match="depth"):
+            await conn.subscribe("obu.SPOT:BTC-USDT:20")
+        with pytest.raises(ValueError, match="not a public topic"):
+            await conn.subscribe("orderAll.UNIFIED")  # a private topic on the public socket
+        assert feed.frames(action="subscribe") == []
 
 
 @pytest.mark.parametrize("style", ["type", "op"])
