@@ -39,6 +39,8 @@ class UtaFeed:
         self.pong = True
         self.welcome = True
         self.subscribed: dict[int, set[tuple[str, str, str]]] = {}
+        # symbol -> (sequence, bids, asks): an obu subscription is answered with this snapshot after its ack
+        self.books: dict[str, tuple[int, list[tuple[str, str]], list[tuple[str, str]]]] = {}
         self.changed = asyncio.Event()
         self.server: Any = None
         self.port = 0
@@ -126,6 +128,10 @@ class UtaFeed:
             else:
                 self.subscribed[number].discard(key)
             await self.send(ws, {"id": msg["id"], "result": "true" if self.string_result else True})
+            book = self.books.get(symbol)
+            if action == "subscribe" and channel == "obu" and book is not None and key[2] != "increment":
+                seq, bids, asks = book
+                await self.send(ws, obu("snapshot", seq, seq, symbol=symbol, bids=bids, asks=asks, depth=key[2]))
 
 
 def ticker(symbol: str = "BTC-USDT", price: str = "90968.2", seq: int = 25958853459) -> dict[str, Any]:
