@@ -563,6 +563,7 @@ class Stream(SyncLifecycle):
         if status is LinkStatus.SILENT:  # one topic, not the link: the link stays what it was
             symbol = change.symbols[0] if change.symbols else ""
             self._emit(Integrity("silent", symbol, f"{change.detail} sent nothing since its ack", None, now))
+            self._signal()
             return
         if status is not LinkStatus.OVERFLOW:  # first, so sinks told of the change read the new link
             self.link = LinkStatus.LIVE if status is LinkStatus.RESTORED else status

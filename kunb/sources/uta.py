@@ -152,8 +152,11 @@ class UtaMarketSource:
             self._book_topics = {s: uta_protocol.topic("obu", s, depth=self.depth) for s in channels.symbols}
 
         def link(change: LinkChange) -> None:
-            if change.status in (LinkStatus.LIVE, LinkStatus.RESTORED):
-                self._fresh(change.symbols)  # a (re)subscription brings a new socket snapshot
+            # A dropped link's books get their snapshot from the reconnect's resubscription: noted before
+            # the driver asks for one (at once) and before that resubscription is sent. Not on the acks:
+            # the snapshot may already have come when the ack's event is reported.
+            if change.status is LinkStatus.DOWN:
+                self._fresh(change.symbols or tuple(self._book_topics))
             on_link(change)
 
         watch = LinkWatch(link, self._symbols_on, _topic_symbols)

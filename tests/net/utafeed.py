@@ -131,7 +131,9 @@ class UtaFeed:
             book = self.books.get(symbol)
             if action == "subscribe" and channel == "obu" and book is not None and key[2] != "increment":
                 seq, bids, asks = book
-                await self.send(ws, obu("snapshot", seq, seq, symbol=symbol, bids=bids, asks=asks, depth=key[2]))
+                await self.send(
+                    ws, obu("snapshot", seq, seq, symbol=symbol, bids=bids, asks=asks, depth=key[2])
+                )
 
 
 def ticker(symbol: str = "BTC-USDT", price: str = "90968.2", seq: int = 25958853459) -> dict[str, Any]:
