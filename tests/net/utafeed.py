@@ -65,8 +65,13 @@ class UtaFeed:
     async def send_raw(self, data: bytes | str) -> None:
         await self.conns[-1].send(data)
 
-    async def push(self, frame: dict[str, Any]) -> None:
-        await self.send(self.conns[-1], frame)
+    async def push(self, frame: dict[str, Any], conn: int = -1) -> None:
+        """Send a push on connection ``conn`` (default: the latest)."""
+        await self.send(self.conns[conn], frame)
+
+    def connection_with(self, channel: str) -> int:
+        """The number of the latest connection subscribed to ``channel``."""
+        return max(n for n, keys in self.subscribed.items() if any(k[0] == channel for k in keys))
 
     def frames(self, conn: int | None = None, **match: Any) -> list[dict[str, Any]]:
         """Received frames (of connection ``conn``) whose keys equal ``match``."""
