@@ -43,6 +43,7 @@ from .runtime import SyncLifecycle, cancel_and_wait
 from .signing import Credentials
 from .sources.base import AccountSource, LinkChange, LinkStatus
 from .sources.classic import BALANCE_TOPIC, ORDERS_TOPIC, ClassicAccountSource
+from .sources.uta import UtaAccountSource
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -104,11 +105,16 @@ class Account(SyncLifecycle[AccountState]):
         span: time window of the event frames, seconds (``None``: rows only).
         open_timeout: seconds :meth:`astart` waits for the subscription (``None``: until the exchange is
             reached, while the connection keeps redialing).
+        protocol: ``"classic"`` (default) or ``"uta"``: KuCoin's unified trading account over UTA
+            (:class:`kunb.sources.uta.UtaAccountSource`: ``orderAll``, ``execution`` and ``balance`` pushes;
+            balances are of account type ``unified``). UTA takes these extra options: ``ws_url`` (the private
+            UTA host; ``$KUNB_UTA_PRIVATE_URL``), ``auth`` (``"v2"``: the signed ``op:auth`` frame, default;
+            ``"v1"``: a token in the URL), ``symbols`` (whose orders the REST seeds list), ``ping_style``.
         source: a ready :class:`~kunb.sources.base.AccountSource` instead of the classic protocol.
         **ws_options: passed to :class:`kunb.ws_client.KucoinWsClient` (``backoff_base``...).
 
     Raises:
-        ConfigurationError: no complete credentials, or an unknown ``order_topic``.
+        ConfigurationError: no complete credentials, an unknown ``order_topic`` or protocol.
     """
 
     def __init__(
@@ -120,6 +126,7 @@ class Account(SyncLifecycle[AccountState]):
         window: int = 10_000,
         span: float | None = None,
         open_timeout: float | None = 10.0,
+        protocol: str = "classic",
         source: AccountSource | None = None,
         **ws_options: Any,
     ) -> None:
@@ -128,8 +135,14 @@ class Account(SyncLifecycle[AccountState]):
             if ignored or order_topic != ORDERS_TOPIC:
                 ignored += ["order_topic"] if order_topic != ORDERS_TOPIC else []
                 raise ConfigurationError(f"with source= the source decides; drop {', '.join(ignored)}")
-        else:
+        elif protocol == "uta":
+            if order_topic != ORDERS_TOPIC:
+                raise ConfigurationError("order_topic is a classic option; UTA subscribes orderAll")
+            source = UtaAccountSource(credentials, url=url, **ws_options)
+        elif protocol == "classic":
             source = ClassicAccountSource(credentials, url=url, order_topic=order_topic, **ws_options)
+        else:
+            raise ConfigurationError(f"protocol must be 'classic' or 'uta', not {protocol!r}")
         self.source: AccountSource = source
         self.url = source.url
         self.order_topic: str = getattr(source, "order_topic", order_topic)
@@ -262,6 +275,11 @@ class Account(SyncLifecycle[AccountState]):
         return self.source.connection_detail()
 
     @property
+    def protocol(self) -> str:
+        """Which protocol the data comes over: ``classic`` or ``uta``."""
+        return self.source.protocol
+
+    @property
     def credentials(self) -> Credentials | None:
         """The API key the account follows (its secret is never shown)."""
         return getattr(self.source, "credentials", None)
@@ -333,6 +351,8 @@ class Account(SyncLifecycle[AccountState]):
 
     def _on_link(self, change: LinkChange) -> None:
         status = change.status
+        if status is LinkStatus.SILENT:  # private channels are not watched; a topic, not the link
+            return
         if status is not LinkStatus.OVERFLOW:  # first, so sinks told of the change read the new link
             self.link = LinkStatus.LIVE if status is LinkStatus.RESTORED else status
             self.link_detail = "" if self.link is LinkStatus.LIVE else change.detail

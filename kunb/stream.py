@@ -39,6 +39,7 @@ from .runtime import SyncLifecycle, cancel_and_wait, running_loop
 from .signing import Credentials
 from .sources.base import LinkChange, LinkStatus, MarketChannels, MarketSource
 from .sources.classic import ClassicMarketSource, SnapshotFetcher
+from .sources.uta import UtaMarketSource
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -95,11 +96,20 @@ class Stream(SyncLifecycle[StreamState]):
             the exchange is reached, while the connection keeps redialing; :attr:`link` says why not).
         extra_topics: protocol topics subscribed as they are; their frames reach the frame listeners
             (:meth:`add_frame_listener`) but no book or frame.
+        protocol: ``"classic"`` (default) or ``"uta"``: which of KuCoin's WebSocket protocols to speak
+            (``docs/howto/protocols.md``). UTA takes these extra options (:class:`kunb.sources.uta.
+            UtaMarketSource`): ``depth`` (``"increment@10ms"`` by default, ``"1"``, ``"5"``, ``"50"``, or
+            the deprecated ``"increment"``), ``ws_url`` (the public UTA host; ``$KUNB_UTA_URL``),
+            ``snapshot_limit`` and ``snapshot_version`` (the ``increment`` depth's REST snapshot),
+            ``ping_style``. UTA has no 24 h statistics channel: ``stats`` is ignored there.
         source: a ready :class:`~kunb.sources.base.MarketSource` (a recording, another protocol) instead
             of the classic protocol at ``url``.
         market: a ready :class:`kunb.client.Market` for REST snapshots (it is not closed).
         snapshots: ``async (symbol) -> REST level-2 answer`` to use instead of REST (tests, replays).
         **ws_options: passed to :class:`kunb.ws_client.KucoinWsClient` (``backoff_base``, ``queue_size``...).
+
+    Raises:
+        ConfigurationError: an unknown protocol, or an option the protocol does not take.
     """
 
     def __init__(
@@ -121,6 +131,7 @@ class Stream(SyncLifecycle[StreamState]):
         max_buffer: int = 10_000,
         open_timeout: float | None = 10.0,
         extra_topics: Iterable[str] = (),
+        protocol: str = "classic",
         source: MarketSource | None = None,
         market: Market | None = None,
         snapshots: SnapshotFetcher | None = None,
@@ -136,7 +147,13 @@ class Stream(SyncLifecycle[StreamState]):
                        if value] + sorted(ws_options)  # fmt: skip
             if ignored:
                 raise ConfigurationError(f"with source= the source decides; drop {', '.join(ignored)}")
-        else:
+        elif protocol == "uta":
+            if snapshot_depth is not None or market is not None:
+                raise ConfigurationError(
+                    "snapshot_depth and market are classic options; UTA takes depth= and snapshot_limit="
+                )
+            source = UtaMarketSource(url=url, credentials=credentials, snapshots=snapshots, **ws_options)
+        elif protocol == "classic":
             source = ClassicMarketSource(
                 url=url,
                 credentials=credentials,
@@ -145,6 +162,8 @@ class Stream(SyncLifecycle[StreamState]):
                 snapshots=snapshots,
                 **ws_options,
             )
+        else:
+            raise ConfigurationError(f"protocol must be 'classic' or 'uta', not {protocol!r}")
         self.source: MarketSource = source
         self.url = source.url
         self.credentials = credentials
@@ -354,6 +373,11 @@ class Stream(SyncLifecycle[StreamState]):
         """The source's client (state, counters, connections), while running."""
         return self.source.connection_detail()
 
+    @property
+    def protocol(self) -> str:
+        """Which protocol the data comes over: ``classic``, ``uta`` (or ``replay``)."""
+        return self.source.protocol
+
     # -- events in -----------------------------------------------------------------------------
 
     def _on_frame(self, frame: Mapping[str, Any]) -> None:
@@ -539,6 +563,11 @@ class Stream(SyncLifecycle[StreamState]):
     def _on_link(self, change: LinkChange) -> None:
         status = change.status
         now = time.time_ns()
+        if status is LinkStatus.SILENT:  # one topic, not the link: the link stays what it was
+            symbol = change.symbols[0] if change.symbols else ""
+            self._emit(Integrity("silent", symbol, f"{change.detail} sent nothing since its ack", None, now))
+            self._signal()
+            return
         if status is not LinkStatus.OVERFLOW:  # first, so sinks told of the change read the new link
             self.link = LinkStatus.LIVE if status is LinkStatus.RESTORED else status
             self.link_detail = "" if self.link is LinkStatus.LIVE else change.detail

@@ -1,7 +1,11 @@
 """ConnectWebsocket: one KuCoin WebSocket connection, kept alive and resubscribed across reconnects.
 
-The thin asyncio glue around :class:`kunb.protocol.Session` (the rules live there). Per dial: a fresh
-token (awaited, never blocking the loop), a random ``instanceServers`` entry, the ``welcome`` wait. Every
+The thin asyncio glue around a sans-I/O session (the rules live in :mod:`kunb.protocol`), for both of
+KuCoin's protocols: what differs between classic and UTA is a :class:`~kunb.net.dialect.Dialect` (dial
+target, after-welcome handshake, request units, limits, silence), and everything else here is written
+once. Per dial (classic): a fresh token (awaited, never blocking the loop), a random ``instanceServers``
+entry, the ``welcome`` wait; UTA: a fixed host, the welcome, then the V2 ``op:auth`` on the private
+socket. Text and binary frames are decoded alike. Every
 frame is decoded once, as the link parses it (:mod:`kunb.transport`: straight from the socket's data
 callback, no task or future per message), and data messages go to a bounded queue; a watcher task raises
 why the link ended, the keepalive task pings (JSON ping every ``pingInterval``, link dead when nothing
@@ -18,14 +22,13 @@ never logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import inspect
 import itertools
 import logging
-import random
 import socket
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, KeysView
 from dataclasses import dataclass, field
@@ -35,10 +38,10 @@ import orjson
 import websockets
 
 from ..exceptions import (
+    AuthenticationError,
     ClosedError,
     ConfigurationError,
     ConnectionClosed,
-    KunbError,
     ProtocolError,
     RequestTimeout,
     SubscribeError,
@@ -46,20 +49,17 @@ from ..exceptions import (
     WebSocketError,
 )
 from ..protocol.classic import (
-    UPLINK_LIMIT,
     UPLINK_PERIOD,
     Ack,
     ConnectionErrorFrame,
     RequestError,
     RequestKind,
-    Session,
     UplinkLimiter,
-    add_ticker_symbol,
-    expand_topic,
-    join_units,
 )
-from ..signing import TokenRedactor, ensure_safe_url, redact_token
+from ..protocol.uta import SILENCE_AFTER, AuthResult
+from ..signing import TokenRedactor, redact_token
 from .backoff import backoff, retryable
+from .dialect import ClassicDialect, Dialect
 from .link import Link, LinkKind, open_link
 
 __all__ = ["ConnectWebsocket", "ConnectionState", "Counters", "EventKind", "LifecycleEvent"]
@@ -96,6 +96,8 @@ class EventKind(enum.Enum):
     CALLBACK_ERROR = "callback_error"  #: the callback raised (first of a burst; ``count`` so far)
     QUEUE_OVERFLOW = "queue_overflow"  #: the callback fell behind; oldest messages dropped
     TOKEN_RENEWED = "token_renewed"  #: reconnected proactively before the 24 h token end
+    AUTHENTICATED = "authenticated"  #: UTA: the ``op:auth`` frame was accepted (after every dial)
+    SILENT = "silent"  #: UTA: a topic (``detail``) sent nothing ``delay`` s after its ack
     CLOSED = "closed"  #: the connection is closed for good (``error`` when fatal)
 
 
@@ -196,8 +198,12 @@ class ConnectWebsocket:
         token_renewal: seconds after which the connection is renewed with a fresh token, before
             KuCoin's 24 h end (``None``: never).
         uplink_limit, uplink_period: at most this many client messages (pings included) per period
-            (classic-protocol.md#topics-and-limits: 100 per 10 s).
-        name: a label for events and logs (default ``public-N`` / ``private-N``).
+            (``None``: the protocol's; classic-protocol.md#topics-and-limits: 100 per 10 s).
+        name: a label for events and logs (default ``public-N`` / ``private-N``, ``uta-public-N``...).
+        dialect: the protocol (:class:`~kunb.net.dialect.UtaDialect` for UTA); default: classic over
+            ``client`` and ``private`` (then ``client`` and ``private`` are ignored).
+        silence_after: seconds after its ack a topic that promises data may stay silent before it is
+            reported (``SILENT`` event, logged; uta-kunb.md#uta-silence). Classic topics are not watched.
         transport: ``"frames"`` (default): messages are parsed and dispatched straight from the socket's
             data callback (:class:`kunb.transport.FrameLink`); ``"websockets"``: websockets' own
             ``ClientConnection`` and ``recv()`` (also used automatically when a proxy is configured).
@@ -223,10 +229,12 @@ class ConnectWebsocket:
         stable_after: float = 30.0,
         max_reconnects: int | None = None,
         token_renewal: float | None = 23 * 3600.0,
-        uplink_limit: int = UPLINK_LIMIT,
+        uplink_limit: int | None = None,
         uplink_period: float = UPLINK_PERIOD,
         name: str | None = None,
         transport: LinkKind = "frames",
+        dialect: Dialect | None = None,
+        silence_after: float = SILENCE_AFTER,
     ) -> None:
         if loop is None:
             try:
@@ -239,14 +247,14 @@ class ConnectWebsocket:
             raise ConfigurationError(f"transport must be 'frames' or 'websockets', not {transport!r}")
         if not callable(callback):
             raise ConfigurationError("callback must be callable")
-        if not (hasattr(client, "aget_ws_token") or hasattr(client, "get_ws_token")):
-            raise ConfigurationError(
-                "client must provide get_ws_token() (kunb.client.Market(), User(...)...)"
-            )
+        if dialect is None:
+            dialect = ClassicDialect(client, private=private)
+        self._dialect = dialect
         self._loop = loop
         self._client = client
         self._callback = callback
-        self._private = bool(private)
+        self._private = dialect.private
+        self._silence_after = silence_after
         self._sock = sock
         self._on_event = on_event
         self._ping_override = (ping_interval, ping_timeout)
@@ -258,12 +266,17 @@ class ConnectWebsocket:
         self._max_reconnects = max_reconnects
         self._token_renewal = token_renewal
         self._transport_kind: LinkKind = transport
-        self.name = name or f"{'private' if private else 'public'}-{next(_names)}"
+        prefix = "" if dialect.protocol == "classic" else f"{dialect.protocol}-"
+        self.name = name or f"{prefix}{'private' if self._private else 'public'}-{next(_names)}"
 
         self.state = ConnectionState.CONNECTING
         self.counters = Counters()
-        self._session = Session(private=self._private, ids=_ids)
-        self._limiter = UplinkLimiter(limit=uplink_limit, period=uplink_period)
+        self._session = dialect.session(_ids)
+        self._limiter = (
+            dialect.limiter()
+            if uplink_limit is None
+            else UplinkLimiter(limit=uplink_limit, period=uplink_period)
+        )
         self._topics: dict[str, None] = {}  # confirmed units, in subscription order
         self._futures: dict[str, asyncio.Future[None]] = {}
         self._ws: Link | None = None
@@ -279,7 +292,10 @@ class ConnectWebsocket:
         self._overflow_log = _LimitedLog()
         self._bad_log = _LimitedLog()
         self._welcome: asyncio.Future[None] | None = None
-        self._on_frame = self._frame_sink()
+        self._auth: asyncio.Future[AuthResult] | None = None
+        self._rearm = asyncio.Event()  # wakes the keepalive to look at its deadlines again
+        self._token_dial = False
+        self._on_frame = self._frame_sink() if dialect.protocol == "classic" else self._push_sink()
         self._task = loop.create_task(self._run(), name=f"kunb-{self.name}-run")
         self._dispatcher = loop.create_task(self._dispatch(), name=f"kunb-{self.name}-dispatch")
 
@@ -296,6 +312,16 @@ class ConnectWebsocket:
     def private(self) -> bool:
         """True for a connection on a private token."""
         return self._private
+
+    @property
+    def dialect(self) -> Dialect:
+        """The protocol this connection speaks."""
+        return self._dialect
+
+    @property
+    def protocol(self) -> str:
+        """``classic`` or ``uta``."""
+        return self._dialect.protocol
 
     @property
     def closed(self) -> bool:
@@ -333,7 +359,7 @@ class ConnectWebsocket:
             RequestTimeout: no ack within ``timeout`` (default ``request_timeout``).
             ValueError: a malformed topic.
         """
-        units = [u for u in _units(topic) if u not in self._topics]
+        units = [u for u in _units(topic, self._dialect) if u not in self._topics]
         if units:
             await self._request(RequestKind.SUBSCRIBE, units, timeout)
 
@@ -343,7 +369,7 @@ class ConnectWebsocket:
         Unknown topics are ignored. When the link is down nothing needs sending (the next link will
         not resubscribe them); while it is resubscribing, the unsubscribe goes out after that.
         """
-        units = [u for u in _units(topic) if u in self._topics]
+        units = [u for u in _units(topic, self._dialect) if u in self._topics]
         for unit in units:
             del self._topics[unit]
         if units and self._ws is not None:
@@ -377,7 +403,7 @@ class ConnectWebsocket:
     async def send_ping(self) -> None:
         """Send a JSON ping now (the keepalive also pings every ``pingInterval`` by itself)."""
         await self.wait_live(self.request_timeout)
-        text = self._session.ping(self._loop.time(), self.counters.frames)
+        text = self._dialect.ping(self._session, self._loop.time(), self.counters.frames, _wall_ms())
         await self._send(self._live_link(), text)
 
     async def close(self) -> None:
@@ -485,41 +511,13 @@ class ConnectWebsocket:
         finally:
             self._live.clear()
 
-    async def _fetch_token(self) -> dict[str, Any]:
-        client = self._client
-        fetch = getattr(client, "aget_ws_token", None)
-        data: dict[str, Any]  # KuCoin's bullet answer, checked below
-        try:
-            if fetch is not None:
-                data = await fetch(self._private)
-            else:
-                # KuCoin's SDK clients only block: keep the event loop free
-                # (design.md#token-request-off-the-event-loop).
-                data = await asyncio.to_thread(client.get_ws_token, self._private)
-        except KunbError:
-            raise
-        except Exception as exc:  # a foreign client: bare Exception, requests errors...
-            raise TransportError(f"{self.name}: token request failed: {type(exc).__name__}") from exc
-        try:
-            servers = data["instanceServers"]
-            token = data["token"]
-            if not servers or not isinstance(token, str):
-                raise ValueError
-        except (KeyError, TypeError, ValueError):
-            raise ProtocolError(f"{self.name}: bullet response without token/instanceServers") from None
-        return data
-
     async def _dial(self) -> Link:
-        data = await self._fetch_token()
-        server = random.choice(data["instanceServers"])  # spread load, as the universal SDK does
-        interval = self._ping_override[0] or server.get("pingInterval", 18000) / 1000
-        timeout = self._ping_override[1] or server.get("pingTimeout", 10000) / 1000
-        endpoint = str(server["endpoint"])
-        if self._private:
-            ensure_safe_url(endpoint)  # a private token is a credential: no ws:// to a remote host
-        sep = "&" if "?" in endpoint else "?"
-        self._connect_id = uuid.uuid4().hex
-        url = f"{endpoint}{sep}token={data['token']}&connectId={self._connect_id}"  # never logged
+        target = await self._dialect.dial(self.name)
+        interval = self._ping_override[0] or target.ping_interval
+        timeout = self._ping_override[1] or target.ping_timeout
+        self._connect_id = target.connect_id
+        self._token_dial = target.token
+        url = target.url  # may hold a token: never logged
         sock = self._sock
         if callable(sock):
             sock = sock()
@@ -531,6 +529,7 @@ class ConnectWebsocket:
         # segment), so the session and the welcome waiter are ready before dialing.
         self._session.reset(self._loop.time(), ping_interval=interval, ping_timeout=timeout)
         self._welcome = self._loop.create_future()
+        self._auth = None
         try:
             # TLS follows the scheme; `encrypt` may be null/false for ws://
             # (classic-protocol.md#pointing-sdks-at-another-host).
@@ -546,7 +545,7 @@ class ConnectWebsocket:
                 name=self.name,
             )
         except websockets.InvalidURI:
-            raise ProtocolError(f"{self.name}: bullet endpoint is not a WebSocket URI") from None
+            raise ProtocolError(f"{self.name}: the endpoint is not a WebSocket URI") from None
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
             raise TransportError(f"{self.name}: connect failed: {redact_token(str(exc))}") from exc
 
@@ -562,6 +561,7 @@ class ConnectWebsocket:
             self._ws = ws
             tasks.append(loop.create_task(self._watch(ws), name=f"kunb-{self.name}-watch"))
             tasks.append(loop.create_task(self._keepalive(ws), name=f"kunb-{self.name}-keepalive"))
+            await self._handshake(ws, tasks)
             if self._topics:
                 await self._resubscribe(ws, tasks)
             self.state = ConnectionState.LIVE
@@ -603,6 +603,28 @@ class ConnectWebsocket:
         if isinstance(reason, websockets.ConnectionClosed):
             raise ConnectionClosed(f"{self.name}: closed before welcome ({reason.rcvd})") from reason
         raise reason  # e.g. WebSocketError for a 401 error frame: redial
+
+    async def _handshake(self, ws: Link, tasks: list[asyncio.Task[None]]) -> None:
+        """Send the dialect's after-welcome frame (UTA V2 ``op:auth``) and wait for its answer; a refusal
+        is fatal like bad credentials (uta-kunb.md#uta-private-auth), no answer a lost link."""
+        text = self._dialect.handshake(self._session, _wall_ms())
+        if text is None:
+            return
+        auth: asyncio.Future[AuthResult] = self._loop.create_future()
+        self._auth = auth
+        await self._send(ws, text)  # a credential: never logged
+        waiters: set[asyncio.Future[Any]] = {auth, *tasks}
+        done, _ = await asyncio.wait(
+            waiters, timeout=self.request_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not auth.done():
+            for task in done:
+                task.result()  # the link ended: raises why
+            raise RequestTimeout(f"{self.name}: no answer to auth within {self.request_timeout} s")
+        result = auth.result()
+        if not result.accepted:
+            raise AuthenticationError("400003", f"{self.name}: UTA auth refused: {result.reason}")
+        self._emit(EventKind.AUTHENTICATED)
 
     async def _resubscribe(self, ws: Link, tasks: list[asyncio.Task[None]]) -> None:
         units = list(self._topics)
@@ -659,7 +681,7 @@ class ConnectWebsocket:
         loop = self._loop
         sent: list[tuple[tuple[str, ...], asyncio.Future[None]]] = []
         ids: list[str] = []
-        for topic in join_units(units):
+        for topic in self._dialect.batches(units):
             pending, text = self._session.request(kind, topic, loop.time())
             fut: asyncio.Future[None] = loop.create_future()
             self._futures[pending.id] = fut
@@ -754,6 +776,43 @@ class ConnectWebsocket:
 
         return on_frame
 
+    def _push_sink(self) -> Callable[[bytes], None]:
+        """The hot path of UTA (:meth:`_frame_sink`'s twin): data pushes carry ``T`` (a string) and a
+        ``d`` object (uta-protocol.md#envelope); every other JSON object is a control frame."""
+        counters = self.counters
+        queue = self._queue
+        maxlen = queue.maxlen
+        wake = self._wake
+        loads = orjson.loads
+        decode_error = orjson.JSONDecodeError
+        control = self._control
+        overflowed = self._overflowed
+        bad_frame = self._bad_frame
+
+        def on_frame(raw: bytes) -> None:
+            counters.bytes += len(raw)
+            try:
+                frame = loads(raw)
+                push = frame.get("T")
+            except (decode_error, AttributeError):
+                bad_frame()
+                return
+            if push is not None:
+                if push.__class__ is not str or frame.get("d").__class__ not in (dict, list):
+                    bad_frame()  # routing keys on T, decoders read d
+                    return
+                counters.messages += 1
+                if not queue:
+                    wake.set()
+                elif len(queue) == maxlen:
+                    overflowed()
+                queue.append(frame)
+            else:
+                counters.control_frames += 1
+                control(frame)
+
+        return on_frame
+
     async def _watch(self, ws: Link) -> None:
         """Wait for the link to end and raise why (ConnectionClosed, or the error frame's error)."""
         await asyncio.shield(ws.ended)
@@ -774,10 +833,15 @@ class ConnectWebsocket:
             fut = self._futures.pop(event.request.id, None)
             if fut is not None and not fut.done():
                 fut.set_result(None)
+            self._rearm.set()
         elif isinstance(event, RequestError):
             fut = self._futures.pop(event.request.id, None)
             if fut is not None and not fut.done():
                 fut.set_exception(SubscribeError(event.code, event.data))
+        elif isinstance(event, AuthResult):
+            auth = self._auth
+            if auth is not None and not auth.done():
+                auth.set_result(event)
         elif isinstance(event, ConnectionErrorFrame):
             # classic-protocol.md#error-frames: connection-level errors
             # carry the connectId or no id (401 token
@@ -807,8 +871,12 @@ class ConnectWebsocket:
     async def _keepalive(self, ws: Link) -> None:
         loop = self._loop
         session = self._session
+        dialect = self._dialect
         counters = self.counters
-        renew_at = None if self._token_renewal is None else loop.time() + self._token_renewal
+        after = self._silence_after
+        rearm = self._rearm
+        renewal = self._token_renewal if self._token_dial else None  # tokenless URLs do not expire
+        renew_at = None if renewal is None else loop.time() + renewal
         while True:
             now = loop.time()
             if session.link_dead(now, counters.frames):
@@ -817,17 +885,34 @@ class ConnectWebsocket:
                 )
             if renew_at is not None and now >= renew_at:
                 raise _Renew()
+            for topic in dialect.silent_topics(session, now, counters.last_message, after):
+                self._silent(topic)
             if session.ping_due(now):
                 await self._uplink_slot()  # the pong deadline starts when the ping really leaves
-                await self._send(ws, session.ping(loop.time(), counters.frames), slot=False)
-            wake = session.next_wakeup() if renew_at is None else min(session.next_wakeup(), renew_at)
-            await asyncio.sleep(max(wake - loop.time(), 0.0))
+                await self._send(
+                    ws, dialect.ping(session, loop.time(), counters.frames, _wall_ms()), slot=False
+                )
+            rearm.clear()  # no await from here to the wait: an ack cannot slip between
+            wake = session.next_wakeup()
+            for deadline in (renew_at, dialect.silence_deadline(session, after)):
+                if deadline is not None:
+                    wake = min(wake, deadline)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(wake - loop.time(), 0.0)):
+                    await rearm.wait()  # an ack may start a silence watch: look again
+
+    def _silent(self, topic: str) -> None:
+        """A topic that promised data sent none since its ack (an unknown symbol is acked, then silent)."""
+        logger.warning("%s: %s sent nothing %.3g s after its ack", self.name, topic, self._silence_after)
+        self._emit(EventKind.SILENT, topic, delay=self._silence_after)
 
     async def _dispatch(self) -> None:
         queue = self._queue
         wake = self._wake
         callback = self._callback
         last = self.counters.last_message
+        key_of = self._dialect.key_of
+        prepare = self._dialect.prepare
         clock = time.monotonic
         isawaitable = inspect.isawaitable
         current_task = asyncio.current_task
@@ -836,8 +921,8 @@ class ConnectWebsocket:
             wake.clear()
             now = clock()  # one clock read per batch, refreshed after every await
             while queue:
-                frame = add_ticker_symbol(queue.popleft())
-                last[frame["topic"]] = now  # a str: on_frame queues no other frame
+                frame = prepare(queue.popleft())
+                last[key_of(frame)] = now  # type: ignore[index]
                 try:
                     result = callback(frame)
                     if result is not None and isawaitable(result):
@@ -877,9 +962,14 @@ async def _close_socket(ws: Link, *, abort: bool) -> None:
         raise
 
 
-def _units(topic: str | Iterable[str]) -> list[str]:
+def _units(topic: str | Iterable[str], dialect: Dialect) -> list[str]:
     topics: Iterator[str] = iter([topic]) if isinstance(topic, str) else iter(topic)
-    return list(dict.fromkeys(u for t in topics for u in expand_topic(t)))
+    return list(dict.fromkeys(u for t in topics for u in dialect.units(t)))
+
+
+def _wall_ms() -> int:
+    """The wall clock in ms (UTA's auth frame and ``op`` pings carry it; KuCoin checks it like REST)."""
+    return time.time_ns() // 1_000_000
 
 
 def _describe(error: BaseException | None) -> str:

@@ -8,6 +8,10 @@ go to another :class:`~kunb.websocket.ConnectWebsocket` opened on demand, and ea
 connection through reconnects. The callback contract is :class:`~kunb.websocket.ConnectWebsocket`'s:
 only ``message`` frames, exactly as KuCoin sent them (ticker ``data`` gains ``symbol``).
 
+The same pool serves KuCoin's UTA protocol when given a :class:`~kunb.net.dialect.UtaDialect`
+(``dialect=``): units are then UTA topic keys (``obu.SPOT:BTC-USDT:increment@10ms``) and the topic limit
+per connection is UTA's (600 public, 400 private). The SDK-shaped default stays classic.
+
 Everything is asyncio on one loop and nothing here blocks. KuCoin's older blocking style,
 ``KucoinWsClient(key, secret, passphrase)._socket(topic, callback)`` from plain code, is served by
 :class:`kunb.blocking.BlockingWsClient`, which a direct ``KucoinWsClient(...)`` call returns and which
@@ -21,7 +25,6 @@ from collections.abc import Iterable, KeysView
 from typing import Any
 
 from ..exceptions import ClosedError, ConfigurationError
-from ..protocol.classic import MAX_TOPICS_PER_CONNECTION, expand_topic
 from .connection import (
     Callback,
     ConnectionState,
@@ -31,6 +34,7 @@ from .connection import (
     EventKind,
     LifecycleEvent,
 )
+from .dialect import ClassicDialect, Dialect
 
 __all__ = ["KucoinWsClient"]
 
@@ -45,7 +49,8 @@ class KucoinWsClient:
         self._private = False
         self._options: dict[str, Any] = {}
         self._on_event: EventHook | None = None
-        self._max_topics = MAX_TOPICS_PER_CONNECTION
+        self._max_topics = ClassicDialect.max_topics
+        self._dialect: Dialect | None = None
         self._conns: list[ConnectWebsocket] = []
         self._where: dict[str, ConnectWebsocket] = {}  # unit topic -> its connection, subscription order
         self._closed = False
@@ -60,7 +65,8 @@ class KucoinWsClient:
         sock: Any = None,
         *,
         on_event: EventHook | None = None,
-        max_topics_per_connection: int = MAX_TOPICS_PER_CONNECTION,
+        max_topics_per_connection: int | None = None,
+        dialect: Dialect | None = None,
         **options: Any,
     ) -> KucoinWsClient:
         """Create the client and start its first connection (it returns without waiting for it).
@@ -73,12 +79,20 @@ class KucoinWsClient:
             private: connect with a private token (``/account/balance``, ``/spotMarket/tradeOrders``...).
             sock: a connected socket for the first connection's first dial (see ConnectWebsocket).
             on_event: receives every :class:`~kunb.websocket.LifecycleEvent` of every connection.
-            max_topics_per_connection: per-symbol topics per connection before another one opens.
+            max_topics_per_connection: per-symbol topics per connection before another one opens
+                (``None``: the protocol's limit, KuCoin's 400 for classic).
+            dialect: the protocol (:class:`~kunb.net.dialect.UtaDialect`); default classic over
+                ``client`` and ``private``.
             **options: passed to each :class:`~kunb.websocket.ConnectWebsocket` (``queue_size``,
                 ``ping_interval``, ``backoff_base``, ``request_timeout``, ``token_renewal``...).
         """
-        if not 1 <= max_topics_per_connection <= MAX_TOPICS_PER_CONNECTION:
-            raise ConfigurationError(f"max_topics_per_connection must be 1..{MAX_TOPICS_PER_CONNECTION}")
+        if dialect is None:
+            dialect = ClassicDialect(client, private=private)
+        limit = dialect.max_topics
+        if max_topics_per_connection is None:
+            max_topics_per_connection = limit
+        if not 1 <= max_topics_per_connection <= limit:
+            raise ConfigurationError(f"max_topics_per_connection must be 1..{limit}")
         self = object.__new__(
             cls
         )  # not cls(): kunb.ws_client's facade builds the blocking client on a direct call
@@ -86,7 +100,8 @@ class KucoinWsClient:
         self._loop = loop or asyncio.get_running_loop()
         self._client = client
         self._callback = callback
-        self._private = bool(private)
+        self._private = dialect.private
+        self._dialect = dialect
         self._on_event = on_event
         self._max_topics = max_topics_per_connection
         self._options = options
@@ -95,6 +110,8 @@ class KucoinWsClient:
 
     def __repr__(self) -> str:
         kind = "private" if self._private else "public"
+        if self._dialect is not None and self._dialect.protocol != "classic":
+            kind = f"{self._dialect.protocol} {kind}"
         counts = f"topics={len(self._where)} connections={len(self._conns)}"
         return f"<KucoinWsClient {kind} {self.state.value} {counts}>"
 
@@ -113,7 +130,7 @@ class KucoinWsClient:
             ValueError: a malformed topic.
         """
         self._check_open()
-        units = [u for u in _units(topic) if u not in self._where]
+        units = [u for u in self._units(topic) if u not in self._where]
         if not units:
             return
         plan: dict[ConnectWebsocket, list[str]] = {}
@@ -141,7 +158,7 @@ class KucoinWsClient:
         """Unsubscribe; unknown topics are ignored. The topics are not resubscribed after this."""
         self._check_open()
         plan: dict[ConnectWebsocket, list[str]] = {}
-        for unit in _units(topic):
+        for unit in self._units(topic):
             conn = self._where.pop(unit, None)
             if conn is not None:
                 plan.setdefault(conn, []).append(unit)
@@ -152,6 +169,11 @@ class KucoinWsClient:
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
+
+    @property
+    def dialect(self) -> Dialect | None:
+        """The protocol the connections speak."""
+        return self._dialect
 
     @property
     def topics(self) -> KeysView[str]:
@@ -215,7 +237,7 @@ class KucoinWsClient:
 
     def connection_of(self, topic: str) -> ConnectWebsocket | None:
         """The connection carrying a (single-symbol) topic, or ``None``."""
-        units = expand_topic(topic)
+        units = self._units(topic)
         return self._where.get(units[0]) if len(units) == 1 else None
 
     # -- internals ------------------------------------------------------------------------------
@@ -232,6 +254,7 @@ class KucoinWsClient:
             self._private,
             sock,
             on_event=self._relay,
+            dialect=self._dialect,
             **self._options,
         )
 
@@ -269,7 +292,8 @@ class KucoinWsClient:
         if hook is not None:
             hook(event)
 
-
-def _units(topic: str | Iterable[str]) -> list[str]:
-    topics = [topic] if isinstance(topic, str) else list(topic)
-    return list(dict.fromkeys(u for t in topics for u in expand_topic(t)))
+    def _units(self, topic: str | Iterable[str]) -> list[str]:
+        topics = [topic] if isinstance(topic, str) else list(topic)
+        dialect = self._dialect
+        assert dialect is not None
+        return list(dict.fromkeys(u for t in topics for u in dialect.units(t)))

@@ -36,7 +36,7 @@ from .account import LiveAccount
 from .dashboard import Dashboard
 from .livebook import LiveBook
 from .runtime import allow_nested, cell_key, live_objects, run, stop_all
-from .source import is_simulated, resolve_url, session_credentials
+from .source import account_source, is_simulated, market_source, resolve_url, session_credentials
 from .throttle import DEFAULT_MAX_HZ
 from .ticker import LiveTicker
 
@@ -67,6 +67,11 @@ def _credentials(credentials: Credentials | None, url: str) -> Credentials:
     return creds
 
 
+def _other(protocol: str) -> tuple[str, ...]:
+    """A registry key part that keeps a UTA panel from replacing a classic one (classic keys unchanged)."""
+    return () if protocol == "classic" else (protocol,)
+
+
 def _symbols(symbols: str | Sequence[str]) -> list[str]:
     return [symbols] if isinstance(symbols, str) else list(symbols)
 
@@ -78,6 +83,7 @@ def live_ticker(
     window: int = 2000,
     max_hz: float = DEFAULT_MAX_HZ,
     source: MarketSource | None = None,
+    protocol: str = "classic",
 ) -> LiveTicker:
     """Stream tickers for ``symbols`` and show them live; returns at once.
 
@@ -88,17 +94,20 @@ def live_ticker(
         window: points kept (and drawn) per symbol.
         max_hz: maximum redraws per second; ingest never waits for a redraw.
         source: a custom :class:`~kunb.sources.base.MarketSource` (a recording, tests) instead of ``url``.
+        protocol: ``"classic"`` (default) or ``"uta"``: KuCoin's WebSocket protocol to speak (the badge
+            says which); see ``docs/howto/protocols.md``.
 
     Returns:
         A :class:`LiveTicker`; it displays itself as the value of a cell.
     """
     syms = _symbols(symbols)
     resolved = source.url if source is not None else resolve_url(url)
+    source = source or market_source(protocol, resolved)
     live = LiveTicker(
         syms,
         url=resolved,
         simulated=is_simulated(resolved),
-        key=cell_key("ticker", tuple(syms), resolved),
+        key=cell_key("ticker", tuple(syms), resolved, *_other(protocol)),
         window=window,
         max_hz=max_hz,
         source=source,
@@ -116,6 +125,7 @@ def live_book(
     max_hz: float = DEFAULT_MAX_HZ,
     snapshots: SnapshotFetcher | None = None,
     source: MarketSource | None = None,
+    protocol: str = "classic",
 ) -> LiveBook:
     """Keep ``symbol``'s level-2 book in sync and show it live; returns at once.
 
@@ -130,21 +140,27 @@ def live_book(
         max_hz: maximum redraws per second.
         snapshots: ``async (symbol) -> REST level-2 answer`` (default: the REST snapshot at ``url``).
         source: a custom :class:`~kunb.sources.base.MarketSource` (a recording, tests) instead of ``url``.
+        protocol: ``"classic"`` (default) or ``"uta"`` (the book syncs from ``obu`` ``increment@10ms``,
+            whose snapshot comes on the socket).
 
     Returns:
         A :class:`LiveBook` (``.book``, ``.df``, ``.spread_df``, ``.snapshot()``, ``.stop()``).
 
     Raises:
-        ConfigurationError: both ``source`` and ``snapshots`` (a source fetches its own snapshots).
+        ConfigurationError: both ``source`` and ``snapshots`` (a source fetches its own snapshots), or
+            ``snapshots`` with ``protocol="uta"``.
     """
     if source is not None and snapshots is not None:
         raise ConfigurationError("pass snapshots= or source=, not both: a source fetches its own snapshots")
     resolved = source.url if source is not None else resolve_url(url)
+    if source is None and protocol != "classic" and snapshots is not None:
+        raise ConfigurationError("snapshots= is for the classic protocol's REST snapshots")
+    source = source or market_source(protocol, resolved)
     live = LiveBook(
         symbol,
         url=resolved,
         simulated=is_simulated(resolved),
-        key=cell_key("book", symbol, resolved),
+        key=cell_key("book", symbol, resolved, *_other(protocol)),
         depth=depth,
         window=window,
         max_hz=max_hz,
@@ -161,6 +177,7 @@ def live_account(
     url: str | None = None,
     max_hz: float = DEFAULT_MAX_HZ,
     source: AccountSource | None = None,
+    protocol: str = "classic",
 ) -> LiveAccount:
     """Show the account's balances and order events live (private channels); returns at once.
 
@@ -173,17 +190,20 @@ def live_account(
         url: the exchange's REST base URL (default as for :func:`live_ticker`).
         max_hz: maximum redraws per second.
         source: a custom :class:`~kunb.sources.base.AccountSource` (tests) instead of ``url``.
+        protocol: ``"classic"`` (default) or ``"uta"`` (the unified trading account: ``op:auth`` on the
+            private UTA socket, balances of account type ``unified``).
 
     Raises:
         ConfigurationError: no credentials anywhere (the message says where to put them).
     """
     resolved = source.url if source is not None else resolve_url(url)
     creds = _credentials(credentials, resolved)
+    source = source or account_source(protocol, creds, resolved)
     live = LiveAccount(
         creds,
         url=resolved,
         simulated=is_simulated(resolved),
-        key=cell_key("account", creds.key, resolved),
+        key=cell_key("account", creds.key, resolved, *_other(protocol)),
         max_hz=max_hz,
         source=source,
     )
@@ -199,6 +219,7 @@ def dashboard(
     url: str | None = None,
     depth: int = 30,
     max_hz: float = DEFAULT_MAX_HZ,
+    protocol: str = "classic",
 ) -> Dashboard:
     """Ticker, order book (of the first symbol) and, with credentials, the account, in one set of tabs.
 
@@ -208,6 +229,7 @@ def dashboard(
         account: show the account tab; default: when credentials are available.
         depth: levels per side of the depth chart.
         max_hz: maximum redraws per second of each panel.
+        protocol: ``"classic"`` (default) or ``"uta"``, for every panel.
 
     Returns:
         A :class:`Dashboard`: ``.ticker``, ``.book``, ``.account`` (or None), ``.snapshot()``, ``.stop()``.
@@ -225,6 +247,7 @@ def dashboard(
         simulated=simulated,
         key=cell_key("dashboard-ticker", tuple(syms), resolved),
         max_hz=max_hz,
+        source=market_source(protocol, resolved),
     )
     book = LiveBook(
         syms[0],
@@ -233,6 +256,7 @@ def dashboard(
         key=cell_key("dashboard-book", resolved),
         depth=depth,
         max_hz=max_hz,
+        source=market_source(protocol, resolved),
     )
     acct = None
     if creds is not None and account is not False:
@@ -242,6 +266,7 @@ def dashboard(
             simulated=simulated,
             key=cell_key("dashboard-account", resolved),
             max_hz=max_hz,
+            source=account_source(protocol, creds, resolved),
         )
     dash = Dashboard(ticker, book, acct)
     dash.start()

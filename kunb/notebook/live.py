@@ -257,7 +257,10 @@ class LiveObject(Generic[_DriverT]):
     def status(self) -> StatusView:
         health = self.health
         detail = self.detail if health is Health.STOPPED else driver_health(self.driver)[1]
-        return StatusView(health=health, url=self.url, simulated=self.simulated, detail=detail)
+        protocol = self.driver.protocol
+        return StatusView(
+            health=health, url=self.url, simulated=self.simulated, detail=detail, protocol=protocol
+        )
 
     def _safe_render(self) -> None:
         with contextlib.suppress(RuntimeError):  # the loop may be closing during kernel shutdown

@@ -39,6 +39,7 @@ class StatusView:
     simulated: bool
     detail: str = ""
     msg_rate: float | None = None
+    protocol: str = "classic"  #: which of KuCoin's WebSocket protocols the data comes over
 
 
 def _hint(view: StatusView) -> str:
@@ -54,7 +55,8 @@ def badge_html(view: StatusView) -> str:
     """The badge as HTML with stable hooks for browser tests.
 
     ``span.kunb-status[data-status]`` holds the health word, ``span.kunb-source[data-simulated]`` the
-    data source, ``span.kunb-rate`` the message rate.
+    data source, ``span.kunb-protocol[data-protocol]`` the protocol (``classic`` or ``uta``),
+    ``span.kunb-rate`` the message rate.
     """
     colour = _COLOURS[view.health]
     word = view.health.value
@@ -65,6 +67,8 @@ def badge_html(view: StatusView) -> str:
         f'<span class="kunb-source" data-simulated="{str(view.simulated).lower()}" style="margin-left:8px;'
         f'{"color:#8250df;font-weight:600" if view.simulated else "color:#57606a"}">{source}</span>',
         f'<span class="kunb-url" style="margin-left:8px;color:#57606a">{html.escape(view.url)}</span>',
+        f'<span class="kunb-protocol" data-protocol="{html.escape(view.protocol)}" style="margin-left:8px;'
+        f'color:#57606a">{html.escape(view.protocol.upper())}</span>',
     ]
     if view.msg_rate is not None:
         parts.append(

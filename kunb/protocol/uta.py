@@ -720,6 +720,12 @@ class UtaSession:
             self._keepalive.reset(self._reset_at, ping_interval=interval, ping_timeout=timeout)
 
     # -- silence ----------------------------------------------------------------------------------------
+    def silence_deadline(self, after: float = SILENCE_AFTER) -> float | None:
+        """The earliest time :meth:`silent_topics` could report a topic (``None``: no topic watched)."""
+        if not self._watch:
+            return None
+        return min(acked for _, acked in self._watch.values()) + after
+
     def silent_topics(
         self, now: float, last_data: Mapping[str, float], *, after: float = SILENCE_AFTER
     ) -> list[str]:

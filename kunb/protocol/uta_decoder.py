@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..events import (
+    AccountBalance,
     BalanceChange,
     BookDelta,
     BookSnapshot,
@@ -39,6 +40,7 @@ from ..events import (
     Level,
     LevelChange,
     OrderEvent,
+    OrderState,
     Tick,
     Trade,
 )
@@ -180,9 +182,14 @@ class UtaDecoder:
     """Decodes UTA pushes and REST answers into normalized events (see the module docstring).
 
     One decoder per driver: it keeps a cache of parsed price strings, which recur constantly in a book.
+
+    Args:
+        on_snapshot: called with the symbol of every ``obu`` snapshot decoded (a source learns that the
+            snapshot a subscription promised has come; uta-protocol.md#order-book-sync).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_snapshot: Callable[[str], None] | None = None) -> None:
+        self.on_snapshot = on_snapshot
         self._prices: dict[str, float] = {}
         self._handlers: dict[str, Handler] = {
             "ticker": self._ticker,
@@ -327,6 +334,8 @@ class UtaDecoder:
         symbol = _symbol(data)
         time_ns = _time(data, "M", frame)
         if snapshot:
+            if self.on_snapshot is not None:
+                self.on_snapshot(symbol)
             return (
                 BookSnapshot(
                     symbol,
@@ -484,6 +493,82 @@ class UtaDecoder:
             raise ProtocolError(f"unreadable UTA order book snapshot of {name}: {exc}") from exc
         except _ERRORS as exc:
             raise ProtocolError(f"unreadable UTA order book snapshot of {name}: {exc!r}") from exc
+
+    @staticmethod
+    def account_balances(data: Mapping[str, Any]) -> list[AccountBalance]:
+        """``data`` of ``GET /api/ua/v1/{accountMode}/account/balance``: ``{"accountType", "ts",
+        "accounts": [{"currencies": [{"currency", "balance", "available", "hold", ...}]}]}`` (ccxt
+        ``fetch_uta_balance``). The account type is lower-cased, as the ``balance.UNIFIED`` push has it.
+
+        Raises:
+            ProtocolError: the answer or one of its currencies lacks a field.
+        """
+        try:
+            account_type = str(data.get("accountType") or "unified").lower()
+            out = []
+            for account in data.get("accounts") or ():
+                for item in account.get("currencies") or ():
+                    out.append(
+                        AccountBalance(
+                            str(item["currency"]),
+                            account_type,
+                            str(account.get("accountSubtype") or ""),
+                            _dec(item["balance"]),
+                            _dec(item["available"]),
+                            _dec(item.get("hold", "0")),
+                        )
+                    )
+            return out
+        except ProtocolError:
+            raise
+        except _ERRORS as exc:
+            raise ProtocolError(f"unreadable UTA balance answer: {exc!r}") from exc
+
+    @staticmethod
+    def order_states(items: Iterable[Mapping[str, Any]]) -> list[OrderState]:
+        """Items of the UTA order lists (``GET /api/ua/v1/{accountMode}/order/open-list`` and ``/history``)
+        or one ``/order/detail``: ``status`` is the push's ``os`` (0 and 2 and 4 active; 5 and 6 canceled),
+        ``orderTime`` in ns; the funds dealt are ``filledSize * avgPrice``.
+
+        Raises:
+            ProtocolError: an item lacks a field or has an unknown status.
+        """
+        out = []
+        for item in items:
+            try:
+                status = exact_int(item["status"])
+                if status not in _STATUS:
+                    raise ProtocolError(f"unknown order status {status}")
+                price = _dec_or_none(item.get("price"))
+                size = (
+                    None
+                    if str(item.get("sizeUnit") or "").upper() == "QUOTECCY"
+                    else _dec_or_none(item.get("size"))
+                )
+                filled = _dec_or_none(item.get("filledSize")) or _ZERO
+                average = _dec_or_none(item.get("avgPrice")) or _ZERO
+                created = item.get("orderTime")
+                out.append(
+                    OrderState(
+                        _text(item["orderId"]),
+                        _text(item.get("clientOid")),
+                        _symbol({"s": item["symbol"]}),
+                        _side(item["side"]),
+                        _lower(item.get("orderType")),
+                        price or None,  # market orders: "" (or "0")
+                        size or None,
+                        filled,
+                        filled * average,
+                        status in (0, 2, 4),
+                        status in (5, 6),
+                        None if created in (None, "") else stamp_ns(created),
+                    )
+                )
+            except ProtocolError:
+                raise
+            except _ERRORS as exc:
+                raise ProtocolError(f"unreadable UTA order item: {exc!r}") from exc
+        return out
 
 
 def _snapshot_depth(depth_name: Any) -> int | None:

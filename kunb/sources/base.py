@@ -46,6 +46,7 @@ class LinkStatus(enum.Enum):
     UNREACHABLE = "unreachable"  #: dials fail before the exchange answered (network, DNS, refused...)
     RESTORED = "restored"  #: subscribed again after a drop (lost pushes must be made good: resync, re-seed)
     OVERFLOW = "overflow"  #: the consumer fell behind: the oldest frames were dropped
+    SILENT = "silent"  #: a subscription that promises data sent none since its ack (``detail``: the topic)
     CLOSED = "closed"  #: closed for good; ``error`` says why when it was not asked for
 
 
@@ -80,7 +81,7 @@ class MarketSource(Protocol):
     """A source of market data for :class:`kunb.Stream`."""
 
     protocol: str  #: ``classic``, ``uta`` or ``replay``
-    url: str
+    url: str  #: where the data comes from (the REST base URL, or the socket's host)
     worked_around: BaseException | None
     """The latest error the source worked around rather than raised (a refused full book answered with a
     shallower one...); the driver reports it and sets it back to ``None``."""

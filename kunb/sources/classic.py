@@ -19,14 +19,13 @@ from ..exceptions import (
     AuthenticationError,
     ConfigurationError,
     RateLimitError,
-    RequestTimeout,
 )
-from ..net.connection import EventKind, LifecycleEvent
 from ..net.pool import KucoinWsClient
 from ..net.rest import Market, Trade, User, resolve_url
 from ..protocol.classic_decoder import ClassicDecoder
 from ..signing import Credentials
-from .base import FrameCallback, LinkCallback, LinkChange, LinkStatus, MarketChannels
+from .base import FrameCallback, LinkCallback, MarketChannels
+from .links import LinkWatch, subscribe_when_live
 
 __all__ = [
     "BALANCE_TOPIC",
@@ -47,54 +46,6 @@ _MAX_PAGES = 20
 
 #: ``async (symbol) -> REST level-2 answer`` (``{"sequence", "bids", "asks"}``), for tests and replays
 SnapshotFetcher = Callable[[str], Awaitable[Mapping[str, Any]]]
-
-
-class _LinkWatch:
-    """Maps a pool's lifecycle events onto link changes; remembers which connections were welcomed so a
-    dial that never reached the exchange reads ``unreachable``, not ``down``."""
-
-    def __init__(self, on_link: LinkCallback, symbols_of: Callable[[str], tuple[str, ...]]) -> None:
-        self._on_link = on_link
-        self._symbols_of = symbols_of
-        self._welcomed: set[str] = set()
-        self._dropped: set[str] = set()
-
-    def __call__(self, event: LifecycleEvent) -> None:
-        kind, name = event.kind, event.connection
-        if kind is EventKind.WELCOME:
-            self._welcomed.add(name)
-        elif kind is EventKind.SUBSCRIBED:
-            self._on_link(LinkChange(LinkStatus.LIVE, name))
-        elif kind is EventKind.RESUBSCRIBED:
-            status = LinkStatus.RESTORED if name in self._dropped else LinkStatus.LIVE
-            self._dropped.discard(name)
-            self._on_link(LinkChange(status, name, self._symbols_of(name), event.detail))
-        elif kind is EventKind.DISCONNECTED:
-            if name in self._welcomed:
-                self._dropped.add(name)
-                self._on_link(LinkChange(LinkStatus.DOWN, name, self._symbols_of(name), event.detail))
-            else:
-                status = LinkStatus.DOWN if name in self._dropped else LinkStatus.UNREACHABLE
-                self._on_link(LinkChange(status, name, (), event.detail, event.error))
-            self._welcomed.discard(name)
-        elif kind is EventKind.QUEUE_OVERFLOW:
-            self._on_link(LinkChange(LinkStatus.OVERFLOW, name, (), f"{event.count} frames dropped so far"))
-        elif kind is EventKind.CLOSED and event.error is not None:
-            self._on_link(LinkChange(LinkStatus.CLOSED, name, (), event.detail, event.error))
-
-
-async def _subscribe(pool: KucoinWsClient, topics: list[str], within: float | None) -> None:
-    """Subscribe once the pool is live, waiting at most ``within`` seconds; with ``None`` keep waiting
-    through failed dials (the pool redials with backoff and reports why) and through a link that flaps
-    during the subscribe."""
-    while True:
-        await pool.wait_live(within)  # raises a fatal error (bad credentials...) that closed the pool
-        try:
-            await pool.subscribe(topics)
-            return
-        except RequestTimeout:
-            if within is not None:
-                raise
 
 
 def _symbol_of(unit: str) -> str:
@@ -175,11 +126,11 @@ class ClassicMarketSource:
         *,
         within: float | None,
     ) -> None:
-        watch = _LinkWatch(on_link, self._symbols_on)
+        watch = LinkWatch(on_link, self._symbols_on)
         self._pool = await KucoinWsClient.create(
             None, self._rest(), on_frame, on_event=watch, **self._ws_options
         )
-        await _subscribe(self._pool, self.topics(channels), within)
+        await subscribe_when_live(self._pool, self.topics(channels), within)
 
     def _symbols_on(self, connection: str) -> tuple[str, ...]:
         pool = self._pool
@@ -278,10 +229,10 @@ class ClassicAccountSource:
             self.rest,
             on_frame,
             private=True,
-            on_event=_LinkWatch(on_link, lambda _connection: ()),
+            on_event=LinkWatch(on_link, lambda _connection: ()),
             **self._ws_options,
         )
-        await _subscribe(self._pool, [BALANCE_TOPIC, self.order_topic], within)
+        await subscribe_when_live(self._pool, [BALANCE_TOPIC, self.order_topic], within)
 
     async def balances(self) -> Sequence[AccountBalance]:
         return self.decoder.account_balances(await self.rest.aget_account_list())
