@@ -6,7 +6,7 @@ target, after-welcome handshake, request units, limits, silence), and everything
 once. Per dial (classic): a fresh token (awaited, never blocking the loop), a random ``instanceServers``
 entry, the ``welcome`` wait; UTA: a fixed host, the welcome, then the V2 ``op:auth`` on the private
 socket. Text and binary frames are decoded alike. Every
-frame is decoded once, as the link parses it (:mod:`kunb.transport`: straight from the socket's data
+frame is decoded once, as the link parses it (:mod:`kunb.net.link`: straight from the socket's data
 callback, no task or future per message), and data messages go to a bounded queue; a watcher task raises
 why the link ended, the keepalive task pings (JSON ping every ``pingInterval``, link dead when nothing
 arrives within ``pingTimeout`` after a ping) and, for the whole life of the object, the dispatcher task
@@ -32,7 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, KeysView
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, get_args
 
 import orjson
 import websockets
@@ -60,7 +60,7 @@ from ..protocol.uta import SILENCE_AFTER, AuthResult
 from ..signing import TokenRedactor, redact_token
 from .backoff import backoff, retryable
 from .dialect import ClassicDialect, Dialect
-from .link import Link, LinkKind, open_link
+from .link import PICOWS, Link, LinkKind, open_link
 
 __all__ = ["ConnectWebsocket", "ConnectionState", "Counters", "EventKind", "LifecycleEvent"]
 
@@ -204,9 +204,13 @@ class ConnectWebsocket:
             ``client`` and ``private`` (then ``client`` and ``private`` are ignored).
         silence_after: seconds after its ack a topic that promises data may stay silent before it is
             reported (``SILENT`` event, logged; uta-kunb.md#uta-silence). Classic topics are not watched.
-        transport: ``"frames"`` (default): messages are parsed and dispatched straight from the socket's
-            data callback (:class:`kunb.transport.FrameLink`); ``"websockets"``: websockets' own
-            ``ClientConnection`` and ``recv()`` (also used automatically when a proxy is configured).
+        transport: how frames are read; every link hands each message over straight from the socket's
+            data callback except ``"websockets"``. ``"auto"`` (default): ``"picows"`` when picows is
+            installed, else ``"frames"``; ``"picows"``: picows' C frame parser
+            (:class:`kunb.net.picows_link.PicowsLink`, the fastest); ``"frames"``: websockets' sans-I/O
+            parser with a plain-frame fast path (:class:`kunb.net.link.FrameLink`); ``"websockets"``:
+            websockets' own ``ClientConnection`` and ``recv()``. A proxy configured in the environment
+            always uses websockets' connection (the others cannot tunnel).
     """
 
     def __init__(
@@ -232,7 +236,7 @@ class ConnectWebsocket:
         uplink_limit: int | None = None,
         uplink_period: float = UPLINK_PERIOD,
         name: str | None = None,
-        transport: LinkKind = "frames",
+        transport: LinkKind = "auto",
         dialect: Dialect | None = None,
         silence_after: float = SILENCE_AFTER,
     ) -> None:
@@ -243,8 +247,12 @@ class ConnectWebsocket:
                 raise ConfigurationError("ConnectWebsocket needs a running event loop (or loop=)") from None
         if queue_size < 1:
             raise ConfigurationError("queue_size must be at least 1")
-        if transport not in ("frames", "websockets"):
-            raise ConfigurationError(f"transport must be 'frames' or 'websockets', not {transport!r}")
+        if transport not in get_args(LinkKind):
+            raise ConfigurationError(
+                f"transport must be one of {', '.join(map(repr, get_args(LinkKind)))}, not {transport!r}"
+            )
+        if transport == "picows" and not PICOWS:
+            raise ConfigurationError("transport='picows' needs the picows package: pip install 'kunb[fast]'")
         if not callable(callback):
             raise ConfigurationError("callback must be callable")
         if dialect is None:

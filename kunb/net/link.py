@@ -18,9 +18,11 @@ TLS is the event loop's (``wss://`` uses ``ssl.create_default_context()``, so ``
 
 :class:`ConnectionLink` offers the same interface over websockets' ``ClientConnection`` (a reader task
 calls ``recv()``); :func:`open_link` uses it when an HTTP/SOCKS proxy is configured in the environment
-(websockets knows how to tunnel, FrameLink does not) or when asked to (``kind="websockets"``, used by the
-benchmark to compare both paths). Not followed by either: HTTP redirects of the upgrade request
-(KuCoin's feed hosts do not redirect).
+(websockets knows how to tunnel, the frame links do not) or when asked to (``kind="websockets"``, used by
+the benchmark to compare the paths). :func:`open_link`'s default (``kind="auto"``) is the picows link
+(:mod:`kunb.net.picows_link`, frames parsed in C) when picows is installed, else FrameLink. Not followed
+by any: HTTP redirects of the upgrade request (KuCoin's feed hosts do not redirect). Every link hands
+text and binary messages over alike (classic frames are text, UTA frames binary).
 
 ``on_message`` may raise to end the link: the transport is aborted and :meth:`FrameLink.reason` returns
 that exception (``ConnectWebsocket`` raises ``WebSocketError`` this way for a connection-level error frame).
@@ -45,10 +47,16 @@ from websockets.protocol import State
 from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
-__all__ = ["ConnectionLink", "FrameLink", "Link", "LinkKind", "open_link"]
+try:
+    from .picows_link import open_picows_link
+except ImportError:  # no picows wheel for this platform (or installed without it): websockets' links
+    open_picows_link = None  # type: ignore[assignment]
+PICOWS = open_picows_link is not None  # the picows link can be used
+
+__all__ = ["PICOWS", "ConnectionLink", "FrameLink", "Link", "LinkKind", "open_link"]
 
 OnMessage = Callable[[bytes], None]
-LinkKind = Literal["frames", "websockets"]
+LinkKind = Literal["auto", "picows", "frames", "websockets"]
 
 _TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
 _OPEN = State.OPEN
@@ -410,14 +418,14 @@ async def open_link(
     url: str,
     on_message: OnMessage,
     *,
-    kind: LinkKind = "frames",
+    kind: LinkKind = "auto",
     sock: socket.socket | None = None,
     open_timeout: float = 10.0,
     close_timeout: float = 2.0,
     max_size: int = 2**24,
     logger: logging.Logger | None = None,
     name: str = "link",
-) -> FrameLink | ConnectionLink:
+) -> Link:
     """Connect and complete the WebSocket handshake; ``on_message`` gets every message from then on.
 
     Raises:
@@ -425,6 +433,8 @@ async def open_link(
         OSError, TimeoutError, websockets.WebSocketException: connect or handshake failed.
     """
     wsuri = parse_uri(url)
+    if kind == "picows" and open_picows_link is None:
+        raise ImportError("transport 'picows' needs the picows package (pip install picows)")
     if kind == "websockets" or (sock is None and get_proxy(wsuri) is not None):
         ws = await connect(
             url,
@@ -436,6 +446,17 @@ async def open_link(
             logger=logger,
         )
         return ConnectionLink(ws, on_message, name=name)
+    if kind == "picows" or (kind == "auto" and open_picows_link is not None):
+        return await open_picows_link(
+            url,
+            on_message,
+            sock=sock,
+            open_timeout=open_timeout,
+            close_timeout=close_timeout,
+            max_size=max_size,
+            logger=logger,
+            name=name,
+        )
     loop = asyncio.get_running_loop()
     protocol = ClientProtocol(
         wsuri, extensions=enable_client_permessage_deflate(None), max_size=max_size, logger=logger

@@ -506,10 +506,11 @@ async def test_close_ends_everything_and_repeated_creation_leaks_nothing(caplog)
 
 
 async def test_no_secret_in_logs_reprs_or_errors(caplog):
-    """At DEBUG (kunb and websockets loggers), no token appears in logs, reprs or event texts."""
+    """At every level (kunb, websockets and picows loggers), no token appears in logs, reprs or event
+    texts. Level 1: picows logs the request line at its own level 9, below DEBUG."""
     async with FakeKuCoin() as fake:
         sink = Sink()
-        with caplog.at_level(logging.DEBUG):
+        with caplog.at_level(1):
             async with connection(fake, sink) as conn:
                 await conn.subscribe("/market/ticker:BTC-USDT")
                 fake.live.transport.abort()
