@@ -8,10 +8,17 @@ data message to the N-th; token and handshake are not timed):
 - ``sdk``: KuCoin's official ``kucoin-python`` (``KucoinWsClient`` + ``WsToken(url=...)``);
 - ``ccxt``: ccxt.pro kucoin ``watch_ticker`` (ticker only); it conflates, so the count is the pushes its
   ``handle_message`` processed, not the tickers ``watch_ticker`` returned (reported beside it);
-- ``kunb`` / ``kunb_ws``: kunb's ``KucoinWsClient`` with a counting callback, on its frame transport
-  (default) or on websockets' ``ClientConnection`` (``transport="websockets"``);
-- ``feed``: kunb's full feed, ``kunb.Stream`` (level2: synchronised book + book-top frame; ticker: the
-  ticker frame), counted after each message was recorded.
+- ``picows`` / ``picows_orjson``: picows' frame callback counting, or decoding every frame with
+  ``orjson.loads`` (the fastest receive path measured here: issue 16's bar);
+- ``link_picows`` / ``link_frames``: one of kunb's links alone with ``orjson.loads`` and a count;
+- ``kunb`` / ``kunb_picows`` / ``kunb_frames`` / ``kunb_ws``: kunb's ``KucoinWsClient`` with the
+  counting callback, on the default link (picows when installed), picows', FrameLink (websockets'
+  sans-I/O parser) or websockets' ``ClientConnection`` (``transport="websockets"``);
+- ``feed`` / ``feed_frames``: kunb's full feed, ``kunb.Stream`` (level2: synchronised book + book-top
+  frame; ticker: the ticker frame), counted after each message was recorded; default link or FrameLink.
+
+Every throughput row reports wall-clock ``rate`` and ``cpu_rate`` (messages per second of this
+process's CPU time, which a busy shared machine moves much less).
 
 Paced rows (``--seconds`` against a paced server; pushes carry the server's ``time.time_ns()``):
 ``lat_raw`` (websockets + orjson, the baseline), ``lat_kunb`` / ``lat_feed`` (send -> callback / -> rolling
@@ -49,28 +56,45 @@ def _topic(shape: str, symbol: str = SYMBOL) -> str:
     return f"/market/{'ticker' if shape == 'ticker' else 'level2'}:{symbol}"
 
 
+def _clocks() -> tuple[float, float]:
+    """Wall time and this process's CPU time: on a shared machine the CPU time per message is what a
+    consumer costs, whatever share of a core it was given (rows report both)."""
+    return time.perf_counter(), time.process_time()
+
+
+def _rates(n: int, start: tuple[float, float], end: tuple[float, float]) -> dict[str, Any]:
+    seconds, cpu = end[0] - start[0], end[1] - start[1]
+    return {
+        "n": n,
+        "seconds": seconds,
+        "rate": (n - 1) / seconds,
+        "cpu_seconds": cpu,
+        "cpu_rate": (n - 1) / cpu if cpu > 0 else None,
+    }
+
+
 class Timer:
     """First-message-to-N-th timing shared by the rows."""
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.count = 0
-        self.t0 = 0.0
-        self.t1 = 0.0
+        self.t0 = (0.0, 0.0)
+        self.t1 = (0.0, 0.0)
         self.done = asyncio.get_running_loop().create_future()
 
-    def tick(self) -> None:
+    def tick(self, _message: object = None) -> None:
+        """Count one message (also usable as the callback itself: one call, like the ceiling's count)."""
         self.count += 1
         if self.count == 1:
-            self.t0 = time.perf_counter()
+            self.t0 = _clocks()
         elif self.count == self.n:
-            self.t1 = time.perf_counter()
+            self.t1 = _clocks()
             if not self.done.done():
                 self.done.set_result(None)
 
     def result(self, **extra: Any) -> dict[str, Any]:
-        seconds = self.t1 - self.t0
-        return {"n": self.n, "seconds": seconds, "rate": (self.n - 1) / seconds, **extra}
+        return {**_rates(self.n, self.t0, self.t1), **extra}
 
 
 # -- raw websockets ---------------------------------------------------------------------------------
@@ -83,24 +107,88 @@ async def raw(port: int, n: int, shape: str, decode: bool) -> dict[str, Any]:
         await ws.recv()  # ack
         count = 0
         loads = orjson.loads
-        t0 = 0.0
+        t0 = (0.0, 0.0)
         if decode:
             async for msg in ws:
                 loads(msg)
                 count += 1
                 if count == 1:
-                    t0 = time.perf_counter()
+                    t0 = _clocks()
                 elif count == n:
                     break
         else:
             async for _msg in ws:
                 count += 1
                 if count == 1:
-                    t0 = time.perf_counter()
+                    t0 = _clocks()
                 elif count == n:
                     break
-        seconds = time.perf_counter() - t0
-    return {"n": n, "seconds": seconds, "rate": (n - 1) / seconds}
+        t1 = _clocks()
+    return _rates(n, t0, t1)
+
+
+# -- raw picows -------------------------------------------------------------------------------------
+async def raw_picows(port: int, n: int, shape: str, decode: bool) -> dict[str, Any]:
+    """picows' frame callback, counting (``decode``: plus ``orjson.loads`` of every payload): the fastest
+    receive path measured here, the ceiling kunb is held to (issue 16)."""
+    from picows import WSListener, WSMsgType, ws_connect
+
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[dict[str, Any]] = loop.create_future()
+    loads = orjson.loads
+
+    class Counter(WSListener):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.count = -2  # the welcome and the ack come first
+            self.t0 = (0.0, 0.0)
+
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            if decode:
+                loads(frame.get_payload_as_bytes())
+            self.count += 1
+            count = self.count
+            if count == 1:
+                self.t0 = _clocks()
+            elif count == n:
+                done.set_result(_rates(n, self.t0, _clocks()))
+
+    transport, _ = await ws_connect(Counter, _bullet(port), max_redirects=0, use_aiofastnet=False)
+    try:
+        topic = _topic(shape)
+        transport.send(WSMsgType.TEXT, orjson.dumps({"id": "1", "type": "subscribe", "topic": topic}))
+        result = await asyncio.wait_for(done, 120)
+    finally:
+        transport.disconnect()
+    return result
+
+
+# -- kunb's links alone -----------------------------------------------------------------------------
+async def link_only(port: int, n: int, shape: str, kind: str) -> dict[str, Any]:
+    """One of kunb's links (``kunb.transport.open_link``) with ``orjson.loads`` and a count as its
+    ``on_message``: the ceiling's work through kunb's link, without the connection above it."""
+    from kunb.transport import open_link
+
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[dict[str, Any]] = loop.create_future()
+    loads = orjson.loads
+    count = -2  # the welcome and the ack come first
+    t0 = (0.0, 0.0)
+
+    def on_message(raw: bytes) -> None:
+        nonlocal count, t0
+        loads(raw)
+        count += 1
+        if count == 1:
+            t0 = _clocks()
+        elif count == n:
+            done.set_result(_rates(n, t0, _clocks()))
+
+    link = await open_link(_bullet(port), on_message, kind=kind)  # type: ignore[arg-type]
+    try:
+        await link.send(orjson.dumps({"id": "1", "type": "subscribe", "topic": _topic(shape)}).decode())
+        return await asyncio.wait_for(done, 120)
+    finally:
+        await link.close()
 
 
 # -- kunb -------------------------------------------------------------------------------------------
@@ -109,13 +197,8 @@ async def kunb_client(port: int, n: int, shape: str, transport: str) -> dict[str
     from kunb.ws_client import KucoinWsClient
 
     timer = Timer(n)
-    tick = timer.tick
-
-    def callback(msg: dict[str, Any]) -> None:
-        tick()
-
     market = Market(url=f"http://127.0.0.1:{port}")
-    client = await KucoinWsClient.create(None, market, callback, transport=transport)
+    client = await KucoinWsClient.create(None, market, timer.tick, transport=transport)
     try:
         await client.subscribe(_topic(shape))
         await asyncio.wait_for(timer.done, 120)
@@ -138,7 +221,7 @@ async def profile(port: int, n: int, shape: str, row: str) -> dict[str, Any]:
 
     prof = cProfile.Profile()
     prof.enable()
-    out = await (kunb_client(port, n, shape, "frames") if row == "kunb" else feed(port, n, shape))
+    out = await (kunb_client(port, n, shape, "auto") if row == "kunb" else feed(port, n, shape))
     prof.disable()
     stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
     total = sum(v[2] for v in stats.values()) or 1.0
@@ -166,7 +249,7 @@ def _stream(timer: Timer | None = None, on_record: Any = None) -> type:
     return CountingStream
 
 
-async def feed(port: int, n: int, shape: str) -> dict[str, Any]:
+async def feed(port: int, n: int, shape: str, transport: str = "auto") -> dict[str, Any]:
     level2 = shape == "level2"
     timer = Timer(n)
     cls = _stream(timer)
@@ -178,6 +261,7 @@ async def feed(port: int, n: int, shape: str) -> dict[str, Any]:
         trades=False,
         stats=False,
         max_buffer=n + 10,  # the snapshot may come late in a firehose: keep every push for the replay
+        transport=transport,
     )
     async with stream:
         await asyncio.wait_for(timer.done, 120)
@@ -185,7 +269,7 @@ async def feed(port: int, n: int, shape: str) -> dict[str, Any]:
             book = stream.books[SYMBOL]
             if book.last_sequence != 1000 + n:  # pushes still buffered until the snapshot came: replayed
                 await stream.wait_live(60)
-                timer.t1 = time.perf_counter()
+                timer.t1 = _clocks()
             sequence = book.last_sequence
             rows = len(stream.tops or ())
         else:
@@ -425,9 +509,16 @@ THROUGHPUT = {
     "orjson": lambda a: raw(a.port, a.n, a.shape, decode=True),
     "sdk": lambda a: sdk(a.port, a.n, a.shape),
     "ccxt": lambda a: ccxt_pro(a.port, a.n, a.shape),
-    "kunb": lambda a: kunb_client(a.port, a.n, a.shape, "frames"),
+    "picows": lambda a: raw_picows(a.port, a.n, a.shape, decode=False),
+    "picows_orjson": lambda a: raw_picows(a.port, a.n, a.shape, decode=True),
+    "link_picows": lambda a: link_only(a.port, a.n, a.shape, "picows"),
+    "link_frames": lambda a: link_only(a.port, a.n, a.shape, "frames"),
+    "kunb": lambda a: kunb_client(a.port, a.n, a.shape, "auto"),
+    "kunb_picows": lambda a: kunb_client(a.port, a.n, a.shape, "picows"),
+    "kunb_frames": lambda a: kunb_client(a.port, a.n, a.shape, "frames"),
     "kunb_ws": lambda a: kunb_client(a.port, a.n, a.shape, "websockets"),
     "feed": lambda a: feed(a.port, a.n, a.shape),
+    "feed_frames": lambda a: feed(a.port, a.n, a.shape, "frames"),
     "profile_kunb": lambda a: profile(a.port, a.n, a.shape, "kunb"),
     "profile_feed": lambda a: profile(a.port, a.n, a.shape, "feed"),
 }

@@ -1,15 +1,17 @@
-"""The streaming-client benchmark (issue 8): kunb beside the WebSocket library's ceiling and the peers.
+"""The streaming-client benchmark (issues 8 and 16): kunb beside the WebSocket libraries' ceilings and peers.
 
 Throughput: one ``bench/feed_server.py`` process serves N pre-framed pushes per subscribe (ticker and
 level2 shapes); every row is a separate consumer process (``bench/consumers.py``) timed from its first data
 message to the N-th. Rounds are interleaved (round 1 of every row, then round 2...); the table shows the
 median and min..max, and each row's ratio to the ceiling (websockets ``async for msg in ws``, counting
-only). Latency: paced servers at 1,000 and 10,000 msg/s stamp every push with ``time.time_ns()``; the
-consumer records send -> kunb callback and send -> rolling frame updated. Scale: ``/market/ticker:all`` over
-1,500 symbols at KuCoin's top cadence (every symbol every 100 ms) into a TickerFrame, and a Stream of 500
-level2 books sharded over connections: CPU share of one core and RSS of the consumer process.
+only); a second table gives per-round ratios to the fastest receive path measured (picows + orjson, issue
+16), by wall clock and by each consumer's own CPU time. Latency: paced servers at 1,000 and 10,000 msg/s
+stamp every push with ``time.time_ns()``; the consumer records send -> kunb callback and send -> rolling
+frame updated. Scale: ``/market/ticker:all`` over 1,500 symbols at KuCoin's top cadence (every symbol
+every 100 ms) into a TickerFrame, and a Stream of 500 level2 books sharded over connections: CPU share of
+one core and RSS of the consumer process.
 
-Run: ``python bench/run.py`` (about 5 minutes) or ``--quick`` (under two minutes); both rewrite the
+Run: ``python bench/run.py`` (about 10 minutes) or ``--quick`` (under two minutes); both rewrite the
 ``## Streaming client (bench/run.py)`` section of ``bench/RESULTS.md`` unless ``--no-write``.
 """
 
@@ -34,18 +36,26 @@ from bench.report import fmt_rate, machine, write_section
 __all__ = ["Config", "main", "run"]
 
 HERE = Path(__file__).resolve().parent
-PACKAGES = ("websockets", "orjson", "kucoin-python", "ccxt", "numpy", "pandas")
+PACKAGES = ("websockets", "picows", "orjson", "kucoin-python", "ccxt", "numpy", "pandas")
 
 ROWS: dict[str, str] = {
     "ceiling": "websockets 17 `async for msg in ws`, count only (**the ceiling**)",
     "orjson": "websockets + `orjson.loads`",
+    "picows": "picows frame callback, count only",
+    "picows_orjson": "picows + `orjson.loads` (**the fastest path**, issue 16's bar)",
     "sdk": "kucoin-python SDK `KucoinWsClient` (bullet `encrypt: null`)",
     "ccxt": "ccxt.pro kucoin `watch_ticker` (pushes its `handle_message` processed)",
+    "link_picows": "kunb's picows link alone + `orjson.loads` (`kunb.net.picows_link`)",
+    "link_frames": "kunb's FrameLink alone + `orjson.loads` (websockets' sans-I/O parser)",
     "kunb_ws": "kunb `KucoinWsClient`, `transport='websockets'` (websockets `recv()`)",
-    "kunb": "**kunb `KucoinWsClient`** (FrameLink, default), counting callback",
+    "kunb_frames": "kunb `KucoinWsClient`, `transport='frames'` (FrameLink)",
+    "kunb": "**kunb `KucoinWsClient`** (default: picows link), counting callback",
+    "feed_frames": "kunb full feed `Stream`, `transport='frames'` (FrameLink)",
     "feed": "**kunb full feed** `Stream` (books + book-top frame / ticker frame)",
 }
 SHAPES = ("ticker", "level2")
+FASTEST = "picows_orjson"  # issue 16's bar: picows + orjson, receive + decode
+AGAINST_FASTEST = ("picows", "link_picows", "link_frames", "kunb", "kunb_frames", "feed", "feed_frames")
 
 
 @dataclass
@@ -178,11 +188,18 @@ def _median(res: Results, row: str, shape: str) -> float | None:
     return statistics.median(rates) if rates else None
 
 
-def _ratios(res: Results, row: str, shape: str, base: str = "ceiling") -> list[float]:
-    """Per-round ratios to the same round's ``base`` (the machine's noise moves both alike)."""
+def _ratios(res: Results, row: str, shape: str, base: str = "ceiling", key: str = "rate") -> list[float]:
+    """Per-round ratios to the same round's ``base`` (the machine's noise moves both alike); ``key``
+    ``cpu_rate``: messages per second of the consumer's own CPU time."""
     mine = res.throughput.get((row, shape), [])
     ref = res.throughput.get((base, shape), [])
-    return [a["rate"] / b["rate"] for a, b in zip(mine, ref, strict=False) if "rate" in a and "rate" in b]
+    return [a[key] / b[key] for a, b in zip(mine, ref, strict=False) if a.get(key) and b.get(key)]
+
+
+def _spread(ratios: list[float]) -> str:
+    if not ratios:
+        return "–"
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}..{max(ratios):.2f})"
 
 
 def _cell(res: Results, row: str, shape: str) -> str:
@@ -221,6 +238,16 @@ def targets(res: Results) -> list[str]:
         if ceiling and feed:
             ok = feed / ceiling >= 0.5
             out.append(f"- {shape}: full feed >= 0.5 of the ceiling: {feed / ceiling:.2f}x {_verdict(ok)}")
+    for shape in SHAPES:
+        for row, bar, what in (("kunb", 0.9, "kunb `KucoinWsClient`"), ("feed", 0.6, "full feed")):
+            wall = _ratios(res, row, shape, FASTEST)
+            cpu = _ratios(res, row, shape, FASTEST, "cpu_rate")
+            if wall:
+                ok = statistics.median(wall) >= bar
+                out.append(
+                    f"- {shape}: {what} >= {bar}x picows + orjson (issue 16): {_spread(wall)}, CPU time "
+                    f"{_spread(cpu)} {_verdict(ok)}"
+                )
     lat = res.latency.get(("lat_kunb", 10_000))
     if lat and "p99_ms" in lat:
         ok = lat["p99_ms"] < 5
@@ -265,7 +292,8 @@ def render(res: Results, cfg: Config, load: str, seconds: float) -> str:
     ]
     for row in cfg.rows:
         lines.append(f"| {ROWS[row]} | {_cell(res, row, 'ticker')} | {_cell(res, row, 'level2')} |")
-    lines += ["", "Targets (issue 8, computed in this run):", "", *targets(res), ""]
+    lines += _fastest_lines(res, cfg)
+    lines += ["", "Targets (issues 8 and 16, computed in this run):", "", *targets(res), ""]
     notes = []
     ccxt = res.throughput.get(("ccxt", "ticker"), [])
     returned = [r.get("watch_ticker_returned") for r in ccxt if "rate" in r]
@@ -355,6 +383,36 @@ def render(res: Results, cfg: Config, load: str, seconds: float) -> str:
     return "\n".join(lines)
 
 
+def _fastest_lines(res: Results, cfg: Config) -> list[str]:
+    """Issue 16's table: each row against picows + orjson in the same round, by wall clock and by the
+    consumer's own CPU time (what a busy shared machine moves least)."""
+    rows = [r for r in AGAINST_FASTEST if r in cfg.rows]
+    if FASTEST not in cfg.rows or not rows:
+        return []
+    lines = [
+        "",
+        "### Against the fastest receive path (issue 16: picows + orjson, same feed, same round)",
+        "",
+        "| consumer | ticker: wall | ticker: CPU time | level2: wall | level2: CPU time |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        cells = [
+            _spread(_ratios(res, row, shape, FASTEST, key))
+            for shape in SHAPES
+            for key in ("rate", "cpu_rate")
+        ]
+        lines.append(f"| {ROWS[row]} | {' | '.join(cells)} |")
+    lines += [
+        "",
+        "Median of the per-round ratios (min..max). Wall: msg/s against the same round's picows + orjson;",
+        "CPU time: msg per second of each consumer process's own CPU time, the same ratio with the time the",
+        "process waited for a CPU taken out (the server pre-renders the feed, so a consumer never waits",
+        "for data).",
+    ]
+    return lines
+
+
 def _profile_lines(res: Results) -> list[str]:
     lines = [
         "### Where the time goes (cProfile, level2 firehose, own time per function)",
@@ -376,9 +434,10 @@ def _profile_lines(res: Results) -> list[str]:
     lines += [
         "",
         "Profiled separately from the timed rows (cProfile slows every Python call, so shares, not rates).",
-        "`data_received` is FrameLink slicing frames out of each socket chunk, `on_frame` the one decode",
-        "and queue append per message, `_dispatch` the task handing queued messages to the callback. The",
-        "remaining cost is orjson and, in the full feed, the order book (`on_push`/`_apply`) and routing.",
+        "`on_ws_frame` is the picows link's hot path (picows parses frames in C and calls it per frame),",
+        "`on_frame` the one decode and queue append per message, `_dispatch` the task handing queued",
+        "messages to the callback. The remaining cost is orjson and, in the full feed, the order book",
+        "(`on_push`/`_apply`) and routing. `bench/hotpath.py` breaks the connection's share down by step.",
         "",
     ]
     return lines
@@ -402,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = Config(
             n=2_000,
             rounds=1,
-            rows=("ceiling", "kunb", "feed"),
+            rows=("ceiling", "picows_orjson", "kunb", "feed"),
             latency_seconds=0.5,
             latency_rates=(1_000,),
             latency_rounds=1,

@@ -1,9 +1,10 @@
 """The WebSocket link on picows: frames parsed in C, every message handed to a callback as it is parsed.
 
 picows (a Cython WebSocket client) parses frames in C and calls :meth:`PicowsLink.on_ws_frame` once per
-frame from the socket's read callback; a whole text or binary frame goes to ``on_message`` as bytes,
-with no task, future or generator step per message. What picows leaves to its user is done here as
-RFC 6455 and websockets (the other links, :mod:`kunb.net.link`) do it:
+frame from the socket's read callback; a whole text or binary frame is taken as bytes, with no task,
+future or generator step per message, and the messages of each read go to ``on_messages`` at once when
+picows has parsed the read (the seam of :mod:`kunb.net.link`). What picows leaves to its user is done
+here as RFC 6455 and websockets (the other links) do it:
 
 - fragmented messages are reassembled (5.4), ``max_size`` bounding the whole message (1009 past it);
 - a received Close is echoed (5.5.1), then the client waits ``close_timeout`` for the server to end
@@ -20,7 +21,7 @@ Not offered: compression (KuCoin's pushes are small JSON), redirects, proxies (:
 websockets' connection when one is configured). TLS is the event loop's own (``wss://`` uses
 ``ssl.create_default_context()``, so ``SSL_CERT_FILE`` applies), on asyncio's transports.
 
-``on_message`` may raise to end the link: the TCP connection is aborted and :meth:`PicowsLink.reason`
+``on_messages`` may raise to end the link: the TCP connection is aborted and :meth:`PicowsLink.reason`
 returns that exception.
 """
 
@@ -55,7 +56,7 @@ from ..signing import redact_token
 
 __all__ = ["PicowsLink", "open_picows_link"]
 
-OnMessage = Callable[[bytes], None]
+OnMessages = Callable[[list[bytes]], None]  # the messages of one socket read, in order
 
 _TEXT, _BINARY, _CONT, _CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION, WSMsgType.CLOSE
 _NORMAL_CLOSE = Close(CloseCode.NORMAL_CLOSURE, "")
@@ -64,10 +65,12 @@ _USER_AGENT = f"Python/{sys.version_info[0]}.{sys.version_info[1]} picows/{metad
 
 
 class PicowsLink(WSListener):
-    """One client connection; complete messages go to ``on_message`` straight from picows' frame callback."""
+    """One client connection; the complete messages of each read go to ``on_messages`` once picows parsed
+    the read."""
 
-    def __init__(self, on_message: OnMessage, *, close_timeout: float, max_size: int, name: str) -> None:
-        self._on_message = on_message
+    def __init__(self, on_messages: OnMessages, *, close_timeout: float, max_size: int, name: str) -> None:
+        self._on_messages = on_messages
+        self._batch: list[bytes] = []  # the messages of the read being parsed (one list, reused)
         self._close_timeout = close_timeout
         self._max_size = max_size
         self._name = name
@@ -84,7 +87,7 @@ class PicowsLink(WSListener):
         self._rcvd: Close | None = None
         self._sent: Close | None = None
         self._rcvd_then_sent: bool | None = None
-        self._error: BaseException | None = None  # raised by on_message: it ended the link
+        self._error: BaseException | None = None  # raised by on_messages: it ended the link
         self._cause: BaseException | None = None  # the protocol error that failed the connection
         self._close_timer: asyncio.TimerHandle | None = None
         self._paused = False
@@ -96,7 +99,7 @@ class PicowsLink(WSListener):
         return self._ended
 
     def reason(self) -> BaseException:
-        """The exception that ended the link: ``on_message``'s, else websockets' ``ConnectionClosed``."""
+        """The exception that ended the link: ``on_messages``', else websockets' ``ConnectionClosed``."""
         if self._error is not None:
             return self._error
         return self._close_exc()
@@ -134,9 +137,12 @@ class PicowsLink(WSListener):
     def on_ws_connected(self, transport: WSTransport) -> None:
         self._ws = transport
         self.transport = underlying = transport.underlying_transport
-        underlying.set_protocol(_Reads(underlying.get_protocol(), transport))
+        underlying.set_protocol(_Reads(underlying.get_protocol(), transport, self._deliver))
         self._open = self._receiving = True
         self._route(True)
+        # Frames in the same read as the handshake answer are parsed before _Reads is in place: they are
+        # delivered on the loop's next turn, before any later read.
+        self._loop.call_soon(self._deliver)
         # picows keeps the error that failed the connection for wait_disconnected(): collected there, so
         # that it is marked retrieved. Not the `ended` future: cancelling a task (asyncio.run does at
         # exit) would mark the link ended with its socket still open.
@@ -150,6 +156,7 @@ class PicowsLink(WSListener):
             self._failed(exc)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self._deliver()  # what the last read brought, before the link reports its end
         self._open = self._receiving = False
         self._route(False)
         if self._close_timer is not None:
@@ -167,8 +174,21 @@ class PicowsLink(WSListener):
         self._release_drain()
 
     # -- internals ------------------------------------------------------------------------------------
+    def _deliver(self) -> None:
+        """Hand the messages parsed so far to ``on_messages`` (after each read)."""
+        batch = self._batch
+        if not batch:
+            return
+        try:
+            if self._error is None:
+                self._on_messages(batch)
+        except Exception as exc:
+            self._failed(exc)
+        finally:
+            batch.clear()
+
     def _hot_path(self) -> Callable[[WSTransport, WSFrame], None]:
-        on_message = self._on_message
+        append = self._batch.append
         failed = self._failed
         general = self._frame
 
@@ -178,10 +198,7 @@ class PicowsLink(WSListener):
             # frame over 125 bytes outside a fragmented message is one: its opcode, an enum that picows
             # builds on every read (~150 ns, more than the rest of this function), is left unread.
             if frame.fin and frame.payload_size > 125:
-                try:
-                    on_message(frame.get_payload_as_bytes())
-                except Exception as exc:
-                    failed(exc)
+                append(frame.get_payload_as_bytes())
                 return
             try:
                 general(frame)
@@ -212,7 +229,7 @@ class PicowsLink(WSListener):
                 self._fail(CloseCode.PROTOCOL_ERROR, "expected a continuation frame")
                 return
             if frame.fin:  # a whole message of up to 125 bytes (acks, pongs, welcome)
-                self._on_message(frame.get_payload_as_bytes())
+                self._batch.append(frame.get_payload_as_bytes())
                 return
             self._fragments = []
             self._fragments_size = 0
@@ -236,7 +253,7 @@ class PicowsLink(WSListener):
         if frame.fin:
             self._fragments = None
             self._route(True)
-            self._on_message(b"".join(fragments))
+            self._batch.append(b"".join(fragments))
 
     def _close_received(self, payload: bytes) -> None:
         try:
@@ -275,7 +292,7 @@ class PicowsLink(WSListener):
         self._ws.disconnect()  # type: ignore[union-attr]
 
     def _failed(self, exc: BaseException) -> None:
-        """``on_message`` raised (a connection-level error frame...): the link ends with that error."""
+        """``on_messages`` raised (a connection-level error frame...): the link ends with that error."""
         if self._error is None:
             self._error = exc
         self._open = self._receiving = False
@@ -318,14 +335,15 @@ class PicowsLink(WSListener):
 
 
 class _Reads(asyncio.BufferedProtocol):
-    """Between asyncio's transport and picows' protocol: bounded reads, and none once picows failed.
+    """Between asyncio's transport and picows' protocol: bounded reads delivered at once, and none once
+    picows failed.
 
+    - After picows parsed a read, its messages go to the link's ``on_messages`` in one call.
     - At most ``_READ_CAP`` bytes per socket read. picows grows its read buffer to whatever the socket
-      holds, so after a stall one read could parse tens of thousands of messages in one callback while
-      the connection's dispatcher (a task, run between reads) finds its bounded queue overflowing. And
-      the messages of one read are decoded before the dispatcher hands them on: 32 KiB of pushes keep
-      those dicts in the CPU cache, where 256 KiB (asyncio's own read size) cost up to a third of the
-      level2 rate (bench/RESULTS.md).
+      holds, so after a stall one read could hold tens of thousands of messages, more than the
+      connection's bounded queue keeps (it would shed most of them). And every message of a read is
+      parsed before the first is decoded: 32 KiB of pushes stay in the CPU cache, where 256 KiB
+      (asyncio's own read size) cost up to a third of the level2 rate (bench/RESULTS.md).
     - When picows fails the connection (it sends its own Close; kunb sends Closes as plain frames), it
       disconnects only 10 ms later and meanwhile parses what arrives, even the rest of a frame it
       refused as oversized: those bytes are discarded instead (RFC 6455 7.1.7).
@@ -333,10 +351,11 @@ class _Reads(asyncio.BufferedProtocol):
     Every other call goes straight to picows.
     """
 
-    def __init__(self, protocol: Any, ws: WSTransport) -> None:
+    def __init__(self, protocol: Any, ws: WSTransport, deliver: Callable[[], None]) -> None:
         self._protocol = protocol
         self._ws = ws
         self._buffer_updated = protocol.buffer_updated
+        self._deliver = deliver
 
     def get_buffer(self, sizehint: int) -> memoryview:
         buffer: memoryview = self._protocol.get_buffer(sizehint)
@@ -345,6 +364,7 @@ class _Reads(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         if not self._ws.is_close_frame_sent:
             self._buffer_updated(nbytes)
+            self._deliver()  # the read's messages, at once
 
     def eof_received(self) -> bool | None:
         keep_open: bool | None = self._protocol.eof_received()
@@ -415,7 +435,7 @@ def _handshake_error(exc: WSHandshakeError) -> InvalidHandshake:
 
 async def open_picows_link(
     url: str,
-    on_message: OnMessage,
+    on_messages: OnMessages,
     *,
     sock: socket.socket | None = None,
     open_timeout: float = 10.0,
@@ -424,14 +444,15 @@ async def open_picows_link(
     logger: logging.Logger | None = None,
     name: str = "link",
 ) -> PicowsLink:
-    """Connect and complete the WebSocket handshake; ``on_message`` gets every message from then on.
+    """Connect and complete the WebSocket handshake; ``on_messages`` gets every message from then on, the
+    messages of each socket read in one call.
 
     Raises:
         websockets.InvalidURI: not a ws:// or wss:// URL.
         OSError, TimeoutError, websockets.WebSocketException: connect or handshake failed.
     """
     wsuri = parse_uri(url)
-    link = PicowsLink(on_message, close_timeout=close_timeout, max_size=max_size, name=name)
+    link = PicowsLink(on_messages, close_timeout=close_timeout, max_size=max_size, name=name)
     dialed: list[socket.socket] = []
 
     async def socket_factory(_: object) -> socket.socket:

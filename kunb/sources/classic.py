@@ -127,8 +127,9 @@ class ClassicMarketSource:
         within: float | None,
     ) -> None:
         watch = LinkWatch(on_link, self._symbols_on)
+        # ticker_symbol=False: the decoder reads the symbol from the topic; frames stay as KuCoin sent them
         self._pool = await KucoinWsClient.create(
-            None, self._rest(), on_frame, on_event=watch, **self._ws_options
+            None, self._rest(), on_frame, on_event=watch, ticker_symbol=False, **self._ws_options
         )
         await subscribe_when_live(self._pool, self.topics(channels), within)
 
@@ -230,6 +231,7 @@ class ClassicAccountSource:
             on_frame,
             private=True,
             on_event=LinkWatch(on_link, lambda _connection: ()),
+            ticker_symbol=False,
             **self._ws_options,
         )
         await subscribe_when_live(self._pool, [BALANCE_TOPIC, self.order_topic], within)

@@ -192,10 +192,10 @@ class Scripted:
 async def opened(
     server: Scripted, got: list[bytes] | None = None, **kwargs: object
 ) -> tuple[PicowsLink, ServerConn]:
-    on_message = got.append if got is not None else (lambda _: None)
+    on_messages = got.extend if got is not None else (lambda _: None)
     kwargs.setdefault("open_timeout", TIMEOUT)
     kwargs.setdefault("close_timeout", 1.0)
-    link = await open_picows_link(server.url, on_message, **kwargs)  # type: ignore[arg-type]
+    link = await open_picows_link(server.url, on_messages, **kwargs)  # type: ignore[arg-type]
     return link, server.conn
 
 
@@ -393,7 +393,7 @@ async def test_oversized_frame_is_refused_without_buffering_it():
 
 async def test_frames_parsed_after_picows_failed_the_connection_are_discarded():
     """picows keeps parsing until it disconnects (10 ms later): a frame it refused (oversized: its
-    payload completes in a later read) and everything after it never reach on_message."""
+    payload completes in a later read) and everything after it never reach on_messages."""
     got: list[bytes] = []
     async with Scripted() as server:
         link, _ = await opened(server, got, max_size=1000)
@@ -423,13 +423,14 @@ async def test_on_message_raising_ends_the_link_with_that_error():
 
     got: list[bytes] = []
 
-    def on_message(data: bytes) -> None:
-        if data.startswith(b"bad"):
-            raise Stop("connection-level error frame")
-        got.append(data)
+    def on_messages(batch: list[bytes]) -> None:
+        for data in batch:
+            if data.startswith(b"bad"):
+                raise Stop("connection-level error frame")
+            got.append(data)
 
     async with Scripted() as server:
-        link = await open_picows_link(server.url, on_message, open_timeout=TIMEOUT)
+        link = await open_picows_link(server.url, on_messages, open_timeout=TIMEOUT)
         conn = server.conn
         conn.transport.write(frame(b"fine") + frame(b"bad" * 100) + frame(b"never" * 100) + frame(b"no"))
         await asyncio.wait_for(link.ended, TIMEOUT)
@@ -501,7 +502,7 @@ async def test_a_given_connected_socket_is_used():
     got: list[bytes] = []
     async with Scripted(after_answer=frame(b"hi")) as server:
         sock = socket.create_connection(("127.0.0.1", server.port))
-        link = await open_picows_link(server.url, got.append, sock=sock, open_timeout=TIMEOUT)
+        link = await open_picows_link(server.url, got.extend, sock=sock, open_timeout=TIMEOUT)
         await until(lambda: got)
         assert got == [b"hi"]
         assert link.transport.get_extra_info("socket").fileno() == sock.fileno()
@@ -526,11 +527,16 @@ async def test_send_waits_while_the_write_buffer_is_full():
 
 
 async def test_a_burst_is_parsed_a_bounded_read_at_a_time():
-    """After a stall the socket may hold megabytes: other tasks (the connection's dispatcher) run
-    between reads of at most 32 KiB."""
+    """After a stall the socket may hold megabytes: other tasks run between reads of at most 32 KiB,
+    and each read's messages come in one call."""
     loop = asyncio.get_running_loop()
     turns = 0
     seen: list[int] = []
+    batches: list[int] = []
+
+    def on_messages(batch: list[bytes]) -> None:
+        batches.append(len(batch))
+        seen.extend([turns] * len(batch))
 
     async def spin() -> None:
         nonlocal turns
@@ -539,7 +545,7 @@ async def test_a_burst_is_parsed_a_bounded_read_at_a_time():
             await asyncio.sleep(0)
 
     async with Scripted() as server:
-        link = await open_picows_link(server.url, lambda _: seen.append(turns), open_timeout=TIMEOUT)
+        link = await open_picows_link(server.url, on_messages, open_timeout=TIMEOUT)
         spinner = loop.create_task(spin())
         try:
             server.conn.transport.write(frame(b"m" * 250) * 16_000)  # 4 MiB in one write
@@ -548,6 +554,7 @@ async def test_a_burst_is_parsed_a_bounded_read_at_a_time():
             spinner.cancel()
         per_turn = max(seen.count(t) for t in set(seen))
         assert per_turn <= 32 * 1024 // 254 + 1
+        assert len(batches) < 16_000 / 50  # whole reads at once, not a call per message
         await link.close()
 
 
@@ -578,15 +585,15 @@ async def test_against_websockets_server_via_open_link():
     got: list[bytes] = []
     done = asyncio.Event()
 
-    def on_message(data: bytes) -> None:
-        got.append(bytes(data))
-        if data == b"after":
+    def on_messages(batch: list[bytes]) -> None:
+        got.extend(batch)
+        if b"after" in batch:
             done.set()
 
     async with serve(handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
         before = asyncio.all_tasks()
-        link = await open_link(f"ws://127.0.0.1:{port}/", on_message, open_timeout=TIMEOUT)
+        link = await open_link(f"ws://127.0.0.1:{port}/", on_messages, open_timeout=TIMEOUT)
         assert isinstance(link, PicowsLink)  # the default when picows is installed
         await link.send("hi")
         await asyncio.wait_for(done.wait(), TIMEOUT)
@@ -629,13 +636,13 @@ async def test_without_picows_the_default_link_is_framelink(monkeypatch):
     monkeypatch.setattr(websocket_module, "PICOWS", False)
     got: list[bytes] = []
     async with Scripted(after_answer=frame(b"hello")) as server:
-        link = await open_link(server.url, got.append, open_timeout=TIMEOUT)
+        link = await open_link(server.url, got.extend, open_timeout=TIMEOUT)
         assert isinstance(link, FrameLink)
         await until(lambda: got)
         assert got == [b"hello"]
         await link.close()
         with pytest.raises(ImportError, match="picows"):
-            await open_link(server.url, got.append, kind="picows")
+            await open_link(server.url, got.extend, kind="picows")
 
     class Tokens:
         async def aget_ws_token(self, private: bool = False) -> dict[str, object]:
@@ -695,14 +702,14 @@ async def test_wss_uses_the_event_loops_tls_and_the_default_trust_store(certific
         await ws.send("bye")
         await ws.wait_closed()
 
-    def on_message(data: bytes) -> None:
-        got.append(data)
-        if data == b"bye":
+    def on_messages(batch: list[bytes]) -> None:
+        got.extend(batch)
+        if b"bye" in batch:
             done.set()
 
     async with serve(handler, "127.0.0.1", 0, ssl=certificate) as server:
         port = server.sockets[0].getsockname()[1]
-        link = await open_picows_link(f"wss://127.0.0.1:{port}/", on_message, open_timeout=TIMEOUT)
+        link = await open_picows_link(f"wss://127.0.0.1:{port}/", on_messages, open_timeout=TIMEOUT)
         assert link.transport.get_extra_info("ssl_object") is not None
         await link.send("over tls")
         await asyncio.wait_for(done.wait(), TIMEOUT)
