@@ -56,6 +56,24 @@ def _topic(shape: str, symbol: str = SYMBOL) -> str:
     return f"/market/{'ticker' if shape == 'ticker' else 'level2'}:{symbol}"
 
 
+# UTA (``--shape uta``): the feed server's /uta socket, obu increment@10ms of the firehose symbol; before
+# the deltas come the welcome, the subscribe answer and the socket snapshot (uta-protocol.md#order-book)
+UTA_SUBSCRIBE = {"id": "1", "action": "subscribe", "channel": "obu", "tradeType": "SPOT", "symbol": SYMBOL,
+                 "depth": "increment@10ms"}  # fmt: skip
+
+
+def _uta_url(port: int) -> str:
+    return f"ws://127.0.0.1:{port}/uta"
+
+
+def _dial(port: int, shape: str) -> tuple[str, bytes, int]:
+    """The URL to dial, the subscribe frame, and the frames that come before the first counted one."""
+    if shape == "uta":
+        return _uta_url(port), orjson.dumps(UTA_SUBSCRIBE), 3  # welcome, answer, snapshot
+    subscribe = orjson.dumps({"id": "1", "type": "subscribe", "topic": _topic(shape)})
+    return _bullet(port), subscribe, 2  # welcome, ack
+
+
 def _clocks() -> tuple[float, float]:
     """Wall time and this process's CPU time: on a shared machine the CPU time per message is what a
     consumer costs, whatever share of a core it was given (rows report both)."""
@@ -137,9 +155,11 @@ async def raw_picows(port: int, n: int, shape: str, decode: bool) -> dict[str, A
     done: asyncio.Future[dict[str, Any]] = loop.create_future()
     loads = orjson.loads
 
+    url, subscribe, first = _dial(port, shape)
+
     class Counter(WSListener):  # type: ignore[misc]
         def __init__(self) -> None:
-            self.count = -2  # the welcome and the ack come first
+            self.count = -first  # the welcome and the ack (UTA: and the snapshot) come first
             self.t0 = (0.0, 0.0)
 
         def on_ws_frame(self, transport: Any, frame: Any) -> None:
@@ -152,10 +172,9 @@ async def raw_picows(port: int, n: int, shape: str, decode: bool) -> dict[str, A
             elif count == n:
                 done.set_result(_rates(n, self.t0, _clocks()))
 
-    transport, _ = await ws_connect(Counter, _bullet(port), max_redirects=0, use_aiofastnet=False)
+    transport, _ = await ws_connect(Counter, url, max_redirects=0, use_aiofastnet=False)
     try:
-        topic = _topic(shape)
-        transport.send(WSMsgType.TEXT, orjson.dumps({"id": "1", "type": "subscribe", "topic": topic}))
+        transport.send(WSMsgType.TEXT, subscribe)
         result = await asyncio.wait_for(done, 120)
     finally:
         transport.disconnect()
@@ -164,28 +183,30 @@ async def raw_picows(port: int, n: int, shape: str, decode: bool) -> dict[str, A
 
 # -- kunb's links alone -----------------------------------------------------------------------------
 async def link_only(port: int, n: int, shape: str, kind: str) -> dict[str, Any]:
-    """One of kunb's links (``kunb.transport.open_link``) with ``orjson.loads`` and a count as its
-    ``on_message``: the ceiling's work through kunb's link, without the connection above it."""
-    from kunb.transport import open_link
+    """One of kunb's links (``kunb.net.link.open_link``) with ``orjson.loads`` and a count as its
+    ``on_messages``: the ceiling's work through kunb's link, without the connection above it."""
+    from kunb.net.link import open_link
 
     loop = asyncio.get_running_loop()
     done: asyncio.Future[dict[str, Any]] = loop.create_future()
     loads = orjson.loads
-    count = -2  # the welcome and the ack come first
+    url, subscribe, first = _dial(port, shape)
+    count = -first  # the welcome and the ack (UTA: and the snapshot) come first
     t0 = (0.0, 0.0)
 
-    def on_message(raw: bytes) -> None:
+    def on_messages(raws: list[bytes]) -> None:
         nonlocal count, t0
-        loads(raw)
-        count += 1
-        if count == 1:
-            t0 = _clocks()
-        elif count == n:
-            done.set_result(_rates(n, t0, _clocks()))
+        for raw in raws:
+            loads(raw)
+            count += 1
+            if count == 1:
+                t0 = _clocks()
+            elif count == n:
+                done.set_result(_rates(n, t0, _clocks()))
 
-    link = await open_link(_bullet(port), on_message, kind=kind)  # type: ignore[arg-type]
+    link = await open_link(url, on_messages, kind=kind)  # type: ignore[arg-type]
     try:
-        await link.send(orjson.dumps({"id": "1", "type": "subscribe", "topic": _topic(shape)}).decode())
+        await link.send(subscribe.decode())
         return await asyncio.wait_for(done, 120)
     finally:
         await link.close()
@@ -198,9 +219,17 @@ async def kunb_client(port: int, n: int, shape: str, transport: str) -> dict[str
 
     timer = Timer(n)
     market = Market(url=f"http://127.0.0.1:{port}")
-    client = await KucoinWsClient.create(None, market, timer.tick, transport=transport)
+    if shape == "uta":  # the same client speaking UTA (a dialect), counting from the socket snapshot
+        from kunb.net.dialect import UtaDialect
+
+        dialect = UtaDialect(url=_uta_url(port))
+        client = await KucoinWsClient.create(None, None, timer.tick, dialect=dialect, transport=transport)
+        topic = "obu.SPOT:BTC-USDT:increment@10ms"
+    else:
+        client = await KucoinWsClient.create(None, market, timer.tick, transport=transport)
+        topic = _topic(shape)
     try:
-        await client.subscribe(_topic(shape))
+        await client.subscribe(topic)
         await asyncio.wait_for(timer.done, 120)
         drops = client.counters.drops
     finally:
@@ -250,6 +279,8 @@ def _stream(timer: Timer | None = None, on_record: Any = None) -> type:
 
 
 async def feed(port: int, n: int, shape: str, transport: str = "auto") -> dict[str, Any]:
+    if shape == "uta":
+        return await feed_uta(port, n, transport)
     level2 = shape == "level2"
     timer = Timer(n)
     cls = _stream(timer)
@@ -276,6 +307,35 @@ async def feed(port: int, n: int, shape: str, transport: str = "auto") -> dict[s
             sequence = None
             rows = stream.ticks.appended if stream.ticks is not None else 0
     return timer.result(book_sequence=sequence, frame_rows=rows, bad=stream.bad_messages)
+
+
+async def feed_uta(port: int, n: int, transport: str = "auto") -> dict[str, Any]:
+    """The full feed over UTA: a Stream's book on obu increment@10ms (the socket snapshot, then every
+    delta applied with a best bid/ask and book-top row as for classic); also level changes per second."""
+    timer = Timer(n + 1)  # the snapshot is a data frame too: it starts the clock
+    cls = _stream(timer)
+    stream = cls(
+        SYMBOL,
+        protocol="uta",
+        url=f"http://127.0.0.1:{port}",
+        ws_url=_uta_url(port),
+        book=True,
+        ticker=False,
+        trades=False,
+        stats=False,
+        max_buffer=n + 10,
+        transport=transport,
+    )
+    async with stream:
+        await asyncio.wait_for(timer.done, 120)
+        book = stream.books[SYMBOL]
+        stats = book.stats
+    out = timer.result(book_sequence=stats.last_sequence, frame_rows=len(stream.tops or ()))
+    out["level_changes"] = stats.updates_applied
+    out["changes_rate"] = stats.updates_applied / out["seconds"]
+    out["changes_cpu_rate"] = stats.updates_applied / out["cpu_seconds"] if out["cpu_seconds"] else None
+    out["state"] = book.state.value
+    return out
 
 
 # -- peers ------------------------------------------------------------------------------------------
@@ -536,7 +596,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("row", choices=[*THROUGHPUT, *PACED])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--n", type=int, default=200_000)
-    parser.add_argument("--shape", choices=["ticker", "level2"], default="ticker")
+    parser.add_argument("--shape", choices=["ticker", "level2", "uta"], default="ticker")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--books", type=int, default=500)
