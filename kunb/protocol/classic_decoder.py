@@ -241,20 +241,11 @@ class ClassicDecoder:
             # the fast path: KuCoin's shape (symbol a string, times and sequences JSON integers)
             time_ns = stamp * _MS
             if 0 <= time_ns < _INT64 and 0 <= start < _INT64 and 0 <= end < _INT64:
-                return (
-                    _new(
-                        BookDelta,
-                        (
-                            symbol,
-                            time_ns,
-                            received_ns,
-                            start,
-                            end,
-                            self._changes(changes["bids"]),
-                            self._changes(changes["asks"]),
-                        ),
-                    ),
-                )
+                bids = changes["bids"]
+                asks = changes["asks"]
+                bids = self._changes(bids) if bids else ()  # one side is usually empty: no call for it
+                asks = self._changes(asks) if asks else ()
+                return (_new(BookDelta, (symbol, time_ns, received_ns, start, end, bids, asks)),)
         return self._level2_checked(arg, frame, received_ns)
 
     def _level2_checked(self, arg: str, frame: Mapping[str, Any], received_ns: int) -> tuple[Event, ...]:
