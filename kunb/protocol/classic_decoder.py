@@ -228,10 +228,13 @@ class ClassicDecoder:
     def _level2(self, arg: str, frame: Mapping[str, Any], received_ns: int) -> tuple[Event, ...]:
         data = frame["data"]
         changes = data["changes"]
-        symbol = data.get("symbol") or arg
-        stamp = data.get("time") or 0
-        start = data.get("sequenceStart")
-        end = data.get("sequenceEnd")
+        try:  # subscripts are cheaper than .get(); a push without these goes to the careful reading
+            symbol = data["symbol"] or arg
+            stamp = data["time"] or 0
+            start = data["sequenceStart"]
+            end = data["sequenceEnd"]
+        except KeyError:
+            return self._level2_checked(arg, frame, received_ns)
         if (
             symbol.__class__ is str
             and stamp.__class__ is int
