@@ -35,7 +35,9 @@ from ..exceptions import ClosedError, ConfigurationError
 from .figuredata import Columns, TraceColumns, split_columns
 from .plotlyjs import ESM, PlotlyLibrary, shared_library
 
-__all__ = ["LiveFigure"]
+__all__ = ["DEFAULT_DRAW_BUDGET", "LiveFigure"]
+
+DEFAULT_DRAW_BUDGET = 0.08  # issue 15: <= 10 % of the main thread per visible streaming figure
 
 # a dict of plotly attributes (``{"type": "scatter", ...}``) or a plotly trace object (``go.Scatter``)
 TraceSpec: TypeAlias = Any
@@ -58,6 +60,10 @@ class LiveFigure(anywidget.AnyWidget):  # type: ignore[misc]
             when x holds epoch ms. Unless it names a template, plotly's default template applies, as
             for ``go.Figure``.
         config: plotly.js config (``{"displayModeBar": False}``...).
+        draw_budget: the share of the page's main thread each view of this figure may spend drawing
+            (default 0.08): a view measures what a draw costs (script, style, layout, paint) and waits
+            ``cost / draw_budget`` before the next one, coalescing the updates that arrive meanwhile. A fast
+            browser draws every update; a slow one draws less often, never behind. ``None``: no limit.
 
     Raises:
         ConfigurationError: a trace or layout attribute plotly does not know, or a column that is not
@@ -77,7 +83,11 @@ class LiveFigure(anywidget.AnyWidget):  # type: ignore[misc]
         layout: Mapping[str, Any] | go.Layout | None = None,
         *,
         config: Mapping[str, Any] | None = None,
+        draw_budget: float | None = DEFAULT_DRAW_BUDGET,
     ) -> None:
+        if draw_budget is not None and not (isinstance(draw_budget, int | float) and 0 < draw_budget <= 1):
+            raise ConfigurationError(f"draw_budget must be in (0, 1] or None, got {draw_budget!r}")
+        self._draw_budget = float(draw_budget or 0.0)
         attributes: list[dict[str, Any]] = []
         columns: list[dict[str, Any]] = []
         for trace in traces:
@@ -214,6 +224,7 @@ class LiveFigure(anywidget.AnyWidget):  # type: ignore[misc]
             "seq": self._seq,
             "layout": self._figure.layout.to_plotly_json(),
             "config": self._config,
+            "draw_budget": self._draw_budget,
             "traces": traces,
         }
 

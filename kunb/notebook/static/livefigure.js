@@ -42,6 +42,7 @@ const SUFFIX = "\nexport default module.exports;\n";
 async function evaluate(entry, data, encoding) {
   entry.status = "loading";
   const stats = registry().stats;
+  performance.mark("kunb:plotly-received");
   try {
     if (encoding !== "gzip") throw new Error(`unknown plotly.js encoding ${encoding}`);
     const inflated = new Blob([data]).stream().pipeThrough(new DecompressionStream("gzip"));
@@ -59,6 +60,7 @@ async function evaluate(entry, data, encoding) {
       else delete globalThis.Plotly;
     }
     stats.evaluations += 1;
+    performance.mark("kunb:plotly-ready");
     entry.plotly = module.default;
     entry.status = "ready";
     entry.resolve(entry.plotly);
@@ -148,6 +150,7 @@ class FigureData {
     this.seq = snapshot.seq;
     this.layout = snapshot.layout || {};
     this.config = snapshot.config || {};
+    this.budget = snapshot.draw_budget || 0;
     this.traces = snapshot.traces.map((t) => ({
       attributes: t.attributes,
       columns: columnsOf(t.columns, buffers),
@@ -221,8 +224,11 @@ class FigureView {
     this.resized = false;
     this.visible = false;
     this.frame = 0;
+    this.timer = 0;
     this.revision = 0;
     this.draws = 0;
+    this.cost = 0; // main-thread ms per draw (moving average): script plus the rendering it causes
+    this.nextAllowed = 0; // performance.now() before which no draw starts
     this.status = document.createElement("div");
     this.status.className = "kunb-figure-status";
     this.status.style.cssText = "padding:8px;color:#666;font:13px sans-serif";
@@ -239,7 +245,10 @@ class FigureView {
     // those must not leak into another view of the same model
     this.layout = structuredClone(this.data.layout);
     this.traces = this.data.traces.map((t) => structuredClone(t.attributes));
-    this.plot.style.minHeight = `${this.layout.height || 450}px`;
+    // a fixed-size, contained box: plotly.js measures text after changing its SVG, and containment keeps
+    // each of those forced layouts inside the figure instead of the whole notebook page
+    this.plot.style.height = `${this.layout.height || 450}px`;
+    this.plot.style.contain = "strict";
     this.dirty = true;
     this.schedule();
   }
@@ -263,16 +272,37 @@ class FigureView {
   }
 
   schedule() {
-    if (!this.plotly || !this.visible || this.frame || !(this.dirty || this.resized)) return;
+    if (!this.plotly || !this.visible || this.frame || this.timer || !(this.dirty || this.resized)) return;
+    if (this.nextAllowed === Infinity) return; // the last draw's cost is being measured: measured() calls back
+    const wait = this.nextAllowed - performance.now();
+    if (wait > 0) {
+      // within this view's budget: updates arriving meanwhile are coalesced into that next draw
+      this.timer = setTimeout(() => {
+        this.timer = 0;
+        this.schedule();
+      }, wait);
+      return;
+    }
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
       this.draw();
     });
   }
 
+  measured(start) {
+    // runs as the first task after the frame that drew: style, layout and paint are done by now
+    const cost = performance.now() - start;
+    this.cost = this.cost ? 0.7 * this.cost + 0.3 * cost : cost;
+    const budget = this.data.budget;
+    this.nextAllowed = budget > 0 ? start + this.cost / budget : 0;
+    this.el.dataset.drawMs = this.cost.toFixed(1);
+    this.schedule();
+  }
+
   draw() {
     if (!this.visible) return; // hidden since the frame was asked for: draw when visible again
     const Plotly = this.plotly;
+    const start = performance.now();
     if (this.dirty) {
       this.traces.forEach((trace, i) => {
         for (const [key, array] of Object.entries(this.data.traces[i].columns)) setPath(trace, key, array);
@@ -293,6 +323,11 @@ class FigureView {
     if (this.resized && this.plotted) Plotly.Plots.resize(this.plot);
     this.dirty = false;
     this.resized = false;
+    if (this.draws === 1) performance.mark("kunb:first-draw");
+    this.nextAllowed = Infinity; // until the cost of this draw is known
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => this.measured(start);
+    channel.port2.postMessage(null);
   }
 
   async start(model) {
@@ -310,7 +345,9 @@ class FigureView {
 
   stop() {
     if (this.frame) cancelAnimationFrame(this.frame);
+    if (this.timer) clearTimeout(this.timer);
     this.frame = 0;
+    this.timer = 0;
     if (this.plotted) this.plotly.purge(this.plot);
   }
 }
