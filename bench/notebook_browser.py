@@ -171,16 +171,9 @@ def _notebook(order: tuple[str, ...]) -> tuple[nbformat.NotebookNode, list[tuple
     return nbformat.v4.new_notebook(cells=cells, metadata=meta), plan
 
 
-_EVALUATE = """async (expression) => {
-  const kernel = window.__kunbNb.sessionContext.session.kernel;
-  const reply = await kernel.requestExecute({code: '', user_expressions: {v: expression}}).done;
-  return reply.content.user_expressions.v.data['text/plain'];
-}"""
-
-
 def _state_bytes(nb: NotebookPage) -> int:
     """The kernel's widget manager state as JSON (what a notebook saving widget state stores)."""
-    return int(nb.eval(_EVALUATE, "state_bytes()"))
+    return int(nb.evaluate("state_bytes()"))
 
 
 def _round(browser: Any, server: Any, r: int, seconds: float) -> dict[str, dict[str, Any]]:
