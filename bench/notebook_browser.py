@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -252,8 +253,6 @@ def _bare_plotly_seconds(browser: Any) -> float:
 
 @contextlib.contextmanager
 def _browser(run_id: str) -> Iterator[Any]:
-    import os
-
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -319,6 +318,7 @@ ROWS = [
     ("streaming, visible: page main thread busy", "visible_busy", ".1f", "%"),
     ("streaming, visible: messages/s page -> kernel", "visible_sent", ".1f", "/s"),
     ("streaming, visible: kernel CPU", "visible_cpu", ".1f", "%"),
+    ("streaming, visible: draws/s in the page (LiveFigure only)", "visible_draws", ".1f", "/s"),
     ("streaming, hidden tab: bytes/s to the page", "hidden_kbps", ",.1f", "KB/s"),
     ("streaming, hidden tab: page main thread busy", "hidden_busy", ".1f", "%"),
     ("streaming, hidden tab: messages/s page -> kernel", "hidden_sent", ".1f", "/s"),
@@ -334,7 +334,10 @@ def _table(s: dict[str, dict[str, list[float]]]) -> str:
     for label, key, fmt, unit in ROWS:
         a, b = _median(fw[key]), _median(lf[key])
         ratio = f"{a / b:,.1f}x" if b > 0 and a == a and b == b else "–"
-        lines.append(f"| {label} ({unit}) | {_span(fw[key], fmt)} | **{_span(lf[key], fmt)}** | {ratio} |")
+        fw_cell = "–" if key.endswith("_draws") else _span(fw[key], fmt)  # counted by LiveFigure only
+        if key.endswith("_draws"):
+            ratio = "–"
+        lines.append(f"| {label} ({unit}) | {fw_cell} | **{_span(lf[key], fmt)}** | {ratio} |")
     return "\n".join(lines)
 
 
@@ -366,46 +369,74 @@ def main() -> int:
         args.json.write_text(json.dumps(rounds, indent=1))
     s = _summary(rounds)
     lf = s["livefigure"]
+    idle = _median(s["idle"]["busy"])
     stats = rounds[-1]["livefigure"].get("page_stats") or {}
     errors = sorted({e for r in rounds for e in r["errors"]})
+    marks = [r["livefigure"]["create"][0]["marks_ms"] for r in rounds]
+    received = [m["kunb:plotly-received"] / 1000 for m in marks if "kunb:plotly-received" in m]
+    ready = [m["kunb:plotly-ready"] / 1000 for m in marks if "kunb:plotly-ready" in m]
+    evaluate = [(m["kunb:plotly-ready"] - m["kunb:plotly-received"]) / 1000 for m in marks if len(m) >= 2]
+    bare = [r["bare_plotly_s"] for r in rounds]
+    load_end = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     targets = [
         ("later panels < 600 KB each", max(lf["later_kb"]) < 600, f"max {max(lf['later_kb']):,.0f} KB"),
-        ("first chart <= 2 s on loopback", max(lf["first_s"]) <= 2.0, f"max {max(lf['first_s']):.2f} s"),
         (
-            "steady state <= 60 KB/s per ticker panel (full 2,000-point window, 5 redraws/s)",
+            "first chart <= 2 s on loopback",
+            max(lf["first_s"]) <= 2.0,
+            f"first panel max {max(lf['first_s']):.2f} s, of which plotly.js evaluating itself "
+            f"{_span(evaluate, '.2f')} s (a bare page: {_span(bare, '.2f')} s); later panels max "
+            f"{max(lf['later_s']):.2f} s",
+        ),
+        (
+            "steady state <= 60 KB/s per ticker panel (full 2,000-point window, 5 updates/s)",
             max(lf["visible_kbps"]) <= 60,
             f"max {max(lf['visible_kbps']):.1f} KB/s",
         ),
         (
             "main thread <= 10 % per visible streaming panel",
-            max(lf["visible_busy"]) - _median(s["idle"]["busy"]) <= 10,
-            f"max {max(lf['visible_busy']):.1f} % (idle page {_median(s['idle']['busy']):.1f} %)",
+            max(lf["visible_busy"]) <= 10,
+            f"max {max(lf['visible_busy']):.1f} % of the page, idle page included ({idle:.1f} %); "
+            f"{_span(lf['visible_draws'], '.1f')} draws/s",
         ),
         (
             "~0 for a hidden one",
-            max(lf["hidden_busy"]) - _median(s["idle"]["busy"]) <= 1,
-            f"max {max(lf['hidden_busy']):.1f} %",
+            max(lf["hidden_busy"]) - idle <= 1,
+            f"max {max(lf['hidden_busy']):.1f} % with the idle page at {idle:.1f} %; "
+            f"{_span(lf['hidden_draws'], '.1f')} draws/s",
         ),
     ]
     body = f"""
-Machine: {header}; Chromium {browser_version()} headless (`--disable-gpu`), JupyterLab on 127.0.0.1.
+Machine: {header}; load average {load_end} at the end; Chromium {browser_version()} headless
+(`--disable-gpu`), JupyterLab on 127.0.0.1.
 
 Workload (`bench/figure_demo.py`): a ticker-like figure with 2 symbols (2 price rows and a spread row,
-4 line traces on a shared date axis), its 2,000-point window full from the start; while streaming, 10 new
-points per symbol per second and 5 redraws per second. FigureWidget redraws the way kunb's panels do
-today (whole float64 arrays in one `batch_update`); LiveFigure sends the new points (`extend(...,
-max_points=2000)` in one `batch`). {args.rounds} rounds, each a fresh page and kernel with
-{PANELS_PER_KIND} panels of each kind, alternating which kind goes first; steady-state windows of
-{args.seconds:g} s, one panel streaming at a time; median (min..max) over the rounds.
+4 line traces on a shared date axis, tick-label overflow checks off for both), its 2,000-point window full
+from the start; while streaming, 10 new points per symbol per second sent in 5 updates per second.
+FigureWidget redraws the way kunb's panels do today (whole float64 arrays in one `batch_update`);
+LiveFigure sends the new points (`extend(..., max_points=2000)` in one `batch`) and draws within its
+default budget of 8 % of the page's main thread (`draw_budget`). {args.rounds} rounds, each a fresh page
+and kernel with {PANELS_PER_KIND} panels of each kind, alternating which kind goes first; steady-state
+windows of {args.seconds:g} s after a forced garbage collection, one panel streaming at a time; median
+(min..max) over the rounds and panels. Bytes are WebSocket frames the page received while the cell ran
+until the chart was drawn plus 1 s; "messages/s page -> kernel" counts every frame the page sent.
 
 {_table(s)}
 
 Idle page (panels shown, nothing streaming): main thread {_span(s["idle"]["busy"], ".1f")} % busy,
 {_span(s["idle"]["kbps"], ",.1f")} KB/s received.
 
-LiveFigure in the last round's page: plotly.js bundles received {stats.get("bundles")}, evaluated
-{stats.get("evaluations")}, asked for {stats.get("requests")} times; draws {stats.get("draws")}.
-Console errors in the page: {errors or "none"}.
+Where the first LiveFigure's chart time goes (from running the cell): plotly.js received at
+{_span(received, ".2f")} s (kernel builds the figure, compresses the bundle once, 1.5 MB over the socket),
+evaluated by {_span(ready, ".2f")} s, drawn at {_span(lf["first_s"], ".2f")} s. Evaluating plotly.min.js
+in an empty page of the same browser takes {_span(bare, ".2f")} s: the floor of any first chart,
+whichever way the bundle arrives. FigureWidget evaluates its own 5 MB bundle for every figure.
+
+LiveFigure draws per second while streaming: visible {_span(lf["visible_draws"], ".1f")}, hidden
+{_span(lf["hidden_draws"], ".1f")} (5 updates/s arrive; a visible view draws as often as its budget
+allows, coalescing the rest; a hidden one keeps the data and draws once it is visible again).
+In the last round's page: plotly.js bundles received {stats.get("bundles")}, evaluated
+{stats.get("evaluations")}, asked for {stats.get("requests")} times. Console errors in the page:
+{errors or "none"}.
 
 Targets (issue 15, "Done when"):
 {chr(10).join(f"- {name}: {'met' if ok else 'NOT met'} ({detail})" for name, ok, detail in targets)}

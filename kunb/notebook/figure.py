@@ -123,8 +123,9 @@ class LiveFigure(anywidget.AnyWidget):  # type: ignore[misc]
         return self._columns.columns(trace)
 
     @property
-    def layout(self) -> dict[str, Any]:
-        """The current layout as plotly JSON (a copy)."""
+    def plotly_layout(self) -> dict[str, Any]:
+        """The current plotly layout as JSON (a copy). ``layout`` stays the widget's CSS layout
+        (``fig.layout.width = "100%"``), as for every ipywidget."""
         return self._figure.layout.to_plotly_json()
 
     def trace_attributes(self, trace: int) -> dict[str, Any]:

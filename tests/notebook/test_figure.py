@@ -128,6 +128,15 @@ def test_state_holds_layout_attributes_and_binary_columns(sent):
     assert len(state["_esm"]) < 30_000  # the front end only: plotly.js is not in any figure's state
 
 
+def test_the_widget_layout_stays_the_css_layout(sent):
+    """``layout`` is every ipywidget's CSS layout (width, height in a box); the plotly layout has its
+    own name, so ``fig.layout.width = "100%"`` works and the state references a Layout model."""
+    fig = _figure()
+    fig.layout.width = "100%"
+    assert fig.get_state()["layout"] == f"IPY_MODEL_{fig.layout.model_id}"
+    assert fig.plotly_layout["title"]["text"] == "demo"
+
+
 def test_state_is_current_after_updates(sent):
     """A page reloaded after streaming gets the current window and the number of the last message."""
     fig = _figure()

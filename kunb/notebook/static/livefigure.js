@@ -225,6 +225,8 @@ class FigureView {
     this.visible = false;
     this.frame = 0;
     this.timer = 0;
+    this.stopped = false;
+    this.error = null;
     this.revision = 0;
     this.draws = 0;
     this.cost = 0; // main-thread ms per draw (moving average): script plus the rendering it causes
@@ -245,10 +247,10 @@ class FigureView {
     // those must not leak into another view of the same model
     this.layout = structuredClone(this.data.layout);
     this.traces = this.data.traces.map((t) => structuredClone(t.attributes));
-    // a fixed-size, contained box: plotly.js measures text after changing its SVG, and containment keeps
-    // each of those forced layouts inside the figure instead of the whole notebook page
+    // the figure's height before it is drawn (no jump when it is), and layout/paint containment: plotly.js
+    // measures text after changing its SVG, and those forced layouts need not look outside the figure
     this.plot.style.height = `${this.layout.height || 450}px`;
-    this.plot.style.contain = "strict";
+    this.plot.style.contain = "content";
     this.dirty = true;
     this.schedule();
   }
@@ -272,7 +274,7 @@ class FigureView {
   }
 
   schedule() {
-    if (!this.plotly || !this.visible || this.frame || this.timer || !(this.dirty || this.resized)) return;
+    if (this.stopped || !this.plotly || !this.visible || this.frame || this.timer || !(this.dirty || this.resized)) return;
     if (this.nextAllowed === Infinity) return; // the last draw's cost is being measured: measured() calls back
     const wait = this.nextAllowed - performance.now();
     if (wait > 0) {
@@ -309,12 +311,24 @@ class FigureView {
       });
       // new arrays every time, and datarevision tells plotly.js to recompute them
       this.layout.datarevision = ++this.revision;
-      if (this.plotted) {
-        Plotly.react(this.plot, this.traces, this.layout, this.data.config);
-      } else {
-        this.status.remove();
-        Plotly.newPlot(this.plot, this.traces, this.layout, this.data.config);
-        this.plotted = true;
+      this.plot.style.height = `${this.layout.height || 450}px`;
+      try {
+        if (this.plotted) {
+          Plotly.react(this.plot, this.traces, this.layout, this.data.config);
+        } else {
+          Plotly.newPlot(this.plot, this.traces, this.layout, this.data.config);
+          this.plotted = true;
+          this.status.remove();
+          performance.mark("kunb:first-draw");
+        }
+      } catch (error) {
+        // shown in the figure and logged once; tried again with the next update, not in a loop
+        if (!this.error) console.error("kunb LiveFigure: plotly.js could not draw", error);
+        this.error = error;
+        this.status.textContent = `kunb: plotly.js could not draw this figure: ${error}`;
+        if (!this.status.isConnected) this.el.prepend(this.status);
+        this.dirty = false;
+        return;
       }
       this.draws += 1;
       registry().stats.draws += 1;
@@ -323,7 +337,6 @@ class FigureView {
     if (this.resized && this.plotted) Plotly.Plots.resize(this.plot);
     this.dirty = false;
     this.resized = false;
-    if (this.draws === 1) performance.mark("kunb:first-draw");
     this.nextAllowed = Infinity; // until the cost of this draw is known
     const channel = new MessageChannel();
     channel.port1.onmessage = () => this.measured(start);
@@ -344,6 +357,7 @@ class FigureView {
   }
 
   stop() {
+    this.stopped = true;
     if (this.frame) cancelAnimationFrame(this.frame);
     if (this.timer) clearTimeout(this.timer);
     this.frame = 0;
