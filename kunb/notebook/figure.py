@@ -88,6 +88,9 @@ class LiveFigure(anywidget.AnyWidget):  # type: ignore[misc]
         if draw_budget is not None and not (isinstance(draw_budget, int | float) and 0 < draw_budget <= 1):
             raise ConfigurationError(f"draw_budget must be in (0, 1] or None, got {draw_budget!r}")
         self._draw_budget = float(draw_budget or 0.0)
+        # first: the page starts evaluating plotly.js (seconds, the bulk of a first chart) while the
+        # kernel validates this figure
+        library = shared_library()
         attributes: list[dict[str, Any]] = []
         columns: list[dict[str, Any]] = []
         for trace in traces:
@@ -109,7 +112,7 @@ class LiveFigure(anywidget.AnyWidget):  # type: ignore[misc]
         self._buffers: list[memoryview] = []
         self.messages_sent = 0
         self.syncs = 0
-        super().__init__(_library=shared_library(), _key=uuid.uuid4().hex)
+        super().__init__(_library=library, _key=uuid.uuid4().hex)
         self.on_msg(self._on_message)
 
     # ---- reading -------------------------------------------------------------------------------

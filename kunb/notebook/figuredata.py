@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..exceptions import ConfigurationError
 
@@ -52,15 +53,11 @@ def as_column(values: Any, *, name: str = "column") -> np.ndarray:
 
 
 def _tz_dtypes() -> tuple[type, ...]:
-    # pandas' tz-aware datetime dtype is not a NumPy dtype; pandas is a dependency, so it is always here
-    import pandas as pd
-
+    # pandas' tz-aware datetime dtype is not a NumPy dtype
     return (pd.DatetimeTZDtype,)
 
 
 def _epoch_ms(values: Any, name: str) -> np.ndarray:
-    import pandas as pd
-
     stamps = pd.DatetimeIndex(np.asarray(values) if not hasattr(values, "tz") else values)
     if stamps.tz is not None:
         stamps = stamps.tz_convert("UTC").tz_localize(None)
