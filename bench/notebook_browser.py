@@ -425,11 +425,25 @@ until the chart was drawn plus 1 s; "messages/s page -> kernel" counts every fra
 Idle page (panels shown, nothing streaming): main thread {_span(s["idle"]["busy"], ".1f")} % busy,
 {_span(s["idle"]["kbps"], ",.1f")} KB/s received.
 
+Why this mechanism (jupyter-notes.md lists the options): plotly's own way puts the bundle into every
+figure's state (the FigureWidget column: 5.2 MB per panel, 5.1 MB per panel in a saved notebook); one
+carrier widget holding the bundle in its state would send it once but still save 4.8 MB of JavaScript
+into every notebook saved with widget state; an `_esm` URL needs a server route for an installed
+package's file, which Jupyter does not have without a server or lab extension (the jupyterlab-plotly
+extension's chunk, which JupyterLab parses with every page, is a webpack chunk that exports no
+`Plotly`). kunb's carrier pushes the installed `plotly.min.js` once per kernel as one gzip binary message
+(1.47 MB instead of 4.8 MB, no CDN, never in any state; a reloaded page asks for it once), and each
+figure's own front end is a few KB. A redraw's cost is plotly.js's, not the transport's: in a bare page
+here `Plotly.react`, `extendTraces` and `animate` each took 40-100 ms per redraw of this figure on the
+loaded machine, hence the per-view draw budget instead of a redraw per update.
+
 Where the first LiveFigure's chart time goes (from running the cell): plotly.js received at
 {_span(received, ".2f")} s (kernel builds the figure, compresses the bundle once, 1.5 MB over the socket),
 evaluated by {_span(ready, ".2f")} s, drawn at {_span(lf["first_s"], ".2f")} s. Evaluating plotly.min.js
 in an empty page of the same browser takes {_span(bare, ".2f")} s: the floor of any first chart,
-whichever way the bundle arrives. FigureWidget evaluates its own 5 MB bundle for every figure.
+whichever way the bundle arrives; both move with the machine's load (at load average 5-6 on these 2 cores
+the first chart took 2.2-3.9 s, plotly.js evaluating itself 1.7-3.2 s of it). FigureWidget evaluates its
+own 5 MB bundle for every figure.
 
 LiveFigure draws per second while streaming: visible {_span(lf["visible_draws"], ".1f")}, hidden
 {_span(lf["hidden_draws"], ".1f")} (5 updates/s arrive; a visible view draws as often as its budget

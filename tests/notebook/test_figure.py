@@ -10,36 +10,22 @@ from __future__ import annotations
 import gzip
 import json
 from importlib import resources
-from typing import Any, ClassVar
+from typing import Any
 
-import comm
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-from comm.base_comm import BaseComm
+from recordingcomm import record_comms
 
 from kunb.exceptions import ClosedError, ConfigurationError
-from kunb.notebook import plotlyjs
 from kunb.notebook.figure import LiveFigure
 from kunb.notebook.plotlyjs import PlotlyLibrary, shared_library
 
 
-class RecordingComm(BaseComm):
-    log: ClassVar[list[dict[str, Any]]] = []
-
-    def publish_msg(self, msg_type: str, data=None, metadata=None, buffers=None, **keys: Any) -> None:
-        RecordingComm.log.append(
-            {"comm_id": self.comm_id, "type": msg_type, "data": data, "buffers": list(buffers or [])}
-        )
-
-
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Everything widgets publish during the test; a fresh per-kernel library."""
-    RecordingComm.log = []
-    monkeypatch.setattr(comm, "create_comm", RecordingComm)
-    monkeypatch.setattr(plotlyjs, "_shared", None)
-    return RecordingComm.log
+    """What widgets publish during the test (see recordingcomm)."""
+    return record_comms(monkeypatch)
 
 
 def _customs(log: list[dict[str, Any]], widget: Any) -> list[dict[str, Any]]:
