@@ -49,7 +49,7 @@ def _snapshot_json(_value: Any, figure: LiveFigure) -> dict[str, Any]:
     return figure._snapshot()
 
 
-class LiveFigure(anywidget.AnyWidget):  # type: ignore[misc]
+class LiveFigure(anywidget.AnyWidget):
     """A plotly figure whose data streams to the page as binary deltas.
 
     Args:
@@ -85,7 +85,8 @@ class LiveFigure(anywidget.AnyWidget):  # type: ignore[misc]
         config: Mapping[str, Any] | None = None,
         draw_budget: float | None = DEFAULT_DRAW_BUDGET,
     ) -> None:
-        if draw_budget is not None and not (isinstance(draw_budget, int | float) and 0 < draw_budget <= 1):
+        budget: object = draw_budget  # checked at run time: a notebook user may pass anything
+        if budget is not None and not (isinstance(budget, int | float) and 0 < budget <= 1):
             raise ConfigurationError(f"draw_budget must be in (0, 1] or None, got {draw_budget!r}")
         self._draw_budget = float(draw_budget or 0.0)
         # first: the page starts evaluating plotly.js (seconds, the bulk of a first chart) while the
@@ -129,11 +130,13 @@ class LiveFigure(anywidget.AnyWidget):  # type: ignore[misc]
     def plotly_layout(self) -> dict[str, Any]:
         """The current plotly layout as JSON (a copy). ``layout`` stays the widget's CSS layout
         (``fig.layout.width = "100%"``), as for every ipywidget."""
-        return self._figure.layout.to_plotly_json()
+        layout: dict[str, Any] = self._figure.layout.to_plotly_json()
+        return layout
 
     def trace_attributes(self, trace: int) -> dict[str, Any]:
         """``trace``'s attributes other than its columns, as plotly JSON (a copy)."""
-        return self._figure.data[self._trace_index(trace)].to_plotly_json()
+        attributes: dict[str, Any] = self._figure.data[self._trace_index(trace)].to_plotly_json()
+        return attributes
 
     # ---- updating ------------------------------------------------------------------------------
 
@@ -253,7 +256,8 @@ def _plain(trace: TraceSpec) -> dict[str, Any]:
 
 def _assign(target: Any, update: Mapping[str, Any], what: str) -> dict[str, Any]:
     """Validate ``update`` (attribute paths) through plotly, apply it to ``target``; returns the JSON sent."""
-    if not isinstance(update, Mapping) or not update:
+    given: object = update  # checked at run time: a notebook user may pass anything
+    if not isinstance(given, Mapping) or not given:
         raise ConfigurationError(f"{what}: give a non-empty mapping of attribute paths to values")
     sent: dict[str, Any] = {}
     for path, value in update.items():

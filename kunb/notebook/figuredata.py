@@ -126,7 +126,8 @@ class TraceColumns:
 
     @staticmethod
     def _convert(index: int, columns: Mapping[str, Any]) -> Columns:
-        if not isinstance(columns, Mapping) or not columns:
+        given: object = columns  # checked at run time: a notebook user may pass anything
+        if not isinstance(given, Mapping) or not given:
             raise ConfigurationError(f"trace {index}: give the columns as a non-empty mapping name -> values")
         return {
             _column_name(index, key): as_column(values, name=f"trace {index} column {key!r}")

@@ -44,7 +44,7 @@ def bundle() -> tuple[str, bytes]:
     return get_plotlyjs_version(), gzip.compress(source, compresslevel=_GZIP_LEVEL, mtime=0)
 
 
-class PlotlyLibrary(anywidget.AnyWidget):  # type: ignore[misc]
+class PlotlyLibrary(anywidget.AnyWidget):
     """Delivers plotly.js to the page: pushed once after creation, re-sent only when a page asks.
 
     Never displayed; figures reference it (``LiveFigure._library``) so the page creates its model first.
