@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 
+import kunb.sim
+
 __all__ = ["add_arguments", "find_notebooks", "run"]
 
 QUICKSTART = "01-quickstart.ipynb"
@@ -88,8 +90,6 @@ def _terminate(server: subprocess.Popen[bytes]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the exchange and JupyterLab, print the URL, and run until Ctrl-C or SIGTERM."""
-    import kunb.sim
-
     try:
         root = _prepare(Path(args.dir).expanduser().resolve())
     except (OSError, FileNotFoundError) as exc:
