@@ -16,7 +16,7 @@ In-process API (``ex.faults``; safe to call from any thread)::
     ex.faults.drop_acks(seconds=None, conn=None)    # swallow subscribe/unsubscribe acks
     ex.faults.delay_acks(delay=1.0, seconds=None, conn=None)  # send acks ``delay`` s late
     ex.faults.stall(seconds=5.0, conn=None)         # send nothing (pushes queue up, then drop)
-    ex.faults.silence(seconds=None, conn=None)      # drop data pushes; pongs and acks still answered
+    ex.faults.silence(seconds=None, conn=None)      # drop market data; pongs, acks, private pushes go out
     ex.faults.skip_level2(pushes=1, symbol=None, conn=None)  # drop book-delta pushes: a sequence gap
                                                     # (classic level2, UTA obu deltas; firehose batches
                                                     # are not skipped)
@@ -133,8 +133,10 @@ class Faults:
         self._lasting(conn, seconds, lambda st, until: setattr(st, "stall_until", until))
 
     def silence(self, *, seconds: float | None = None, conn: int | str | None = None) -> None:
-        """Drop every data push (not queued: lost), while pongs and acks still go out: a link that is alive
-        but says nothing (UTA: ``uta-kunb.md#uta-silence``; books see a gap when pushes resume)."""
+        """Drop every market-data push (not queued: lost), while pongs, acks and private pushes still go out:
+        a link that is alive but whose streams say nothing (UTA: ``uta-kunb.md#uta-silence``; books see a
+        gap when pushes resume). Private channels are spared: a quiet account cannot be told from a silent
+        one, so no client could notice their loss."""
         self._lasting(conn, seconds, lambda st, until: setattr(st, "silent_until", until))
 
     def delay_snapshots(

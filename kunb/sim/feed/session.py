@@ -38,7 +38,7 @@ class FaultState:
     ack_delay: float = 0.0
     ack_delay_until: float = 0.0
     stall_until: float = 0.0
-    silent_until: float = 0.0  # data pushes are dropped; pongs and acks still go out
+    silent_until: float = 0.0  # market-data pushes are dropped; pongs, acks and private pushes still go out
     snapshot_delay: float = 0.0  # UTA obu snapshots promised by a subscription come this late
     snapshot_delay_until: float = 0.0
     level2_skips: dict[str | None, int] = field(default_factory=dict)  # symbol (None = any) -> pushes
@@ -143,16 +143,16 @@ class Session:
         return max(self.faults.no_pong_until, self.hub_faults.no_pong_until) > now
 
     def silent(self) -> bool:
-        """True while a ``silence`` fault holds this connection's data pushes back."""
+        """True while a ``silence`` fault drops this connection's market-data pushes."""
         until = max(self.faults.silent_until, self.hub_faults.silent_until)
         return until > 0.0 and until > asyncio.get_running_loop().time()
 
-    def enqueue(self, frame: bytes, *, control: bool = False) -> None:
-        """Queue one frame; pushes beyond :data:`QUEUE_LIMIT` are dropped (and while :meth:`silent`),
-        control frames never."""
+    def enqueue(self, frame: bytes, *, control: bool = False, private: bool = False) -> None:
+        """Queue one frame; pushes beyond :data:`QUEUE_LIMIT` are dropped, and market-data pushes while
+        :meth:`silent`; control frames never."""
         if self._closing:
             return
-        if not control and (len(self._queue) >= QUEUE_LIMIT or self.silent()):
+        if not control and (len(self._queue) >= QUEUE_LIMIT or (not private and self.silent())):
             self.dropped += 1
             return
         self._queue.append(frame)
