@@ -73,7 +73,7 @@ class Hub:
         if not subs:
             return 0
         for s in subs:
-            s.enqueue(frame, private=True)
+            s.enqueue(frame)
         self.pushes += len(subs)
         return len(subs)
 

@@ -90,12 +90,21 @@ class UtaPublisher:
 
     # ------------------------------------------------------------------ subscriptions
     def subscribed(self, key: str) -> None:
-        """A new subscription to ``key`` (called by the UTA server; the snapshot is :meth:`send_snapshot`)."""
-        channel, _, param = parse_key(key)
+        """A new subscription to ``key`` (called by the UTA server; the snapshot is :meth:`send_snapshot`).
+
+        An ``increment@10ms`` stream starts at once: deltas may reach a subscriber before its snapshot
+        (which a client drops: their ``C`` is at most the snapshot's), as when KuCoin's snapshot is late.
+        """
+        channel, symbol, param = parse_key(key)
         if channel == "kline" or (channel == "obu" and param in ("5", "50")):
             self._timed.add(key)
         elif channel == "order":
             self._order_topics = True
+        elif channel == "obu" and param == "increment@10ms" and symbol not in self._views:
+            market = self.core.markets.get(symbol)
+            if market is not None:
+                bids, asks = _top(market)
+                self._views[symbol] = _View(bids, asks, market.book.sequence)
 
     def send_snapshot(self, session: Session, key: str, now_ns: int) -> bool:
         """Queue the ``obu`` snapshot ``key`` promises on ``session`` (False: it unsubscribed meanwhile, or
@@ -108,12 +117,10 @@ class UtaPublisher:
         if market is None or levels is None:
             return False
         if depth == "increment@10ms":
-            view = self._views.get(symbol)
-            if view is None:
-                bids, asks = _top(market)
-                view = self._views[symbol] = _View(bids, asks, market.book.sequence)
-            else:
-                self._flush(symbol, key, market, now_ns)
+            if symbol not in self._views:
+                self.subscribed(key)
+            self._flush(symbol, key, market, now_ns)
+            view = self._views[symbol]
             sequence = view.sent_to
             bid_rows = sorted(view.bids.items(), reverse=True)
             ask_rows = sorted(view.asks.items())
