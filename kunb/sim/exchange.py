@@ -287,8 +287,9 @@ class Exchange:
         return orderbook_snapshot(self.core.market(symbol), depth, self.now_ns() // 1_000_000)
 
     def stats(self) -> dict[str, int]:
-        """Counters: open connections, connections ever, pushes queued, error frames, drops, market steps;
-        and what is kept (bounded): orders, finished orders, fills, bullet tokens."""
+        """Counters: open connections (both protocols), classic connections ever, pushes queued, error
+        frames, UTA refusals and unanswered inputs, book deltas skipped by faults (classic, UTA), drops,
+        market steps; and what is kept (bounded): orders, finished orders, fills, bullet tokens."""
         kept = self.trading.sizes()
         return {
             "connections": len(self.hub.sessions()),

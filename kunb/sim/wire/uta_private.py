@@ -197,10 +197,9 @@ def balance_push(event: BalanceEvent) -> UtaPush:
     return UtaPush(change.user_id, topic, {"T": topic, "P": event.time_ms * 1_000_000, "d": data})
 
 
-def _completes(events: Sequence[PrivateEvent], index: int) -> int | None:
-    """The index of the ``filled`` event that the ``match`` at ``index`` completes, if the next event of the
-    same order is that ``filled`` one (the two become one ``FILL`` push)."""
-    order_id = events[index].order_id  # type: ignore[union-attr]
+def _completes(events: Sequence[PrivateEvent], index: int, order_id: str) -> int | None:
+    """The index of the ``filled`` event that the ``match`` of ``order_id`` at ``index`` completes, if the
+    next event of the same order is that ``filled`` one (the two become one ``FILL`` push)."""
     for j in range(index + 1, len(events)):
         later = events[j]
         if isinstance(later, OrderEvent) and later.order_id == order_id:
@@ -221,7 +220,7 @@ def frames(events: Iterable[PrivateEvent]) -> list[UtaPush]:
             continue
         kind = event.type
         if kind is OrderEventType.MATCH:
-            done = _completes(events, index)
+            done = _completes(events, index, event.order_id)
             if done is not None:
                 merged.add(done)
                 out += _order_pushes(event, "FILL", 3, fill=True)
