@@ -102,7 +102,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         port = args.port or _free_port()
         token = secrets.token_urlsafe(24)
-        env = {**os.environ, "KUNB_URL": sim.url, "KUNB_SIMULATED": "1"}
+        # what kunb's clients read in the kernels: REST, the UTA sockets, and "this is simulated"
+        env = {
+            **os.environ,
+            "KUNB_URL": sim.url,
+            "KUNB_SIMULATED": "1",
+            "KUNB_UTA_URL": sim.uta_url,
+            "KUNB_UTA_PRIVATE_URL": sim.uta_private_url,
+        }
         cmd = [
             sys.executable,
             "-m",
