@@ -35,6 +35,7 @@ from .exceptions import ClosedError, ConfigurationError, KunbError, ProtocolErro
 from .model.book import BookState, OrderBook
 from .model.rolling import BookTopFrame, CandleFrame, TickerFrame, TradeFrame
 from .net.backoff import backoff, retryable
+from .protocol.symbols import symbol_list
 from .runtime import SyncLifecycle, cancel_and_wait, running_loop
 from .signing import Credentials
 from .sources.base import LinkChange, LinkStatus, MarketChannels, MarketSource
@@ -109,7 +110,8 @@ class Stream(SyncLifecycle[StreamState]):
         **ws_options: passed to :class:`kunb.ws_client.KucoinWsClient` (``backoff_base``, ``queue_size``...).
 
     Raises:
-        ConfigurationError: an unknown protocol, or an option the protocol does not take.
+        ConfigurationError: ``symbols`` is not a symbol or a list of them (a number, a topic, one string
+            of comma-joined symbols...); an unknown protocol, or an option the protocol does not take.
     """
 
     def __init__(
@@ -137,7 +139,7 @@ class Stream(SyncLifecycle[StreamState]):
         snapshots: SnapshotFetcher | None = None,
         **ws_options: Any,
     ) -> None:
-        self.symbols = [symbols] if isinstance(symbols, str) else list(dict.fromkeys(symbols))
+        self.symbols = symbol_list(symbols)
         extra = tuple(extra_topics)
         if not self.symbols and not extra:
             raise ConfigurationError("Stream needs at least one symbol")

@@ -196,6 +196,26 @@ async def test_errors_and_misuse(exchange: Exchange) -> None:
     assert "closed" in repr(bad)
 
 
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [
+        (123, "123"),
+        ([None], "None"),
+        (["BTC-USDT", 5], "5"),
+        (b"BTC-USDT", "b'BTC-USDT'"),
+        ("", "''"),
+        ("/market/ticker:BTC-USDT", "'/market/ticker:BTC-USDT'"),  # a topic, not a symbol
+        ("BTC-USDT,ETH-USDT", "'BTC-USDT,ETH-USDT'"),  # one string, not a list
+    ],
+)
+def test_what_is_not_a_symbol_is_refused_at_once_naming_it(bad: Any, named: str) -> None:
+    """Stream() of a number, bytes, a topic or a comma-joined string raises a ConfigurationError that
+    shows what was passed, before anything connects."""
+    with pytest.raises(ConfigurationError) as info:
+        Stream(bad, url="http://127.0.0.1:9")
+    assert named in str(info.value), str(info.value)
+
+
 async def test_start_from_a_cell_returns_at_once(exchange: Exchange) -> None:
     """In a running loop (a notebook cell) start() and stop() schedule work and return immediately."""
     stream = Stream("ETH-USDT", url=exchange.url, ticker=False, trades=False, stats=False, **FAST)

@@ -12,7 +12,7 @@ import pytest
 from support import client_tasks, until
 
 from kunb.client import Market
-from kunb.exceptions import ClosedError, SubscribeError
+from kunb.exceptions import ClosedError, ConfigurationError, SubscribeError
 from kunb.net.connection import ConnectionState, EventKind
 from kunb.ws_client import KucoinWsClient
 
@@ -122,6 +122,34 @@ async def test_bad_topic_raises_typed_and_others_keep_streaming(exchange):
         n = len(rec.messages)
         await until(lambda: len(rec.messages) > n + 2)
         assert client.state is ConnectionState.LIVE
+    await market.aclose()
+
+
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [
+        (123, "123"),
+        (None, "None"),
+        (b"/market/ticker:BTC-USDT", "b'/market/ticker:BTC-USDT'"),
+        ({"topic": "/market/ticker:BTC-USDT"}, "{'topic'"),
+        ([123], "123"),
+        ("", "''"),
+        ("BTC-USDT", "'/market/ticker:BTC-USDT'"),  # a symbol: the error shows the topic it may mean
+        (["BTC-USDT"], "'/market/ticker:BTC-USDT'"),
+        ("/market/ticker:", "'/market/ticker:'"),
+    ],
+)
+async def test_what_is_not_a_topic_is_refused_at_once_naming_it(exchange, bad, named):
+    """subscribe() of a number, None, bytes, a dict, a symbol... raises a ConfigurationError (a ValueError)
+    that shows what was passed, before anything is sent; unsubscribe() the same."""
+    client, market = await make(exchange, Recorder())
+    async with client:
+        for call in (client.subscribe, client.unsubscribe):
+            with pytest.raises(ConfigurationError) as info:
+                await asyncio.wait_for(call(bad), 1.0)
+            assert named in str(info.value), str(info.value)
+        assert list(client.topics) == []
+        await client.subscribe("/market/ticker:BTC-USDT")  # the client is unharmed
     await market.aclose()
 
 

@@ -30,7 +30,7 @@ import logging
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, KeysView
+from collections.abc import Callable, Iterable, KeysView
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -59,7 +59,7 @@ from ..protocol.classic import (
 from ..protocol.uta import SILENCE_AFTER, AuthResult
 from ..signing import TokenRedactor, redact_token
 from .backoff import backoff, retryable
-from .dialect import ClassicDialect, Dialect
+from .dialect import ClassicDialect, Dialect, units_of
 from .link import Link, LinkKind, open_link
 
 __all__ = ["ConnectWebsocket", "ConnectionState", "Counters", "EventKind", "LifecycleEvent"]
@@ -357,9 +357,10 @@ class ConnectWebsocket:
         Raises:
             SubscribeError: KuCoin refused (its ``code``: 404 unknown topic, 509 limits...).
             RequestTimeout: no ack within ``timeout`` (default ``request_timeout``).
-            ValueError: a malformed topic.
+            ConfigurationError: not a topic or a list of topics (a ValueError; the text shows what was
+                passed), or a malformed topic.
         """
-        units = [u for u in _units(topic, self._dialect) if u not in self._topics]
+        units = [u for u in units_of(topic, self._dialect) if u not in self._topics]
         if units:
             await self._request(RequestKind.SUBSCRIBE, units, timeout)
 
@@ -369,7 +370,7 @@ class ConnectWebsocket:
         Unknown topics are ignored. When the link is down nothing needs sending (the next link will
         not resubscribe them); while it is resubscribing, the unsubscribe goes out after that.
         """
-        units = [u for u in _units(topic, self._dialect) if u in self._topics]
+        units = [u for u in units_of(topic, self._dialect) if u in self._topics]
         for unit in units:
             del self._topics[unit]
         if units and self._ws is not None:
@@ -960,11 +961,6 @@ async def _close_socket(ws: Link, *, abort: bool) -> None:
     except BaseException:
         ws.transport.abort()
         raise
-
-
-def _units(topic: str | Iterable[str], dialect: Dialect) -> list[str]:
-    topics: Iterator[str] = iter([topic]) if isinstance(topic, str) else iter(topic)
-    return list(dict.fromkeys(u for t in topics for u in dialect.units(t)))
 
 
 def _wall_ms() -> int:
