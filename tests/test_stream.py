@@ -14,7 +14,7 @@ from support import until
 
 from kunb.client import Market
 from kunb.events import BookDelta, BookSnapshot, Integrity
-from kunb.exceptions import AuthenticationError, ClosedError, ConfigurationError
+from kunb.exceptions import AuthenticationError, ClosedError, ConfigurationError, KunbError
 from kunb.model.book import BookState, OrderBook
 from kunb.signing import Credentials
 from kunb.sim import Exchange
@@ -214,6 +214,14 @@ def test_what_is_not_a_symbol_is_refused_at_once_naming_it(bad: Any, named: str)
     with pytest.raises(ConfigurationError) as info:
         Stream(bad, url="http://127.0.0.1:9")
     assert named in str(info.value), str(info.value)
+
+
+async def test_a_symbol_in_lower_case_fails_the_start_with_a_hint_about_case(exchange: Exchange) -> None:
+    """Stream(['btc-usdt']) fails at once, and the error says symbols are upper case."""
+    bad = Stream(["btc-usdt"], url=exchange.url, **FAST)
+    with pytest.raises(KunbError) as info:
+        await asyncio.wait_for(bad.astart(), 5)
+    assert "upper case" in str(info.value) and "'BTC-USDT'" in str(info.value), str(info.value)
 
 
 async def test_start_from_a_cell_returns_at_once(exchange: Exchange) -> None:

@@ -153,6 +153,21 @@ async def test_what_is_not_a_topic_is_refused_at_once_naming_it(exchange, bad, n
     await market.aclose()
 
 
+async def test_a_symbol_in_lower_case_is_refused_with_a_hint_about_case(exchange):
+    """KuCoin's 404 for /market/ticker:btc-usdt says only "not found": the error adds that symbols are
+    upper case and which spelling was meant."""
+    client, market = await make(exchange, Recorder())
+    async with client:
+        with pytest.raises(SubscribeError) as info:
+            await client.subscribe("/market/ticker:btc-usdt,ETH-USDT")
+        assert info.value.code == 404
+        assert "upper case" in info.value.data and "'BTC-USDT'" in info.value.data, info.value.data
+        with pytest.raises(SubscribeError) as unknown:  # an unknown upper-case symbol gets no such hint
+            await client.subscribe("/market/ticker:NOPE-USDT")
+        assert "upper case" not in str(unknown.value)
+    await market.aclose()
+
+
 async def _outage(exchange, inject, *, silent_ok: bool = False, **kw) -> dict:
     """Stream, inject a fault, wait for messages to resume on a new connection; measure the gap."""
     rec = Recorder()

@@ -47,6 +47,7 @@ from ..exceptions import (
     SubscribeError,
     TransportError,
     WebSocketError,
+    case_hint,
 )
 from ..protocol.classic import (
     UPLINK_PERIOD,
@@ -838,7 +839,9 @@ class ConnectWebsocket:
         elif isinstance(event, RequestError):
             fut = self._futures.pop(event.request.id, None)
             if fut is not None and not fut.done():
-                fut.set_exception(SubscribeError(event.code, event.data))
+                # KuCoin's 404 says only "not found": say it when a symbol is spelled in lower case
+                hint = case_hint(event.request.units)
+                fut.set_exception(SubscribeError(event.code, event.data + hint))
         elif isinstance(event, AuthResult):
             auth = self._auth
             if auth is not None and not auth.done():

@@ -128,3 +128,12 @@ async def test_unknown_symbol_of_a_market_data_call_is_not_an_order_error(exchan
         with pytest.raises(OrderError) as refused:
             await t.acreate_limit_order("FOO-BAR", "buy", "1", "1")
         assert refused.value.code == "900001"
+
+
+async def test_a_symbol_in_lower_case_gets_a_hint_about_case(exchange):
+    """KuCoin's 900001 for btc-usdt says only "symbol not exists": the error adds that symbols are upper
+    case and the spelling meant."""
+    async with Market(url=exchange.url) as m:
+        with pytest.raises(ApiError) as info:
+            await m.aget_ticker("btc-usdt")
+    assert "upper case" in str(info.value) and "'BTC-USDT'" in str(info.value), str(info.value)
