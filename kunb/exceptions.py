@@ -143,7 +143,19 @@ class WebSocketError(KunbError):
 
 
 class SubscribeError(WebSocketError):
-    """A subscribe or unsubscribe request was refused by the server."""
+    """A subscribe or unsubscribe request was refused by the server.
+
+    Attributes:
+        symbols: the symbols the exchange does not list, when kunb could tell that they were why (a
+            :class:`kunb.Stream` asks the symbol list after a refusal); ``()`` otherwise.
+    """
+
+    def __init__(self, code: int, data: str, symbols: tuple[str, ...] = ()) -> None:
+        super().__init__(code, data)
+        self.symbols = tuple(symbols)
+
+    def __reduce__(self) -> tuple[type[Self], tuple[int, str, tuple[str, ...]]]:  # type: ignore[override]
+        return (type(self), (self.code, self.data, self.symbols))
 
 
 class RequestTimeout(KunbError, TimeoutError):

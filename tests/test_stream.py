@@ -14,7 +14,13 @@ from support import until
 
 from kunb.client import Market
 from kunb.events import BookDelta, BookSnapshot, Integrity
-from kunb.exceptions import AuthenticationError, ClosedError, ConfigurationError, KunbError
+from kunb.exceptions import (
+    AuthenticationError,
+    ClosedError,
+    ConfigurationError,
+    KunbError,
+    SubscribeError,
+)
 from kunb.model.book import BookState, OrderBook
 from kunb.signing import Credentials
 from kunb.sim import Exchange
@@ -222,6 +228,18 @@ async def test_a_symbol_in_lower_case_fails_the_start_with_a_hint_about_case(exc
     with pytest.raises(KunbError) as info:
         await asyncio.wait_for(bad.astart(), 5)
     assert "upper case" in str(info.value) and "'BTC-USDT'" in str(info.value), str(info.value)
+
+
+async def test_an_unknown_symbol_among_others_is_named_not_the_joined_topic(exchange: Exchange) -> None:
+    """Stream(['BTC-USDT', 'FOO-BAR']) fails at once with a SubscribeError that names FOO-BAR (and only
+    it, in .symbols), not the topic /market/level2:BTC-USDT,FOO-BAR the stream made of both."""
+    bad = Stream(["BTC-USDT", "FOO-BAR", "ETH-USDT"], url=exchange.url, **FAST)
+    with pytest.raises(SubscribeError) as info:
+        await asyncio.wait_for(bad.astart(), 5)
+    text = str(info.value)
+    assert "FOO-BAR" in text and "BTC-USDT" not in text, text
+    assert info.value.symbols == ("FOO-BAR",)
+    assert bad.state is StreamState.CLOSED and bad.error is info.value
 
 
 async def test_start_from_a_cell_returns_at_once(exchange: Exchange) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from ..events import AccountBalance, BookSnapshot, OrderState, Stats
+from ..events import AccountBalance, BookSnapshot, OrderState, Stats, SymbolInfo
 from ..exceptions import (
     ApiError,
     AuthenticationError,
@@ -26,6 +26,7 @@ from ..protocol.classic_decoder import ClassicDecoder
 from ..signing import Credentials
 from .base import FrameCallback, LinkCallback, MarketChannels
 from .links import LinkWatch, subscribe_when_live
+from .listing import list_symbols
 
 __all__ = [
     "BALANCE_TOPIC",
@@ -164,6 +165,10 @@ class ClassicMarketSource:
         depth = self.snapshot_depth or 100
         data = await market.aget_part_order(depth, symbol)
         return self.decoder.book_snapshot(symbol, data, time.time_ns(), depth=depth)
+
+    async def symbols(self, symbols: Sequence[str]) -> dict[str, SymbolInfo | None]:
+        """``GET /api/v2/symbols/{symbol}`` (the whole list for many symbols): listed or not, increments."""
+        return await list_symbols(self._rest(), symbols)
 
     def connection_detail(self) -> KucoinWsClient | None:
         return self._pool
