@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import orjson
@@ -129,6 +129,8 @@ class _RestClient:
                 "KuCoin no longer runs a sandbox; pass url= (for example kunb.sim's exchange URL)"
             )
         self.url = resolve_url(url)
+        parts = urlsplit(self.url)  # errors name the host, never userinfo a URL might carry
+        self._where = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
         if credentials is None and (key or secret or passphrase):
             credentials = Credentials(key, secret, passphrase, key_version=1 if is_v1api else 2)
         if credentials is not None and credentials.is_complete:
@@ -222,9 +224,11 @@ class _RestClient:
                 with httpx.Client(timeout=self.timeout) as once:
                     response = once.request(method, url, headers=headers, content=body)
         except httpx.TimeoutException as exc:
-            raise RequestTimeout(f"{method} {call.path}: no response within {self.timeout} s") from exc
+            raise RequestTimeout(
+                f"{method} {self._where}{call.path}: no response within {self.timeout} s"
+            ) from exc
         except httpx.HTTPError as exc:
-            raise TransportError(f"{method} {call.path}: {type(exc).__name__}: {exc}") from exc
+            raise TransportError(f"{method} {self._where}{call.path}: {type(exc).__name__}: {exc}") from exc
         return _result(call, response)
 
     async def _asend(self, call: _Call) -> Any:
@@ -236,9 +240,11 @@ class _RestClient:
                 async with httpx.AsyncClient(timeout=self.timeout) as once:
                     response = await once.request(method, url, headers=headers, content=body)
         except httpx.TimeoutException as exc:
-            raise RequestTimeout(f"{method} {call.path}: no response within {self.timeout} s") from exc
+            raise RequestTimeout(
+                f"{method} {self._where}{call.path}: no response within {self.timeout} s"
+            ) from exc
         except httpx.HTTPError as exc:
-            raise TransportError(f"{method} {call.path}: {type(exc).__name__}: {exc}") from exc
+            raise TransportError(f"{method} {self._where}{call.path}: {type(exc).__name__}: {exc}") from exc
         return _result(call, response)
 
     # -- WebSocket tokens (classic-protocol.md#token): on every client, see the module docstring ----

@@ -25,7 +25,7 @@ from ..net.rest import Market, Trade, User, resolve_url
 from ..protocol.classic_decoder import ClassicDecoder
 from ..signing import Credentials
 from .base import FrameCallback, LinkCallback, MarketChannels
-from .links import LinkWatch, subscribe_when_live
+from .links import LinkWatch, pool_options, subscribe_when_live
 from .listing import list_symbols
 
 __all__ = [
@@ -129,7 +129,7 @@ class ClassicMarketSource:
     ) -> None:
         watch = LinkWatch(on_link, self._symbols_on)
         self._pool = await KucoinWsClient.create(
-            None, self._rest(), on_frame, on_event=watch, **self._ws_options
+            None, self._rest(), on_frame, on_event=watch, **pool_options(self._ws_options, within)
         )
         await subscribe_when_live(self._pool, self.topics(channels), within)
 
@@ -235,7 +235,7 @@ class ClassicAccountSource:
             on_frame,
             private=True,
             on_event=LinkWatch(on_link, lambda _connection: ()),
-            **self._ws_options,
+            **pool_options(self._ws_options, within),
         )
         await subscribe_when_live(self._pool, [BALANCE_TOPIC, self.order_topic], within)
 

@@ -31,7 +31,7 @@ from ..protocol.uta_decoder import UtaDecoder
 from ..signing import Credentials
 from .base import FrameCallback, LinkCallback, LinkChange, LinkStatus, MarketChannels
 from .classic import SnapshotFetcher
-from .links import LinkWatch, subscribe_when_live
+from .links import LinkWatch, pool_options, subscribe_when_live
 from .listing import list_symbols
 
 __all__ = ["ACCOUNT_TOPICS", "DEFAULT_DEPTH", "UtaAccountSource", "UtaMarketSource", "uta_urls"]
@@ -163,7 +163,12 @@ class UtaMarketSource:
 
         watch = LinkWatch(link, self._symbols_on, _topic_symbols)
         self._pool = await KucoinWsClient.create(
-            None, None, on_frame, on_event=watch, dialect=self.dialect, **self._ws_options
+            None,
+            None,
+            on_frame,
+            on_event=watch,
+            dialect=self.dialect,
+            **pool_options(self._ws_options, within),
         )
         self._fresh(tuple(self._book_topics))
         await subscribe_when_live(self._pool, self.topics(channels), within)
@@ -317,7 +322,7 @@ class UtaAccountSource:
             self._remembering(on_frame),
             on_event=LinkWatch(on_link, lambda _connection: ()),
             dialect=self.dialect,
-            **self._ws_options,
+            **pool_options(self._ws_options, within),
         )
         await subscribe_when_live(self._pool, list(ACCOUNT_TOPICS), within)
 
