@@ -13,6 +13,7 @@ import kunb.notebook as nb
 from kunb.exceptions import SubscribeError
 from kunb.notebook.runtime import live_objects
 from kunb.notebook.status import Health
+from kunb.sources.base import LinkStatus
 
 
 def _prices(live) -> list[float]:
@@ -52,6 +53,21 @@ async def test_snapshot_push_fills_24h_change_and_volume(fake_source):
     await until(lambda: live.snapshot()["symbols"]["ETH-USDT"]["volume_24h"] == 321.5)
     await until(lambda: "-2.00%" in live.panel.table.value)
     await live.aclose()
+
+
+async def test_the_badge_reads_stopped_from_stop_on_whatever_the_driver_still_says(fake_source):
+    """Health is derived from the user's stop and the driver, never stored: from the moment stop()
+    returns it reads stopped, before the tasks have ended, through a late link report of the driver
+    winding down, and after wait_stopped() (issue 17: a badge said live after stop on a busy machine)."""
+    live = nb.live_ticker(["BTC-USDT"], source=fake_source, max_hz=50)
+    fake_source.push(ticker_msg("BTC-USDT", 1))
+    await until(lambda: live.health is Health.LIVE)
+    live.stop()
+    assert live.running and live.health is Health.STOPPED  # the tasks have not ended yet
+    fake_source.set_link(LinkStatus.RESTORED, "late")
+    assert live.health is Health.STOPPED
+    await live.wait_stopped()
+    assert live.health is Health.STOPPED and 'data-status="stopped"' in live.panel.badge.value
 
 
 async def test_stop_ends_every_task_and_closes_the_source(fake_source):
