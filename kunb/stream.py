@@ -369,7 +369,11 @@ class Stream(SyncLifecycle[StreamState]):
         """One row per symbol: ``price``, ``change_24h`` (rate), ``volume_24h``, ``bid``, ``ask``,
         ``spread``, ``mid``, ``book`` (its state) and ``time`` of the latest tick - what the seed's
         multi-symbol streamer assembles by hand. Bid and ask come from the synchronised book when it is
-        live, else from the latest tick; NaN where nothing has arrived yet."""
+        live, else from the latest tick; NaN where nothing has arrived yet.
+
+        Made for people to read: prices and the spread are rounded to the symbol's price increment, the
+        volume to its size increment, the mid to one more decimal (:attr:`symbol_info`; as computed while
+        the increments are not known). The frames (:attr:`ticks`, :attr:`books`...) keep raw floats."""
         import pandas as pd
 
         nan = math.nan
@@ -388,16 +392,27 @@ class Stream(SyncLifecycle[StreamState]):
             price = tick.price if tick is not None else nan
             if math.isnan(price) and stats is not None:
                 price = stats.last
+            volume = stats.volume if stats is not None else nan
+            spread, mid = ask - bid, (ask + bid) / 2
+            info = self.symbol_info.get(symbol)
+            if info is not None:  # float noise (0.5999999999912689) is not what people should read
+                price, bid, ask, spread = (
+                    info.price(price),
+                    info.price(bid),
+                    info.price(ask),
+                    info.price(spread),
+                )
+                volume, mid = info.size(volume), round(mid, info.price_decimals + 1)
             rows.append(
                 {
                     "symbol": symbol,
                     "price": price,
                     "change_24h": stats.change_rate if stats is not None else nan,
-                    "volume_24h": stats.volume if stats is not None else nan,
+                    "volume_24h": volume,
                     "bid": bid,
                     "ask": ask,
-                    "spread": ask - bid,
-                    "mid": (ask + bid) / 2,
+                    "spread": spread,
+                    "mid": mid,
                     "book": book.state.value if book is not None else "off",
                     "time": pd.NaT if tick is None else pd.Timestamp(tick.time_ns, unit="ns", tz="UTC"),
                 }

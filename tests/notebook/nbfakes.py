@@ -193,6 +193,18 @@ class FakeAccountSource(_FakeSource):
         return self.decoder.order_states(found)[0] if found else None
 
 
+def symbol_item(
+    symbol: str, *, price_increment: str = "0.1", base_increment: str = "0.00000001"
+) -> dict[str, Any]:
+    """A ``GET /api/v2/symbols`` item with the increments that matter to display."""
+    return {
+        "symbol": symbol,
+        "priceIncrement": price_increment,
+        "baseIncrement": base_increment,
+        "quoteIncrement": "0.000001",
+    }
+
+
 def ticker_msg(symbol: str, i: int, *, price: float = 100.0, spread: float = 0.5) -> dict[str, Any]:
     return {
         "type": "message",
