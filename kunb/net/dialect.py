@@ -146,7 +146,9 @@ def units_of(topic: object, dialect: Dialect) -> list[str]:
     elif isinstance(topic, Iterable) and not isinstance(topic, (bytes, bytearray, Mapping)):
         topics = list(topic)
     else:
-        raise ConfigurationError(f"expected a topic string or a list of them, not {topic!r}")
+        raise ConfigurationError(
+            f"a topic is a string such as '/market/ticker:BTC-USDT' (or a list of them), not {topic!r}"
+        )
     units: dict[str, None] = {}
     for one in topics:
         try:
