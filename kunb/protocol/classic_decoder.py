@@ -30,6 +30,7 @@ from ..events import (
     OrderEvent,
     OrderState,
     Stats,
+    SymbolInfo,
     Tick,
     Trade,
 )
@@ -54,6 +55,12 @@ _PRICE_CACHE = 65_536  # parsed prices kept per decoder: levels recur, and a dic
 _DONE_EVENTS = frozenset({"filled", "canceled"})
 
 Handler = Callable[[str, Mapping[str, Any], int], tuple[Event, ...]]
+
+
+def _decimals(step: Decimal) -> int:
+    """Decimals a number on ``step`` needs: ``0.1`` -> 1, ``0.00000001`` -> 8, ``10`` -> 0."""
+    exponent = step.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 def _account_type(relation_event: str) -> str:
@@ -346,6 +353,30 @@ class ClassicDecoder:
             )
         except UNREADABLE as exc:
             raise ProtocolError(f"unreadable 24 h stats of {symbol}: {exc!r}") from exc
+
+    @staticmethod
+    def symbol_info(data: Mapping[str, Any]) -> SymbolInfo:
+        """One item of ``GET /api/v2/symbols`` (or ``/api/v2/symbols/{symbol}``) as a
+        :class:`~kunb.events.SymbolInfo`.
+
+        Raises:
+            ProtocolError: the item lacks its symbol or an increment, or an increment is not a positive
+                decimal.
+        """
+        try:
+            steps = [decimal(data[name]) for name in ("priceIncrement", "baseIncrement", "quoteIncrement")]
+            if min(steps) <= 0:
+                raise ValueError("an increment is not positive")
+            return SymbolInfo(
+                str(data["symbol"]),
+                float(steps[0]),
+                float(steps[1]),
+                float(steps[2]),
+                _decimals(steps[0]),
+                _decimals(steps[1]),
+            )
+        except UNREADABLE as exc:
+            raise ProtocolError(f"unreadable symbol item {data.get('symbol')!r}: {exc!r}") from exc
 
     @staticmethod
     def account_balances(items: Iterable[Mapping[str, Any]]) -> list[AccountBalance]:
