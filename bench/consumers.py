@@ -522,13 +522,17 @@ async def _measure(seconds: float, warmup: float, count: Any) -> dict[str, Any]:
 async def scale_all(port: int, seconds: float, warmup: float) -> dict[str, Any]:
     from kunb.client import Market
     from kunb.model.rolling import TickerFrame
+    from kunb.protocol.classic_decoder import ClassicDecoder
     from kunb.ws_client import KucoinWsClient
 
     frame = TickerFrame(maxlen=10_000)
     add = frame.add
+    decode = ClassicDecoder().decode  # the frame takes Ticks (kunb.events) since issue 12
+    clock = time.time_ns
 
     def callback(msg: dict[str, Any]) -> None:
-        add(msg["data"], msg["subject"])
+        for tick in decode(msg, clock()):
+            add(tick)
 
     market = Market(url=f"http://127.0.0.1:{port}")
     client = await KucoinWsClient.create(None, market, callback)
