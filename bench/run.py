@@ -517,10 +517,12 @@ def _profile_lines(res: Results) -> list[str]:
     lines += [
         "",
         "Profiled separately from the timed rows (cProfile slows every Python call, so shares, not rates).",
-        "`on_ws_frame` is the picows link's hot path (picows parses frames in C and calls it per frame),",
-        "`on_frame` the one decode and queue append per message, `_dispatch` the task handing queued",
-        "messages to the callback. The remaining cost is orjson and, in the full feed, the order book",
-        "(`on_push`/`_apply`) and routing. `bench/hotpath.py` breaks the connection's share down by step.",
+        "`on_ws_frame` is the picows link's hot path (picows parses frames in C and calls it per frame;",
+        "`buffer_updated` hands a read's messages over at once), `on_messages` the connection's sink for one",
+        "read (decode, checks, counters, the ticker's symbol, the callback called right there: its own time",
+        "is that loop), `tick` the bench's counting callback. In the full feed, the decoder (`_level2`,",
+        "`_changes`, `decode`), the Stream's routing (`_route`, `_on_frame`) and the order book (`on_delta`,",
+        "`_apply`) share the time. `bench/hotpath.py` breaks the connection's share down by step.",
         "",
     ]
     return lines
