@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,14 +40,17 @@ from .exceptions import ClosedError, ConfigurationError, KunbError, ProtocolErro
 from .model.holdings import Balance, Holdings, Order, OrderUpdate
 from .model.rolling import BalanceFrame, OrderEventFrame
 from .net.backoff import backoff, retryable
+from .record import open_recording  # no pyarrow until a recording is opened
 from .runtime import SyncLifecycle, cancel_and_wait
 from .signing import Credentials
-from .sources.base import AccountSource, LinkChange, LinkStatus
+from .sources.base import AccountSource, LinkChange, LinkStatus, Tapped
 from .sources.classic import BALANCE_TOPIC, ORDERS_TOPIC, ClassicAccountSource
 from .sources.uta import UtaAccountSource
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+
+    from .record.session import Recording
 
 __all__ = ["BALANCE_TOPIC", "ORDERS_TOPIC", "Account", "AccountCounters", "AccountSink", "AccountState"]
 
@@ -111,10 +115,13 @@ class Account(SyncLifecycle[AccountState]):
             UTA host; ``$KUNB_UTA_PRIVATE_URL``), ``auth`` (``"v2"``: the signed ``op:auth`` frame, default;
             ``"v1"``: a token in the URL), ``symbols`` (whose orders the REST seeds list), ``ping_style``.
         source: a ready :class:`~kunb.sources.base.AccountSource` instead of the classic protocol.
+        record_to: a directory to record to (both layers; closed with the account), or a
+            :class:`~kunb.record.Recording` shared with a market stream (left open). See :meth:`record`.
         **ws_options: passed to :class:`kunb.ws_client.KucoinWsClient` (``backoff_base``...).
 
     Raises:
-        ConfigurationError: no complete credentials, an unknown ``order_topic`` or protocol.
+        ConfigurationError: no complete credentials, an unknown ``order_topic`` or protocol; another
+            recorder writes to ``record_to``.
     """
 
     def __init__(
@@ -128,6 +135,7 @@ class Account(SyncLifecycle[AccountState]):
         open_timeout: float | None = 10.0,
         protocol: str = "classic",
         source: AccountSource | None = None,
+        record_to: str | os.PathLike[str] | Recording | None = None,
         **ws_options: Any,
     ) -> None:
         if source is not None:
@@ -167,6 +175,11 @@ class Account(SyncLifecycle[AccountState]):
         self._down_since_ms: int | None = None
         self._seed_lock = asyncio.Lock()  # one seed at a time: Holdings tracks one request's window
         self._changed = asyncio.Event()
+        self.recording: Recording | None = None
+        """Where this account records to (:meth:`record`), or ``None``."""
+        self._owns_recording = False
+        if record_to is not None:
+            self.record(record_to)
 
     def __repr__(self) -> str:
         return (
@@ -213,6 +226,9 @@ class Account(SyncLifecycle[AccountState]):
         self._tasks.clear()
         await cancel_and_wait(tasks)
         await self.source.close()
+        owned, self._owns_recording = self._owns_recording, False
+        if owned and self.recording is not None:
+            await self.recording.aclose()  # after the source: the last frames and the closes are on record
         self._signal()
 
     async def wait_live(self, timeout: float | None = 30.0) -> None:  # noqa: ASYNC109
@@ -283,6 +299,35 @@ class Account(SyncLifecycle[AccountState]):
     def credentials(self) -> Credentials | None:
         """The API key the account follows (its secret is never shown)."""
         return getattr(self.source, "credentials", None)
+
+    def record(self, target: str | os.PathLike[str] | Recording) -> Recording:
+        """Record this account from its first frame: balance, order and fill events (the ``balances``,
+        ``orders``, ``fills`` and ``integrity`` tables) and every private frame and REST answer (the raw
+        layer; secrets removed). Call it before starting; ``record_to=`` does the same.
+
+        ``target``: a directory (a :class:`~kunb.record.Recording` opened there, closed with the account)
+        or a Recording shared with a market stream (the caller closes it).
+
+        Raises:
+            ConfigurationError: the account has started, it records already, or another recorder writes
+                to the directory.
+        """
+        if self._state is not AccountState.NEW:
+            raise ConfigurationError(
+                "record before starting: a replayable recording needs the link from its first frame"
+            )
+        if self.recording is not None:
+            raise ConfigurationError(f"this account records to {self.recording.out} already")
+        if isinstance(target, str | os.PathLike):
+            recording, owned = open_recording(target), True
+        else:
+            recording, owned = target, False
+        recorder = recording.recorder
+        self.add_sink(lambda event, _result: recorder(event))
+        if isinstance(self.source, Tapped):
+            self.source.wire = recording.raw
+        self.recording, self._owns_recording = recording, owned
+        return recording
 
     def add_sink(self, sink: AccountSink) -> None:
         """Call ``sink(event, result)`` after each event was applied (on the event loop; keep it quick).
