@@ -28,6 +28,7 @@ RANKS: dict[str, int] = {
     "kunb.stream": 5,
     "kunb.account": 5,
     "kunb.compat": 6,
+    "kunb.playback": 6,  # kunb.replay(): a Stream over a ReplaySource
     "kunb.client": 7,
     "kunb.ws_client": 7,
     "kunb.notebook": 8,

@@ -37,6 +37,7 @@ _LAZY: dict[str, str] = {
     "import_cryptofeed": "kunb.record.importer",
     "raw_files": "kunb.record.raw",
     "read_raw": "kunb.record.raw",
+    "read_recording": "kunb.record.raw",
     "recover": "kunb.record.files",
     "recover_raw": "kunb.record.raw",
 }
@@ -76,6 +77,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .raw import RawStats as RawStats
     from .raw import raw_files as raw_files
     from .raw import read_raw as read_raw
+    from .raw import read_recording as read_recording
     from .raw import recover_raw as recover_raw
     from .session import Recording as Recording
     from .session import RecordingStats as RecordingStats

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import heapq
 import io
 import os
 import re
@@ -49,6 +50,7 @@ __all__ = [
     "RawStats",
     "raw_files",
     "read_raw",
+    "read_recording",
     "recover_raw",
     "redact_json",
     "redact_url",
@@ -358,18 +360,59 @@ def _read_text(path: Path) -> bytes:
 
 
 def read_raw(path: str | os.PathLike[str]) -> Iterator[Mapping[str, Any]]:
-    """The records of one raw file in order (a partial last line of an unclosed file is skipped).
+    """The records of one raw file in order, streamed (a file of any size reads in constant memory); the
+    partial last line and the torn last block of an unclosed file are skipped.
 
     Raises:
         RecordingError: the file cannot be read, or a complete line is not JSON.
     """
-    data = _read_text(Path(path))
-    end = data.rfind(b"\n") + 1
-    for number, line in enumerate(data[:end].splitlines(), 1):
-        try:
-            yield orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise RecordingError(f"{path}: line {number} is not JSON") from exc
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the with below, in the generator
+    except OSError as exc:
+        raise RecordingError(f"cannot read {path}: {exc}") from exc
+    with handle:
+        reader = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
+        pending = b""
+        number = 0
+        while True:
+            try:
+                chunk = reader.read(1 << 20)
+            except zstandard.ZstdError:
+                break  # a torn block: keep what decoded before it
+            except OSError as exc:
+                raise RecordingError(f"cannot read {path}: {exc}") from exc
+            if not chunk:
+                break
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()  # no newline yet: the rest comes with the next chunk (or never)
+            for line in lines:
+                number += 1
+                try:
+                    yield orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    raise RecordingError(f"{path}: line {number} is not JSON") from exc
+
+
+def read_recording(out: str | os.PathLike[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """``(connection, record)`` for every record of every raw file of a recording (the open ones' readable
+    prefix too), merged across connections and files in order of the local time ``t``: the order in which
+    the recording process took them in. Streamed.
+
+    Raises:
+        RecordingError: a file cannot be read.
+    """
+
+    def records(path: Path, index: int) -> Iterator[tuple[int, int, str, Mapping[str, Any]]]:
+        connection = path.name.split(".")[0]
+        for record in read_raw(path):
+            if record.get("k") == "file":
+                connection = str(record.get("connection", connection))
+                continue
+            yield record["t"], index, connection, record
+
+    files = raw_files(out, open_files=True)
+    for _t, _index, connection, record in heapq.merge(*(records(p, i) for i, p in enumerate(files))):
+        yield connection, record
 
 
 def recover_raw(out: str | os.PathLike[str], *, lock: bool = True) -> int:
