@@ -33,6 +33,7 @@ RANKS: dict[str, int] = {
     "kunb.ws_client": 7,
     "kunb.notebook": 8,
     "kunb.cli": 9,
+    "kunb.record_cli": 9,  # `kunb record`: composes the drivers and a recording
     "kunb.demo": 9,
     "kunb": 9,  # the package root: lazy re-exports of everything public
 }
