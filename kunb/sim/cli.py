@@ -14,6 +14,7 @@ import sys
 
 from kunb.exceptions import ConfigurationError
 from kunb.sim.exchange import Exchange
+from kunb.sim.replay import ReplayExchange
 
 __all__ = ["add_arguments", "main", "run"]
 
@@ -45,6 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="BATCH",
         help="benchmark mode: level2 pushes as fast as subscribers read them (batch per round, default 1000)",
     )
+    parser.add_argument(
+        "--replay",
+        metavar="DIR",
+        default=None,
+        help="serve a kunb recording (its raw layer) instead of the synthetic market (kunb.sim.replay)",
+    )
+    parser.add_argument("--speed", type=float, default=1.0, help="with --replay: times the recorded pace")
 
 
 def _symbols(text: str | None) -> int | list[str] | None:
@@ -61,6 +69,9 @@ async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if args.replay is not None:
+        await _serve_replay(args, stop)
+        return
     async with Exchange(
         seed=args.seed,
         symbols=_symbols(args.symbols),
@@ -75,6 +86,15 @@ async def _serve(args: argparse.Namespace) -> None:
     ) as ex:
         lines = [f"KUNB_SIM_URL={ex.url}"] + [f"{k}={v}" for k, v in ex.env.items() if k != "KUNB_SIM_URL"]
         print("\n".join(lines), flush=True)
+        await stop.wait()
+
+
+async def _serve_replay(args: argparse.Namespace, stop: asyncio.Event) -> None:
+    """``--replay DIR``: the same first line (``KUNB_SIM_URL=...``), then the recording is served."""
+    async with ReplayExchange(
+        args.replay, speed=args.speed, host=args.host, port=args.port, ws_port=args.ws_port
+    ) as ex:
+        print(f"KUNB_SIM_URL={ex.url}\nKUNB_SIM_WS_URL={ex.ws_url}", flush=True)
         await stop.wait()
 
 
