@@ -219,9 +219,11 @@ async def test_the_real_2021_session_imported_replays_into_books_that_match_its_
     import_cryptofeed(RECORDED, out)
     stream = kunb.replay(out)
     compared = 0
+    received: list[int] = []
 
     def check(event: Any) -> None:
         nonlocal compared
+        received.append(event.received_ns)
         if event.__class__ is Tick:
             book = stream.books.get(event.symbol)
             if book is not None and book.state is BookState.LIVE and book.last_sequence == event.sequence:
@@ -244,3 +246,5 @@ async def test_the_real_2021_session_imported_replays_into_books_that_match_its_
         assert 0.0 not in book.levels("bid") and 0.0 not in book.levels("ask")
         assert book.best_bid is not None and book.best_ask is not None and book.best_bid < book.best_ask
     assert stream.trades is not None and stream.trades.df.index.min().year == 2021
+    # decoded with the recorded receive times, not the replay's clock
+    assert {pd.Timestamp(ns, unit="ns").year for ns in received} == {2021}
