@@ -166,6 +166,9 @@ class Account(SyncLifecycle[AccountState]):
         self._open_timeout = open_timeout
         self._decode = source.decoder.decode
         self._sinks: list[AccountSink] = []
+        self._integrity_sinks: list[
+            Callable[[Event], Any]
+        ] = []  # the account's own events (a writer process)
         self._frame_listeners: list[Callable[[Mapping[str, Any]], Any]] = []
         self._state = AccountState.NEW
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -318,14 +321,26 @@ class Account(SyncLifecycle[AccountState]):
             )
         if self.recording is not None:
             raise ConfigurationError(f"this account records to {self.recording.out} already")
+        if (
+            not isinstance(target, str | os.PathLike)
+            and target.process
+            and not isinstance(self.source, Tapped)
+        ):
+            raise ConfigurationError(
+                "a recording's writer process rebuilds the events from the raw frames, and this source has "
+                "none to tap: record it with Recording(..., process=False)"
+            )
         if isinstance(target, str | os.PathLike):
             recording, owned = open_recording(target), True
         else:
             recording, owned = target, False
-        recorder = recording.recorder
-        self.add_sink(lambda event, _result: recorder(event))
+        sink = recording.sink
+        if recording.process:  # it rebuilds the frames' events itself: only the account's own go there
+            self._integrity_sinks.append(sink)
+        else:
+            self.add_sink(lambda event, _result: sink(event))
         if isinstance(self.source, Tapped):
-            self.source.wire = recording.raw
+            self.source.wire = recording.tap
         self.recording, self._owns_recording = recording, owned
         return recording
 
@@ -388,11 +403,14 @@ class Account(SyncLifecycle[AccountState]):
                 logger.exception("kunb Account: a sink raised (ignored)")
 
     def _emit(self, event: Event, result: Balance | OrderUpdate | None) -> None:
+        """Tell the sinks of an event of the account's own (an :class:`~kunb.events.Integrity` event)."""
         for sink in self._sinks:
             try:
                 sink(event, result)
             except Exception:
                 logger.exception("kunb Account: a sink raised (ignored)")
+        for integrity_sink in self._integrity_sinks:
+            integrity_sink(event)
 
     def _on_link(self, change: LinkChange) -> None:
         status = change.status

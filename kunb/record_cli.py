@@ -7,11 +7,13 @@
         kunb record --symbols BTC-USDT --channels level2,account --duration 3600
 
 One :class:`kunb.Stream` (and, with the ``account`` channel, one :class:`kunb.Account`) records both
-layers into one :class:`kunb.record.Recording` (``recording-and-replay.md``). A progress line goes to
+layers into one :class:`kunb.record.Recording` (``recording-and-replay.md``), written by a process of its
+own (``--in-process``: by threads of this one). A progress line goes to
 stderr every second (rewritten in place on a terminal, one line every ``--progress`` seconds otherwise).
 SIGINT and SIGTERM stop it cleanly: the drivers close, the recording writes what is queued, converts and
 compacts, and the command exits 0. A SIGKILL loses at most about a second (the next recorder on the
-directory, or ``kunb.record.recover``, converts what the journals hold). Exit codes: 0 stopped cleanly,
+directory, or ``kunb.record.recover``, converts what the journals hold; the writer process, which outlives
+a killed parent, closes what it was sent). Exit codes: 0 stopped cleanly,
 1 the recording or a driver failed, 2 bad arguments.
 """
 
@@ -62,6 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     parser.add_argument(
         "--flush-interval", type=float, default=1.0, help="seconds between flushes (the most a kill loses)"
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="write on threads of this process instead of a writer process of its own (kunb.record.process)",
     )
     parser.add_argument(
         "--progress",
@@ -221,7 +228,8 @@ async def _record(args: argparse.Namespace, what: Plan, err: TextIO) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    recording = Recording(what.out, flush_interval=args.flush_interval)
+    # a writer process by default: the feed's interpreter only queues and ships (bench/RESULTS.md)
+    recording = Recording(what.out, flush_interval=args.flush_interval, process=not args.in_process)
     status = 0
     drivers: list[Stream | Account] = []
     tasks: list[asyncio.Task[Any]] = []

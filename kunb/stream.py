@@ -201,6 +201,7 @@ class Stream(SyncLifecycle[StreamState]):
         self._ticks: dict[str, Tick] = {}
         self._stats: dict[str, Stats] = {}
         self._sinks: list[Sink] = []
+        self._integrity_sinks: list[Sink] = []  # told of the stream's own events only (a writer process)
         self._frame_listeners: list[FrameListener] = []
         self._decode = source.decoder.decode
         self._fetching: dict[str, asyncio.Task[None]] = {}
@@ -338,13 +339,25 @@ class Stream(SyncLifecycle[StreamState]):
             )
         if self.recording is not None:
             raise ConfigurationError(f"this stream records to {self.recording.out} already")
+        if (
+            not isinstance(target, str | os.PathLike)
+            and target.process
+            and not isinstance(self.source, Tapped)
+        ):
+            raise ConfigurationError(
+                "a recording's writer process rebuilds the events from the raw frames, and this source has "
+                "none to tap: record it with Recording(..., process=False)"
+            )
         if isinstance(target, str | os.PathLike):
             recording, owned = open_recording(target), True
         else:
             recording, owned = target, False
-        self.add_sink(recording.recorder)
+        if recording.process:  # it rebuilds the frames' events itself: only the stream's own go there
+            self._integrity_sinks.append(recording.sink)
+        else:
+            self.add_sink(recording.sink)
         if isinstance(self.source, Tapped):  # the live sources take a tap; a replay has no wire to tap
-            self.source.wire = recording.raw
+            self.source.wire = recording.tap
         self.recording, self._owns_recording = recording, owned
         return recording
 
@@ -492,7 +505,8 @@ class Stream(SyncLifecycle[StreamState]):
         self._emit(Integrity("bad_message", "", str(exc), None, time.time_ns()))
 
     def _emit(self, event: Event) -> None:
-        for sink in self._sinks:
+        """Tell the sinks of an event of the stream's own (an :class:`~kunb.events.Integrity` event)."""
+        for sink in (*self._sinks, *self._integrity_sinks):
             try:
                 sink(event)
             except Exception:

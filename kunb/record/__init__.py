@@ -30,7 +30,7 @@ _LAZY: dict[str, str] = {
     "Recorder": "kunb.record.writer",
     "RecorderStats": "kunb.record.writer",
     "Recording": "kunb.record.session",
-    "RecordingStats": "kunb.record.session",
+    "RecordingStats": "kunb.record.stats",
     "Recovery": "kunb.record.files",
     "WriterState": "kunb.record.worker",
     "copy_recording": "kunb.record.storage",
@@ -80,7 +80,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .raw import read_recording as read_recording
     from .raw import recover_raw as recover_raw
     from .session import Recording as Recording
-    from .session import RecordingStats as RecordingStats
+    from .stats import RecordingStats as RecordingStats
     from .storage import copy_recording as copy_recording
     from .tables import SCHEMAS as SCHEMAS
     from .tables import TABLES as TABLES

@@ -3,8 +3,9 @@ notebook's record toggle open.
 
 A :class:`Recording` pairs a :class:`~kunb.record.writer.Recorder` (the normalized events, a sink) with a
 :class:`~kunb.record.raw.RawLog` (every frame and REST answer, a wire tap of :mod:`kunb.net.wire`), both
-writing under the same directory on threads of their own. A driver (:class:`kunb.Stream`,
-:class:`kunb.Account`) hands the recorder its events and the raw log to its source's connections; several
+writing under the same directory on threads of their own, or in a process of its own
+(:mod:`kunb.record.process`). A driver (:class:`kunb.Stream`, :class:`kunb.Account`) hands
+:attr:`~Recording.sink` its events and :attr:`~Recording.tap` to its source's connections; several
 drivers may share one recording (a market stream and an account recorded together).
 """
 
@@ -12,45 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 
+from ..events import Event
 from ..exceptions import RecordingError
+from .process import Shipper
 from .raw import RawLog
+from .stats import RecordingStats, combined
 from .worker import WriterState
 from .writer import Recorder
 
 __all__ = ["Recording", "RecordingStats"]
 
-_SEVERITY = (WriterState.FAILED, WriterState.CLOSING, WriterState.RUNNING, WriterState.CLOSED)
-
-
-@dataclass(frozen=True)
-class RecordingStats:
-    """Both layers at a glance (the progress line of ``kunb record``, the notebook's record toggle)."""
-
-    state: WriterState  #: the worse of the two writers' states
-    events: int  #: normalized events accepted
-    frames: int  #: raw records written (frames, REST answers, opens and closes)
-    dropped: int  #: events and raw records refused because a queue was full (each on record as overflow)
-    files: int  #: closed files (Parquet files written, raw files closed)
-    bytes: int  #: bytes on disk, both layers (closed and open files)
-    error: str | None
-
-    def describe(self) -> str:
-        """One line: ``2,310 events, 4,620 frames, 7 files, 1.2 MB`` (and drops and errors when any)."""
-        size = self.bytes / 1e6
-        text = f"{self.events:,} events, {self.frames:,} frames, {self.files} files, {size:,.1f} MB"
-        if self.dropped:
-            text += f", {self.dropped:,} dropped (queue full)"
-        if self.error:
-            text += f", failed: {self.error}"
-        return text
-
 
 class Recording:
-    """Records to ``out``: normalized tables (:attr:`recorder`) and the raw layer (:attr:`raw`).
+    """Records to ``out``: normalized tables and the raw layer (see the module docstring).
 
     Args:
         out: the recording directory (created if missing).
@@ -59,9 +38,14 @@ class Recording:
         rotate_seconds: seconds between conversions of the journals to Parquet (see :class:`Recorder`).
         capacity: events (per type) and raw records each queue holds before dropping and counting.
         snapshot_every: seconds between the book snapshots the recorder writes from the deltas.
+        process: write in a process of its own (:mod:`kunb.record.process`): the feed's interpreter then
+            only queues and ships, and the normalized events are rebuilt there from the raw frames by the
+            same decoders (the drivers' integrity events are forwarded). For busy feeds and long headless
+            runs (``kunb record`` uses it); starting takes a second or so.
 
     Raises:
         ConfigurationError: a bad argument, or another recorder is writing to ``out``.
+        RecordingError: the writer process did not start.
     """
 
     def __init__(
@@ -73,8 +57,24 @@ class Recording:
         rotate_seconds: float | None = 60.0,
         capacity: int = 1_000_000,
         snapshot_every: float | None = 60.0,
+        process: bool = False,
     ) -> None:
         self.out = Path(out)
+        self.process = process
+        self.recorder: Recorder | None = None
+        """The normalized layer's writer (``None`` with ``process=True``: it runs in the writer process)."""
+        self.raw: RawLog | None = None
+        """The raw layer's writer (``None`` with ``process=True``, or without the raw layer)."""
+        self._shipper: Shipper | None = None
+        options = {
+            "flush_interval": flush_interval,
+            "rotate_seconds": rotate_seconds,
+            "capacity": capacity,
+            "snapshot_every": snapshot_every,
+        }
+        if process:
+            self._shipper = Shipper(out, {**options, "raw": raw}, capacity=capacity)
+            return
         self.recorder = Recorder(
             out,
             flush_interval=flush_interval,
@@ -83,9 +83,7 @@ class Recording:
             snapshot_every=snapshot_every,
         )
         try:
-            self.raw: RawLog | None = (
-                RawLog(out, flush_interval=flush_interval, capacity=capacity) if raw else None
-            )
+            self.raw = RawLog(out, flush_interval=flush_interval, capacity=capacity) if raw else None
         except BaseException:
             self.recorder.close()
             raise
@@ -94,23 +92,49 @@ class Recording:
         return f"<Recording {self.out} {self.stats().describe()}>"
 
     @property
+    def sink(self) -> Callable[[Event], None]:
+        """What a driver calls with every event it applied (:meth:`kunb.Stream.add_sink`)."""
+        if self._shipper is not None:
+            return self._shipper
+        assert self.recorder is not None
+        return self.recorder
+
+    @property
+    def tap(self) -> RawLog | Shipper | None:
+        """The wire tap a driver's source hands its connections and REST clients (``None``: no raw
+        layer)."""
+        return self._shipper if self._shipper is not None else self.raw
+
+    @property
+    def queued(self) -> int:
+        """Events and records waiting for a writer (here; a writer process's own queues not counted)."""
+        if self._shipper is not None:
+            return self._shipper.queued
+        assert self.recorder is not None
+        return self.recorder.queued + (self.raw.queued if self.raw is not None else 0)
+
+    @property
     def state(self) -> WriterState:
-        states = {self.recorder.state} | ({self.raw.state} if self.raw is not None else set())
-        return next(state for state in _SEVERITY if state in states)
+        if self._shipper is not None:
+            return self._shipper.state
+        return self.stats().state
 
     def stats(self) -> RecordingStats:
-        rec = self.recorder.stats()
-        raw = self.raw.stats() if self.raw is not None else None
-        errors = [e for e in (rec.error, raw.error if raw is not None else None) if e]
-        return RecordingStats(
-            self.state,
-            rec.events,
-            raw.records if raw is not None else 0,
-            rec.dropped + (raw.dropped if raw is not None else 0),
-            rec.files + (raw.files if raw is not None else 0),
-            rec.bytes + (raw.bytes if raw is not None else 0),
-            "; ".join(errors) or None,
-        )
+        if self._shipper is not None:
+            report = self._shipper.stats()
+            return RecordingStats(
+                self._shipper.state
+                if self._shipper.state is not WriterState.RUNNING
+                else WriterState(report.get("state", "running")),
+                report.get("events", 0),
+                report.get("frames", 0),
+                report.get("dropped", 0),
+                report.get("files", 0),
+                report.get("bytes", 0),
+                report.get("error"),
+            )
+        assert self.recorder is not None
+        return combined(self.recorder.stats(), self.raw.stats() if self.raw is not None else None)
 
     def flush(self, timeout: float | None = 30.0) -> None:
         """Block until everything queued so far is durable in both layers (journals and raw files).
@@ -118,6 +142,10 @@ class Recording:
         Raises:
             RecordingError: writing failed, or it took longer than ``timeout``.
         """
+        if self._shipper is not None:
+            self._shipper.flush(timeout)
+            return
+        assert self.recorder is not None
         self.recorder.flush(timeout)
         if self.raw is not None:
             self.raw.flush(timeout)
@@ -129,6 +157,9 @@ class Recording:
         Raises:
             RecordingError: a layer failed to write (the first failure; the cause is chained).
         """
+        if self._shipper is not None:
+            self._shipper.close(timeout)
+            return
         errors: list[BaseException] = []
         for writer in (self.recorder, self.raw):
             if writer is None:

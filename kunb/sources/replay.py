@@ -34,7 +34,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
@@ -44,6 +43,7 @@ from ..protocol import classic as classic_protocol
 from ..protocol import uta as uta_protocol
 from ..protocol.classic_decoder import ClassicDecoder
 from ..protocol.uta_decoder import UtaDecoder
+from ..record.derive import RestSnapshot, snapshot_of
 from ..record.raw import RAW_DIR, raw_files, read_raw, read_recording
 from .base import FrameCallback, LinkCallback, LinkChange, LinkStatus, MarketChannels
 
@@ -53,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 _YIELD_EVERY = 256  # frames between two yields to the event loop when replaying as fast as possible
 _MIN_SLEEP = 0.001  # seconds: a frame due sooner than this is handed over at once
-_OK_CODES = ("200000", "200")
 
 # channel of a market data frame -> the MarketChannels field that asks for it
 _CLASSIC_CHANNELS = {
@@ -64,19 +63,10 @@ _CLASSIC_CHANNELS = {
     "/market/candles": "candles",
 }
 _UTA_CHANNELS = {"obu": "book", "ticker": "ticker", "trade": "trades", "kline": "candles"}
-# classic REST snapshot paths -> the snapshot's depth (None: the full book)
-_CLASSIC_SNAPSHOTS = {
-    "/api/v3/market/orderbook/level2": None,
-    "/api/v1/market/orderbook/level2": None,
-    "/api/v1/market/orderbook/level2_100": 100,
-    "/api/v1/market/orderbook/level2_20": 20,
-}
-_UTA_SNAPSHOTS = ("/api/ua/v1/market/orderbook", "/api/ua/v2/market/orderbook")
 
 
-class RecordedSnapshot(dict[str, Any]):
-    """A recorded REST book snapshot, handed to the driver at its place in the recording:
-    ``{"type": "rest", "url", "symbol", "depth", "data"}`` (``data``: the answer's ``data``)."""
+RecordedSnapshot = RestSnapshot
+"""A recorded REST book snapshot as the replay hands it to the driver (see :class:`RestSnapshot`)."""
 
 
 @dataclass
@@ -175,34 +165,6 @@ class ReplayDecoder:
         return inner.book_snapshot(
             frame["data"], self.received_ns, depth=frame["depth"], symbol=frame["symbol"]
         )
-
-
-def _snapshot_of(protocol: str, record: Mapping[str, Any]) -> RecordedSnapshot | None:
-    """The book snapshot a recorded REST answer holds, or ``None`` (another call, an error answer)."""
-    if record.get("s") != 200:
-        return None
-    parts = urlsplit(str(record.get("u", "")))
-    query = parse_qs(parts.query)
-    symbol = (query.get("symbol") or [""])[0]
-    if not symbol:
-        return None
-    if protocol == "classic":
-        if parts.path not in _CLASSIC_SNAPSHOTS:
-            return None
-        depth = _CLASSIC_SNAPSHOTS[parts.path]
-    else:
-        if parts.path not in _UTA_SNAPSHOTS:
-            return None
-        depth = uta_protocol.orderbook_depth((query.get("limit") or ["FULL"])[0])
-    try:
-        envelope = orjson.loads(record.get("d", ""))
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(envelope, dict) or str(envelope.get("code")) not in _OK_CODES:
-        return None
-    if not isinstance(envelope.get("data"), dict):
-        return None
-    return RecordedSnapshot(type="rest", url=record["u"], symbol=symbol, depth=depth, data=envelope["data"])
 
 
 @dataclass
@@ -343,6 +305,7 @@ class ReplaySource:
         protocol = self.recorded_protocol
         classic = protocol == "classic"
         wanted = set(channels.symbols)
+        book = channels.book
         loads = orjson.loads
         prepare = classic_protocol.add_ticker_symbol
         speed = self.speed
@@ -389,8 +352,8 @@ class ReplaySource:
                     since_yield = 0
                     await asyncio.sleep(0)  # let the driver's other tasks (and everything else) run
             elif kind == "rest":
-                snapshot = _snapshot_of(protocol, record) if channels.book else None
-                if snapshot is not None and snapshot["symbol"] in wanted:
+                snapshot = snapshot_of(record["u"], record["s"], record.get("d", "")) if book else None
+                if snapshot is not None and snapshot["protocol"] == protocol and snapshot["symbol"] in wanted:
                     links.flush()  # a snapshot fetched in an outage finds its books resyncing, as live
                     decoder.received_ns = stamp
                     on_frame(snapshot)
