@@ -283,7 +283,8 @@ class LiveObject(Generic[_DriverT]):
         )
 
     async def _restart_recording(self, finished: Recording | None, restart: bool) -> None:
-        await self._stopped.wait()  # the old driver is closed: nothing more reaches the old recording
+        if restart:
+            await self._stopped.wait()  # the old driver is closed: nothing more reaches the old recording
         if finished is not None:
             await finished.aclose()
         if restart:

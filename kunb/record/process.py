@@ -382,7 +382,10 @@ def _writer_main(out: str, options: dict[str, Any]) -> int:
     reports on stdout."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, _stop)
-    source, reports = sys.stdin.buffer, sys.stdout.buffer
+    # the reports get standard output to themselves: anything printed goes to standard error instead
+    reports = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    source = sys.stdin.buffer
     try:
         writers = _Writers(out, options)
     except KunbError as exc:

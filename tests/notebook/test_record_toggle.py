@@ -73,3 +73,22 @@ async def test_dropped_recording_events_are_on_the_badge(tmp_path: Path) -> None
     assert f'data-dropped="{recording.stats().dropped}"' in record_label_html(recording.stats(), "x")
     await live.aclose()
     assert live.recording is None and recording.state is WriterState.CLOSED
+
+
+async def test_a_stopped_panel_records_from_its_next_start(tmp_path: Path) -> None:
+    source = FakeMarketSource()
+    live = nb.live_ticker(["BTC-USDT"], source=source, max_hz=50)
+    await asyncio.wait_for(source.started.wait(), 5)
+    live.stop()
+    await live.wait_stopped()
+    recording = live.record(tmp_path / "later")
+    assert not live.running and recording.state is WriterState.RUNNING  # nothing restarted
+    live.start()
+    await until(lambda: live.running and live.driver.recording is recording, timeout=10)
+    source.push(ticker_msg("BTC-USDT", 1))
+    await until(lambda: recording.stats().events >= 1, timeout=10)
+    live.stop()
+    await live.wait_stopped()
+    live.stop_recording()  # a stopped panel: the files close at once
+    await until(lambda: recording.state is WriterState.CLOSED, timeout=30)
+    await live.aclose()
