@@ -8,18 +8,29 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
+import orjson
 import pyarrow.parquet as pq
 import pytest
 from recordkit import parquet_files, read_table
+from test_uta import CREDS, UtaRestFake, order_item
+from utafeed import KEY, PASSPHRASE, SECRET, UtaFeed
 
 from kunb.account import Account
 from kunb.client import Market, Trade
 from kunb.exceptions import ConfigurationError
+from kunb.net.uta_rest import UtaRest
 from kunb.record import Recording
 from kunb.record.raw import raw_files, read_raw
 from kunb.stream import Stream
 
 FAST = {"backoff_base": 0.05, "backoff_cap": 0.2}
+UTA_FAST = {"backoff_base": 0.02, "backoff_cap": 0.1, "stable_after": 0.0, "request_timeout": 2.0}
+
+
+def uta_account(feed: UtaFeed, fake: UtaRestFake, **kw: Any) -> Account:
+    rest = UtaRest(url="http://127.0.0.1:9", credentials=CREDS, transport=httpx.MockTransport(fake))
+    return Account(CREDS, protocol="uta", ws_url=feed.url, rest=rest, symbols=["BTC-USDT"], **UTA_FAST, **kw)
 
 
 def raw_records(out: Path) -> dict[str, list[dict[str, Any]]]:
@@ -126,3 +137,41 @@ async def test_recording_is_set_up_before_the_start_only(exchange, tmp_path: Pat
         with pytest.raises(ConfigurationError, match="record before starting"):
             late.record(tmp_path / "late")
     assert not (tmp_path / "late").exists()
+
+
+@pytest.mark.parametrize("process", [False, True], ids=["threads", "process"])
+@pytest.mark.parametrize("auth", ["v2", "v1"])
+async def test_a_uta_account_records_without_its_credentials(
+    tmp_path: Path, auth: str, process: bool
+) -> None:
+    """The V2 ``op:auth`` frame (key, sign, passphrase) and the V1 token reach the disk as ``***``; the
+    account's pushes fill the tables (rebuilt from the raw frames in a writer process)."""
+    out = tmp_path / "uta"
+    async with UtaFeed() as feed:
+        fake = UtaRestFake()
+        fake.open_orders = [order_item()]
+        recording = Recording(out, process=process)
+        acct = uta_account(feed, fake, auth=auth, record_to=recording)
+        async with acct:
+            await acct.wait_live(5)
+            await feed.push({"T": "balance.UNIFIED", "P": 1774982552507478380,
+                             "d": {"c": "USDT", "e": "95", "b": "95", "a": "95", "h": "0", "l": "0",
+                                   "U": 1774982552505000000}})  # fmt: skip
+            await acct.wait_for(lambda a: a.counters.balance_pushes == 1, 5)
+        await recording.aclose()
+    records = raw_records(out)
+    private = next(name for name in records if name.startswith("uta-private-"))
+    sent = [orjson.loads(r["d"]) for r in records[private] if r["k"] == "sent"]
+    opened = next(r["u"] for r in records[private] if r["k"] == "open")
+    if auth == "v2":
+        (frame,) = [f for f in sent if f.get("op") == "auth"]
+        assert {frame[k] for k in ("kc-api-key", "kc-api-sign", "kc-api-passphrase")} == {"***"}
+    else:
+        assert "token=***" in opened
+        bullet = next(r for r in records["rest"] if "bullet-private" in r["u"])
+        assert '"token":"***"' in bullet["d"]
+    disk = everything_on_disk(out)
+    for secret in (KEY, SECRET, PASSPHRASE, "v1tok"):
+        assert secret.encode() not in disk, secret
+    balances = read_table(out, "balances").select("currency, account_type").fetchall()
+    assert ("USDT", "unified") in balances
