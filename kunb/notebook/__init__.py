@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..exceptions import ConfigurationError
+from ..protocol.symbols import symbol_list
 from ..signing import Credentials
 from ..sources.base import AccountSource, MarketSource
 from ..sources.classic import SnapshotFetcher
@@ -73,7 +74,7 @@ def _other(protocol: str) -> tuple[str, ...]:
 
 
 def _symbols(symbols: str | Sequence[str]) -> list[str]:
-    return [symbols] if isinstance(symbols, str) else list(symbols)
+    return symbol_list(symbols)
 
 
 def live_ticker(

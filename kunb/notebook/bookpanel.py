@@ -15,6 +15,7 @@ from .panels import Controls, date_template, fmt_num
 from .status import StatusView, badge_html
 
 if TYPE_CHECKING:
+    from ..events import SymbolInfo
     from ..model.book import OrderBook
 
 __all__ = ["BookPanel", "depth_curve"]
@@ -27,18 +28,20 @@ def depth_curve(prices: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.n
     return prices.astype(np.float64, copy=False), np.cumsum(sizes, dtype=np.float64)
 
 
-def _top_table(book: OrderBook, rows: int) -> str:
+def _top_table(book: OrderBook, rows: int, info: SymbolInfo | None = None) -> str:
     bids, asks = book.top(rows)
     ref = bids[0][0] if bids else (asks[0][0] if asks else math.nan)
+    # the symbol's increments when known: 4.4e-07 BTC reads 0.00000044, not 0.000000
+    dp, ds = (info.price_decimals, info.size_decimals) if info is not None else (None, None)
     body = []
     for i in range(max(len(bids), len(asks))):
         bp, bs = bids[i] if i < len(bids) else (math.nan, math.nan)
         ap, asz = asks[i] if i < len(asks) else (math.nan, math.nan)
         body.append(
-            f'<tr data-level="{i}"><td class="kunb-bid-size" style="{_CELL}">{_size(bs)}</td>'
-            f'<td class="kunb-bid" style="{_CELL};color:#1a7f37">{fmt_num(bp, ref)}</td>'
-            f'<td class="kunb-ask" style="{_CELL};color:#b42318">{fmt_num(ap, ref)}</td>'
-            f'<td class="kunb-ask-size" style="{_CELL}">{_size(asz)}</td></tr>'
+            f'<tr data-level="{i}"><td class="kunb-bid-size" style="{_CELL}">{_size(bs, ds)}</td>'
+            f'<td class="kunb-bid" style="{_CELL};color:#1a7f37">{fmt_num(bp, ref, dp)}</td>'
+            f'<td class="kunb-ask" style="{_CELL};color:#b42318">{fmt_num(ap, ref, dp)}</td>'
+            f'<td class="kunb-ask-size" style="{_CELL}">{_size(asz, ds)}</td></tr>'
         )
     spread = book.spread
     mid = book.mid
@@ -47,7 +50,7 @@ def _top_table(book: OrderBook, rows: int) -> str:
         f'<div class="kunb-book-caption">{html.escape(book.symbol)} · state '
         f'<span class="kunb-book-state" data-state="{book.state.value}">{book.state.value}</span> · spread '
         f'<span class="kunb-spread" data-spread="{"" if spread is None else repr(spread)}">'
-        f"{fmt_num(math.nan if spread is None else spread, ref)}</span> "
+        f"{fmt_num(math.nan if spread is None else spread, ref, dp)}</span> "
         f'(<span class="kunb-spread-bps">{"–" if math.isnan(bps) else f"{bps:.2f}"}</span> bps)</div>'
     )
     head = "".join(f'<th style="{_CELL}">{h}</th>' for h in ("bid size", "bid", "ask", "ask size"))
@@ -58,8 +61,8 @@ def _top_table(book: OrderBook, rows: int) -> str:
     )
 
 
-def _size(x: float) -> str:
-    return "–" if math.isnan(x) else f"{x:,.6f}"
+def _size(x: float, decimals: int | None = None) -> str:
+    return "–" if math.isnan(x) else f"{x:,.{6 if decimals is None else decimals}f}"
 
 
 class BookPanel:
@@ -123,10 +126,18 @@ class BookPanel:
         row.children = (self.table, self.figure)
         old.close()  # out of the layout: close its comm so the kernel does not keep it alive
 
-    def render(self, book: OrderBook, spread_t: np.ndarray, spread: np.ndarray, status: StatusView) -> None:
-        """Show ``book`` (top ``depth`` levels per side) and the spread series: one ``batch_update``."""
+    def render(
+        self,
+        book: OrderBook,
+        spread_t: np.ndarray,
+        spread: np.ndarray,
+        status: StatusView,
+        info: SymbolInfo | None = None,
+    ) -> None:
+        """Show ``book`` (top ``depth`` levels per side) and the spread series: one ``batch_update``; the
+        table's numbers on the symbol's increments (``info``) when known."""
         self.badge.value = badge_html(status)
-        self.table.value = _top_table(book, self.rows)
+        self.table.value = _top_table(book, self.rows, info)
         self.frames += 1
         last_t = float(spread_t[-1]) if len(spread_t) else None
         drawn = (id(self.figure), id(book), book.last_sequence, book.state, len(spread_t), last_t)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable, Coroutine
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 from ..account import Account, AccountState
 from ..exceptions import ClosedError
 from ..record import open_recording
-from ..runtime import run_in_loop, target_loop
+from ..runtime import run_in_loop, running_loop, target_loop
 from ..sources.base import LinkStatus
 from ..stream import Stream, StreamState
 from .record import RecordToggle
@@ -26,6 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..record.session import Recording
 
 __all__ = ["LiveObject", "driver_health"]
+
+logger = logging.getLogger(__name__)
 
 _DriverT = TypeVar("_DriverT", Stream, Account)  # what a panel draws: a Stream or an Account
 
@@ -214,7 +217,23 @@ class LiveObject(Generic[_DriverT]):
         self.start()
 
     def stop(self) -> None:
-        """Stop streaming: cancel the tasks (which close the driver's sockets); the panel says ``stopped``."""
+        """Stop streaming: cancel the tasks (which close the driver's sockets); the panel says ``stopped``.
+
+        In a notebook cell it returns at once (``await wait_stopped()`` to know the sockets are closed); in
+        a script, where the panel runs on kunb's helper loop thread, it returns once the tasks have ended
+        (at most 10 s), so nothing is left pending when the interpreter exits.
+        """
+        self._stop_soon()
+        loop = self._loop
+        if running_loop() is not loop and loop.is_running():  # a script: the helper thread's loop
+            ended = asyncio.run_coroutine_threadsafe(self._stopped.wait(), loop)
+            try:
+                ended.result(_STOP_TIMEOUT)
+            except TimeoutError:
+                ended.cancel()
+                logger.warning("kunb %s: tasks still running %.0f s after stop()", self.kind, _STOP_TIMEOUT)
+
+    def _stop_soon(self) -> None:
         self._user_stopped = True
         unregister(self)
         run_in_loop(self._loop, self._cancel)
@@ -241,8 +260,9 @@ class LiveObject(Generic[_DriverT]):
                 await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._stopped.wait(), self._loop))
 
     async def aclose(self) -> None:
-        """``stop()`` and wait until the tasks and sockets are gone (and close the recording, if any)."""
-        self.stop()
+        """``stop()`` and wait until the tasks and sockets are gone (without blocking the running loop), then
+        close the recording, if any."""
+        self._stop_soon()
         await self.wait_stopped()
         recording, self.recording = self.recording, None
         if recording is not None:
@@ -277,7 +297,7 @@ class LiveObject(Generic[_DriverT]):
     def _switch_recording(self, finished: Recording | None) -> None:
         restart = self.running
         if restart:
-            self.stop()
+            self._stop_soon()  # on the panel's loop: never block it waiting for its own tasks
         self._switching = self._loop.create_task(
             self._restart_recording(finished, restart), name=f"kunb-{self.kind}-record"
         )

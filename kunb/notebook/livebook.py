@@ -100,7 +100,8 @@ class LiveBook(LiveObject[Stream]):
 
     def _render(self) -> None:
         cols = self._spread()
-        self.panel.render(self.book, cols["time"], cols["spread"], self.status())
+        info = self.stream.symbol_info.get(self.symbol)
+        self.panel.render(self.book, cols["time"], cols["spread"], self.status(), info)
 
     @property
     def df(self) -> pd.DataFrame:
@@ -116,18 +117,29 @@ class LiveBook(LiveObject[Stream]):
         return frame
 
     def snapshot(self, levels: int = 10) -> dict[str, Any]:
-        """Best levels, spread, sequence and sync counters, as plain numbers."""
+        """Best levels, spread, sequence and sync counters, as plain numbers: prices and the spread rounded
+        to the symbol's price increment, sizes to its size increment (as computed while they are not
+        known), the spread in bps to 2 decimals. ``.book`` and ``.df`` keep raw floats."""
         bids, asks = self.book.top(levels)
         spread = self.book.spread
         stats = self.book.stats
+        bps = (spread / m * 1e4) if spread is not None and (m := self.book.mid) else math.nan
+        best_bid, best_ask = self.book.best_bid, self.book.best_ask
+        info = self.stream.symbol_info.get(self.symbol)
+        if info is not None:
+            bids = [(info.price(p), info.size(s)) for p, s in bids]
+            asks = [(info.price(p), info.size(s)) for p, s in asks]
+            best_bid, best_ask, spread = (
+                None if x is None else info.price(x) for x in (best_bid, best_ask, spread)
+            )
         return {
             "symbol": self.symbol,
             "state": self.book.state.value,
             "last_sequence": self.book.last_sequence,
-            "best_bid": self.book.best_bid,
-            "best_ask": self.book.best_ask,
+            "best_bid": best_bid,
+            "best_ask": best_ask,
             "spread": spread,
-            "spread_bps": (spread / m * 1e4) if spread is not None and (m := self.book.mid) else math.nan,
+            "spread_bps": round(bps, 2),
             "bids": bids,
             "asks": asks,
             "snapshots": stats.snapshots,

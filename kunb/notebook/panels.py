@@ -39,12 +39,14 @@ def date_template(**axis_types: str) -> go.layout.Template:
     return go.layout.Template(layout=layout)
 
 
-def fmt_num(x: float | None, ref: float | None = None) -> str:
-    """A price-like number with as many decimals as its magnitude (or ``ref``'s) needs; ``–`` for unknown."""
+def fmt_num(x: float | None, ref: float | None = None, decimals: int | None = None) -> str:
+    """A price-like number with ``decimals`` (the symbol's increment's), else as many decimals as its
+    magnitude (or ``ref``'s) needs; ``–`` for unknown."""
     if x is None or math.isnan(x):
         return "–"
-    scale = abs(ref if ref is not None and not math.isnan(ref) else x)
-    decimals = 2 if scale >= 1000 else 4 if scale >= 1 else 8
+    if decimals is None:
+        scale = abs(ref if ref is not None and not math.isnan(ref) else x)
+        decimals = 2 if scale >= 1000 else 4 if scale >= 1 else 8
     return f"{x:,.{decimals}f}"
 
 
@@ -58,8 +60,8 @@ def _pct(x: float) -> str:
     return "–" if math.isnan(x) else f"{x:+.2%}"
 
 
-def _vol(x: float) -> str:
-    return "–" if math.isnan(x) else f"{x:,.2f}"
+def _vol(x: float, decimals: int | None = None) -> str:
+    return "–" if math.isnan(x) else f"{x:,.{2 if decimals is None else decimals}f}"
 
 
 class Controls:
@@ -118,14 +120,16 @@ def _quotes_table(quotes: Sequence[Quote], rates: dict[str, float] | None = None
     )
     rows = []
     for q in quotes:
+        # the symbol's increments when known (prices to the tick, volumes to the size step)
+        dp, ds = (q.info.price_decimals, q.info.size_decimals) if q.info is not None else (None, None)
         cells = [
-            ("kunb-last", fmt_num(q.price), q.price),
-            ("kunb-bid", fmt_num(q.bid), q.bid),
-            ("kunb-ask", fmt_num(q.ask), q.ask),
-            ("kunb-spread", fmt_num(q.spread, q.bid), q.spread),
+            ("kunb-last", fmt_num(q.price, decimals=dp), q.price),
+            ("kunb-bid", fmt_num(q.bid, decimals=dp), q.bid),
+            ("kunb-ask", fmt_num(q.ask, decimals=dp), q.ask),
+            ("kunb-spread", fmt_num(q.spread, q.bid, dp), q.spread),
             ("kunb-spread-bps", "–" if math.isnan(q.spread_bps) else f"{q.spread_bps:.2f}", q.spread_bps),
             ("kunb-change", _pct(q.change_rate), q.change_rate),
-            ("kunb-volume", _vol(q.volume), q.volume),
+            ("kunb-volume", _vol(q.volume, ds), q.volume),
         ]
         # data-value: the unformatted number, for scripts and browser tests reading the page
         tds = f'<td class="kunb-symbol" style="{_CELL}">{html.escape(q.symbol)}</td>' + "".join(

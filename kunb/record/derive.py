@@ -17,14 +17,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from ..events import BookSnapshot, Event, Stats
+from ..events import BookSnapshot, Event, Stats, SymbolInfo
 from ..exceptions import ProtocolError
 from ..protocol.classic import add_ticker_symbol
 from ..protocol.classic_decoder import ClassicDecoder
 from ..protocol.uta import orderbook_depth
 from ..protocol.uta_decoder import UtaDecoder
 
-__all__ = ["CLASSIC_SNAPSHOTS", "UTA_SNAPSHOTS", "Deriver", "RestSnapshot", "snapshot_of"]
+__all__ = ["CLASSIC_SNAPSHOTS", "UTA_SNAPSHOTS", "Deriver", "RestSnapshot", "snapshot_of", "symbols_of"]
 
 #: classic REST level-2 snapshot paths -> the snapshot's depth (``None``: the full book)
 CLASSIC_SNAPSHOTS: dict[str, int | None] = {
@@ -35,6 +35,7 @@ CLASSIC_SNAPSHOTS: dict[str, int | None] = {
 }
 UTA_SNAPSHOTS = ("/api/ua/v1/market/orderbook", "/api/ua/v2/market/orderbook")
 _STATS = "/api/v1/market/stats"
+_SYMBOLS = "/api/v2/symbols"  # the list, or one symbol at /api/v2/symbols/{symbol} (both protocols ask it)
 _OK_CODES = ("200000", "200")
 
 
@@ -74,6 +75,25 @@ def snapshot_of(url: str, status: int, body: str | bytes) -> RestSnapshot | None
     else:
         return None
     return RestSnapshot(type="rest", protocol=protocol, url=url, symbol=symbol, depth=depth, data=data)
+
+
+def symbols_of(url: str, status: int, body: str | bytes) -> list[SymbolInfo]:
+    """The symbols a recorded symbol-list answer (``GET /api/v2/symbols[/{symbol}]``) lists, with their
+    increments; ``[]`` for another call, an error answer or an unreadable item."""
+    answer = _answer(url, status, body)
+    if answer is None:
+        return []
+    path, _query, data = answer
+    if path.rstrip("/") != _SYMBOLS and not path.startswith(_SYMBOLS + "/"):
+        return []
+    items = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
+    found = []
+    for item in items:
+        try:
+            found.append(ClassicDecoder.symbol_info(item))
+        except ProtocolError:
+            continue  # a symbol without increments: rounding just stays off for it
+    return found
 
 
 class Deriver:

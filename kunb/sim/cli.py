@@ -1,8 +1,9 @@
 """``kunb sim`` / ``python -m kunb.sim``: run the embedded exchange until SIGINT or SIGTERM.
 
 The first line of stdout is ``KUNB_SIM_URL=http://127.0.0.1:PORT`` (flushed), followed by the other
-lines of ``exchange.env`` (credentials of the demo user); then the process serves until it is told to
-stop and exits 0.
+lines of ``exchange.env`` (the UTA sockets, the demo user's key, and ``KUNB_URL``, ``KUNB_SIMULATED``,
+``KUNB_UTA_URL``, ``KUNB_UTA_PRIVATE_URL`` for kunb's clients); then the process serves until it is told
+to stop and exits 0.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="REST port (default 0: any free port)")
     parser.add_argument(
         "--ws-port", type=int, default=0, help="WebSocket feed port (default 0: any free port)"
+    )
+    parser.add_argument(
+        "--uta-port", type=int, default=0, help="UTA public socket port (default 0: any free)"
+    )
+    parser.add_argument(
+        "--uta-private-port", type=int, default=0, help="UTA private socket port (default 0: any free port)"
     )
     parser.add_argument(
         "--symbols",
@@ -78,6 +85,8 @@ async def _serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         ws_port=args.ws_port,
+        uta_port=args.uta_port,
+        uta_private_port=args.uta_private_port,
         tick_ms=args.tick_ms,
         rate=args.rate,
         history_s=args.history,
@@ -90,11 +99,19 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 async def _serve_replay(args: argparse.Namespace, stop: asyncio.Event) -> None:
-    """``--replay DIR``: the same first line (``KUNB_SIM_URL=...``), then the recording is served."""
+    """``--replay DIR``: the same first line (``KUNB_SIM_URL=...``), the feed's socket, then the variables
+    kunb's clients read (a replay is not the live market: its data are labelled simulated, as the synthetic
+    market's are); no UTA sockets or demo key (the recording is served over the classic protocol)."""
     async with ReplayExchange(
         args.replay, speed=args.speed, host=args.host, port=args.port, ws_port=args.ws_port
     ) as ex:
-        print(f"KUNB_SIM_URL={ex.url}\nKUNB_SIM_WS_URL={ex.ws_url}", flush=True)
+        lines = [
+            f"KUNB_SIM_URL={ex.url}",
+            f"KUNB_SIM_WS_URL={ex.ws_url}",
+            f"KUNB_URL={ex.url}",
+            "KUNB_SIMULATED=1",
+        ]
+        print("\n".join(lines), flush=True)
         await stop.wait()
 
 

@@ -30,20 +30,20 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ..events import BookSnapshot, Event
-from ..exceptions import ConfigurationError
+from ..events import BookSnapshot, Event, SymbolInfo
+from ..exceptions import ConfigurationError, SubscribeError
 from ..protocol import classic as classic_protocol
 from ..protocol import uta as uta_protocol
 from ..protocol.classic_decoder import ClassicDecoder
 from ..protocol.uta_decoder import UtaDecoder
-from ..record.derive import RestSnapshot, snapshot_of
+from ..record.derive import RestSnapshot, snapshot_of, symbols_of
 from ..record.raw import RAW_DIR, raw_files, read_raw, read_recording
 from .base import FrameCallback, LinkCallback, LinkChange, LinkStatus, MarketChannels
 
@@ -79,6 +79,8 @@ class RecordedMarket:
         default_factory=set
     )  #: ``book``, ``ticker``, ``trades``, ``stats``, ``candles``
     candles: str | None = None  #: the candle interval subscribed (the first one)
+    listed: dict[str, SymbolInfo] = field(default_factory=dict)
+    """What the recorded symbol-list answers said about the recorded symbols (their increments)."""
 
 
 def recorded_market(out: str | os.PathLike[str]) -> RecordedMarket:
@@ -92,8 +94,13 @@ def recorded_market(out: str | os.PathLike[str]) -> RecordedMarket:
     if not files:
         raise ConfigurationError(f"{out} has no raw layer ({RAW_DIR}/): nothing to replay")
     found: RecordedMarket | None = None
+    listed: dict[str, SymbolInfo] = {}
     for path in files:
         for record in read_raw(path):
+            if record.get("k") == "rest":
+                answer = symbols_of(record["u"], record["s"], record.get("d", ""))
+                listed.update((info.symbol, info) for info in answer)
+                continue
             if record.get("k") != "sent" or "subscribe" not in str(record.get("d", "")):
                 continue
             try:
@@ -103,6 +110,7 @@ def recorded_market(out: str | os.PathLike[str]) -> RecordedMarket:
             found = _note_subscription(found, frame)
     if found is None or not found.symbols:
         raise ConfigurationError(f"{out}: the recording subscribed to no market data to replay")
+    found.listed = {s: listed[s] for s in found.symbols if s in listed}
     return found
 
 
@@ -246,6 +254,10 @@ class ReplaySource:
     ) -> None:
         if self._task is not None:
             raise ConfigurationError("a ReplaySource replays once: make a new one")
+        missing = [s for s in channels.symbols if s not in self.market.symbols]
+        if missing:  # what the exchange does with an unknown symbol: refuse the subscription
+            held = ", ".join(self.market.symbols)
+            raise SubscribeError(404, f"{self.out} did not record {', '.join(missing)} (it has {held})")
         on_link(LinkChange(LinkStatus.LIVE, "replay", channels.symbols, f"replaying {self.out}"))
         self.progress.started = time.monotonic()
         self._task = asyncio.get_running_loop().create_task(
@@ -267,6 +279,12 @@ class ReplaySource:
     async def stats(self, symbol: str) -> None:
         """24 h statistics come from the recorded pushes: nothing to seed."""
         return None
+
+    async def symbols(self, symbols: Sequence[str]) -> dict[str, SymbolInfo | None]:
+        """The recording as the symbol list: ``None`` for a symbol it does not hold, the recorded
+        increments for one it holds whose symbol-list answer it kept; other recorded symbols left out."""
+        market = self.market
+        return {s: market.listed.get(s) for s in symbols if s in market.listed or s not in market.symbols}
 
     async def snapshot(self, symbol: str) -> None:
         """``None``: recorded snapshots reach the driver at their place in the recording (see the module

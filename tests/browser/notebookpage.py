@@ -94,6 +94,17 @@ _EXECUTE = """async (code) => {
   return reply.content.status;
 }"""
 
+# an expression evaluated in the notebook's kernel; its repr (text/plain) comes back
+_EVALUATE = """async (expression) => {
+  const kernel = window.__kunbNb.sessionContext.session.kernel;
+  const reply = await kernel.requestExecute({code: '', user_expressions: {v: expression}}).done;
+  const value = reply.content.user_expressions.v;
+  if (value.status !== 'ok') throw new Error(value.ename + ': ' + value.evalue);
+  return value.data['text/plain'];
+}"""
+
+_SAVE = "async () => { await window.__kunbNb.context.save(); }"
+
 _CLOSE = """async () => {
   const nb = window.__kunbNb;
   window.__kunbNb = undefined;
@@ -175,6 +186,14 @@ class NotebookPage:
     def execute(self, code: str) -> None:
         """Run ``code`` in the notebook's kernel without adding a cell."""
         assert self.eval(_EXECUTE, code) == "ok", code
+
+    def evaluate(self, expression: str) -> str:
+        """The repr of ``expression`` evaluated in the notebook's kernel (no cell is added)."""
+        return str(self.eval(_EVALUATE, expression))
+
+    def save(self) -> None:
+        """Save the notebook (its outputs, widget views included) to its file."""
+        self.eval(_SAVE)
 
     def close(self) -> None:
         """Shut the notebook's kernel down (it runs an exchange of its own) and close its panel."""

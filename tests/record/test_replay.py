@@ -16,7 +16,7 @@ from utafeed import UtaFeed, obu, ticker
 
 import kunb
 from kunb.events import BookDelta, BookSnapshot, Integrity, Tick
-from kunb.exceptions import ConfigurationError
+from kunb.exceptions import ConfigurationError, SubscribeError
 from kunb.model.book import BookState
 from kunb.record.importer import import_cryptofeed
 from kunb.record.raw import read_recording
@@ -163,6 +163,22 @@ async def test_symbols_and_channels_can_be_chosen(exchange, tmp_path):
         kunb.replay(tmp_path / "nothing")
     with pytest.raises(ConfigurationError, match="record before starting"):
         stream.record(tmp_path / "late")
+
+
+async def test_a_replay_is_its_own_symbol_list(exchange, tmp_path):
+    """symbols() of the source seam: the recording's symbol-list answers give the increments of what it
+    holds, a symbol it does not hold is unlisted, so a Stream over it is refused naming that symbol."""
+    out = tmp_path / "listed"
+    async with Stream(SYMBOLS, url=exchange.url, record_to=out) as stream:
+        await stream.wait_live(15)
+        await stream.wait_for(lambda s: set(s.symbol_info) == set(SYMBOLS), 10)
+    listed = await ReplaySource(out).symbols([*SYMBOLS, "DOGE-USDT"])
+    assert listed == {**stream.symbol_info, "DOGE-USDT": None}
+    refused = Stream([*SYMBOLS, "DOGE-USDT"], source=ReplaySource(out))
+    with pytest.raises(SubscribeError, match="DOGE-USDT is not a symbol") as caught:
+        await refused.astart()
+    await refused.aclose()
+    assert caught.value.symbols == ("DOGE-USDT",)
 
 
 async def test_a_uta_recording_replays_through_the_uta_decoder(tmp_path):

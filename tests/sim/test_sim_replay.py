@@ -230,9 +230,13 @@ def test_kunb_sim_replay_from_the_command_line(recording: Recorded, tmp_path: Pa
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline().strip()
+        rest = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(3))
         timer.cancel()
         assert first.startswith("KUNB_SIM_URL=http://127.0.0.1:"), first
         url = first.split("=", 1)[1]
+        # a shell sourcing the lines points kunb's clients at the replay, labelled not live
+        assert rest["KUNB_URL"] == url and rest["KUNB_SIMULATED"] == "1"
+        assert rest["KUNB_SIM_WS_URL"].startswith("ws://127.0.0.1:")
 
         async def sync() -> None:
             async with kunb.Stream(SYMBOLS, url=url, stats=False) as stream:
