@@ -62,7 +62,12 @@ def sim() -> Iterator[Sim]:
     timer.start()
     try:
         assert proc.stdout is not None
-        env = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(4))
+        env: dict[str, str] = {}
+        for line in proc.stdout:  # KEY=VALUE lines, the demo key among them (bounded by the timer)
+            key, _, value = line.strip().partition("=")
+            env[key] = value
+            if {"KUNB_SIM_URL", "KUNB_SIM_KEY", "KUNB_SIM_SECRET", "KUNB_SIM_PASSPHRASE"} <= env.keys():
+                break
     finally:
         timer.cancel()
     try:
