@@ -62,20 +62,27 @@ class Timer:
         self.count = 0
         self.t0 = 0.0
         self.t1 = 0.0
+        self.cpu0 = 0.0
+        self.cpu1 = 0.0
         self.done = asyncio.get_running_loop().create_future()
 
     def tick(self) -> None:
         self.count += 1
         if self.count == 1:
             self.t0 = time.perf_counter()
+            self.cpu0 = time.process_time()
         elif self.count == self.n:
             self.t1 = time.perf_counter()
+            self.cpu1 = time.process_time()
             if not self.done.done():
                 self.done.set_result(None)
 
     def result(self, **extra: Any) -> dict[str, Any]:
         seconds = self.t1 - self.t0
-        return {"n": self.n, "seconds": seconds, "rate": (self.n - 1) / seconds, **extra}
+        # CPU of this process (every thread) per message between the first and the N-th: what a message
+        # costs the consumer whether or not it had a core to itself
+        cpu_us = (self.cpu1 - self.cpu0) / (self.n - 1) * 1e6
+        return {"n": self.n, "seconds": seconds, "rate": (self.n - 1) / seconds, "cpu_us": cpu_us, **extra}
 
 
 # -- raw websockets ---------------------------------------------------------------------------------
@@ -218,6 +225,9 @@ async def feed(port: int, n: int, shape: str, *, record: str = "") -> dict[str, 
         await asyncio.to_thread(recording.close)
         stats = recording.stats()
         extra = {"dropped": stats.dropped, "bytes": stats.bytes, "events": stats.events, "backlog": backlog}
+        if record == "process":  # the writer process has ended: its whole life's CPU, per message
+            child = resource.getrusage(resource.RUSAGE_CHILDREN)
+            extra["writer_cpu_us"] = (child.ru_utime + child.ru_stime) / n * 1e6
         extra["raw_bytes"] = _raw_bytes(scratch)
         extra["frames"] = stats.frames
         shutil.rmtree(scratch, ignore_errors=True)

@@ -98,7 +98,7 @@ def synthetic_recording(out: Path, frames: int, symbols: int) -> int:
                 {
                     "id": "9",
                     "type": "subscribe",
-                    "topic": ",".join(f"/market/candles:{s}_1min" for s in names),
+                    "topic": "/market/candles:" + ",".join(f"{s}_1min" for s in names),
                 }
             ),
         )
@@ -197,6 +197,15 @@ def _cell(results: list[dict[str, Any]]) -> tuple[float | None, str]:
     ), f"{fmt_rate(statistics.median(rates))} ({fmt_rate(min(rates))}..{fmt_rate(max(rates))})"
 
 
+def _median(results: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in results if key in r]
+    return statistics.median(values) if values else None
+
+
+def _us(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
 def render(
     feed: dict[tuple[str, str], list[dict[str, Any]]], replays: dict[str, dict[str, Any]], n: int, rounds: int
 ) -> str:
@@ -220,10 +229,27 @@ def render(
             if row != "feed" and ratio is not None:
                 verdicts.append((row, shape, 1 - ratio))
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Overhead of recording (target <= 15 %):", ""]
+    lines += ["", "Overhead of recording in msg/s (target <= 15 %):", ""]
     for row, shape, overhead in verdicts:
         met = "**met**" if overhead <= 0.15 else "not met"
         lines.append(f"- {ROWS[row].split(',')[1].strip()} ({row}), {shape}: {overhead * 100:.0f} % {met}")
+    lines += [
+        "",
+        "### CPU per message (the same runs, median): the consumer process (every thread) and the writer "
+        "process",
+        "",
+        "| consumer | shape | consumer CPU us/msg | vs baseline | writer process CPU us/msg (whole life) |",
+        "|---|---|---|---|---|",
+    ]
+    for shape in SHAPES:
+        base_cpu = _median(feed[("feed", shape)], "cpu_us")
+        for row in ROWS:
+            cpu = _median(feed[(row, shape)], "cpu_us")
+            writer = _median(feed[(row, shape)], "writer_cpu_us")
+            ratio = f"{cpu / base_cpu:.2f}x" if cpu and base_cpu else ""
+            lines.append(
+                f"| {row} | {shape} | {_us(cpu)} | {ratio} | {_us(writer) if writer is not None else ''} |"
+            )
     lines += [
         "",
         "### What the recordings left on disk, per message (the same runs)",
