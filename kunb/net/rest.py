@@ -73,7 +73,7 @@ def _get(path: str, signed: bool = False, **params: Any) -> _Call:
     return _Call("GET", path, params, signed, symbol=symbol if isinstance(symbol, str) else None)
 
 
-def resolve_url(url: str = "") -> str:
+def resolve_url(url: str | None = None) -> str:
     """The REST base URL to use: ``url``, else ``$KUNB_URL``, else KuCoin's (no trailing slash).
 
     Raises:

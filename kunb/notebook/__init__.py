@@ -90,8 +90,8 @@ def live_ticker(
 
     Args:
         symbols: ``'BTC-USDT'`` or a list of symbols.
-        url: the exchange's REST base URL; default ``$KUNB_URL``, else the embedded exchange started
-            with ``kunb.sim.start()``, else ``https://api.kucoin.com``.
+        url: the exchange's REST base URL; default ``$KUNB_URL`` (``kunb.sim.start()`` sets it), else
+            ``https://api.kucoin.com``: the same as ``Market()``.
         window: points kept (and drawn) per symbol.
         max_hz: maximum redraws per second; ingest never waits for a redraw.
         source: a custom :class:`~kunb.sources.base.MarketSource` (a recording, tests) instead of ``url``.
