@@ -4,8 +4,10 @@ Why: a :class:`~kunb.record.session.Recording`'s writer threads hold the GIL whi
 Arrow batches and frames into JSON lines, and at a busy feed's rate that costs the event loop about as much
 as the feed itself (``bench/RESULTS.md``, "Recording"). With ``Recording(out, process=True)`` the feed's
 side is a :class:`Shipper`: the wire tap appends each frame to a bounded queue (one length check, one
-append), and a thread pickles what queued every ``ship_interval`` and writes it to the writer process's
-standard input. The writer process runs the same :class:`~kunb.record.raw.RawLog` and
+append), and a thread serializes what queued every ``ship_interval`` (the records with :mod:`marshal`,
+several times cheaper than pickle for tuples of strings, bytes and numbers, and safe here: the writer
+process runs the same interpreter) and writes it to the writer process's standard input. The writer
+process runs the same :class:`~kunb.record.raw.RawLog` and
 :class:`~kunb.record.writer.Recorder`; it rebuilds the normalized events from the raw frames and REST
 answers with the drivers' own decoders (:mod:`kunb.record.derive`), and writes the driver's
 :class:`~kunb.events.Integrity` events (gaps, resyncs, outages, overflow...), which the sink forwards.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import marshal
 import os
 import pickle
 import signal
@@ -266,13 +269,13 @@ class Shipper:
                     requests, self._requests = self._requests, []
                 items, events, drops = self._drain()
                 if items or events or drops:
-                    _send(pipe, ("batch", items, events, drops))
+                    _send(pipe, _batch(items, events, drops))
                 for what, done in requests:
                     if what == "close":
                         self._closing = True
                         late = self._drain()  # put while closing was being set
                         if any(late):
-                            _send(pipe, ("batch", *late))
+                            _send(pipe, _batch(*late))
                     arrived = self._replies["closed" if what == "close" else "flushed"] = threading.Event()
                     _send(pipe, (what,))
                     while not arrived.wait(0.5):  # the caller bounds the wait; this notices a dead process
@@ -306,6 +309,12 @@ class Shipper:
                 arrived = self._replies.get(message[0])
                 if arrived is not None:
                     arrived.set()
+
+
+def _batch(items: list[tuple[Any, ...]], events: list[Event], drops: dict[str, int]) -> tuple[Any, ...]:
+    """A shipment: the records marshalled (the bulk: tuples of str, int, bytes and None), the driver's
+    events and the drop counts pickled with it."""
+    return ("batch", marshal.dumps(items), events, drops)
 
 
 def _send(pipe: IO[bytes], message: Any) -> None:
@@ -417,7 +426,8 @@ def _serve(source: IO[bytes], reports: IO[bytes], writers: _Writers) -> None:
             return  # the parent is gone (or closed the pipe): close what we hold
         kind = message[0]
         if kind == "batch":
-            _, items, events, drops = message
+            _, packed, events, drops = message
+            items = marshal.loads(packed)
             for item_kind, connection, ns, payload, extra in items:
                 if item_kind == _RECV:
                     if raw is not None:
