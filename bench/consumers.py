@@ -15,7 +15,9 @@ data message to the N-th; token and handshake are not timed):
   counting callback, on the default link (picows when installed), picows', FrameLink (websockets'
   sans-I/O parser) or websockets' ``ClientConnection`` (``transport="websockets"``);
 - ``feed`` / ``feed_frames``: kunb's full feed, ``kunb.Stream`` (level2: synchronised book + book-top
-  frame; ticker: the ticker frame), counted after each message was recorded; default link or FrameLink.
+  frame; ticker: the ticker frame), counted after each message was recorded; default link or FrameLink;
+  ``feed_rec`` / ``feed_proc``: the same recording both layers (``record_to=``, a temporary directory)
+  on writer threads / in a writer process, with drops, bytes and the writers' backlog reported.
 
 Every throughput row reports wall-clock ``rate`` and ``cpu_rate`` (messages per second of this
 process's CPU time, which a busy shared machine moves much less).
@@ -33,9 +35,12 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import sys
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -112,7 +117,11 @@ class Timer:
                 self.done.set_result(None)
 
     def result(self, **extra: Any) -> dict[str, Any]:
-        return {**_rates(self.n, self.t0, self.t1), **extra}
+        out = _rates(self.n, self.t0, self.t1)
+        # CPU of this process (every thread) per message between the first and the N-th: what a message
+        # costs the consumer whether or not it had a core to itself (bench/record_feed.py reads it)
+        out["cpu_us"] = out["cpu_seconds"] / (self.n - 1) * 1e6
+        return {**out, **extra}
 
 
 # -- raw websockets ---------------------------------------------------------------------------------
@@ -278,12 +287,26 @@ def _stream(timer: Timer | None = None, on_record: Any = None) -> type:
     return CountingStream
 
 
-async def feed(port: int, n: int, shape: str, transport: str = "auto") -> dict[str, Any]:
+def _raw_bytes(folder: str) -> int:
+    """Bytes of the raw layer's files under ``folder``."""
+    return sum(p.stat().st_size for p in Path(folder).rglob("*.zst"))
+
+
+async def feed(port: int, n: int, shape: str, transport: str = "auto", *, record: str = "") -> dict[str, Any]:
+    """The full feed; ``record``: recording both layers to a temporary directory, on writer threads in this
+    process (``thread``) or in a writer process of its own (``process``)."""
+    from kunb.record import Recording
+
     if shape == "uta":
         return await feed_uta(port, n, transport)
+
     level2 = shape == "level2"
     timer = Timer(n)
     cls = _stream(timer)
+    scratch = tempfile.mkdtemp(prefix="kunb-bench-") if record else None
+    recording = (
+        None if scratch is None else Recording(os.path.join(scratch, "rec"), process=record == "process")
+    )
     stream = cls(
         SYMBOL,
         url=f"http://127.0.0.1:{port}",
@@ -293,7 +316,9 @@ async def feed(port: int, n: int, shape: str, transport: str = "auto") -> dict[s
         stats=False,
         max_buffer=n + 10,  # the snapshot may come late in a firehose: keep every push for the replay
         transport=transport,
+        record_to=recording,
     )
+    backlog = 0
     async with stream:
         await asyncio.wait_for(timer.done, 120)
         if level2:
@@ -306,7 +331,20 @@ async def feed(port: int, n: int, shape: str, transport: str = "auto") -> dict[s
         else:
             sequence = None
             rows = stream.ticks.appended if stream.ticks is not None else 0
-    return timer.result(book_sequence=sequence, frame_rows=rows, bad=stream.bad_messages)
+        if recording is not None:  # what the writers had not taken yet when the N-th was applied
+            backlog = recording.queued
+    extra: dict[str, Any] = {}
+    if recording is not None and scratch is not None:
+        await asyncio.to_thread(recording.close)
+        stats = recording.stats()
+        extra = {"dropped": stats.dropped, "bytes": stats.bytes, "events": stats.events, "backlog": backlog}
+        if record == "process":  # the writer process has ended: its whole life's CPU, per message
+            child = resource.getrusage(resource.RUSAGE_CHILDREN)
+            extra["writer_cpu_us"] = (child.ru_utime + child.ru_stime) / n * 1e6
+        extra["raw_bytes"] = _raw_bytes(scratch)
+        extra["frames"] = stats.frames
+        shutil.rmtree(scratch, ignore_errors=True)
+    return timer.result(book_sequence=sequence, frame_rows=rows, bad=stream.bad_messages, **extra)
 
 
 async def feed_uta(port: int, n: int, transport: str = "auto") -> dict[str, Any]:
@@ -583,6 +621,8 @@ THROUGHPUT = {
     "kunb_ws": lambda a: kunb_client(a.port, a.n, a.shape, "websockets"),
     "feed": lambda a: feed(a.port, a.n, a.shape),
     "feed_frames": lambda a: feed(a.port, a.n, a.shape, "frames"),
+    "feed_rec": lambda a: feed(a.port, a.n, a.shape, record="thread"),
+    "feed_proc": lambda a: feed(a.port, a.n, a.shape, record="process"),
     "profile_kunb": lambda a: profile(a.port, a.n, a.shape, "kunb"),
     "profile_feed": lambda a: profile(a.port, a.n, a.shape, "feed"),
 }

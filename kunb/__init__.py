@@ -53,6 +53,7 @@ _LAZY: dict[str, str] = {
     "live_account": "kunb.notebook",
     "live_book": "kunb.notebook",
     "live_ticker": "kunb.notebook",
+    "replay": "kunb.playback",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])
@@ -102,6 +103,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .notebook import live_account as live_account
     from .notebook import live_book as live_book
     from .notebook import live_ticker as live_ticker
+    from .playback import replay as replay
     from .protocol.payloads import AccountBalanceData as AccountBalanceData
     from .protocol.payloads import OrderBookData as OrderBookData
     from .protocol.payloads import OrderUpdateData as OrderUpdateData

@@ -68,6 +68,7 @@ from ..signing import TokenRedactor, redact_token
 from .backoff import FIRST_DIAL_GRACE, backoff, gives_up, retryable
 from .dialect import ClassicDialect, Dialect, units_of
 from .link import PICOWS, Link, LinkKind, open_link
+from .wire import WireTap
 
 __all__ = ["ConnectWebsocket", "ConnectionState", "Counters", "EventKind", "LifecycleEvent"]
 
@@ -226,6 +227,9 @@ class ConnectWebsocket:
             parser with a plain-frame fast path (:class:`kunb.net.link.FrameLink`); ``"websockets"``:
             websockets' own ``ClientConnection`` and ``recv()``. A proxy configured in the environment
             always uses websockets' connection (the others cannot tunnel).
+        wire: a :class:`~kunb.net.wire.WireTap` told of every frame received (with the local receive
+            time, before decoding) and sent, and of every dial and link end (:class:`kunb.record.RawLog`
+            records them); ``None`` (default): no tap, the hot path is unchanged.
     """
 
     def __init__(
@@ -256,6 +260,7 @@ class ConnectWebsocket:
         dialect: Dialect | None = None,
         silence_after: float = SILENCE_AFTER,
         ticker_symbol: bool = True,
+        wire: WireTap | None = None,
     ) -> None:
         if loop is None:
             try:
@@ -326,7 +331,9 @@ class ConnectWebsocket:
         self._direct = not _is_async(callback)
         self._awaiting: Awaitable[Any] | None = None
         self._prepare = dialect.prepare if ticker_symbol and dialect.protocol == "classic" else None
-        self._on_frame = self._frame_sink() if dialect.protocol == "classic" else self._push_sink()
+        self._wire = wire
+        on_frame = self._frame_sink() if dialect.protocol == "classic" else self._push_sink()
+        self._on_frame = on_frame if wire is None else _tapped(on_frame, wire, self.name)
         self._task = loop.create_task(self._run(), name=f"kunb-{self.name}-run")
         self._dispatcher = loop.create_task(self._dispatch(), name=f"kunb-{self.name}-dispatch")
 
@@ -575,6 +582,8 @@ class ConnectWebsocket:
         self._session.reset(self._loop.time(), ping_interval=interval, ping_timeout=timeout)
         self._welcome = self._loop.create_future()
         self._auth = None
+        if self._wire is not None:  # before the link opens: its first frames may come with the handshake
+            self._wire.opened(self.name, time.time_ns(), url)
         try:
             # TLS follows the scheme; `encrypt` may be null/false for ws://
             # (classic-protocol.md#pointing-sdks-at-another-host).
@@ -590,17 +599,27 @@ class ConnectWebsocket:
                 name=self.name,
             )
         except websockets.InvalidURI:
+            self._tap_closed("the endpoint is not a WebSocket URI")
             raise ProtocolError(f"{self.name}: the endpoint is not a WebSocket URI") from None
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+            self._tap_closed(f"connect failed: {type(exc).__name__}")
             where = urlsplit(url)  # the host only: the query holds the token
             host = f"{where.scheme}://{where.hostname}" + (f":{where.port}" if where.port else "")
             raise TransportError(f"{self.name}: connect to {host} failed: {redact_token(str(exc))}") from exc
+        except BaseException as exc:
+            self._tap_closed("dial cancelled" if isinstance(exc, asyncio.CancelledError) else _describe(exc))
+            raise
+
+    def _tap_closed(self, reason: str) -> None:
+        if self._wire is not None:
+            self._wire.closed(self.name, time.time_ns(), None, reason)
 
     async def _serve(self, renewing: bool) -> NoReturn:  # it ends by raising why the link ended
         ws = await self._dial()
         loop = self._loop
         tasks: list[asyncio.Task[None]] = []
         dead = False
+        ended = ""
         try:
             self._emit(EventKind.CONNECTED)
             await self._await_welcome(ws)
@@ -622,10 +641,15 @@ class ConnectWebsocket:
             for task in done:
                 task.result()  # raises why the link ended
             raise ConnectionClosed(f"{self.name}: connection closed")
-        except RequestTimeout:
+        except RequestTimeout as exc:
             dead = True  # no closing handshake with a dead peer: it would only add to the outage
+            ended = _describe(exc)
+            raise
+        except BaseException as exc:
+            ended = "closed" if isinstance(exc, asyncio.CancelledError) else _describe(exc)
             raise
         finally:
+            self._tap_closed(ended)
             self._live.clear()
             self._ws = None
             for task in tasks:
@@ -711,6 +735,8 @@ class ConnectWebsocket:
             await ws.send(text)
         except websockets.ConnectionClosed as exc:
             raise ConnectionClosed(f"{self.name}: closed while sending") from exc
+        if self._wire is not None:
+            self._wire.sent(self.name, time.time_ns(), text)
 
     async def _send_requests(
         self,
@@ -1122,6 +1148,22 @@ def _is_async(callback: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
         getattr(callback, "__call__", None)  # noqa: B004 - the method, not callability
     )
+
+
+def _tapped(
+    on_messages: Callable[[list[bytes]], None], wire: WireTap, name: str
+) -> Callable[[list[bytes]], None]:
+    """``on_messages`` preceded by the wire tap: each frame of a read as it came off the socket, stamped
+    with its own receive time (the tap sees every frame, the sink then decodes the read)."""
+    received = wire.received
+    clock = time.time_ns
+
+    def tapped(raws: list[bytes]) -> None:
+        for raw in raws:
+            received(name, clock(), raw)
+        on_messages(raws)
+
+    return tapped
 
 
 def _wall_ms() -> int:
