@@ -107,7 +107,9 @@ function float64(view) {
   return out;
 }
 
-function extended(old, added, maxPoints) {
+function extended(old, added, maxPoints, replaceLast) {
+  // drop the last `replaceLast` points first: they are sent again (a forming candle)
+  if (old && replaceLast) old = old.subarray(0, Math.max(old.length - replaceLast, 0));
   const total = (old ? old.length : 0) + added.length;
   const keep = maxPoints == null ? total : Math.min(total, maxPoints);
   const out = new Float64Array(keep);
@@ -190,7 +192,7 @@ class FigureData {
       Object.assign(trace.columns, columnsOf(op.columns, buffers));
     } else if (op.op === "extend") {
       for (const [key, ref] of Object.entries(op.columns)) {
-        trace.columns[key] = extended(trace.columns[key], float64(buffers[ref]), op.max_points);
+        trace.columns[key] = extended(trace.columns[key], float64(buffers[ref]), op.max_points, op.replace_last);
       }
     }
   }
