@@ -1,56 +1,79 @@
-"""Live KuCoin panels in Jupyter: ``live_ticker``, ``live_book``, ``live_account``, ``dashboard``.
+"""Live KuCoin panels in Jupyter: ``live_ticker``, ``live_book``, ``live_candles``, ``live_trades``,
+``live_account``, ``dashboard``.
 
 Every function is a plain synchronous call: it starts background tasks on the kernel's running event
 loop (a helper loop thread in a plain script) and returns a live object at once, which displays itself
 and exposes its data (``.df``, ``.book``, ``.snapshot()``) for the next cell. Re-running the cell
-replaces the previous object; ``.stop()`` ends its tasks and sockets.
+replaces the previous object; ``.stop()`` ends its tasks and sockets. Charts are
+:class:`~kunb.notebook.figure.LiveFigure` widgets: plotly.js reaches the page once per kernel, and each
+redraw sends only what changed.
 
 Hooks for browser tests and scripts reading the page (stable across versions):
 
-* panels: ``.kunb-live`` plus ``.kunb-ticker`` / ``.kunb-book`` / ``.kunb-account`` / ``.kunb-dashboard``;
+* panels: ``.kunb-live`` plus ``.kunb-ticker`` / ``.kunb-book`` / ``.kunb-candles`` / ``.kunb-trades`` /
+  ``.kunb-account``; a dashboard is ``.kunb-dashboard`` holding them twice, in ``.kunb-dash-grid`` and
+  ``.kunb-dash-tabs`` (one of the two is hidden: look inside the visible one);
 * badge: ``span.kunb-status[data-status]`` (connecting, live, reconnecting, resyncing, unreachable,
-  stopped), ``span.kunb-source[data-simulated]``, ``span.kunb-rate[data-rate]`` (ticker);
+  stopped), ``span.kunb-source[data-simulated]``, ``span.kunb-rate[data-rate]`` (ticker),
+  ``div.kunb-notice`` (what the panel left out and why: an unknown symbol);
 * ticker table ``table.kunb-quotes``: rows ``tr[data-symbol]``, cells ``td.kunb-bid``, ``td.kunb-ask``,
   ``td.kunb-spread``, ``td.kunb-spread-bps``, ``td.kunb-last``, ``td.kunb-change``, ``td.kunb-volume``,
-  each with the raw number in ``data-value``;
+  ``td.kunb-time``, each with the raw number in ``data-value``;
 * book: ``div.kunb-book-caption`` with ``span.kunb-book-state[data-state]`` and
   ``span.kunb-spread[data-spread]``; ``table.kunb-book-top`` rows ``tr[data-level]`` (``td.kunb-bid``...);
-* account: ``table.kunb-balances`` rows ``tr[data-currency]``, ``table.kunb-orders`` rows
-  ``tr[data-order-id][data-type]``;
+* candles: ``div.kunb-candle-latest[data-open][data-high][data-low][data-close][data-volume]``;
+* trades: ``table.kunb-trades`` rows ``tr[data-trade-id][data-side][data-symbol]``;
+* account: ``div.kunb-portfolio-value[data-value][data-quote]``; ``table.kunb-balances`` rows
+  ``tr[data-currency]`` (``td.kunb-value``, ``td.kunb-share``...); ``table.kunb-open-orders`` and
+  ``table.kunb-orders`` rows ``tr[data-order-id]`` (events also ``[data-type]``); ``table.kunb-fills`` rows
+  ``tr[data-trade-id]``;
 * controls: ``.kunb-toggle`` (start/stop), ``.kunb-symbols``, ``.kunb-window``;
-* plotly traces (``.js-plotly-plot`` ``.data[i]``): ticker ``name`` ``"<SYMBOL>"`` / ``"<SYMBOL> spread bps"``
-  with ``meta`` ``"price:<SYMBOL>"`` / ``"spread:<SYMBOL>"``; book ``bids`` / ``asks`` / ``spread`` with
-  ``meta`` ``"depth:bid"`` / ``"depth:ask"`` / ``"spread"``. x of time series is epoch ms (float64) on a
-  date axis fixed by the layout template.
+* figures: ``.kunb-live-figure`` with ``data-draws`` (draws so far) and ``data-visible`` (whether the
+  view is on screen, so it draws), holding the plotly div ``.js-plotly-plot`` (``.data[i]``). Traces:
+  ticker ``name`` ``"<SYMBOL>"`` / ``"<SYMBOL> spread bps"`` with ``meta`` ``"price:<SYMBOL>"`` /
+  ``"spread:<SYMBOL>"``; book ``bids`` / ``asks`` / ``spread`` with ``meta`` ``"depth:bid"`` /
+  ``"depth:ask"`` / ``"spread"``; candles ``candles`` / ``volume``; account ``equity``. x of time series
+  is epoch ms (float64) on a date axis; every column travels as binary float64.
+* the page's plotly.js registry: ``globalThis[Symbol.for("kunb.livefigure.v1")].stats`` (``bundles``
+  received, ``evaluations``, ``requests``, ``draws``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ..exceptions import ConfigurationError
 from ..signing import Credentials
 from ..sources.base import AccountSource, MarketSource
-from ..sources.classic import SnapshotFetcher
+from ..sources.classic import ClassicMarketSource, SnapshotFetcher
 from .account import LiveAccount
+from .candles import LiveCandles
 from .dashboard import Dashboard
 from .livebook import LiveBook
+from .prices import PriceBoard
 from .runtime import allow_nested, cell_key, live_objects, run, stop_all
 from .source import account_source, is_simulated, market_source, resolve_url, session_credentials
+from .symbols import SymbolCatalog
 from .throttle import DEFAULT_MAX_HZ
 from .ticker import LiveTicker
+from .trades import LiveTrades
 
 __all__ = [
     "Dashboard",
     "LiveAccount",
     "LiveBook",
+    "LiveCandles",
     "LiveTicker",
+    "LiveTrades",
     "allow_nested",
     "dashboard",
     "live_account",
     "live_book",
+    "live_candles",
     "live_objects",
     "live_ticker",
+    "live_trades",
     "run",
     "stop_all",
 ]
@@ -73,7 +96,18 @@ def _other(protocol: str) -> tuple[str, ...]:
 
 
 def _symbols(symbols: str | Sequence[str]) -> list[str]:
-    return [symbols] if isinstance(symbols, str) else list(symbols)
+    given: object = symbols  # checked at run time: a notebook user may pass anything
+    out: list[object] = [given] if isinstance(given, str) else list(symbols)
+    names = [s.strip().upper() for s in out if isinstance(s, str) and s.strip()]
+    if not names or len(names) != len(out):
+        raise ConfigurationError(f"give symbols as 'BTC-USDT' or a list of such names, got {symbols!r}")
+    return names
+
+
+def _catalog(source: object, url: str) -> SymbolCatalog | None:
+    """Symbols are looked up at the exchange's REST API, unless the data comes from a custom source (a
+    recording, a test), which has none."""
+    return SymbolCatalog(url) if source is None else None
 
 
 def live_ticker(
@@ -86,6 +120,8 @@ def live_ticker(
     protocol: str = "classic",
 ) -> LiveTicker:
     """Stream tickers for ``symbols`` and show them live; returns at once.
+
+    A symbol the exchange does not know is left out and named in the panel; the others stream.
 
     Args:
         symbols: ``'BTC-USDT'`` or a list of symbols.
@@ -102,6 +138,7 @@ def live_ticker(
     """
     syms = _symbols(symbols)
     resolved = source.url if source is not None else resolve_url(url)
+    catalog = _catalog(source, resolved)
     source = source or market_source(protocol, resolved)
     live = LiveTicker(
         syms,
@@ -111,6 +148,7 @@ def live_ticker(
         window=window,
         max_hz=max_hz,
         source=source,
+        catalog=catalog,
     )
     live.start()
     return live
@@ -152,9 +190,11 @@ def live_book(
     """
     if source is not None and snapshots is not None:
         raise ConfigurationError("pass snapshots= or source=, not both: a source fetches its own snapshots")
+    symbol = _symbols(symbol)[0]
     resolved = source.url if source is not None else resolve_url(url)
     if source is None and protocol != "classic" and snapshots is not None:
         raise ConfigurationError("snapshots= is for the classic protocol's REST snapshots")
+    catalog = _catalog(source, resolved)
     source = source or market_source(protocol, resolved)
     live = LiveBook(
         symbol,
@@ -166,6 +206,96 @@ def live_book(
         max_hz=max_hz,
         snapshots=snapshots,
         source=source,
+        catalog=catalog,
+    )
+    live.start()
+    return live
+
+
+def live_candles(
+    symbol: str,
+    interval: str = "1min",
+    *,
+    window: int = 300,
+    url: str | None = None,
+    max_hz: float = DEFAULT_MAX_HZ,
+    source: MarketSource | None = None,
+    protocol: str = "classic",
+) -> LiveCandles:
+    """Candlesticks with volume for ``symbol``: the last ``window`` candles from REST, then live from the
+    kline channel, the forming candle updated in place; returns at once.
+
+    Args:
+        symbol: e.g. ``'BTC-USDT'``.
+        interval: ``"1min"``, ``"3min"``, ``"15min"``, ``"30min"``, ``"1hour"``, ``"2hour"``, ``"4hour"``,
+            ``"6hour"``, ``"8hour"``, ``"12hour"``, ``"1day"`` or ``"1week"`` (the kline channel's).
+        window: candles drawn (history fetched for as many), at most 1,500.
+        url: the exchange's REST base URL (default as for :func:`live_ticker`).
+        max_hz: maximum redraws per second.
+        source: a custom :class:`~kunb.sources.base.MarketSource` (a recording, tests): live candles only,
+            no history.
+        protocol: ``"classic"`` (default) or ``"uta"``.
+
+    Returns:
+        A :class:`LiveCandles` (``.df``, ``.snapshot()``, ``.stop()``).
+
+    Raises:
+        ConfigurationError: an interval the kline channel does not have, a window out of range.
+    """
+    symbol = _symbols(symbol)[0]
+    resolved = source.url if source is not None else resolve_url(url)
+    catalog = _catalog(source, resolved)
+    history = source is None  # a recording or a test source has no REST history
+    source = source or market_source(protocol, resolved)
+    live = LiveCandles(
+        symbol,
+        interval,
+        url=resolved,
+        simulated=is_simulated(resolved),
+        key=cell_key("candles", symbol, interval, resolved, *_other(protocol)),
+        window=window,
+        max_hz=max_hz,
+        source=source,
+        catalog=catalog,
+        history=history,
+    )
+    live.start()
+    return live
+
+
+def live_trades(
+    symbols: str | Sequence[str],
+    *,
+    rows: int = 30,
+    url: str | None = None,
+    max_hz: float = DEFAULT_MAX_HZ,
+    source: MarketSource | None = None,
+    protocol: str = "classic",
+) -> LiveTrades:
+    """The trades tape of ``symbols``: the newest ``rows`` public trades, coloured by the taker's side;
+    returns at once.
+
+    Args:
+        symbols: ``'BTC-USDT'`` or a list of symbols (unknown ones are left out and named).
+        rows: trades shown (the stream keeps the newest 10,000 in ``.df``).
+        url, max_hz, source, protocol: as for :func:`live_ticker`.
+
+    Returns:
+        A :class:`LiveTrades` (``.df``, ``.snapshot()``, ``.stop()``).
+    """
+    syms = _symbols(symbols)
+    resolved = source.url if source is not None else resolve_url(url)
+    catalog = _catalog(source, resolved)
+    source = source or market_source(protocol, resolved)
+    live = LiveTrades(
+        syms,
+        url=resolved,
+        simulated=is_simulated(resolved),
+        key=cell_key("trades", tuple(syms), resolved, *_other(protocol)),
+        rows=rows,
+        max_hz=max_hz,
+        source=source,
+        catalog=catalog,
     )
     live.start()
     return live
@@ -174,19 +304,24 @@ def live_book(
 def live_account(
     credentials: Credentials | None = None,
     *,
+    quote: str = "USDT",
     url: str | None = None,
     max_hz: float = DEFAULT_MAX_HZ,
     source: AccountSource | None = None,
     protocol: str = "classic",
 ) -> LiveAccount:
-    """Show the account's balances and order events live (private channels); returns at once.
+    """Show the account's value, holdings, open orders, fills and order events live; returns at once.
 
     Runs a :class:`kunb.Account`: balances and orders seeded from REST, kept current from the private
-    pushes, and re-seeded after every reconnect (KuCoin does not replay private pushes).
+    pushes, and re-seeded after every reconnect (KuCoin does not replay private pushes). The holdings of
+    the trading account are valued in ``quote`` at the mid prices of their markets, followed live by a
+    :class:`kunb.Stream` of those markets' tickers; the value is also drawn over time.
 
     Args:
         credentials: the API key; default: the embedded exchange's demo user when ``kunb.sim.start()``
             runs in this kernel, else ``KUCOIN_API_KEY`` / ``KUCOIN_API_SECRET`` / ``KUCOIN_API_PASSPHRASE``.
+        quote: the currency the account is valued in (each held currency needs a ``CUR-QUOTE`` or
+            ``QUOTE-CUR`` market; the panel names those without one).
         url: the exchange's REST base URL (default as for :func:`live_ticker`).
         max_hz: maximum redraws per second.
         source: a custom :class:`~kunb.sources.base.AccountSource` (tests) instead of ``url``.
@@ -198,6 +333,9 @@ def live_account(
     """
     resolved = source.url if source is not None else resolve_url(url)
     creds = _credentials(credentials, resolved)
+    # a custom source (a recording, a test) has no markets to price the holdings with
+    catalog = _catalog(source, resolved)
+    prices = None if source is not None else _prices(protocol, quote, resolved, catalog)
     source = source or account_source(protocol, creds, resolved)
     live = LiveAccount(
         creds,
@@ -206,9 +344,21 @@ def live_account(
         key=cell_key("account", creds.key, resolved, *_other(protocol)),
         max_hz=max_hz,
         source=source,
+        quote=quote,
+        catalog=catalog,
+        prices=prices,
     )
     live.start()
     return live
+
+
+def _prices(protocol: str, quote: str, url: str, catalog: SymbolCatalog | None) -> PriceBoard:
+    """The account panel's live prices, over the same protocol as the account."""
+
+    def source() -> MarketSource:
+        return market_source(protocol, url) or ClassicMarketSource(url=url, backoff_cap=10.0)
+
+    return PriceBoard(quote, url=url, catalog=catalog, source=source)
 
 
 def dashboard(
@@ -218,56 +368,75 @@ def dashboard(
     account: bool | None = None,
     url: str | None = None,
     depth: int = 30,
+    interval: str = "1min",
+    quote: str = "USDT",
+    layout: str = "auto",
     max_hz: float = DEFAULT_MAX_HZ,
     protocol: str = "classic",
 ) -> Dashboard:
-    """Ticker, order book (of the first symbol) and, with credentials, the account, in one set of tabs.
+    """Ticker and trades of ``symbols``; order book and candles of the first; with credentials, the account.
+
+    Side by side (two columns) where the output is at least 1,100 px wide, as tabs where it is narrower
+    (the choice follows the output as it is resized; ``layout="tabs"`` or ``"grid"`` fixes it).
 
     Args:
-        symbols: symbols of the ticker; the book shows the first one (its picker changes it).
+        symbols: symbols of the ticker and the trades; the book and candles show the first one (their
+            pickers change it).
         credentials, url: as for :func:`live_account` / :func:`live_ticker`.
-        account: show the account tab; default: when credentials are available.
+        account: show the account panel; default: when credentials are available.
         depth: levels per side of the depth chart.
+        interval: the candles' interval.
+        quote: the currency the account is valued in.
+        layout: ``"auto"`` (default), ``"tabs"`` or ``"grid"``.
         max_hz: maximum redraws per second of each panel.
         protocol: ``"classic"`` (default) or ``"uta"``, for every panel.
 
     Returns:
-        A :class:`Dashboard`: ``.ticker``, ``.book``, ``.account`` (or None), ``.snapshot()``, ``.stop()``.
+        A :class:`Dashboard`: ``.ticker``, ``.book``, ``.candles``, ``.trades``, ``.account`` (or None),
+        ``.snapshot()``, ``.stop()``.
     """
     syms = _symbols(symbols)
     resolved = resolve_url(url)
     simulated = is_simulated(resolved)
+    catalog = SymbolCatalog(resolved)
     creds = credentials or session_credentials(resolved) or Credentials.from_env()
     if account and creds is None:
         _credentials(None, resolved)  # raises with the hint
     # the parts get keys of their own, so a dashboard never replaces a live_ticker shown in another cell
+    common: dict[str, Any] = {"url": resolved, "simulated": simulated, "max_hz": max_hz, "catalog": catalog}
     ticker = LiveTicker(
         syms,
-        url=resolved,
-        simulated=simulated,
         key=cell_key("dashboard-ticker", tuple(syms), resolved),
-        max_hz=max_hz,
         source=market_source(protocol, resolved),
+        **common,
     )
     book = LiveBook(
         syms[0],
-        url=resolved,
-        simulated=simulated,
         key=cell_key("dashboard-book", resolved),
         depth=depth,
-        max_hz=max_hz,
         source=market_source(protocol, resolved),
+        **common,
+    )
+    candles = LiveCandles(
+        syms[0],
+        interval,
+        key=cell_key("dashboard-candles", resolved),
+        source=market_source(protocol, resolved),
+        **common,
+    )
+    trades = LiveTrades(
+        syms, key=cell_key("dashboard-trades", resolved), source=market_source(protocol, resolved), **common
     )
     acct = None
     if creds is not None and account is not False:
         acct = LiveAccount(
             creds,
-            url=resolved,
-            simulated=simulated,
             key=cell_key("dashboard-account", resolved),
-            max_hz=max_hz,
             source=account_source(protocol, creds, resolved),
+            quote=quote,
+            prices=_prices(protocol, quote, resolved, catalog),
+            **common,
         )
-    dash = Dashboard(ticker, book, acct)
+    dash = Dashboard(ticker, book, acct, candles=candles, trades=trades, layout=layout)
     dash.start()
     return dash

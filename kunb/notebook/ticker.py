@@ -8,15 +8,19 @@ from typing import Any
 
 import pandas as pd
 
+from ..exceptions import ConfigurationError
 from ..runtime import run_in_loop
 from ..sources.base import MarketSource
 from ..sources.classic import ClassicMarketSource
 from ..stream import Stream
+from .formats import Precision
 from .live import LiveObject
 from .model import RateMeter, TickerView
-from .panels import WINDOW_CHOICES, TickerPanel
+from .panels import WINDOW_CHOICES
 from .status import StatusView
+from .symbols import SymbolCatalog, unknown_symbol_message
 from .throttle import DEFAULT_MAX_HZ
+from .tickerpanel import TickerPanel
 
 __all__ = ["LiveTicker"]
 
@@ -26,7 +30,9 @@ class LiveTicker(LiveObject[Stream]):
 
     Its data is a :class:`kunb.Stream` (``.stream``) of ticks and 24 h statistics (a ticker push carries no
     24 h numbers; the statistics channel does, every 2 s): the same routing and rolling frames as a Stream
-    started from a script.
+    started from a script. With a ``catalog``, every symbol is looked up before the stream starts: unknown
+    ones are left out and named in the panel (``.notice``), the others stream; their price and size
+    ticks decide how numbers are written.
     """
 
     kind = "ticker"
@@ -41,12 +47,16 @@ class LiveTicker(LiveObject[Stream]):
         window: int = 2000,
         max_hz: float = DEFAULT_MAX_HZ,
         source: MarketSource | None = None,
+        catalog: SymbolCatalog | None = None,
     ) -> None:
         self._symbols = list(dict.fromkeys(symbols))
         self._window = window
         self._source = source
+        self.catalog = catalog
         super().__init__(url=url, simulated=simulated, key=key, max_hz=max_hz)
-        self.panel = TickerPanel(self.model.symbols, window=window, simulated=self.simulated)
+        self.panel = TickerPanel(
+            self.model.symbols, window=window, simulated=self.simulated, precision=self._precision
+        )
         self.widget = self.panel.widget
         self._rate = RateMeter()
         self.msg_rate = 0.0
@@ -54,14 +64,15 @@ class LiveTicker(LiveObject[Stream]):
         self.panel.controls.on_symbols(self.set_symbols)
         self.panel.controls.on_window(self.set_window)
 
-    def _new_driver(self) -> Stream:
+    def _new_driver(self, symbols: Sequence[str] | None = None) -> Stream:
         # the frame holds the largest window the panel offers, for every symbol
-        rows = max(self._window, *WINDOW_CHOICES) * max(len(self._symbols), 1)
+        symbols = self._symbols if symbols is None else list(symbols)
+        rows = max(self._window, *WINDOW_CHOICES) * max(len(symbols), 1)
         # a custom source (a recording, a test) serves every driver: a restarted panel must not fall back
         # to the network; sources can be opened again after they were closed
         source = self._source or ClassicMarketSource(url=self.url, backoff_cap=10.0)
         stream = Stream(
-            self._symbols,
+            symbols,
             book=False,
             ticker=True,
             trades=False,
@@ -72,6 +83,26 @@ class LiveTicker(LiveObject[Stream]):
         )
         self.model = TickerView(stream, window=self._window)
         return stream
+
+    def _precision(self, symbol: str) -> Precision:
+        return self.catalog.precision(symbol) if self.catalog is not None else Precision()
+
+    async def _prepare(self, driver: Stream) -> Stream:
+        """Look the symbols up: unknown ones are left out (and named), the others stream."""
+        self.notice = ""
+        if self.catalog is None:
+            return driver
+        check = await self.catalog.check(self._symbols)
+        if not check.rejected:
+            self.panel.refresh_precision()
+            return driver
+        self.notice = unknown_symbol_message(check.rejected, self.url)
+        usable = check.usable(self._symbols)
+        if not usable:
+            raise ConfigurationError("nothing to stream")
+        self.driver = driver = self._new_driver(usable)
+        self.panel.set_symbols(usable)
+        return driver
 
     @property
     def stream(self) -> Stream:

@@ -16,7 +16,7 @@ from kunb.notebook.status import Health
 
 
 def _prices(live) -> list[float]:
-    return live.panel.figure.data[0].y.tolist()
+    return live.panel.figure.columns(0).get("y", []).tolist()
 
 
 async def test_live_ticker_returns_at_once_and_streams_into_the_figure(fake_source):

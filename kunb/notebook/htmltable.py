@@ -1,0 +1,89 @@
+"""The panels' HTML tables: one look (padding, aligned numbers, a light rule) and stable test hooks.
+
+A table is a list of :class:`Column` and rows of :class:`Cell`; numbers are right-aligned in tabular
+figures so digits line up, every cell carries its class (``td.kunb-<name>``) and, for numbers, the raw
+value in ``data-value`` for scripts and browser tests reading the page. Text is escaped; a cell's
+``style`` is trusted (the panels build it).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = ["Cell", "Column", "caption", "table"]
+
+_TABLE = (
+    "border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:12.5px;"
+    "line-height:1.45;margin:2px 0 6px 0"
+)
+_TH = "padding:3px 10px;border-bottom:1px solid #d0d7de;font-weight:600;color:#57606a;white-space:nowrap"
+_TD = "padding:2px 10px;border-bottom:1px solid #f0f2f4;white-space:nowrap"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column: its class name (``td.kunb-<name>``), header, and whether it holds numbers."""
+
+    name: str
+    header: str
+    numeric: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One cell: the text shown, the raw number behind it (``data-value``) and extra CSS."""
+
+    text: str
+    value: float | str | None = None
+    style: str = ""
+
+
+def caption(text: str) -> str:
+    return (
+        f'<div class="kunb-caption" style="font-weight:600;margin:6px 0 2px 0;font-size:13px">'
+        f"{html.escape(text)}</div>"
+    )
+
+
+def _value(value: float | str | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return html.escape(repr(value) if isinstance(value, float) else str(value))
+
+
+def table(
+    css_class: str,
+    columns: Sequence[Column],
+    rows: Sequence[tuple[Mapping[str, str], Sequence[Cell]]],
+    *,
+    empty: str = "nothing yet",
+) -> str:
+    """``<table class="css_class">``: one ``<tr>`` per row, with the row's attributes (``data-symbol``...)."""
+    head = "".join(
+        f'<th style="{_TH};text-align:{"right" if c.numeric else "left"}">{html.escape(c.header)}</th>'
+        for c in columns
+    )
+    body = []
+    for attributes, cells in rows:
+        attrs = "".join(f' {k}="{html.escape(v)}"' for k, v in attributes.items())
+        tds = "".join(
+            f'<td class="kunb-{col.name}" data-value="{_value(cell.value)}" '
+            f'style="{_TD};text-align:{"right" if col.numeric else "left"};{cell.style}">'
+            f"{html.escape(cell.text)}</td>"
+            for col, cell in zip(columns, cells, strict=True)
+        )
+        body.append(f"<tr{attrs}>{tds}</tr>")
+    if not body:
+        body.append(
+            f'<tr class="kunb-empty"><td colspan="{len(columns)}" style="{_TD};color:#57606a">'
+            f"{html.escape(empty)}</td></tr>"
+        )
+    # a table wider than the output scrolls inside its own box instead of being clipped
+    return (
+        '<div style="overflow-x:auto;max-width:100%">'
+        f'<table class="{html.escape(css_class)}" style="{_TABLE}">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
