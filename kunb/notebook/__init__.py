@@ -266,7 +266,7 @@ def live_candles(
 def live_trades(
     symbols: str | Sequence[str],
     *,
-    rows: int = 30,
+    rows: int = 20,
     url: str | None = None,
     max_hz: float = DEFAULT_MAX_HZ,
     source: MarketSource | None = None,

@@ -211,9 +211,18 @@ class LiveAccount(LiveObject[Account]):
             ((r["currency"], r["total"], r["available"], r["hold"]) for r in rows), self._price, self.quote
         )
         # a point of the curve only when every price is in (currencies without a market never will be)
-        if self.seeded and (self.prices is None or set(valuation.unpriced) <= set(self._unpriced)):
+        if self.seeded and self._settled(valuation):
             self.equity.record(self._wall() * 1000, valuation.total)
         return valuation
+
+    def _settled(self, valuation: Valuation) -> bool:
+        return self.prices is None or set(valuation.unpriced) <= set(self._unpriced)
+
+    @property
+    def valued(self) -> bool:
+        """Whether :attr:`value` is complete: seeded, and every held currency priced (or known to have no
+        market to price it with). ``await account.wait_until(lambda: account.valued)`` before reading it."""
+        return self.seeded and self.valuation.holdings != [] and self._settled(self.valuation)
 
     def _open_orders(self) -> list[OpenOrder]:
         orders = [o for o in list(self.account.holdings.orders.values()) if not o.done]

@@ -119,7 +119,7 @@ class BookPanel:
             rows=2,
             cols=1,
             row_heights=[0.62, 0.38],
-            vertical_spacing=0.16,
+            vertical_spacing=0.14,
             subplot_titles=[f"{symbol} depth, {self.depth} levels a side", f"{symbol} spread"],
         )
 
@@ -137,7 +137,7 @@ class BookPanel:
         layout.update(base_layout(f"kunb live book · {symbol}{label}", height=540, legend=True))
         layout["hovermode"] = "closest"
         now = time.time() * 1000
-        layout["xaxis"] |= price_axis(self.precision.price, title="price", type="linear")
+        layout["xaxis"] |= price_axis(self.precision.price, type="linear")
         layout["yaxis"] |= size_axis(self.precision.size, title="cumulative size")
         layout["xaxis2"] |= time_axis(range=[now - _EMPTY_SPAN_MS, now])
         layout["yaxis2"] |= price_axis(self.precision.price, title="spread")

@@ -17,6 +17,7 @@ import ipywidgets as widgets
 import numpy as np
 from plotly.subplots import make_subplots
 
+from ..klines import KLINE_INTERVALS
 from .figure import LiveFigure
 from .formats import Precision, fmt_price, fmt_size, fmt_time
 from .model import CandleView
@@ -28,6 +29,7 @@ __all__ = ["CANDLE_WINDOWS", "CandlesPanel"]
 
 CANDLE_WINDOWS = (100, 300, 1000, 1500)  # candles drawn (1,500: one REST page)
 _EMPTY_SPAN_MS = 60 * 60_000.0
+_FEW = 10  # candles below which the time axis shows room for this many
 
 # volume bars take the candle's colour: 1 up (close >= open), 0 down, through a two-colour scale
 _UP_DOWN = [[0.0, SELL], [0.5, SELL], [0.5, BUY], [1.0, BUY]]
@@ -75,6 +77,8 @@ class CandlesPanel:
         self._live_version = -1
         self._live_appended = 0
         self._last_start = -math.inf  # start (ms) of the newest candle the figure has
+        self._interval_ms = KLINE_INTERVALS[interval] * 1000.0
+        self._fitted_to: float | None = None  # the newest start the time axis was fitted to (few candles)
         self._empty = True
 
     def _build_figure(self, symbol: str) -> LiveFigure:
@@ -110,7 +114,7 @@ class CandlesPanel:
         self.precision = precision or Precision()
         old, self.figure = self.figure, self._build_figure(symbol)
         self.widget.children = (*self.widget.children[:-1], self.figure)
-        self._empty = True
+        self._empty, self._fitted_to = True, None
         old.close()
 
     def render(self, view: CandleView, status: StatusView) -> None:
@@ -132,8 +136,8 @@ class CandlesPanel:
                 with self.figure.batch():
                     self.figure.extend(0, candles, max_points=view.window, replace_last=replace)
                     self.figure.extend(1, volume, max_points=view.window, replace_last=replace)
-                    self._autorange(len(new["time"]))
-                self._last_start = float(new["time"][-1])
+                    self._last_start = float(new["time"][-1])
+                    self._fit()
                 self.redraws += 1
             self._live_version, self._live_appended = view.live.version, view.live.appended
         self.latest.value = self._latest_html(view)
@@ -144,15 +148,29 @@ class CandlesPanel:
         with self.figure.batch():
             self.figure.replace(0, candles)
             self.figure.replace(1, volume)
-            self._autorange(len(cols["time"]))
-        self._last_start = float(cols["time"][-1]) if len(cols["time"]) else -math.inf
+            self._last_start = float(cols["time"][-1]) if len(cols["time"]) else -math.inf
+            self._fit()
         self._live_version, self._live_appended = view.live.version, view.live.appended
         self.redraws += 1
 
-    def _autorange(self, points: int) -> None:
-        if self._empty and points:
+    def _fit(self) -> None:
+        """Few candles: show room for ten, not a close-up of one (plotly's autorange of a single candle
+        spans milliseconds); from ten on, the time axis follows the data (and the user's zoom)."""
+        count = len(self.figure.columns(0).get("x", ()))
+        if not count:
+            return
+        if count < _FEW:
+            if self._fitted_to != self._last_start:
+                span = [
+                    self._last_start - (_FEW - 0.5) * self._interval_ms,
+                    self._last_start + 1.5 * self._interval_ms,
+                ]
+                self.figure.relayout({"xaxis.range": span, "xaxis2.range": span})
+                self._fitted_to = self._last_start
+        elif self._empty or self._fitted_to is not None:
             self.figure.relayout({"xaxis.autorange": True, "xaxis2.autorange": True})
             self._empty = False
+            self._fitted_to = None
 
     def _latest_html(self, view: CandleView) -> str:
         """``div.kunb-candle-latest``: the newest candle's numbers (``data-close``...), for readers."""

@@ -122,15 +122,16 @@ class PriceBoard:
                 await self.stream.aclose()
 
     async def _resolve(self, currencies: set[str]) -> None:
-        for currency in sorted(currencies):
-            if self.catalog is None:
-                self.pairs[currency] = (f"{currency}-{self.quote}", False)
-                continue
-            found = await self.catalog.pair(currency, self.quote)
-            if found is None:
+        wanted = sorted(currencies)
+        if self.catalog is None:
+            self.pairs.update({c: (f"{c}-{self.quote}", False) for c in wanted})
+            return
+        found = await asyncio.gather(*(self.catalog.pair(c, self.quote) for c in wanted))
+        for currency, pair in zip(wanted, found, strict=True):
+            if pair is None:
                 self.unpriced[currency] = f"no {currency}-{self.quote} or {self.quote}-{currency} market"
             else:
-                info, inverted = found
+                info, inverted = pair
                 self.pairs[currency] = (info.symbol, inverted)
 
     async def _restart(self, symbols: list[str]) -> None:
@@ -169,17 +170,17 @@ class PriceBoard:
             return
         market = self._market or Market(url=self.url, timeout=5.0)
         try:
-            for symbol in symbols:
-                try:
-                    level1 = await market.aget_ticker(symbol)
-                except KunbError as exc:
-                    _log.info("kunb live_account: no first price of %s: %r", symbol, exc)
-                    continue
-                if isinstance(level1, dict):
-                    price = _mid(*(float(level1.get(k) or "nan") for k in ("bestBid", "bestAsk", "price")))
-                    if not math.isnan(price):
-                        self._first[symbol] = price
+            answers = await asyncio.gather(*(market.aget_ticker(s) for s in symbols), return_exceptions=True)
         finally:
             if self._market is None:
                 await market.aclose()
+        for symbol, level1 in zip(symbols, answers, strict=True):
+            if isinstance(level1, BaseException):
+                if not isinstance(level1, KunbError):
+                    raise level1
+                _log.info("kunb live_account: no first price of %s: %r", symbol, level1)
+            elif isinstance(level1, dict):
+                price = _mid(*(float(level1.get(k) or "nan") for k in ("bestBid", "bestAsk", "price")))
+                if not math.isnan(price):
+                    self._first[symbol] = price
         self._changed()

@@ -105,7 +105,8 @@ class TickerPanel:
         self.symbols = list(symbols)
         n = len(self.symbols)
         label = " · simulated data" if self.simulated else ""
-        titles = [f"{s} last price" for s in self.symbols] + ["spread, bps"]
+        # the spread row has no title of its own: its legend names its series, where a title would be
+        titles = [f"{s} last price" for s in self.symbols] + [""]
         grid = make_subplots(
             rows=n + 1, cols=1, shared_xaxes=True, vertical_spacing=0.25 / (n + 1), subplot_titles=titles
         )
@@ -127,7 +128,10 @@ class TickerPanel:
         now = time.time() * 1000
         for i, s in enumerate(self.symbols):
             layout[_axis_key("y", i)] |= price_axis(self.precision(s).price)
-        layout[_axis_key("y", n)] |= value_axis(2)
+        layout[_axis_key("y", n)] |= value_axis(2, title="spread, bps")
+        # the legend names the spread row's series: at that row's top right, under the page's own title
+        top = layout[_axis_key("y", n)]["domain"][1]
+        layout["legend"] = {**layout["legend"], "y": top, "yanchor": "bottom"}
         for i in range(n + 1):
             layout[_axis_key("x", i)] |= time_axis(title=i == n, range=[now - _EMPTY_SPAN_MS, now])
         figure = LiveFigure(traces, layout)

@@ -35,7 +35,7 @@ class LiveTrades(LiveObject[Stream]):
         url: str,
         simulated: bool,
         key: tuple[Any, ...],
-        rows: int = 30,
+        rows: int = 20,
         max_hz: float = DEFAULT_MAX_HZ,
         source: MarketSource | None = None,
         catalog: SymbolCatalog | None = None,
