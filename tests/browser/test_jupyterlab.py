@@ -4,6 +4,7 @@ What only a browser shows: the plotly figure is drawn, its price trace gains poi
 streams (updates reach the page), its x axes stay date axes, the badge says live, the quotes table agrees
 with the exchange's own book, the console stays clean, and Stop really stops the updates. A negative
 control then drops the figure's update messages in the kernel and shows the growth check failing.
+Figures draw only while they are on screen, so every check scrolls its panel into view first.
 Screenshots go to ``build/screenshots/``. Recipe and traps: jupyter-notes.md 6.
 """
 
@@ -38,12 +39,14 @@ QUIET_DEADLINE_S = 6.0
 # its shortcuts extension reads the schema of a settings plugin it does not have
 NOTEBOOK7_LOAD_ERRORS = {"uncaught: Cannot read properties of undefined (reading 'schema')"}
 
-# What the negative control runs in the kernel: plotly's FigureWidget drops every update message, so data
-# keeps flowing in Python (badge, table) but nothing reaches the figure in the page.
+# What the negative control runs in the kernel: every LiveFigure drops its update messages, so data keeps
+# flowing in Python (badge, table, the kernel's copy of the figure) but nothing reaches the page.
 BREAK_RENDERER = """
-import plotly.basewidget
-plotly.basewidget.BaseFigureWidget._send_update_msg = lambda self, *a, **k: None
-plotly.basewidget.BaseFigureWidget._send_restyle_msg = lambda self, *a, **k: None
+from kunb.notebook.figure import LiveFigure
+def _drop(self):
+    self._ops.clear()
+    self._buffers.clear()
+LiveFigure._flush = _drop
 """
 
 # ---- page scripts -----------------------------------------------------------------------------------
@@ -160,8 +163,20 @@ class Level1Sampler:
 # ---- the checks -------------------------------------------------------------------------------------
 
 
+def show(nb: NotebookPage, panel: str) -> None:
+    """Scroll ``panel``'s figure into view: a figure off screen does not draw (LiveFigure)."""
+    figure = nb.page.locator(f"{panel} .kunb-live-figure").first
+    figure.scroll_into_view_if_needed()
+    nb.wait(
+        f"() => document.querySelector('{panel} .kunb-live-figure').dataset.visible === 'true'",
+        within=10,
+        what=f"{panel}'s figure is on screen",
+    )
+
+
 def check_figure(nb: NotebookPage) -> None:
     """The ticker's plotly figure is drawn with the price and spread traces of both symbols."""
+    show(nb, TICKER)
     nb.wait(f"() => !!document.querySelector('{TICKER} .js-plotly-plot')", within=30, what="plotly figure")
     figure = nb.eval(_FIGURE, TICKER)
     metas = {t["meta"] for t in figure["traces"]}
@@ -180,6 +195,7 @@ def check_live_badge(nb: NotebookPage, panel: str = TICKER) -> dict[str, Any]:
 def check_points_grow(nb: NotebookPage) -> None:
     """The price trace gains points, twice, while data streams: updates reach the figure in the page."""
     meta = f"price:{SYMBOL}"
+    show(nb, TICKER)
     for _ in range(2):
         n = nb.eval(_POINTS, [TICKER, meta])
         assert n >= 0, "no price trace"
@@ -305,6 +321,7 @@ def test_order_book_depth_chart_in_jupyterlab(lab_notebook: NotebookPage) -> Non
     nb.open("02-order-book.ipynb")
     nb.run()
     check_live_badge(nb, panel)
+    show(nb, panel)
     nb.wait(
         f"""() => {{ const f = ({_FIGURE})('{panel}');
              const depth = f && f.traces.filter(t => t.meta.startsWith('depth:') && t.n > 0);
