@@ -264,8 +264,8 @@ def test_every_panel_one_bundle_a_quiet_kernel_log_hidden_tabs_idle_and_reload(
     assert int(nb.evaluate("dash.book.panel.figure.messages_sent")) > sent + 10  # the hidden tab got data
     # negative control: an error logged by a background task (as a panel's would be) is seen by the check
     nb.execute(
-        "import asyncio, logging\n"
-        "asyncio.get_running_loop().call_later(0.1, logging.getLogger('kunb.test').error, 'a background error')"
+        "import asyncio, logging\n_log = logging.getLogger('kunb.test')\n"
+        "asyncio.get_running_loop().call_later(0.1, _log.error, 'a background error')"
     )
     nb.wait(
         "() => (window.__kunbIopub || []).some(t => t.includes('a background error'))",
