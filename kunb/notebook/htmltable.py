@@ -2,8 +2,9 @@
 
 A table is a list of :class:`Column` and rows of :class:`Cell`; numbers are right-aligned in tabular
 figures so digits line up, every cell carries its class (``td.kunb-<name>``) and, for numbers, the raw
-value in ``data-value`` for scripts and browser tests reading the page. Text is escaped; a cell's
-``style`` is trusted (the panels build it).
+value in ``data-value`` for scripts and browser tests reading the page. The look is one style block by
+class, so cells stay small on the wire. Text is escaped; a cell's ``style`` is trusted (the panels build
+it).
 """
 
 from __future__ import annotations
@@ -15,12 +16,18 @@ from dataclasses import dataclass
 
 __all__ = ["Cell", "Column", "caption", "table"]
 
-_TABLE = (
-    "border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:12.5px;"
-    "line-height:1.45;margin:2px 0 6px 0"
+# One style block per table, rules by class: the cells carry only their class, so a table re-sent a few
+# times a second stays small (inline styles on every cell were most of its bytes).
+_STYLE = (
+    "<style>"
+    "table.kunb-table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:12.5px;"
+    "line-height:1.45;margin:2px 0 6px 0}"
+    "table.kunb-table th{padding:3px 10px;border-bottom:1px solid #d0d7de;font-weight:600;color:#57606a;"
+    "white-space:nowrap;text-align:left}"
+    "table.kunb-table td{padding:2px 10px;border-bottom:1px solid #f0f2f4;white-space:nowrap;text-align:left}"
+    "table.kunb-table .n{text-align:right}"
+    "</style>"
 )
-_TH = "padding:3px 10px;border-bottom:1px solid #d0d7de;font-weight:600;color:#57606a;white-space:nowrap"
-_TD = "padding:2px 10px;border-bottom:1px solid #f0f2f4;white-space:nowrap"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +48,9 @@ class Cell:
     style: str = ""
 
 
+_NUM = ' class="n"'
+
+
 def caption(text: str) -> str:
     return (
         f'<div class="kunb-caption" style="font-weight:600;margin:6px 0 2px 0;font-size:13px">'
@@ -54,6 +64,12 @@ def _value(value: float | str | None) -> str:
     return html.escape(repr(value) if isinstance(value, float) else str(value))
 
 
+def _td(column: Column, cell: Cell) -> str:
+    kind = f"kunb-{column.name} n" if column.numeric else f"kunb-{column.name}"
+    style = f' style="{cell.style}"' if cell.style else ""
+    return f'<td class="{kind}" data-value="{_value(cell.value)}"{style}>{html.escape(cell.text)}</td>'
+
+
 def table(
     css_class: str,
     columns: Sequence[Column],
@@ -62,28 +78,20 @@ def table(
     empty: str = "nothing yet",
 ) -> str:
     """``<table class="css_class">``: one ``<tr>`` per row, with the row's attributes (``data-symbol``...)."""
-    head = "".join(
-        f'<th style="{_TH};text-align:{"right" if c.numeric else "left"}">{html.escape(c.header)}</th>'
-        for c in columns
-    )
+    head = "".join(f"<th{_NUM if c.numeric else ''}>{html.escape(c.header)}</th>" for c in columns)
     body = []
     for attributes, cells in rows:
         attrs = "".join(f' {k}="{html.escape(v)}"' for k, v in attributes.items())
-        tds = "".join(
-            f'<td class="kunb-{col.name}" data-value="{_value(cell.value)}" '
-            f'style="{_TD};text-align:{"right" if col.numeric else "left"};{cell.style}">'
-            f"{html.escape(cell.text)}</td>"
-            for col, cell in zip(columns, cells, strict=True)
-        )
+        tds = "".join(_td(col, cell) for col, cell in zip(columns, cells, strict=True))
         body.append(f"<tr{attrs}>{tds}</tr>")
     if not body:
         body.append(
-            f'<tr class="kunb-empty"><td colspan="{len(columns)}" style="{_TD};color:#57606a">'
+            f'<tr class="kunb-empty"><td colspan="{len(columns)}" style="color:#57606a">'
             f"{html.escape(empty)}</td></tr>"
         )
     # a table wider than the output scrolls inside its own box instead of being clipped
     return (
-        '<div style="overflow-x:auto;max-width:100%">'
-        f'<table class="{html.escape(css_class)}" style="{_TABLE}">'
+        f'{_STYLE}<div style="overflow-x:auto;max-width:100%">'
+        f'<table class="kunb-table {html.escape(css_class)}">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )

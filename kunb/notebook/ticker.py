@@ -24,6 +24,8 @@ from .tickerpanel import TickerPanel
 
 __all__ = ["LiveTicker"]
 
+_RATE_EVERY = 1.0  # seconds between two updates of the message rate shown
+
 
 class LiveTicker(LiveObject[Stream]):
     """A live ticker: see :func:`kunb.live_ticker`. ``.df``, ``.snapshot()``, ``.stop()``, ``.start()``.
@@ -59,6 +61,7 @@ class LiveTicker(LiveObject[Stream]):
         )
         self.widget = self.panel.widget
         self._rate = RateMeter()
+        self._rate_at = -_RATE_EVERY
         self.msg_rate = 0.0
         self._bind_controls(self.panel.controls)
         self.panel.controls.on_symbols(self.set_symbols)
@@ -117,7 +120,10 @@ class LiveTicker(LiveObject[Stream]):
         return self.model.messages > 0
 
     def _render(self) -> None:
-        self.msg_rate = self._rate.rate(self._clock(), self.model.messages)
+        now = self._clock()
+        if now - self._rate_at >= _RATE_EVERY:  # the badge's number changes once a second, not per frame
+            self.msg_rate = self._rate.rate(now, self.model.messages)
+            self._rate_at = now
         self.panel.render(self.model, self.status())
 
     def status(self) -> StatusView:

@@ -222,10 +222,7 @@ async def test_open_orders_and_fills_show_in_their_tables(exchange):
         bought = await trade.acreate_market_order("BTC-USDT", "buy", funds="100")
         await until(lambda: any(f["order_id"] == bought["orderId"] for f in live.fills.rows))
         await until(
-            lambda: (
-                'table class="kunb-fills"' in live.panel.fills.value
-                and "data-trade-id" in live.panel.fills.value
-            )
+            lambda: 'kunb-fills"' in live.panel.fills.value and "data-trade-id" in live.panel.fills.value
         )
         fill = next(f for f in live.fills.rows if f["order_id"] == bought["orderId"])
         assert fill["side"] == "buy" and fill["value"] == pytest.approx(fill["price"] * fill["size"])

@@ -145,10 +145,11 @@ def test_table_writes_prices_to_the_tick_with_separators(sent):
     panel.render(model, StatusView(health=Health.RECONNECTING, url="http://127.0.0.1:1", simulated=True))
     html = panel.table.value
     bid = re.search(
-        r'<tr data-symbol="BTC-USDT">.*?<td class="kunb-bid" data-value="([^"]*)"[^>]*>([^<]*)</td>', html
+        r'<tr data-symbol="BTC-USDT">.*?<td class="kunb-bid[^"]*" data-value="([^"]*)"[^>]*>([^<]*)</td>',
+        html,
     )
     assert bid is not None and bid.groups() == ("50002.5", "50,002.5")
-    spread = re.search(r'<td class="kunb-spread" data-value="([^"]*)"[^>]*>([^<]*)</td>', html)
+    spread = re.search(r'<td class="kunb-spread[^"]*" data-value="([^"]*)"[^>]*>([^<]*)</td>', html)
     assert spread is not None and spread.groups() == ("1.0", "1.0")
     when = re.search(r'<td class="kunb-time"[^>]*>([^<]*)</td>', html)
     assert when is not None and re.fullmatch(r"2023-11-14 22:13:20\.\d{3} UTC", when.group(1))
