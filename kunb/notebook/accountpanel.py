@@ -23,6 +23,7 @@ from ..model.holdings import Order
 from .figure import LiveFigure
 from .formats import MISSING, Precision, fmt_amount, fmt_pct, fmt_price, fmt_size, fmt_time
 from .htmltable import Cell, Column, caption, table
+from .livehtml import LiveHTML
 from .panels import Controls
 from .portfolio import EquityCurve, Valuation
 from .status import StatusView, badge_html
@@ -259,19 +260,19 @@ class AccountPanel:
         self._precision = precision
         self.controls = Controls([], window=2000, with_window=False)
         self.controls.box.children = (self.controls.toggle,)  # nothing to pick: one account
-        self.badge = widgets.HTML()
+        self.badge = LiveHTML()
         self.badge.add_class("kunb-badge-widget")
         label = ' · <span class="kunb-simulated">simulated account</span>' if simulated else ""
         self.title = widgets.HTML(f"<b>kunb live account</b>{label}")
-        self.value = widgets.HTML()
+        self.value = LiveHTML()
         self.value.add_class("kunb-value-widget")
-        self.balances = widgets.HTML(layout=widgets.Layout(flex="0 1 auto", margin="0 16px 0 0"))
+        self.balances = LiveHTML(layout=widgets.Layout(flex="0 1 auto", margin="0 16px 0 0"))
         self.balances.add_class("kunb-balances-widget")
         self.figure = self._build_figure()
         holdings_row = widgets.HBox([self.balances, self.figure], layout=widgets.Layout(flex_flow="row wrap"))
-        self.open_orders = widgets.HTML()
-        self.fills = widgets.HTML()
-        self.orders = widgets.HTML(layout=widgets.Layout(max_width="100%"))
+        self.open_orders = LiveHTML()
+        self.fills = LiveHTML()
+        self.orders = LiveHTML(layout=widgets.Layout(max_width="100%"))
         self.orders.add_class("kunb-orders-widget")
         parts = [self.title, self.badge, self.controls.box, self.value, holdings_row]
         self.widget = widgets.VBox([*parts, self.open_orders, self.fills, self.orders])

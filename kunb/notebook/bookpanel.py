@@ -20,6 +20,7 @@ from plotly.subplots import make_subplots
 from .figure import LiveFigure
 from .formats import MISSING, Precision, fmt_price, fmt_size
 from .htmltable import Cell, Column, table
+from .livehtml import LiveHTML
 from .panels import Controls
 from .status import StatusView, badge_html
 from .style import BUY, SELL, base_layout, price_axis, size_axis, time_axis
@@ -95,10 +96,10 @@ class BookPanel:
         self.precision = precision or Precision()
         self.controls = Controls([symbol], window=window)
         self.controls.symbols.description = "Symbol"
-        self.badge = widgets.HTML()
+        self.badge = LiveHTML()
         self.badge.add_class("kunb-badge-widget")
         # never shrink: squeezed by the figure beside it, the table lost its first column
-        self.table = widgets.HTML(layout=widgets.Layout(flex="0 0 auto", margin="0 12px 0 0"))
+        self.table = LiveHTML(layout=widgets.Layout(flex="0 0 auto", margin="0 12px 0 0"))
         self.table.add_class("kunb-book-widget")
         self.figure = self._build_figure(symbol)
         # wrap: in a narrow output area the figure goes below the table instead of being clipped

@@ -20,6 +20,7 @@ from plotly.subplots import make_subplots
 from ..klines import KLINE_INTERVALS
 from .figure import LiveFigure
 from .formats import Precision, fmt_price, fmt_size, fmt_time
+from .livehtml import LiveHTML
 from .model import CandleView
 from .panels import Controls
 from .status import StatusView, badge_html
@@ -63,9 +64,9 @@ class CandlesPanel:
         self.precision = precision or Precision()
         self.controls = Controls([symbol], window=window, choices=CANDLE_WINDOWS, unit="candles")
         self.controls.symbols.description = "Symbol"
-        self.badge = widgets.HTML()
+        self.badge = LiveHTML()
         self.badge.add_class("kunb-badge-widget")
-        self.latest = widgets.HTML()
+        self.latest = LiveHTML()
         self.latest.add_class("kunb-candle-latest-widget")
         self.figure = self._build_figure(symbol)
         self.widget = widgets.VBox([self.badge, self.controls.box, self.latest, self.figure])

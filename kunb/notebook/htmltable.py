@@ -2,9 +2,10 @@
 
 A table is a list of :class:`Column` and rows of :class:`Cell`; numbers are right-aligned in tabular
 figures so digits line up, every cell carries its class (``td.kunb-<name>``) and, for numbers, the raw
-value in ``data-value`` for scripts and browser tests reading the page. The look is one style block by
-class, so cells stay small on the wire. Text is escaped; a cell's ``style`` is trusted (the panels build
-it).
+value in ``data-value`` for scripts and browser tests reading the page. The look is :data:`TABLE_CSS`,
+rules by class that the page gets once (:class:`~kunb.notebook.livehtml.LiveHTML` adds them to the
+document), so cells stay small on the wire. Text is escaped; a cell's ``style`` is trusted (the panels
+build it).
 """
 
 from __future__ import annotations
@@ -14,19 +15,18 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Cell", "Column", "caption", "table"]
+__all__ = ["TABLE_CSS", "Cell", "Column", "caption", "table"]
 
-# One style block per table, rules by class: the cells carry only their class, so a table re-sent a few
-# times a second stays small (inline styles on every cell were most of its bytes).
-_STYLE = (
-    "<style>"
+# Rules by class, once per page: the cells carry only their class, so a table re-sent a few times a second
+# stays small (inline styles on every cell were most of its bytes), and no <style> element comes with each
+# table (adding one to the document makes the browser restyle the whole page, JupyterLab's included).
+TABLE_CSS = (
     "table.kunb-table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:12.5px;"
     "line-height:1.45;margin:2px 0 6px 0}"
     "table.kunb-table th{padding:3px 10px;border-bottom:1px solid #d0d7de;font-weight:600;color:#57606a;"
     "white-space:nowrap;text-align:left}"
     "table.kunb-table td{padding:2px 10px;border-bottom:1px solid #f0f2f4;white-space:nowrap;text-align:left}"
     "table.kunb-table .n{text-align:right}"
-    "</style>"
 )
 
 
@@ -91,7 +91,7 @@ def table(
         )
     # a table wider than the output scrolls inside its own box instead of being clipped
     return (
-        f'{_STYLE}<div style="overflow-x:auto;max-width:100%">'
+        '<div style="overflow-x:auto;max-width:100%">'
         f'<table class="kunb-table {html.escape(css_class)}">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )

@@ -21,6 +21,7 @@ from plotly.subplots import make_subplots
 from .figure import LiveFigure
 from .formats import MISSING, Precision, fmt_pct, fmt_price, fmt_size, fmt_time
 from .htmltable import Cell, Column, table
+from .livehtml import LiveHTML
 from .model import Quote, TickerView
 from .panels import Controls
 from .status import StatusView, badge_html
@@ -86,9 +87,9 @@ class TickerPanel:
         self.simulated = simulated
         self.precision = precision
         self.controls = Controls(symbols, window=window)
-        self.badge = widgets.HTML()
+        self.badge = LiveHTML()
         self.badge.add_class("kunb-badge-widget")
-        self.table = widgets.HTML()
+        self.table = LiveHTML()
         self.table.add_class("kunb-quotes-widget")
         self.symbols: list[str] = []
         self.figure = self._build_figure(symbols)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from .formats import Precision, fmt_amount, fmt_price, fmt_size, fmt_time
 from .htmltable import Cell, Column, table
+from .livehtml import LiveHTML
 from .panels import Controls
 from .status import StatusView, badge_html
 from .style import BUY, SELL
@@ -123,11 +124,11 @@ class TradesPanel:
         self.rows = rows
         self.precision = precision
         self.controls = Controls(symbols, window=rows, with_window=False)
-        self.badge = widgets.HTML()
+        self.badge = LiveHTML()
         self.badge.add_class("kunb-badge-widget")
         label = ' · <span class="kunb-simulated">simulated data</span>' if simulated else ""
         self.title = widgets.HTML(f"<b>kunb live trades</b>{label}")
-        self.tape = widgets.HTML()
+        self.tape = LiveHTML()
         self.tape.add_class("kunb-trades-widget")
         self.widget = widgets.VBox([self.title, self.badge, self.controls.box, self.tape])
         self.widget.add_class("kunb-live")

@@ -8,7 +8,8 @@
 * every panel at once (ticker, book, candles, trades, account and a dashboard of all of them): plotly.js
   reaches the page and is evaluated once; for 30 s of streaming the kernel reports no error and writes
   nothing to stderr (what JupyterLab's log console shows) and the console stays clean; figures on a tab
-  that is not selected never draw; after a reload every panel draws again with plotly.js asked for once.
+  that is not selected never draw, nor are their tables written; after a reload every panel draws again
+  with plotly.js asked for once.
 Screenshots of each panel go to ``build/screenshots/`` (docs/img takes them from there).
 """
 
@@ -55,6 +56,11 @@ _VIEWS = """() => [...document.querySelectorAll('.kunb-live-figure')].map((el, i
   panel: (el.closest('.kunb-live') || {className: ''}).className.split(' ').pop(),
   status: (el.querySelector('.kunb-figure-status') || {}).textContent || '',
   size: [Math.round(el.getBoundingClientRect().width), Math.round(el.getBoundingClientRect().height)],
+}))"""
+
+# every LiveHTML (the panels' tables and badges): laid out or not, how often the page wrote it
+_HTML_VIEWS = """() => [...document.querySelectorAll('.kunb-live-html')].map(el => ({
+  shown: el.offsetParent !== null, tab: !!el.closest('.kunb-dash-tabs'), renders: +(el.dataset.renders || 0),
 }))"""
 
 _SCROLL_TO_VIEW = (
@@ -273,6 +279,12 @@ def test_every_panel_one_bundle_a_quiet_kernel_log_hidden_tabs_idle_and_reload(
         what="the kernel-log check sees an error logged in the background",
     )
     assert [v["draws"] for v in _views(nb) if v["tab"] and not v["shown"]] == [0] * len(hidden)
+    # and their tables and badges were written once, when created, however often the kernel sent them;
+    # the ones on screen were rewritten as they changed
+    tables = nb.eval(_HTML_VIEWS)
+    hidden_tables = [t["renders"] for t in tables if t["tab"] and not t["shown"]]
+    assert len(hidden_tables) >= 3 and max(hidden_tables) <= 1, tables
+    assert max(t["renders"] for t in tables if t["shown"]) > 10, tables
 
     # screenshots for the docs: the dashboard as tabs, the ticker and the book
     nb.screenshot(".kunb-dashboard", "dashboard-tabs.png")
