@@ -4,9 +4,12 @@ A ``kunb.sim`` exchange (in this process) injects, on a random schedule drawn fr
 fault kind it has (``kunb.sim.faults.FAULT_NAMES``) while a :class:`kunb.feed.Stream` follows several
 symbols (level2 books on the signed full snapshot, ticker, match, 24 h snapshot), a
 :class:`kunb.account.Account` follows the private balance and order channels, and a
-:class:`kunb.client.Trade` places, fills and cancels orders. Each fault is injected while everything is
-live and then settled (the reconnect, the gap, the bad frame is seen) so that what was injected and what
-the client reports can be compared one to one. At the end:
+:class:`kunb.client.Trade` places, fills and cancels orders. With ``--protocol uta`` the stream and the
+account speak KuCoin's UTA protocol instead (``obu`` ``increment@10ms`` books that resync by
+resubscribing, ``ticker``, ``trade``; ``orderAll``, ``execution`` and ``balance`` after ``op:auth``) while
+the trader still places orders over classic REST, so every order crosses from one protocol to the other.
+Each fault is injected while everything is live and then settled (the reconnect, the gap, the bad frame
+is seen) so that what was injected and what the client reports can be compared one to one. At the end:
 
 * every book equals the exchange's own book at the same sequence (checked in-process on every push
   whose sequence matches the server's, and once more after the storm);
@@ -20,9 +23,9 @@ the client reports can be compared one to one. At the end:
 Orders the exchange has forgotten by the end (more finished orders than its retention keeps) are
 counted, not compared; forgetting any while it keeps fewer than its limit is a failure.
 
-Usage: ``.venv/bin/python bench/chaos.py [--minutes 10] [--seed 7] [--symbols 3]`` (prints the figures;
-exit status 1 when a check fails). ``tests/reliability/test_chaos.py`` runs the same engine for ~10 s
-(and ~60 s with ``--runslow`` / ``CI=true``).
+Usage: ``.venv/bin/python bench/chaos.py [--minutes 10] [--seed 7] [--symbols 3] [--protocol uta]``
+(prints the figures; exit status 1 when a check fails). ``tests/reliability/test_chaos.py`` (classic) and
+``test_chaos_uta.py`` run the same engine for ~10 s (and ~60 s with ``--runslow`` / ``CI=true``).
 """
 
 from __future__ import annotations
@@ -54,14 +57,17 @@ from kunb.signing import Credentials
 from kunb.sim import Exchange
 from kunb.sim.faults import FAULT_NAMES
 from kunb.sim.wire.market import orderbook_snapshot
+from kunb.sim.wire.uta import INCREMENT_LEVELS
 from kunb.stream import Stream
 
 __all__ = ["ChaosReport", "main", "run_chaos"]
 
 SYMBOLS = ["BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "KCS-USDT"]
 FAST = {"backoff_base": 0.05, "backoff_cap": 0.5, "stable_after": 0.5, "request_timeout": 3.0}
-# Faults that end every live link at once (the client must reconnect, resubscribe, resync, re-seed).
-KILLERS = ("disconnect", "close", "expire_tokens", "bullet_errors")
+# Faults that end every live link at once (the client must reconnect, resubscribe, resync, re-seed);
+# delay_snapshots ends them too, so that the resubscriptions meet the late snapshots.
+KILLERS = ("disconnect", "close", "expire_tokens", "bullet_errors", "delay_snapshots")
+PROTOCOLS = ("classic", "uta")
 SETTLE_S = 30.0  # longest wait for one fault's effect (a storm never waits forever)
 
 
@@ -167,11 +173,13 @@ class ChaosReport:
 
 class BookChecker:
     """A Stream sink: after each book event, a live local book whose sequence equals the server's must
-    equal it (``stream`` is set once the stream exists)."""
+    equal it (``stream`` is set once the stream exists). ``depth``: compare that many levels per side (UTA's
+    10 ms book keeps the top 500), ``None`` the whole book."""
 
-    def __init__(self, ex: Exchange, report: ChaosReport) -> None:
+    def __init__(self, ex: Exchange, report: ChaosReport, depth: int | None = None) -> None:
         self.ex = ex
         self.report = report
+        self.depth = depth
         self.last_checked: dict[str, int] = {}
         self.stream: Stream | None = None
 
@@ -187,7 +195,7 @@ class BookChecker:
         market = self.ex.core.markets[symbol]
         if market.book.sequence != book.last_sequence:
             return
-        server = orderbook_snapshot(market, None, 0)
+        server = orderbook_snapshot(market, self.depth, 0)
         local = (book.levels("bid"), book.levels("ask"))
         want = (
             {float(p): float(s) for p, s in server["bids"]},
@@ -280,6 +288,8 @@ class _Trader:
 async def _inject(name: str, ex: Exchange, rng: random.Random, report: ChaosReport) -> dict[str, Any]:
     """Inject one fault; returns what to wait for."""
     faults = ex.faults
+    # Connections without a user: the market stream's (silence spares private pushes anyway).
+    market_links = [s.id for s in ex.connections() if s.user_id is None]
     if name == "disconnect":
         faults.disconnect(abrupt=rng.random() < 0.7)
     elif name == "close":
@@ -292,6 +302,16 @@ async def _inject(name: str, ex: Exchange, rng: random.Random, report: ChaosRepo
         return {"hold": rng.uniform(0.5, 2.0), "call": lambda s: faults.delay_acks(delay=0.5, seconds=s)}
     elif name == "stall":
         return {"hold": rng.uniform(0.3, 3.0), "call": lambda s: faults.stall(seconds=s)}
+    elif name == "silence":
+
+        def silence(seconds: float) -> None:
+            for conn in market_links:
+                faults.silence(seconds=seconds, conn=conn)
+
+        return {"hold": rng.uniform(0.3, 2.0), "call": silence}
+    elif name == "delay_snapshots":
+        faults.delay_snapshots(delay=rng.uniform(0.3, 2.0), seconds=3.0)
+        faults.disconnect(abrupt=rng.random() < 0.5)  # the reconnect's resubscriptions meet late snapshots
     elif name == "skip_level2":
         pushes = rng.randint(1, 3)
         return {
@@ -324,12 +344,17 @@ async def run_chaos(
     cover_all: bool = True,
     trace_memory: bool = False,
     progress: Callable[[str], None] | None = None,
+    protocol: str = "classic",
 ) -> ChaosReport:
     """Run the storm for ``seconds`` and return its figures (see the module docstring).
 
     ``cover_all``: the schedule starts with every fault kind once (in a seeded order) and runs past
     ``seconds`` if needed until each was injected, so even a short run exercises them all.
+    ``protocol``: what the stream and the account speak, ``classic`` or ``uta``.
     """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
+    uta = protocol == "uta"
     rng = random.Random(seed)
     first = rng.sample(FAULT_NAMES, len(FAULT_NAMES)) if cover_all else []
     report = ChaosReport()
@@ -344,11 +369,17 @@ async def run_chaos(
         report.tasks_before = len(baseline_tasks)
         report.sockets_before = _sockets()
         report.fds_before = process.num_fds()
-        checker = BookChecker(ex, report)
-        stream = Stream(names, url=ex.url, credentials=creds, top_interval=None, **FAST)
+        checker = BookChecker(ex, report, depth=INCREMENT_LEVELS if uta else None)
+        if uta:
+            stream = Stream(names, url=ex.url, protocol="uta", ws_url=ex.uta_url, top_interval=None, **FAST)
+            account = Account(
+                creds, url=ex.url, protocol="uta", ws_url=ex.uta_private_url, symbols=names, **FAST
+            )
+        else:
+            stream = Stream(names, url=ex.url, credentials=creds, top_interval=None, **FAST)
+            account = Account(creds, url=ex.url, **FAST)
         checker.stream = stream
         stream.add_sink(checker.sink)
-        account = Account(creds, url=ex.url, **FAST)
         trader = _Trader(ex, creds, names, random.Random(seed + 1))
         stop = asyncio.Event()
         started = time.monotonic()
@@ -380,6 +411,9 @@ async def run_chaos(
             def gaps() -> int:
                 return sum(b.stats.gaps for b in stream.books.values())
 
+            def skipped() -> int:  # book-delta pushes the exchange dropped (skip_level2)
+                return ex.publisher.level2_skipped + ex.uta_publisher.deltas_skipped
+
             next_sample = 0.0
             warm: tracemalloc.Snapshot | None = None
             while time.monotonic() - started < seconds or first:
@@ -402,7 +436,7 @@ async def run_chaos(
                     break
                 name = first.pop() if first else rng.choice(FAULT_NAMES)
                 report.faults[name] += 1
-                before = (reconnects(), gaps(), ex.publisher.level2_skipped, bad(), report.malformed_sent)
+                before = (reconnects(), gaps(), skipped(), bad(), report.malformed_sent)
                 plan = await _inject(name, ex, rng, report)
                 if "call" in plan:
                     plan["call"](plan.get("hold", 0.0))
@@ -416,9 +450,7 @@ async def run_chaos(
                 elif name == "skip_level2":
                     report.level2_holes += 1  # consecutive pushes of one symbol: one hole, one gap
                     ok = await _until(
-                        lambda b=before, k=plan["skip"]: (
-                            ex.publisher.level2_skipped >= b[2] + k and gaps() > b[1] and live()
-                        )
+                        lambda b=before, k=plan["skip"]: skipped() >= b[2] + k and gaps() > b[1] and live()
                     )
                 elif name == "send_malformed":
                     ok = await _until(lambda b=before: bad() >= b[3] + report.malformed_sent - b[4])
@@ -437,7 +469,7 @@ async def run_chaos(
             ends = {s: ex.sequence(s) for s in names}
             if not await _until(lambda: all(checker.last_checked.get(s, -1) >= ends[s] for s in names)):
                 report.unsettled.append("books never matched the exchange after the storm")
-            await _settle_account(account, trader, report, ex)
+            await _settle_account(account, trader, report, ex, balance_type="unified" if uta else None)
             if warm is not None:
                 report.memory_top = _growth(warm, tracemalloc.take_snapshot())
         finally:
@@ -455,7 +487,7 @@ async def run_chaos(
                 report.book_resyncs += book.stats.resyncs
                 report.book_gaps += book.stats.gaps
                 report.book_snapshots += book.stats.snapshots
-            report.level2_skipped = ex.publisher.level2_skipped
+            report.level2_skipped = ex.publisher.level2_skipped + ex.uta_publisher.deltas_skipped
             report.orders_placed = len(trader.placed)
             report.orders_cancelled = trader.cancelled
             report.order_errors = trader.errors
@@ -504,8 +536,13 @@ def _growth(warm: tracemalloc.Snapshot, now: tracemalloc.Snapshot) -> list[str]:
     return [f"growth after warm-up    {split}", *(f"  {stat}" for stat in lines)]
 
 
-async def _settle_account(account: Account, trader: _Trader, report: ChaosReport, ex: Exchange) -> None:
+async def _settle_account(
+    account: Account, trader: _Trader, report: ChaosReport, ex: Exchange, *, balance_type: str | None = None
+) -> None:
     """Wait until the Account agrees with REST on every order placed and every balance (bounded).
+
+    ``balance_type``: the account type the Account files trade-account balances under (UTA: ``unified``,
+    whose pushes and seeds cover the trade account only); ``None``: REST's own types (classic).
 
     Every order still open is cancelled first, so nothing changes any more while the two are compared.
     Orders the exchange has forgotten (its retention keeps the newest finished ones) are counted; one
@@ -541,7 +578,9 @@ async def _settle_account(account: Account, trader: _Trader, report: ChaosReport
                     f"active={rest['isActive']} deal={rest['dealSize']}"
                 )
         for item in balances:
-            mine = account.balance(item["currency"], item["type"])
+            if balance_type is not None and item["type"] != "trade":
+                continue  # the unified account is the trade account; main is FUNDING, not followed
+            mine = account.balance(item["currency"], balance_type or item["type"])
             want = tuple(Decimal(item[k]) for k in ("balance", "available", "holds"))
             if mine is None or (mine.total, mine.available, mine.hold) != want:
                 got = None if mine is None else (mine.total, mine.available, mine.hold)
@@ -565,10 +604,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="seeds the market and the fault schedule")
     parser.add_argument("--symbols", type=int, default=3, help=f"symbols streamed (1..{len(SYMBOLS)})")
     parser.add_argument("--tracemalloc", action="store_true", help="print where memory grew (slower)")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="classic", help="what the clients speak")
     args = parser.parse_args(argv)
     if args.tracemalloc:
         tracemalloc.start()
-    print(f"kunb chaos: {args.minutes} min, seed {args.seed}, {args.symbols} symbols, pid {os.getpid()}")
+    print(
+        f"kunb chaos: {args.minutes} min, seed {args.seed}, {args.symbols} symbols, {args.protocol}, "
+        f"pid {os.getpid()}"
+    )
     report = asyncio.run(
         run_chaos(
             args.minutes * 60,
@@ -577,6 +620,7 @@ def main(argv: list[str] | None = None) -> int:
             sample_every=30.0,
             trace_memory=args.tracemalloc,
             progress=print,
+            protocol=args.protocol,
         )
     )
     print("\n".join(report.lines()))

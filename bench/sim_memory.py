@@ -90,7 +90,20 @@ class Run:
             cwd=self.source,
         )
         assert self.proc.stdout is not None
-        lines = dict(self.proc.stdout.readline().strip().split("=", 1) for _ in range(4))
+        # kunb sim prints KEY=VALUE lines, the URL first; the credentials follow somewhere in the
+        # next dozen (the UTA sockets were added between them), so read until they are all there.
+        lines: dict[str, str] = {}
+        wanted = {"KUNB_SIM_URL", "KUNB_SIM_KEY", "KUNB_SIM_SECRET", "KUNB_SIM_PASSPHRASE"}
+        for _ in range(32):
+            line = self.proc.stdout.readline().strip()
+            if "=" in line:
+                key, value = line.split("=", 1)
+                lines[key] = value
+            if wanted <= lines.keys() or not line:
+                break
+        missing = wanted - lines.keys()
+        if missing:
+            raise RuntimeError(f"kunb sim did not print {sorted(missing)}")
         self.url = lines["KUNB_SIM_URL"]
         self.credentials = Credentials(
             lines["KUNB_SIM_KEY"], lines["KUNB_SIM_SECRET"], lines["KUNB_SIM_PASSPHRASE"]

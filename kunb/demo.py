@@ -23,6 +23,8 @@ from pathlib import Path
 
 import httpx
 
+import kunb.sim
+
 __all__ = ["add_arguments", "find_notebooks", "run"]
 
 QUICKSTART = "01-quickstart.ipynb"
@@ -105,8 +107,6 @@ def _terminate(server: subprocess.Popen[bytes]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the exchange and JupyterLab, print the URL, and run until Ctrl-C or SIGTERM."""
-    import kunb.sim
-
     try:
         root = _prepare(Path(args.dir).expanduser().resolve())
     except (OSError, FileNotFoundError) as exc:
@@ -119,7 +119,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         port = args.port or _free_port()
         token = secrets.token_urlsafe(24)
-        env = {**os.environ, "KUNB_URL": sim.url, "KUNB_SIMULATED": "1"}
+        # what kunb's clients read in the kernels: REST, the UTA sockets, and "this is simulated"
+        env = {
+            **os.environ,
+            "KUNB_URL": sim.url,
+            "KUNB_SIMULATED": "1",
+            "KUNB_UTA_URL": sim.uta_url,
+            "KUNB_UTA_PRIVATE_URL": sim.uta_private_url,
+        }
         cmd = [
             sys.executable,
             "-m",

@@ -39,6 +39,7 @@ __all__ = [
     "OrderEvent",
     "OrderState",
     "Stats",
+    "SymbolInfo",
     "Tick",
     "Trade",
 ]
@@ -136,6 +137,28 @@ class Stats(NamedTuple):
     low: float
     volume: float  #: base currency
     volume_value: float  #: quote currency
+
+
+class SymbolInfo(NamedTuple):
+    """What the exchange's symbol list says about one symbol (``GET /api/v2/symbols/{symbol}``): the steps
+    its prices and sizes move in. Not an event but reference data, fetched once per stream; numbers shown
+    to people are rounded to these steps (:meth:`price`, :meth:`size`), computations keep raw floats.
+    """
+
+    symbol: str
+    price_increment: float  #: ``priceIncrement``: the tick size
+    base_increment: float  #: ``baseIncrement``: the size step, in the base currency
+    quote_increment: float  #: ``quoteIncrement``: the funds step, in the quote currency
+    price_decimals: int  #: decimals of ``priceIncrement`` (``"0.1"``: 1)
+    size_decimals: int  #: decimals of ``baseIncrement`` (``"0.00000001"``: 8)
+
+    def price(self, value: float) -> float:
+        """``value`` (a price, a spread) rounded to the price increment's decimals; NaN stays NaN."""
+        return round(value, self.price_decimals)
+
+    def size(self, value: float) -> float:
+        """``value`` (a size, a volume in the base currency) rounded to the size increment's decimals."""
+        return round(value, self.size_decimals)
 
 
 class BalanceChange(NamedTuple):

@@ -8,7 +8,8 @@
     ├── ApiError                             KuCoin answered with an error envelope (code, msg, status)
     │   ├── AuthenticationError              4000xx: missing header, bad key, signature, passphrase, timestamp
     │   ├── RateLimitError                   429000 / HTTP 429
-    │   └── OrderError                       2000xx / 230003 / order_not_exist...: the order was refused
+    │   ├── OrderError                       2000xx / 230003 / order_not_exist...: the order was refused
+    │   └── SymbolError                      900001 on a market-data call: no such symbol (``.symbol``)
     ├── TransportError                       the network failed (library error chained as __cause__)
     │   └── ConnectionClosed                 the WebSocket closed while a request was pending
     ├── ProtocolError                        the server sent something that is not KuCoin's protocol
@@ -23,6 +24,7 @@ Every exception text is safe to show: none carries a key, secret, passphrase, si
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Self
 
 __all__ = [
@@ -39,9 +41,11 @@ __all__ = [
     "RecordingError",
     "RequestTimeout",
     "SubscribeError",
+    "SymbolError",
     "TransportError",
     "WebSocketError",
     "api_error_for",
+    "case_hint",
 ]
 
 
@@ -89,6 +93,26 @@ class OrderError(ApiError):
     """An order or cancel was refused (balance insufficient, bad size/price, unknown order...)."""
 
 
+class SymbolError(ApiError):
+    """KuCoin does not list the symbol a market-data call named (code 900001 "symbol not exists"): a typo,
+    a delisted pair, or lower case (KuCoin's symbols are upper case: ``BTC-USDT``). An order for an
+    unknown symbol is an :class:`OrderError` instead: the order was refused.
+
+    Attributes:
+        symbol: the symbol as the call passed it (``None`` when the call named none).
+    """
+
+    def __init__(self, code: str, msg: str, status: int | None = None, symbol: str | None = None) -> None:
+        super().__init__(code, msg, status)
+        self.symbol = symbol
+        if symbol is not None:
+            where = f" (HTTP {status})" if status else ""
+            self.args = (f"KuCoin error {self.code}: {msg}: {symbol!r}{where}{case_hint([symbol])}",)
+
+    def __reduce__(self) -> tuple[type[Self], tuple[str, str, int | None, str | None]]:  # type: ignore[override]
+        return (type(self), (self.code, self.msg, self.status, self.symbol))
+
+
 class TransportError(KunbError):
     """The network failed underneath a request; the library's exception is chained as ``__cause__``."""
 
@@ -119,7 +143,19 @@ class WebSocketError(KunbError):
 
 
 class SubscribeError(WebSocketError):
-    """A subscribe or unsubscribe request was refused by the server."""
+    """A subscribe or unsubscribe request was refused by the server.
+
+    Attributes:
+        symbols: the symbols the exchange does not list, when kunb could tell that they were why (a
+            :class:`kunb.Stream` asks the symbol list after a refusal); ``()`` otherwise.
+    """
+
+    def __init__(self, code: int, data: str, symbols: tuple[str, ...] = ()) -> None:
+        super().__init__(code, data)
+        self.symbols = tuple(symbols)
+
+    def __reduce__(self) -> tuple[type[Self], tuple[int, str, tuple[str, ...]]]:  # type: ignore[override]
+        return (type(self), (self.code, self.data, self.symbols))
 
 
 class RequestTimeout(KunbError, TimeoutError):
@@ -137,18 +173,44 @@ class ClosedError(KunbError, RuntimeError):
 
 _AUTH_CODES = frozenset({"400001", "400002", "400003", "400004", "400005", "400006", "400007"})
 _ORDER_CODES = frozenset({"200001", "200002", "200003", "200004", "230003", "400200", "400600", "900001"})
+_UNKNOWN_SYMBOL = "900001"
 
 
-def api_error_for(code: str, msg: str, status: int | None = None) -> ApiError:
+def api_error_for(
+    code: str, msg: str, status: int | None = None, *, order: bool = False, symbol: str | None = None
+) -> ApiError:
     """Return the most specific :class:`ApiError` subclass for KuCoin's ``code``.
 
-    Codes come from ``classic-protocol.md`` section 4.1 (system codes table).
+    Codes come from the system codes table (``docs/reference/classic-protocol.md#error-codes``). The
+    same code can mean two things: 900001 "symbol not exists" refuses an order (``order=True``:
+    :class:`OrderError`) or tells a market-data call that ``symbol`` is unknown (:class:`SymbolError`).
     """
     code = str(code)
     if code in _AUTH_CODES or status == 401:
         return AuthenticationError(code, msg, status)
     if code == "429000" or status == 429:
         return RateLimitError(code, msg, status)
+    if code == _UNKNOWN_SYMBOL and not order:
+        return SymbolError(code, msg, status, symbol)
     if code in _ORDER_CODES or "order_not_exist" in msg:
         return OrderError(code, msg, status)
     return ApiError(code, msg, status)
+
+
+def case_hint(names: Iterable[str]) -> str:
+    """A hint for symbols spelled in lower case among ``names`` (symbols, or topics such as
+    ``/market/ticker:btc-usdt``), to add to an error text; ``""`` when there are none.
+
+    KuCoin's symbols are upper case and its answer to ``btc-usdt`` says only that it does not exist.
+    """
+    wrong: dict[str, None] = {}
+    for name in names:
+        part = name.split(":")[1] if ":" in name else name  # a topic's symbols follow its first colon
+        for arg in part.split(","):
+            symbol = arg.split("_")[0].strip()  # candles: SYMBOL_interval
+            if symbol and symbol != "all" and symbol != symbol.upper():
+                wrong[symbol] = None
+    if not wrong:
+        return ""
+    fixes = ", ".join(repr(symbol.upper()) for symbol in wrong)
+    return f"; KuCoin's symbols are upper case: did you mean {fixes}?"

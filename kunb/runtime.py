@@ -101,7 +101,8 @@ def run_in_loop(loop: asyncio.AbstractEventLoop, fn: Callable[[], Any]) -> None:
 
 
 def stop_helper_loop(timeout: float = 5.0) -> None:
-    """Close what still runs on the helper thread, then stop its loop (at exit, and in tests)."""
+    """Close what still runs on the helper thread (started objects, then every task left), then stop its
+    loop (at exit, and in tests)."""
     global _helper
     with _helper_lock:
         helper, _helper = _helper, None
@@ -109,10 +110,13 @@ def stop_helper_loop(timeout: float = 5.0) -> None:
         return
     loop, thread = helper
     objects = [obj for obj in list(_started) if obj._loop is loop]
-    if objects and thread.is_alive():
+    if thread.is_alive():
 
         async def close_all() -> None:
             await asyncio.gather(*(obj.aclose() for obj in objects), return_exceptions=True)
+            # Then whatever else still runs there (a panel's tasks, a redial): stopping a loop with
+            # pending tasks is what prints "Task was destroyed but it is pending!" at exit.
+            await cancel_and_wait(t for t in asyncio.all_tasks() if t is not asyncio.current_task())
 
         try:
             asyncio.run_coroutine_threadsafe(close_all(), loop).result(timeout)

@@ -30,11 +30,19 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .events import BookDelta, BookSnapshot, Candle, Event, Integrity, Stats, Tick, Trade
-from .exceptions import ClosedError, ConfigurationError, KunbError, ProtocolError
+from .events import BookDelta, BookSnapshot, Candle, Event, Integrity, Stats, SymbolInfo, Tick, Trade
+from .exceptions import (
+    ClosedError,
+    ConfigurationError,
+    KunbError,
+    ProtocolError,
+    SubscribeError,
+    case_hint,
+)
 from .model.book import BookState, OrderBook
 from .model.rolling import BookTopFrame, CandleFrame, TickerFrame, TradeFrame
 from .net.backoff import backoff, retryable
+from .protocol.symbols import symbol_list
 from .runtime import SyncLifecycle, cancel_and_wait, running_loop
 from .signing import Credentials
 from .sources.base import LinkChange, LinkStatus, MarketChannels, MarketSource
@@ -52,6 +60,7 @@ logger = logging.getLogger(__name__)
 
 _SNAPSHOT_RETRY = (0.05, 2.0)  # first and longest wait between snapshot attempts, seconds
 _SOCKET_SNAPSHOT_WAIT = 20.0  # seconds to wait for a snapshot the source sends on the socket
+_LISTING_WAIT = 5.0  # seconds a refused start waits for the symbol list to name the unknown symbols
 
 #: ``sink(event)``: called on the event loop for every event the stream applied (keep it quick)
 Sink = Callable[[Event], Any]
@@ -109,7 +118,8 @@ class Stream(SyncLifecycle[StreamState]):
         **ws_options: passed to :class:`kunb.ws_client.KucoinWsClient` (``backoff_base``, ``queue_size``...).
 
     Raises:
-        ConfigurationError: an unknown protocol, or an option the protocol does not take.
+        ConfigurationError: ``symbols`` is not a symbol or a list of them (a number, a topic, one string
+            of comma-joined symbols...); an unknown protocol, or an option the protocol does not take.
     """
 
     def __init__(
@@ -137,7 +147,7 @@ class Stream(SyncLifecycle[StreamState]):
         snapshots: SnapshotFetcher | None = None,
         **ws_options: Any,
     ) -> None:
-        self.symbols = [symbols] if isinstance(symbols, str) else list(dict.fromkeys(symbols))
+        self.symbols = symbol_list(symbols)
         extra = tuple(extra_topics)
         if not self.symbols and not extra:
             raise ConfigurationError("Stream needs at least one symbol")
@@ -179,6 +189,10 @@ class Stream(SyncLifecycle[StreamState]):
         )
         self.error: BaseException | None = None
         """The latest error met in the background (snapshot fetch, unreadable push, failed start)."""
+        self.symbol_info: dict[str, SymbolInfo] = {}
+        """Per symbol, its price and size increments from the exchange's symbol list (asked once at the
+        start, in the background): :meth:`snapshot` rounds to them. Empty until known, or when the source
+        cannot tell (then numbers are shown as computed)."""
         self.snapshots_fetched = 0
         self.snapshot_errors: dict[str, BaseException] = {}
         """Per symbol, why its book's latest snapshot attempt failed (cleared when one succeeds)."""
@@ -197,6 +211,7 @@ class Stream(SyncLifecycle[StreamState]):
         self._decode = source.decoder.decode
         self._fetching: dict[str, asyncio.Task[None]] = {}
         self._stats_task: asyncio.Task[None] | None = None
+        self._listing: asyncio.Task[dict[str, SymbolInfo | None]] | None = None
         self._closing: asyncio.Task[None] | None = None
         self._socket_snapshots: dict[str, asyncio.Event] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -222,12 +237,50 @@ class Stream(SyncLifecycle[StreamState]):
         """Connect, subscribe to every channel and wait for the acks; the books then sync by themselves.
 
         Raises:
-            SubscribeError, RequestTimeout, TransportError: from the connection; the stream is closed again.
+            SubscribeError: the exchange refused a subscription; when it does not list some of the symbols,
+                the error names them (``.symbols``) rather than the topic that joined them.
+            RequestTimeout, TransportError: from the connection; the stream is closed again.
         """
         return await super().astart()
 
     async def _open(self) -> None:
-        await self.source.open(self.channels, self._on_frame, self._on_link, within=self._open_timeout)
+        if self.symbols:  # beside the connection: increments for snapshot(), names for a refusal
+            loop = asyncio.get_running_loop()
+            self._listing = loop.create_task(self._list_symbols(), name="kunb-stream-symbols")
+        try:
+            await self.source.open(self.channels, self._on_frame, self._on_link, within=self._open_timeout)
+        except SubscribeError as exc:
+            # KuCoin refuses a joined topic (/market/level2:BTC-USDT,FOO-BAR) as a whole: name the symbol
+            unlisted = await self._unlisted()
+            if not unlisted:
+                raise
+            names = ", ".join(unlisted)
+            what = "is not a symbol" if len(unlisted) == 1 else "are not symbols"
+            text = (
+                f"{names} {what} of the exchange at {self.url} (not in its symbol list){case_hint(unlisted)}"
+            )
+            raise SubscribeError(exc.code, text, unlisted) from exc
+
+    async def _list_symbols(self) -> dict[str, SymbolInfo | None]:
+        try:
+            listed = await self.source.symbols(self.symbols)
+        except KunbError as exc:
+            logger.info("kunb Stream: no symbol list (%r); numbers are shown unrounded", exc)
+            return {}
+        self.symbol_info.update({s: info for s, info in listed.items() if info is not None})
+        return listed
+
+    async def _unlisted(self) -> tuple[str, ...]:
+        """The stream's symbols the exchange does not list (``()`` when its list cannot tell in time)."""
+        listing = self._listing
+        if listing is None:
+            return ()
+        try:
+            async with asyncio.timeout(_LISTING_WAIT):
+                listed = await asyncio.shield(listing)
+        except TimeoutError:
+            return ()
+        return tuple(s for s in self.symbols if s in listed and listed[s] is None)
 
     def _opened(self) -> None:
         self._state = StreamState.RUNNING
@@ -253,12 +306,10 @@ class Stream(SyncLifecycle[StreamState]):
     async def aclose(self) -> None:
         """Close everything: the source's connections and clients, snapshot tasks. Idempotent."""
         self._state = StreamState.CLOSED
-        tasks = list(self._fetching.values())
+        tasks: list[asyncio.Task[Any] | None] = [*self._fetching.values(), self._stats_task, self._listing]
         self._fetching.clear()
-        if self._stats_task is not None:
-            tasks.append(self._stats_task)
-            self._stats_task = None
-        await cancel_and_wait(tasks)
+        self._stats_task = self._listing = None
+        await cancel_and_wait(t for t in tasks if t is not None)
         await self.source.close()
         self._signal()
 
@@ -318,7 +369,11 @@ class Stream(SyncLifecycle[StreamState]):
         """One row per symbol: ``price``, ``change_24h`` (rate), ``volume_24h``, ``bid``, ``ask``,
         ``spread``, ``mid``, ``book`` (its state) and ``time`` of the latest tick - what the seed's
         multi-symbol streamer assembles by hand. Bid and ask come from the synchronised book when it is
-        live, else from the latest tick; NaN where nothing has arrived yet."""
+        live, else from the latest tick; NaN where nothing has arrived yet.
+
+        Made for people to read: prices and the spread are rounded to the symbol's price increment, the
+        volume to its size increment, the mid to one more decimal (:attr:`symbol_info`; as computed while
+        the increments are not known). The frames (:attr:`ticks`, :attr:`books`...) keep raw floats."""
         import pandas as pd
 
         nan = math.nan
@@ -337,16 +392,27 @@ class Stream(SyncLifecycle[StreamState]):
             price = tick.price if tick is not None else nan
             if math.isnan(price) and stats is not None:
                 price = stats.last
+            volume = stats.volume if stats is not None else nan
+            spread, mid = ask - bid, (ask + bid) / 2
+            info = self.symbol_info.get(symbol)
+            if info is not None:  # float noise (0.5999999999912689) is not what people should read
+                price, bid, ask, spread = (
+                    info.price(price),
+                    info.price(bid),
+                    info.price(ask),
+                    info.price(spread),
+                )
+                volume, mid = info.size(volume), round(mid, info.price_decimals + 1)
             rows.append(
                 {
                     "symbol": symbol,
                     "price": price,
                     "change_24h": stats.change_rate if stats is not None else nan,
-                    "volume_24h": stats.volume if stats is not None else nan,
+                    "volume_24h": volume,
                     "bid": bid,
                     "ask": ask,
-                    "spread": ask - bid,
-                    "mid": (ask + bid) / 2,
+                    "spread": spread,
+                    "mid": mid,
                     "book": book.state.value if book is not None else "off",
                     "time": pd.NaT if tick is None else pd.Timestamp(tick.time_ns, unit="ns", tz="UTC"),
                 }

@@ -28,8 +28,10 @@ def _read_url(proc: subprocess.Popen[str], within: float) -> tuple[str, list[str
 
 
 def test_demo_serves_the_quickstart_on_the_exchange_and_stops_cleanly(tmp_path):
-    """The printed URL opens the quick-start with a token; kernels get KUNB_URL; SIGTERM stops everything."""
-    env = {k: v for k, v in os.environ.items() if k not in ("KUNB_URL", "KUNB_SIMULATED")}
+    """The printed URL opens the quick-start with a token; kernels get KUNB_URL, KUNB_SIMULATED and the UTA
+    sockets; SIGTERM stops everything."""
+    names = ("KUNB_URL", "KUNB_SIMULATED", "KUNB_UTA_URL", "KUNB_UTA_PRIVATE_URL")
+    env = {k: v for k, v in os.environ.items() if k not in names}
     proc = subprocess.Popen(
         [sys.executable, "-m", "kunb.cli", "demo", "--no-browser", "--dir", str(tmp_path)],
         stdout=subprocess.PIPE,
@@ -70,6 +72,12 @@ def test_demo_serves_the_quickstart_on_the_exchange_and_stops_cleanly(tmp_path):
         ).stdout
         assert status == "", status
         assert children, "JupyterLab runs as a child process"
+        lab = children[0].environ()  # its kernels inherit it: kunb's clients there use the exchange
+        assert (lab["KUNB_URL"], lab["KUNB_SIMULATED"]) == (sim_url, "1")
+        assert (
+            lab["KUNB_UTA_URL"].startswith("ws://127.0.0.1:")
+            and lab["KUNB_UTA_PRIVATE_URL"] != lab["KUNB_UTA_URL"]
+        )
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(40) == 0
         _gone, alive = psutil.wait_procs(children, timeout=10)

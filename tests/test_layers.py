@@ -190,3 +190,25 @@ def test_the_check_catches_an_upward_import() -> None:
 @pytest.mark.parametrize("module", ["kunb.stream", "kunb.notebook.live", "kunb.net.connection"])
 def test_every_module_has_a_layer(module: str) -> None:
     assert group(module) in RANKS
+
+
+def _imports_kunb(node: ast.AST) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return bool(node.level) or (node.module or "").startswith("kunb")
+    return isinstance(node, ast.Import) and any(alias.name.startswith("kunb") for alias in node.names)
+
+
+def lazy_imports(path: Path) -> list[int]:
+    """Lines where a function imports a kunb module (an import hidden from the module graph at load time)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found += [inner.lineno for inner in ast.walk(node) if _imports_kunb(inner)]
+    return found
+
+
+def test_no_lazy_imports_of_kunb_modules() -> None:
+    """No function imports a kunb module to dodge a cycle: every dependency is visible at the top of its
+    module (the package root's PEP 562 re-exports and the CLI's command table use importlib on purpose)."""
+    lazy = {module_name(path): lines for path in sorted(ROOT.rglob("*.py")) if (lines := lazy_imports(path))}
+    assert lazy == {}

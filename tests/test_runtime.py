@@ -72,6 +72,25 @@ def test_a_script_gets_one_helper_loop_and_exit_closes_what_runs_on_it():
         first.start()
 
 
+def test_exit_ends_every_task_left_on_the_helper_loop():
+    """A task still pending on the helper loop at exit (a panel's, a redial) is cancelled and awaited
+    before the loop stops: stopping a loop with pending tasks prints "Task was destroyed but it is
+    pending!" (issue 17)."""
+    loop = target_loop()
+    ran_finally = threading.Event()
+
+    async def forever() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            ran_finally.set()
+
+    task = asyncio.run_coroutine_threadsafe(forever(), loop)
+    stop_helper_loop()
+    assert ran_finally.is_set() and task.cancelled()
+    assert not _helper_threads()
+
+
 async def test_start_on_a_running_loop_returns_at_once_and_keeps_the_failure():
     """In a running loop (a notebook cell) start() schedules the opening; a failure lands in .error and
     closes the object, and waiting on it says why."""

@@ -14,7 +14,13 @@ from support import until
 
 from kunb.client import Market
 from kunb.events import BookDelta, BookSnapshot, Integrity
-from kunb.exceptions import AuthenticationError, ClosedError, ConfigurationError
+from kunb.exceptions import (
+    AuthenticationError,
+    ClosedError,
+    ConfigurationError,
+    KunbError,
+    SubscribeError,
+)
 from kunb.model.book import BookState, OrderBook
 from kunb.signing import Credentials
 from kunb.sim import Exchange
@@ -194,6 +200,46 @@ async def test_errors_and_misuse(exchange: Exchange) -> None:
     with pytest.raises(ClosedError):
         await bad.astart()
     assert "closed" in repr(bad)
+
+
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [
+        (123, "123"),
+        ([None], "None"),
+        (["BTC-USDT", 5], "5"),
+        (b"BTC-USDT", "b'BTC-USDT'"),
+        ("", "''"),
+        ("/market/ticker:BTC-USDT", "'/market/ticker:BTC-USDT'"),  # a topic, not a symbol
+        ("BTC-USDT,ETH-USDT", "'BTC-USDT,ETH-USDT'"),  # one string, not a list
+    ],
+)
+def test_what_is_not_a_symbol_is_refused_at_once_naming_it(bad: Any, named: str) -> None:
+    """Stream() of a number, bytes, a topic or a comma-joined string raises a ConfigurationError that
+    shows what was passed, before anything connects."""
+    with pytest.raises(ConfigurationError) as info:
+        Stream(bad, url="http://127.0.0.1:9")
+    assert named in str(info.value), str(info.value)
+
+
+async def test_a_symbol_in_lower_case_fails_the_start_with_a_hint_about_case(exchange: Exchange) -> None:
+    """Stream(['btc-usdt']) fails at once, and the error says symbols are upper case."""
+    bad = Stream(["btc-usdt"], url=exchange.url, **FAST)
+    with pytest.raises(KunbError) as info:
+        await asyncio.wait_for(bad.astart(), 5)
+    assert "upper case" in str(info.value) and "'BTC-USDT'" in str(info.value), str(info.value)
+
+
+async def test_an_unknown_symbol_among_others_is_named_not_the_joined_topic(exchange: Exchange) -> None:
+    """Stream(['BTC-USDT', 'FOO-BAR']) fails at once with a SubscribeError that names FOO-BAR (and only
+    it, in .symbols), not the topic /market/level2:BTC-USDT,FOO-BAR the stream made of both."""
+    bad = Stream(["BTC-USDT", "FOO-BAR", "ETH-USDT"], url=exchange.url, **FAST)
+    with pytest.raises(SubscribeError) as info:
+        await asyncio.wait_for(bad.astart(), 5)
+    text = str(info.value)
+    assert "FOO-BAR" in text and "BTC-USDT" not in text, text
+    assert info.value.symbols == ("FOO-BAR",)
+    assert bad.state is StreamState.CLOSED and bad.error is info.value
 
 
 async def test_start_from_a_cell_returns_at_once(exchange: Exchange) -> None:

@@ -12,7 +12,7 @@ import pytest
 from support import client_tasks, until
 
 from kunb.client import Market
-from kunb.exceptions import ClosedError, SubscribeError
+from kunb.exceptions import ClosedError, ConfigurationError, SubscribeError
 from kunb.net.connection import ConnectionState, EventKind
 from kunb.ws_client import KucoinWsClient
 
@@ -122,6 +122,49 @@ async def test_bad_topic_raises_typed_and_others_keep_streaming(exchange):
         n = len(rec.messages)
         await until(lambda: len(rec.messages) > n + 2)
         assert client.state is ConnectionState.LIVE
+    await market.aclose()
+
+
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [
+        (123, "123"),
+        (None, "None"),
+        (b"/market/ticker:BTC-USDT", "b'/market/ticker:BTC-USDT'"),
+        ({"topic": "/market/ticker:BTC-USDT"}, "{'topic'"),
+        ([123], "123"),
+        ("", "''"),
+        ("BTC-USDT", "'/market/ticker:BTC-USDT'"),  # a symbol: the error shows the topic it may mean
+        (["BTC-USDT"], "'/market/ticker:BTC-USDT'"),
+        ("/market/ticker:", "'/market/ticker:'"),
+    ],
+)
+async def test_what_is_not_a_topic_is_refused_at_once_naming_it(exchange, bad, named):
+    """subscribe() of a number, None, bytes, a dict, a symbol... raises a ConfigurationError (a ValueError)
+    that shows what was passed, before anything is sent; unsubscribe() the same."""
+    client, market = await make(exchange, Recorder())
+    async with client:
+        for call in (client.subscribe, client.unsubscribe):
+            with pytest.raises(ConfigurationError) as info:
+                await asyncio.wait_for(call(bad), 1.0)
+            assert named in str(info.value), str(info.value)
+        assert list(client.topics) == []
+        await client.subscribe("/market/ticker:BTC-USDT")  # the client is unharmed
+    await market.aclose()
+
+
+async def test_a_symbol_in_lower_case_is_refused_with_a_hint_about_case(exchange):
+    """KuCoin's 404 for /market/ticker:btc-usdt says only "not found": the error adds that symbols are
+    upper case and which spelling was meant."""
+    client, market = await make(exchange, Recorder())
+    async with client:
+        with pytest.raises(SubscribeError) as info:
+            await client.subscribe("/market/ticker:btc-usdt,ETH-USDT")
+        assert info.value.code == 404
+        assert "upper case" in info.value.data and "'BTC-USDT'" in info.value.data, info.value.data
+        with pytest.raises(SubscribeError) as unknown:  # an unknown upper-case symbol gets no such hint
+            await client.subscribe("/market/ticker:NOPE-USDT")
+        assert "upper case" not in str(unknown.value)
     await market.aclose()
 
 

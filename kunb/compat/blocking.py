@@ -35,7 +35,7 @@ import orjson
 
 from ..account import Account
 from ..events import BalanceChange, Event, OrderEvent
-from ..exceptions import ClosedError, ConfigurationError, RequestTimeout
+from ..exceptions import ClosedError, ConfigurationError, RequestTimeout, SubscribeError
 from ..model.book import BookState
 from ..model.holdings import OrderUpdate
 from ..net.rest import Market
@@ -164,7 +164,8 @@ class BlockingWsClient:
         Blocks until KuCoin acknowledged the subscription.
 
         Raises:
-            SubscribeError: KuCoin refused the topic. RequestTimeout: no answer within ``timeout``.
+            SubscribeError: KuCoin refused the topic (the text starts with ``topic``; ``.symbols`` names
+                symbols the exchange does not list). RequestTimeout: no answer within ``timeout``.
             ConfigurationError: a private topic without credentials, or a callback that is not callable.
             ClosedError: after :meth:`close`.
         """
@@ -185,6 +186,11 @@ class BlockingWsClient:
             future.cancel()
             self._drop(subscription)
             raise RequestTimeout(f"{topic}: not subscribed within {self.timeout + 5} s") from None
+        except SubscribeError as exc:
+            # the Stream behind it may have subscribed more than the caller asked for (a ticker's 24 h
+            # numbers come from /market/snapshot): lead with the topic the caller passed
+            self._drop(subscription)
+            raise SubscribeError(exc.code, f"{topic}: {exc.data}", exc.symbols) from exc
         except BaseException:
             self._drop(subscription)
             raise

@@ -8,7 +8,11 @@ questions, answered here once, in the style of websockets' ``backoff()`` and ``p
   redial in lockstep;
 * :func:`retryable` says whether an error can go away by itself (the network, a timeout, an overloaded
   exchange, a snapshot older than the buffered pushes) or not (bad credentials, a bad argument, a closed
-  object), in which case retrying only hides the cause.
+  object), in which case retrying only hides the cause;
+* :func:`gives_up` says when a *first* connection stops trying: one that was never live is most likely
+  pointed at the wrong place (a typo in the URL, no exchange running, TLS to a plain server), so after
+  :data:`FIRST_DIAL_GRACE` seconds of failed dials it fails with the cause instead of redialing quietly.
+  A connection that was live once keeps redialing through any outage.
 """
 
 from __future__ import annotations
@@ -25,7 +29,11 @@ from ..exceptions import (
     RateLimitError,
 )
 
-__all__ = ["backoff", "retryable"]
+__all__ = ["FIRST_DIAL_GRACE", "backoff", "gives_up", "retryable"]
+
+FIRST_DIAL_GRACE = 2.0
+"""Seconds after its first failed dial that a connection which was never live gives up (a short hiccup
+is still ridden out: with the default 1 s backoff that is two or three dials)."""
 
 
 def backoff(
@@ -59,3 +67,12 @@ def retryable(error: BaseException) -> bool:
     if isinstance(error, ApiError):
         return isinstance(error, RateLimitError) or error.status is None or error.status >= 500
     return isinstance(error, (KunbError, OSError, TimeoutError))
+
+
+def gives_up(first_failure: float, now: float, next_delay: float, grace: float | None) -> bool:
+    """True when a connection that was never live should stop trying: waiting ``next_delay`` more seconds
+    before the next dial would end past ``grace`` seconds after its ``first_failure`` (``None``: never).
+
+    Deciding before the wait means it fails at its last failed dial, never after a pointless sleep.
+    """
+    return grace is not None and now + next_delay - first_failure > grace

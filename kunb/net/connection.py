@@ -30,9 +30,10 @@ import logging
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, KeysView
+from collections.abc import Callable, Iterable, KeysView
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import orjson
 import websockets
@@ -47,6 +48,7 @@ from ..exceptions import (
     SubscribeError,
     TransportError,
     WebSocketError,
+    case_hint,
 )
 from ..protocol.classic import (
     UPLINK_PERIOD,
@@ -58,8 +60,8 @@ from ..protocol.classic import (
 )
 from ..protocol.uta import SILENCE_AFTER, AuthResult
 from ..signing import TokenRedactor, redact_token
-from .backoff import backoff, retryable
-from .dialect import ClassicDialect, Dialect
+from .backoff import FIRST_DIAL_GRACE, backoff, gives_up, retryable
+from .dialect import ClassicDialect, Dialect, units_of
 from .link import Link, LinkKind, open_link
 
 __all__ = ["ConnectWebsocket", "ConnectionState", "Counters", "EventKind", "LifecycleEvent"]
@@ -195,6 +197,10 @@ class ConnectWebsocket:
         stable_after: seconds a link must stay live for the backoff to start over.
         max_reconnects: give up (state ``CLOSED``) after this many failed dials in a row
             (``None``: never).
+        unreachable_after: seconds after its first failed dial that a connection which was never live
+            gives up: it closes, and :meth:`wait_live` and :meth:`subscribe` raise a ``TransportError``
+            naming the cause (DNS, refused, TLS... chained as ``__cause__``). ``None``: keep redialing, as
+            after any outage of a live connection (live panels do: their badge says why).
         token_renewal: seconds after which the connection is renewed with a fresh token, before
             KuCoin's 24 h end (``None``: never).
         uplink_limit, uplink_period: at most this many client messages (pings included) per period
@@ -228,6 +234,7 @@ class ConnectWebsocket:
         backoff_cap: float = 60.0,
         stable_after: float = 30.0,
         max_reconnects: int | None = None,
+        unreachable_after: float | None = FIRST_DIAL_GRACE,
         token_renewal: float | None = 23 * 3600.0,
         uplink_limit: int | None = None,
         uplink_period: float = UPLINK_PERIOD,
@@ -264,6 +271,8 @@ class ConnectWebsocket:
         self._backoff = (backoff_base, backoff_cap)
         self._stable_after = stable_after
         self._max_reconnects = max_reconnects
+        self._unreachable_after = unreachable_after
+        self._ever_live = False  # live at least once: from then on every outage is redialed
         self._token_renewal = token_renewal
         self._transport_kind: LinkKind = transport
         prefix = "" if dialect.protocol == "classic" else f"{dialect.protocol}-"
@@ -346,7 +355,7 @@ class ConnectWebsocket:
             ended.cancel()
             live.cancel()
         if not done:
-            raise RequestTimeout(f"{self.name}: not connected within {timeout} s")
+            raise RequestTimeout(f"{self.name}: not connected within {timeout:.3g} s")
         self._check_open()
 
     async def subscribe(self, topic: str | Iterable[str], *, timeout: float | None = None) -> None:  # noqa: ASYNC109
@@ -357,9 +366,10 @@ class ConnectWebsocket:
         Raises:
             SubscribeError: KuCoin refused (its ``code``: 404 unknown topic, 509 limits...).
             RequestTimeout: no ack within ``timeout`` (default ``request_timeout``).
-            ValueError: a malformed topic.
+            ConfigurationError: not a topic or a list of topics (a ValueError; the text shows what was
+                passed), or a malformed topic.
         """
-        units = [u for u in _units(topic, self._dialect) if u not in self._topics]
+        units = [u for u in units_of(topic, self._dialect) if u not in self._topics]
         if units:
             await self._request(RequestKind.SUBSCRIBE, units, timeout)
 
@@ -369,7 +379,7 @@ class ConnectWebsocket:
         Unknown topics are ignored. When the link is down nothing needs sending (the next link will
         not resubscribe them); while it is resubscribing, the unsubscribe goes out after that.
         """
-        units = [u for u in _units(topic, self._dialect) if u in self._topics]
+        units = [u for u in units_of(topic, self._dialect) if u in self._topics]
         for unit in units:
             del self._topics[unit]
         if units and self._ws is not None:
@@ -467,14 +477,15 @@ class ConnectWebsocket:
     async def _run(self) -> None:
         attempt = 0  # dials in a row that did not give a stable link
         delays = backoff(*self._backoff)
+        delay = 0.0
         renewing = False
         dialed = False
+        first_failure: float | None = None  # when the first dial failed, while never live
         try:
             while True:
                 if attempt:
                     if self._max_reconnects is not None and attempt > self._max_reconnects:
                         raise TransportError(f"{self.name}: gave up after {attempt - 1} reconnects")
-                    delay = next(delays)
                     self._emit(EventKind.RECONNECTING, f"dial {attempt}", count=attempt, delay=delay)
                     await asyncio.sleep(delay)
                 if dialed:
@@ -500,6 +511,17 @@ class ConnectWebsocket:
                 if self.state is ConnectionState.LIVE:
                     self.state = ConnectionState.RECONNECTING
                 text = _describe(error)
+                if attempt:
+                    delay = next(delays)
+                if not self._ever_live:
+                    now = self._loop.time()
+                    first_failure = now if first_failure is None else first_failure
+                    if gives_up(first_failure, now, delay, self._unreachable_after):
+                        self._emit(EventKind.DISCONNECTED, text, error=error)
+                        raise TransportError(
+                            f"{self.name}: cannot connect ({attempt} dials failed in "
+                            f"{now - first_failure:.1f} s): {text}"
+                        ) from error
                 level = logging.INFO if isinstance(error, ConnectionClosed) else logging.WARNING
                 logger.log(level, "%s: link down (%s); reconnecting", self.name, text)
                 self._emit(EventKind.DISCONNECTED, text, error=error)
@@ -547,7 +569,9 @@ class ConnectWebsocket:
         except websockets.InvalidURI:
             raise ProtocolError(f"{self.name}: the endpoint is not a WebSocket URI") from None
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
-            raise TransportError(f"{self.name}: connect failed: {redact_token(str(exc))}") from exc
+            where = urlsplit(url)  # the host only: the query holds the token
+            host = f"{where.scheme}://{where.hostname}" + (f":{where.port}" if where.port else "")
+            raise TransportError(f"{self.name}: connect to {host} failed: {redact_token(str(exc))}") from exc
 
     async def _serve(self, renewing: bool) -> NoReturn:  # it ends by raising why the link ended
         ws = await self._dial()
@@ -566,6 +590,7 @@ class ConnectWebsocket:
                 await self._resubscribe(ws, tasks)
             self.state = ConnectionState.LIVE
             self._live_since = loop.time()
+            self._ever_live = True
             self._live.set()
             logger.info("%s: live (%d topics)", self.name, len(self._topics))
             if renewing:
@@ -837,7 +862,9 @@ class ConnectWebsocket:
         elif isinstance(event, RequestError):
             fut = self._futures.pop(event.request.id, None)
             if fut is not None and not fut.done():
-                fut.set_exception(SubscribeError(event.code, event.data))
+                # KuCoin's 404 says only "not found": say it when a symbol is spelled in lower case
+                hint = case_hint(event.request.units)
+                fut.set_exception(SubscribeError(event.code, event.data + hint))
         elif isinstance(event, AuthResult):
             auth = self._auth
             if auth is not None and not auth.done():
@@ -960,11 +987,6 @@ async def _close_socket(ws: Link, *, abort: bool) -> None:
     except BaseException:
         ws.transport.abort()
         raise
-
-
-def _units(topic: str | Iterable[str], dialect: Dialect) -> list[str]:
-    topics: Iterator[str] = iter([topic]) if isinstance(topic, str) else iter(topic)
-    return list(dict.fromkeys(u for t in topics for u in dialect.units(t)))
 
 
 def _wall_ms() -> int:

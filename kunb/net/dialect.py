@@ -34,7 +34,7 @@ from ..protocol.classic import Pending, RequestKind, Session, UplinkLimiter
 from ..protocol.uta import UtaSession
 from ..signing import Credentials, ensure_safe_url, redact_token
 
-__all__ = ["ClassicDialect", "Dial", "Dialect", "ProtocolSession", "UtaDialect"]
+__all__ = ["ClassicDialect", "Dial", "Dialect", "ProtocolSession", "UtaDialect", "units_of"]
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -131,6 +131,33 @@ class Dialect(Protocol):
         ...
 
     def limiter(self) -> UplinkLimiter: ...
+
+
+def units_of(topic: object, dialect: Dialect) -> list[str]:
+    """The units of a topic or of a list of topics, in order, without duplicates (what ``subscribe`` and
+    ``unsubscribe`` of a connection or a pool take).
+
+    Raises:
+        ConfigurationError: not a topic string or an iterable of them (a number, bytes, a dict...), or a
+            malformed topic; the text shows what was passed.
+    """
+    if isinstance(topic, str):
+        topics: list[object] = [topic]
+    elif isinstance(topic, Iterable) and not isinstance(topic, (bytes, bytearray, Mapping)):
+        topics = list(topic)
+    else:
+        raise ConfigurationError(
+            f"a topic is a string such as '/market/ticker:BTC-USDT' (or a list of them), not {topic!r}"
+        )
+    units: dict[str, None] = {}
+    for one in topics:
+        try:
+            units.update(dict.fromkeys(dialect.units(one)))  # type: ignore[arg-type]  # checked there
+        except ConfigurationError:
+            raise
+        except ValueError as exc:  # the sans-I/O parsers say ValueError; callers get kunb's own
+            raise ConfigurationError(str(exc)) from None
+    return list(units)
 
 
 # -- classic ------------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from .connection import (
     EventKind,
     LifecycleEvent,
 )
-from .dialect import ClassicDialect, Dialect
+from .dialect import ClassicDialect, Dialect, units_of
 
 __all__ = ["KucoinWsClient"]
 
@@ -127,7 +127,8 @@ class KucoinWsClient:
                 keep streaming.
             RequestTimeout: no ack in time (``request_timeout``, default 10 s).
             ClosedError: the client was closed.
-            ValueError: a malformed topic.
+            ConfigurationError: not a topic or a list of topics (a ValueError; the text shows what was
+                passed), or a malformed topic.
         """
         self._check_open()
         units = [u for u in self._units(topic) if u not in self._where]
@@ -293,7 +294,6 @@ class KucoinWsClient:
             hook(event)
 
     def _units(self, topic: str | Iterable[str]) -> list[str]:
-        topics = [topic] if isinstance(topic, str) else list(topic)
         dialect = self._dialect
         assert dialect is not None
-        return list(dict.fromkeys(u for t in topics for u in dialect.units(t)))
+        return units_of(topic, dialect)

@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import orjson
@@ -63,13 +63,16 @@ class _Call:
     params: dict[str, Any] | None = None
     signed: bool = False
     pooled: bool = True  # False: a one-off connection, closed at once (see get_ws_token)
+    symbol: str | None = None  # the symbol the call names, for its errors
+    order: bool = False  # places or cancels orders: a refusal is an OrderError (api_error_for)
 
 
 def _get(path: str, signed: bool = False, **params: Any) -> _Call:
-    return _Call("GET", path, params, signed)
+    symbol = params.get("symbol")
+    return _Call("GET", path, params, signed, symbol=symbol if isinstance(symbol, str) else None)
 
 
-def resolve_url(url: str = "") -> str:
+def resolve_url(url: str | None = None) -> str:
     """The REST base URL to use: ``url``, else ``$KUNB_URL``, else KuCoin's (no trailing slash).
 
     Raises:
@@ -126,6 +129,8 @@ class _RestClient:
                 "KuCoin no longer runs a sandbox; pass url= (for example kunb.sim's exchange URL)"
             )
         self.url = resolve_url(url)
+        parts = urlsplit(self.url)  # errors name the host, never userinfo a URL might carry
+        self._where = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
         if credentials is None and (key or secret or passphrase):
             credentials = Credentials(key, secret, passphrase, key_version=1 if is_v1api else 2)
         if credentials is not None and credentials.is_complete:
@@ -219,9 +224,11 @@ class _RestClient:
                 with httpx.Client(timeout=self.timeout) as once:
                     response = once.request(method, url, headers=headers, content=body)
         except httpx.TimeoutException as exc:
-            raise RequestTimeout(f"{method} {call.path}: no response within {self.timeout} s") from exc
+            raise RequestTimeout(
+                f"{method} {self._where}{call.path}: no response within {self.timeout} s"
+            ) from exc
         except httpx.HTTPError as exc:
-            raise TransportError(f"{method} {call.path}: {type(exc).__name__}: {exc}") from exc
+            raise TransportError(f"{method} {self._where}{call.path}: {type(exc).__name__}: {exc}") from exc
         return _result(call, response)
 
     async def _asend(self, call: _Call) -> Any:
@@ -233,9 +240,11 @@ class _RestClient:
                 async with httpx.AsyncClient(timeout=self.timeout) as once:
                     response = await once.request(method, url, headers=headers, content=body)
         except httpx.TimeoutException as exc:
-            raise RequestTimeout(f"{method} {call.path}: no response within {self.timeout} s") from exc
+            raise RequestTimeout(
+                f"{method} {self._where}{call.path}: no response within {self.timeout} s"
+            ) from exc
         except httpx.HTTPError as exc:
-            raise TransportError(f"{method} {call.path}: {type(exc).__name__}: {exc}") from exc
+            raise TransportError(f"{method} {self._where}{call.path}: {type(exc).__name__}: {exc}") from exc
         return _result(call, response)
 
     # -- WebSocket tokens (classic-protocol.md#token): on every client, see the module docstring ----
@@ -271,14 +280,16 @@ def _result(call: _Call, response: httpx.Response) -> Any:
     except orjson.JSONDecodeError as exc:
         if status == 200:
             raise ProtocolError(f"{call.method} {call.path}: response is not JSON") from exc
-        raise api_error_for(str(status), response.reason_phrase or "HTTP error", status) from None
+        raise api_error_for(
+            str(status), response.reason_phrase or "HTTP error", status, order=call.order, symbol=call.symbol
+        ) from None
     if not isinstance(payload, dict):
         raise ProtocolError(f"{call.method} {call.path}: response is not a KuCoin envelope")
     code = str(payload.get("code", ""))
     if status == 200 and code in _OK_CODES:
         return payload.get("data")
     msg = payload.get("msg") or response.reason_phrase or "error"
-    raise api_error_for(code or str(status), str(msg), status)
+    raise api_error_for(code or str(status), str(msg), status, order=call.order, symbol=call.symbol)
 
 
 class GetToken(_RestClient):
@@ -320,7 +331,7 @@ class Market(_RestClient):
         return await self._asend(self._get_symbol_detail_call(symbol))
 
     def _get_symbol_detail_call(self, symbol: str) -> _Call:
-        return _get(f"/api/v2/symbols/{quote(symbol, safe='')}")
+        return _Call("GET", f"/api/v2/symbols/{quote(symbol, safe='')}", symbol=symbol)
 
     def get_ticker(self, symbol: str) -> Any:
         """Level-1 ticker: last trade and best bid/ask (``/api/v1/market/orderbook/level1``)."""
@@ -511,7 +522,7 @@ class Trade(_RestClient):
     def _order(self, params: dict[str, Any], clientOid: str, kwargs: dict[str, Any], path: str) -> _Call:
         params["clientOid"] = clientOid or self.return_unique_id
         params.update(kwargs)
-        return _Call("POST", path, params, True)
+        return _Call("POST", path, params, True, symbol=params.get("symbol"), order=True)
 
     def create_limit_order(
         self, symbol: str, side: str, size: _Num, price: _Num, clientOid: str = "", **kwargs: Any
@@ -634,7 +645,8 @@ class Trade(_RestClient):
         return await self._asend(self._cancel_hf_order_by_order_id_call(symbol, orderId))
 
     def _cancel_hf_order_by_order_id_call(self, symbol: str, orderId: str) -> _Call:
-        return _Call("DELETE", f"/api/v1/hf/orders/{quote(orderId, safe='')}", {"symbol": symbol}, True)
+        path = f"/api/v1/hf/orders/{quote(orderId, safe='')}"
+        return _Call("DELETE", path, {"symbol": symbol}, True, symbol=symbol, order=True)
 
     def cancel_all_hf_orders(self, symbol: str) -> Any:
         """Cancel every HF order of a symbol (``DELETE /api/v1/hf/orders?symbol=``)."""
@@ -645,7 +657,7 @@ class Trade(_RestClient):
         return await self._asend(self._cancel_all_hf_orders_call(symbol))
 
     def _cancel_all_hf_orders_call(self, symbol: str) -> _Call:
-        return _Call("DELETE", "/api/v1/hf/orders", {"symbol": symbol}, True)
+        return _Call("DELETE", "/api/v1/hf/orders", {"symbol": symbol}, True, symbol=symbol, order=True)
 
     def get_active_hf_orders(self, symbol: str) -> Any:
         """Open HF orders of a symbol (``GET /api/v1/hf/orders/active``)."""
@@ -667,7 +679,7 @@ class Trade(_RestClient):
         return await self._asend(self._cancel_order_call(orderId))
 
     def _cancel_order_call(self, orderId: str) -> _Call:
-        return _Call("DELETE", f"/api/v1/orders/{quote(orderId, safe='')}", None, True)
+        return _Call("DELETE", f"/api/v1/orders/{quote(orderId, safe='')}", None, True, order=True)
 
     def cancel_client_order(self, clientId: str) -> Any:
         """Cancel by client order id (``DELETE /api/v1/order/client-order/{clientOid}``)."""
@@ -678,7 +690,8 @@ class Trade(_RestClient):
         return await self._asend(self._cancel_client_order_call(clientId))
 
     def _cancel_client_order_call(self, clientId: str) -> _Call:
-        return _Call("DELETE", f"/api/v1/order/client-order/{quote(clientId, safe='')}", None, True)
+        path = f"/api/v1/order/client-order/{quote(clientId, safe='')}"
+        return _Call("DELETE", path, None, True, order=True)
 
     def cancel_all_orders(self, **kwargs: Any) -> Any:
         """Cancel all open orders, optionally of one ``symbol`` (``DELETE /api/v1/orders``)."""
@@ -689,7 +702,7 @@ class Trade(_RestClient):
         return await self._asend(self._cancel_all_orders_call(**kwargs))
 
     def _cancel_all_orders_call(self, **kwargs: Any) -> _Call:
-        return _Call("DELETE", "/api/v1/orders", kwargs, True)
+        return _Call("DELETE", "/api/v1/orders", kwargs, True, symbol=kwargs.get("symbol"), order=True)
 
     def get_order_list(self, **kwargs: Any) -> Any:
         """Orders, paginated (``GET /api/v1/orders``; ``status=active|done``, ``symbol=``...)."""

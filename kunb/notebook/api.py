@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..exceptions import ConfigurationError
+from ..protocol.symbols import symbol_list
 from ..signing import Credentials
 from ..sources.base import AccountSource, MarketSource
 from ..sources.classic import ClassicMarketSource, SnapshotFetcher
@@ -43,10 +44,11 @@ def _other(protocol: str) -> tuple[str, ...]:
 
 
 def _symbols(symbols: str | Sequence[str]) -> list[str]:
-    given: object = symbols  # checked at run time: a notebook user may pass anything
-    out: list[object] = [given] if isinstance(given, str) else list(symbols)
-    names = [s.strip().upper() for s in out if isinstance(s, str) and s.strip()]
-    if not names or len(names) != len(out):
+    """The symbols a panel was given, checked (:func:`~kunb.protocol.symbols.symbol_list`: not a symbol at
+    all is a ConfigurationError showing what was passed) and in upper case (what a cell meant by
+    ``'btc-usdt'``)."""
+    names = list(dict.fromkeys(s.upper() for s in symbol_list(symbols)))
+    if not names:
         raise ConfigurationError(f"give symbols as 'BTC-USDT' or a list of such names, got {symbols!r}")
     return names
 
@@ -72,8 +74,8 @@ def live_ticker(
 
     Args:
         symbols: ``'BTC-USDT'`` or a list of symbols.
-        url: the exchange's REST base URL; default ``$KUNB_URL``, else the embedded exchange started
-            with ``kunb.sim.start()``, else ``https://api.kucoin.com``.
+        url: the exchange's REST base URL; default ``$KUNB_URL`` (``kunb.sim.start()`` sets it), else
+            ``https://api.kucoin.com``: the same as ``Market()``.
         window: points kept (and drawn) per symbol.
         max_hz: maximum redraws per second; ingest never waits for a redraw.
         source: a custom :class:`~kunb.sources.base.MarketSource` (a recording, tests) instead of ``url``.

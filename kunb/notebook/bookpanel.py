@@ -154,6 +154,18 @@ class BookPanel:
         self._empty = True
         old.close()  # out of the layout: close its comm so the kernel does not keep it alive
 
+    def set_precision(self, precision: Precision) -> None:
+        """Write prices and sizes with ``precision`` from now on (the symbol's increments became known):
+        the table at the next redraw, the axes at once, in the same figure."""
+        if precision == self.precision:
+            return
+        self.precision = precision
+        price, size = price_axis(precision.price), size_axis(precision.size)
+        update: dict[str, Any] = {}
+        for key, axis in (("xaxis", price), ("yaxis", size), ("yaxis2", price)):
+            update[f"{key}.tickformat"] = update[f"{key}.hoverformat"] = axis["tickformat"]
+        self.figure.relayout(update)
+
     def render(
         self, book: OrderBook, spread: SpreadSeries, status: StatusView, *, window: int, since: int | None
     ) -> None:

@@ -1,6 +1,6 @@
 """``LiveFigure``: a plotly chart for streaming data that sends only what changed, as binary float64.
 
-Compared with plotly's ``FigureWidget`` (jupyter-notes.md 2):
+Compared with plotly's ``FigureWidget`` (jupyter.md#the-plotly-bundle):
 
 * plotly.js is not in the figure's state: the kernel's one :class:`~kunb.notebook.plotlyjs.PlotlyLibrary`
   brings it to the page once, and every figure's own front end is a few KB;
@@ -12,7 +12,7 @@ Compared with plotly's ``FigureWidget`` (jupyter-notes.md 2):
 * the page never sends trace or layout changes back (no echo), and a figure that is not visible
   (another tab, scrolled away, collapsed) keeps its data current but draws only once it is visible again;
 * the layout the kernel gave is handed to plotly.js on every draw, so an axis declared ``type="date"``
-  stays a date axis with float64 epoch-ms x (jupyter-notes.md 0.5's trap cannot happen).
+  stays a date axis with float64 epoch-ms x (the trap in jupyter.md#date-axis cannot happen).
 
 The kernel keeps the current arrays and layout, and the widget's state is built from them whenever it
 is read: a reloaded page or a second tab draws the current window at once. Each message carries a

@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 
 import pandas as pd
 
+from ..events import SymbolInfo
+
 __all__ = [
     "MISSING",
     "Precision",
@@ -24,6 +26,7 @@ __all__ = [
     "fmt_price",
     "fmt_size",
     "fmt_time",
+    "precision_of",
     "price_decimals",
     "price_tickformat",
     "size_tickformat",
@@ -54,6 +57,14 @@ class Precision:
 
     price: int | None = None
     size: int | None = None
+
+
+def precision_of(info: SymbolInfo | None) -> Precision:
+    """The decimals of a symbol the stream's listing gave (:attr:`kunb.Stream.symbol_info`); unknown for
+    ``None``."""
+    if info is None:
+        return Precision()
+    return Precision(price=info.price_decimals, size=info.size_decimals)
 
 
 def price_decimals(x: float, precision: int | None = None) -> int:

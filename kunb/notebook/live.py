@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, Self, TypeVar
 
 from ..account import Account, AccountState
 from ..exceptions import ClosedError
-from ..runtime import run_in_loop, target_loop
+from ..runtime import run_in_loop, running_loop, target_loop
 from ..sources.base import LinkStatus
 from ..stream import Stream, StreamState
 from .runtime import register, unregister
@@ -19,6 +20,8 @@ from .status import Health, StatusView
 from .throttle import DEFAULT_MAX_HZ, Throttle
 
 __all__ = ["LiveObject", "driver_health"]
+
+logger = logging.getLogger(__name__)
 
 _DriverT = TypeVar("_DriverT", Stream, Account)  # what a panel draws: a Stream or an Account
 
@@ -213,7 +216,23 @@ class LiveObject(Generic[_DriverT]):
         self.start()
 
     def stop(self) -> None:
-        """Stop streaming: cancel the tasks (which close the driver's sockets); the panel says ``stopped``."""
+        """Stop streaming: cancel the tasks (which close the driver's sockets); the panel says ``stopped``.
+
+        In a notebook cell it returns at once (``await wait_stopped()`` to know the sockets are closed); in
+        a script, where the panel runs on kunb's helper loop thread, it returns once the tasks have ended
+        (at most 10 s), so nothing is left pending when the interpreter exits.
+        """
+        self._stop_soon()
+        loop = self._loop
+        if running_loop() is not loop and loop.is_running():  # a script: the helper thread's loop
+            ended = asyncio.run_coroutine_threadsafe(self._stopped.wait(), loop)
+            try:
+                ended.result(_STOP_TIMEOUT)
+            except TimeoutError:
+                ended.cancel()
+                logger.warning("kunb %s: tasks still running %.0f s after stop()", self.kind, _STOP_TIMEOUT)
+
+    def _stop_soon(self) -> None:
         self._user_stopped = True
         unregister(self)
         run_in_loop(self._loop, self._cancel)
@@ -240,8 +259,8 @@ class LiveObject(Generic[_DriverT]):
                 await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._stopped.wait(), self._loop))
 
     async def aclose(self) -> None:
-        """``stop()`` and wait until the tasks and sockets are gone."""
-        self.stop()
+        """``stop()`` and wait until the tasks and sockets are gone (without blocking the running loop)."""
+        self._stop_soon()
         await self.wait_stopped()
 
     async def __aenter__(self) -> Self:

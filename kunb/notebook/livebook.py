@@ -14,6 +14,7 @@ from ..sources.base import MarketSource
 from ..sources.classic import ClassicMarketSource, SnapshotFetcher
 from ..stream import Stream
 from .bookpanel import BookPanel, SpreadSeries
+from .formats import Precision, precision_of
 from .live import LiveObject
 from .panels import WINDOW_CHOICES
 from .symbols import SymbolCatalog, unknown_symbol_message
@@ -129,6 +130,10 @@ class LiveBook(LiveObject[Stream]):
             since = None  # the book outran the ring since the last redraw (or restarted): all again
         cols = self._spread(None if since is None else min(tops.appended - since, self.window))
         spread = SpreadSeries(cols["time"], cols["spread"], tops.appended)
+        if self.panel.precision == Precision():  # not looked up (a custom source): the stream's listing
+            info = self.stream.symbol_info.get(self.symbol)
+            if info is not None:
+                self.panel.set_precision(precision_of(info))
         self.panel.render(self.book, spread, self.status(), window=self.window, since=since)
 
     @property
@@ -145,18 +150,29 @@ class LiveBook(LiveObject[Stream]):
         return frame
 
     def snapshot(self, levels: int = 10) -> dict[str, Any]:
-        """Best levels, spread, sequence and sync counters, as plain numbers."""
+        """Best levels, spread, sequence and sync counters, as plain numbers: prices and the spread rounded
+        to the symbol's price increment, sizes to its size increment (as computed while they are not
+        known), the spread in bps to 2 decimals. ``.book`` and ``.df`` keep raw floats."""
         bids, asks = self.book.top(levels)
         spread = self.book.spread
         stats = self.book.stats
+        bps = (spread / m * 1e4) if spread is not None and (m := self.book.mid) else math.nan
+        best_bid, best_ask = self.book.best_bid, self.book.best_ask
+        info = self.stream.symbol_info.get(self.symbol)
+        if info is not None:
+            bids = [(info.price(p), info.size(s)) for p, s in bids]
+            asks = [(info.price(p), info.size(s)) for p, s in asks]
+            best_bid, best_ask, spread = (
+                None if x is None else info.price(x) for x in (best_bid, best_ask, spread)
+            )
         return {
             "symbol": self.symbol,
             "state": self.book.state.value,
             "last_sequence": self.book.last_sequence,
-            "best_bid": self.book.best_bid,
-            "best_ask": self.book.best_ask,
+            "best_bid": best_bid,
+            "best_ask": best_ask,
             "spread": spread,
-            "spread_bps": (spread / m * 1e4) if spread is not None and (m := self.book.mid) else math.nan,
+            "spread_bps": round(bps, 2),
             "bids": bids,
             "asks": asks,
             "snapshots": stats.snapshots,

@@ -101,8 +101,8 @@ class Dashboard:
             await part.wait_stopped()
 
     async def aclose(self) -> None:
-        self.stop()
-        await self.wait_stopped()
+        for part in self.parts:
+            await part.aclose()
 
     def snapshot(self) -> dict[str, Any]:
         out = {"ticker": self.ticker.snapshot(), "book": self.book.snapshot()}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..events import SymbolInfo
 from ..exceptions import ConfigurationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,6 +57,7 @@ class Quote:
     change_rate: float = math.nan  #: 24 h change as a fraction (0.01 = +1 %)
     volume: float = math.nan  #: 24 h volume in the base currency
     volume_value: float = math.nan  #: 24 h volume in the quote currency
+    info: SymbolInfo | None = None  #: the symbol's increments: what shown numbers are rounded to
 
     @property
     def spread(self) -> float:
@@ -121,6 +123,7 @@ class TickerView:
             change_rate=nan if stats is None else stats.change_rate,
             volume=nan if stats is None else stats.volume,
             volume_value=nan if stats is None else stats.volume_value,
+            info=self.stream.symbol_info.get(symbol),
         )
 
     def series(self, symbol: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -158,22 +161,30 @@ class TickerView:
         return pd.concat(frames).sort_index(kind="stable")
 
     def snapshot(self) -> dict[str, dict[str, float | None]]:
-        """The seed's ``get_market_snapshot()`` shape: price, 24 h change and volume, bid, ask, spread."""
+        """The seed's ``get_market_snapshot()`` shape: price, 24 h change and volume, bid, ask, spread.
+
+        For people to read: prices and the spread are rounded to the symbol's price increment, the volume
+        to its size increment (as computed while they are not known), the spread in bps to 2 decimals."""
 
         def num(x: float) -> float | None:
             return None if math.isnan(x) else x
 
+        def same(x: float) -> float:
+            return x
+
         out: dict[str, dict[str, float | None]] = {}
         for symbol in self.symbols:
             q = self.quote(symbol)
+            price = q.info.price if q.info is not None else same
+            size = q.info.size if q.info is not None else same
             out[symbol] = {
-                "price": num(q.price),
+                "price": num(price(q.price)),
                 "change_24h": num(q.change_rate),
-                "volume_24h": num(q.volume),
-                "bid": num(q.bid),
-                "ask": num(q.ask),
-                "spread": num(q.spread),
-                "spread_bps": num(q.spread_bps),
+                "volume_24h": num(size(q.volume)),
+                "bid": num(price(q.bid)),
+                "ask": num(price(q.ask)),
+                "spread": num(price(q.spread)),
+                "spread_bps": num(round(q.spread_bps, 2)),
                 "time": num(q.time_ms),
             }
         return out

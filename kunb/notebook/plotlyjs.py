@@ -1,7 +1,7 @@
 """plotly.js for the browser, once per kernel session: one small carrier widget pushes the bundle once.
 
 plotly's own FigureWidget puts the whole plotly.js bundle (~5 MB) into every figure's state, so each
-figure sends it and the page imports it again (jupyter-notes.md, "The bundle travels with every
+figure sends it and the page imports it again (jupyter.md#the-plotly-bundle, "The bundle travels with every
 figure"). Here the bundle is the installed plotly package's ``plotly.min.js`` (no CDN: it works
 offline), gzip-compressed once per kernel process, and travels as ONE binary comm message on a single
 :class:`PlotlyLibrary` widget per kernel, never in any widget's state (a notebook saved with widget

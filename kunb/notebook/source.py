@@ -7,7 +7,11 @@ import sys
 from typing import Any
 
 from ..exceptions import ConfigurationError
-from ..net.rest import resolve_url as _rest_url
+
+# One resolver for every client: ``url``, else ``$KUNB_URL`` (which ``kunb.sim.start()`` sets), else KuCoin.
+# Panels used to prefer an in-process simulator over ``$KUNB_URL``, so a panel and ``Market()`` could
+# reach different exchanges; now both ask net.rest.
+from ..net.rest import resolve_url
 from ..signing import Credentials
 from ..sources.base import AccountSource, MarketSource
 from ..sources.uta import UtaAccountSource, UtaMarketSource
@@ -24,17 +28,6 @@ __all__ = [
 
 PROTOCOLS = ("classic", "uta")
 _PANEL_BACKOFF_CAP = 10.0  # a panel redials at least every 10 s (as its classic sources do)
-
-
-def resolve_url(url: str | None = None) -> str:
-    """The REST base URL to use: ``url``, else the embedded exchange started in this process by
-    ``kunb.sim.start()`` (the session default), else ``$KUNB_URL``, else the real KuCoin."""
-    if url:
-        return _rest_url(url)
-    sim_url = _session_sim_url()
-    if sim_url:
-        return sim_url
-    return _rest_url()  # $KUNB_URL, else KuCoin: the REST clients' own default
 
 
 def _session_sim_url() -> str | None:

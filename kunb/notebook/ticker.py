@@ -13,7 +13,7 @@ from ..runtime import run_in_loop
 from ..sources.base import MarketSource
 from ..sources.classic import ClassicMarketSource
 from ..stream import Stream
-from .formats import Precision
+from .formats import Precision, precision_of
 from .live import LiveObject
 from .model import RateMeter, TickerView
 from .panels import WINDOW_CHOICES
@@ -62,6 +62,7 @@ class LiveTicker(LiveObject[Stream]):
         self.widget = self.panel.widget
         self._rate = RateMeter()
         self._rate_at = -_RATE_EVERY
+        self._listed = 0  # symbols the stream's listing had at the last redraw
         self.msg_rate = 0.0
         self._bind_controls(self.panel.controls)
         self.panel.controls.on_symbols(self.set_symbols)
@@ -88,7 +89,10 @@ class LiveTicker(LiveObject[Stream]):
         return stream
 
     def _precision(self, symbol: str) -> Precision:
-        return self.catalog.precision(symbol) if self.catalog is not None else Precision()
+        """The symbol's decimals: looked up by the panel, else from the stream's listing (a custom source)."""
+        if self.catalog is not None and self.catalog.cached(symbol) is not None:
+            return self.catalog.precision(symbol)
+        return precision_of(self.stream.symbol_info.get(symbol))
 
     async def _prepare(self, driver: Stream) -> Stream:
         """Look the symbols up: unknown ones are left out (and named), the others stream."""
@@ -124,6 +128,9 @@ class LiveTicker(LiveObject[Stream]):
         if now - self._rate_at >= _RATE_EVERY:  # the badge's number changes once a second, not per frame
             self.msg_rate = self._rate.rate(now, self.model.messages)
             self._rate_at = now
+        if len(self.stream.symbol_info) != self._listed:  # the stream's listing came: axes to the tick
+            self._listed = len(self.stream.symbol_info)
+            self.panel.refresh_precision()
         self.panel.render(self.model, self.status())
 
     def status(self) -> StatusView:

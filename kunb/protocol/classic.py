@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from ..exceptions import ProtocolError
+from ..exceptions import ConfigurationError, ProtocolError
 
 __all__ = [
     "MAX_TOPICS_PER_CONNECTION",
@@ -98,10 +98,14 @@ def encode(message: dict[str, Any]) -> str:
 
 
 def _split(topic: object) -> tuple[str, list[str]]:  # checked here: callers may pass anything
-    if isinstance(topic, str):
-        topic = topic.strip()
-    if not isinstance(topic, str) or not topic.startswith("/"):
-        raise ValueError(f"a KuCoin topic starts with '/', got {topic!r}")
+    if not isinstance(topic, str):
+        raise ConfigurationError(
+            f"a KuCoin topic is a string such as '/market/ticker:BTC-USDT', not {topic!r}"
+        )
+    topic = topic.strip()
+    if not topic.startswith("/"):
+        example = f"'/market/ticker:{topic}'" if topic and ":" not in topic else "'/market/ticker:BTC-USDT'"
+        raise ConfigurationError(f"a KuCoin topic starts with '/', such as {example}; got {topic!r}")
     prefix, sep, rest = topic.partition(":")
     prefix = prefix.strip()
     if not sep:
@@ -110,7 +114,7 @@ def _split(topic: object) -> tuple[str, list[str]]:  # checked here: callers may
     # (cryptofeed sends "level2: BTC-USDT").
     args = [a.strip() for a in rest.split(",")]
     if any(not a for a in args):
-        raise ValueError(f"empty argument in topic {topic!r}")
+        raise ConfigurationError(f"empty argument in topic {topic!r}")
     return prefix, args
 
 
@@ -121,7 +125,7 @@ def expand_topic(topic: str) -> list[str]:
     ``"/account/balance"`` -> ``["/account/balance"]``; ``"/market/ticker:all"`` stays as is.
 
     Raises:
-        ValueError: not a topic (no leading ``/``, empty argument).
+        ConfigurationError: not a topic (not a string, no leading ``/``, an empty argument); a ValueError.
     """
     prefix, args = _split(topic)
     if not args:

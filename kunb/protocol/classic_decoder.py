@@ -14,7 +14,7 @@ does not model decode to no event at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from ..events import (
@@ -30,90 +30,37 @@ from ..events import (
     OrderEvent,
     OrderState,
     Stats,
+    SymbolInfo,
     Tick,
     Trade,
 )
 from ..exceptions import ProtocolError
+from .numbers import (
+    UNREADABLE,
+    decimal,
+    int64,
+    optional_decimal,
+    optional_float,
+    parse_price,
+    parse_size,
+    time_ns,
+)
 
-__all__ = ["ClassicDecoder", "parse_price", "parse_size"]
+__all__ = ["ClassicDecoder"]
 
 _MS = 1_000_000  # ns per ms
 _S = 1_000_000_000  # ns per s
-_INF = float("inf")
-_NAN = float("nan")
-# A float holds any decimal with this many significant digits exactly (IEEE 754 double, DBL_DIG): distinct
-# wire prices then stay distinct floats in the same order, so a book can key its levels on them.
-_MAX_DIGITS = 15
+_INF = float("inf")  # the size check is inlined on the level-2 hot path (a call costs more than it)
 _PRICE_CACHE = 65_536  # parsed prices kept per decoder: levels recur, and a dict hit is ~6x cheaper
-_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, InvalidOperation)
 _DONE_EVENTS = frozenset({"filled", "canceled"})
 
 Handler = Callable[[str, Mapping[str, Any], int], tuple[Event, ...]]
 
 
-def parse_price(text: Any) -> float:
-    """A wire price as a float, refused when it is not finite and non-negative or has more significant
-    digits than a float keeps exactly (two levels would silently merge)."""
-    value = float(text)
-    if not 0.0 <= value < _INF:  # NaN, infinities and negatives are not prices (NaN breaks sorting)
-        raise ProtocolError(f"price {text!r} is not a finite, non-negative number")
-    if isinstance(text, str) and len(text) > _MAX_DIGITS and _significant_digits(text) > _MAX_DIGITS:
-        raise ProtocolError(f"price {text!r} has more than {_MAX_DIGITS} significant digits")
-    return value
-
-
-def parse_size(text: Any) -> float:
-    """A wire size as a float; not finite or negative is a ProtocolError."""
-    value = float(text)
-    if not 0.0 <= value < _INF:
-        raise ProtocolError(f"size {text!r} is not a finite, non-negative number")
-    return value
-
-
-def _significant_digits(text: str) -> int:
-    try:
-        return len(Decimal(text).normalize().as_tuple().digits)
-    except InvalidOperation:
-        raise ProtocolError(f"unreadable price {text!r}") from None
-
-
-_INT64 = 2**63
-
-
-def _time(value: Any, unit: int = 1) -> int:
-    """A wire time (int or string) in ``unit`` ns steps, as int ns; refused outside int64 (a recorder, a
-    rolling frame and Parquet all keep times as int64)."""
-    ns = int(value) * unit
-    if not 0 <= ns < _INT64:
-        raise ProtocolError(f"time {value!r} is out of range")
-    return ns
-
-
-def _sequence(value: Any) -> int:
-    number = int(value)
-    if not 0 <= number < _INT64:
-        raise ProtocolError(f"sequence {value!r} is out of range")
-    return number
-
-
-def _float(value: Any) -> float:
-    """An optional wire number (string or number); missing or empty is NaN."""
-    if value is None or value == "":
-        return _NAN
-    return float(value)
-
-
-def _dec(value: Any) -> Decimal:
-    if value is None or value == "":
-        raise ProtocolError("a decimal field is missing")
-    number = Decimal(str(value))
-    if not number.is_finite():
-        raise ProtocolError(f"not a finite decimal: {value!r}")
-    return number
-
-
-def _dec_or_none(value: Any) -> Decimal | None:
-    return None if value is None or value == "" else _dec(value)
+def _decimals(step: Decimal) -> int:
+    """Decimals a number on ``step`` needs: ``0.1`` -> 1, ``0.00000001`` -> 8, ``10`` -> 0."""
+    exponent = step.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 def _account_type(relation_event: str) -> str:
@@ -161,7 +108,7 @@ class ClassicDecoder:
             return handler(arg, frame, received_ns)
         except ProtocolError:
             raise
-        except _ERRORS as exc:
+        except UNREADABLE as exc:
             raise ProtocolError(f"unreadable {prefix} push: {exc!r}") from exc
 
     def _price(self, text: str) -> float:
@@ -180,7 +127,7 @@ class ClassicDecoder:
             size = float(row[1])
             if not 0.0 <= size < _INF:
                 raise ProtocolError(f"size {row[1]!r} is not a finite, non-negative number")
-            out.append((price(row[0]), size, _sequence(row[2])))
+            out.append((price(row[0]), size, int64(row[2])))
         return tuple(out)
 
     def _levels(self, rows: Iterable[Sequence[Any]]) -> tuple[Level, ...]:
@@ -195,10 +142,10 @@ class ClassicDecoder:
                 str(data.get("symbol") or arg),
                 # 0 (unknown) when absent: KuCoin's level2 pushes had no time before 2022 (the real
                 # session in shared/recorded, 2021-04-25, has none)
-                _time(data.get("time") or 0, _MS),
+                time_ns(data.get("time") or 0, _MS),
                 received_ns,
-                _sequence(data["sequenceStart"]),
-                _sequence(data["sequenceEnd"]),
+                int64(data["sequenceStart"]),
+                int64(data["sequenceEnd"]),
                 self._changes(changes["bids"]),
                 self._changes(changes["asks"]),
             ),
@@ -212,15 +159,17 @@ class ClassicDecoder:
         return (
             Tick(
                 symbol,
-                _time(data["time"], _MS),
+                time_ns(data["time"], _MS),
                 received_ns,
-                None if sequence is None else _sequence(sequence),
-                _float(data.get("price")),
-                _float(data.get("size")),
-                _float(data["bestBid"]),  # null when that side of the book is empty (kunb.sim sends it)
-                _float(data.get("bestBidSize")),
-                _float(data["bestAsk"]),
-                _float(data.get("bestAskSize")),
+                None if sequence is None else int64(sequence),
+                optional_float(data.get("price")),
+                optional_float(data.get("size")),
+                optional_float(
+                    data["bestBid"]
+                ),  # null when that side of the book is empty (kunb.sim sends it)
+                optional_float(data.get("bestBidSize")),
+                optional_float(data["bestAsk"]),
+                optional_float(data.get("bestAskSize")),
             ),
         )
 
@@ -230,9 +179,9 @@ class ClassicDecoder:
         return (
             Trade(
                 str(data.get("symbol") or arg),
-                _time(data["time"]),  # a string of ns
+                time_ns(data["time"]),  # a string of ns
                 received_ns,
-                None if sequence is None else _sequence(sequence),
+                None if sequence is None else int64(sequence),
                 str(data.get("tradeId", "")),
                 str(data["side"]),
                 float(data["price"]),
@@ -248,8 +197,8 @@ class ClassicDecoder:
             Candle(
                 str(data.get("symbol") or symbol),
                 interval,
-                _time(start, _S),
-                _time(data["time"]),  # ns (the docs say us; the values are ns)
+                time_ns(start, _S),
+                time_ns(data["time"]),  # ns (the docs say us; the values are ns)
                 received_ns,
                 float(open_),
                 float(close),
@@ -267,15 +216,15 @@ class ClassicDecoder:
         return (
             Stats(
                 str(data.get("symbol") or arg),
-                0 if stamp is None else _time(stamp, _MS),
+                0 if stamp is None else time_ns(stamp, _MS),
                 received_ns,
-                _float(data.get("lastTradedPrice")),
-                _float(data.get("changeRate")),
-                _float(data.get("changePrice")),
-                _float(data.get("high")),
-                _float(data.get("low")),
-                _float(data.get("vol")),
-                _float(data.get("volValue")),
+                optional_float(data.get("lastTradedPrice")),
+                optional_float(data.get("changeRate")),
+                optional_float(data.get("changePrice")),
+                optional_float(data.get("high")),
+                optional_float(data.get("low")),
+                optional_float(data.get("vol")),
+                optional_float(data.get("volValue")),
             ),
         )
 
@@ -285,7 +234,7 @@ class ClassicDecoder:
         return (
             BookSnapshot(
                 arg,
-                _time(data["timestamp"], _MS),
+                time_ns(data["timestamp"], _MS),
                 received_ns,
                 None,  # full replacements, no sequence (classic-protocol order-book sync)
                 self._levels(data["bids"]),
@@ -303,15 +252,15 @@ class ClassicDecoder:
                 str(data["currency"]),
                 _account_type(relation),
                 str(data.get("accountId") or ""),
-                _dec(data["total"]),
-                _dec(data["available"]),
-                _dec(data["hold"]),
-                _dec_or_none(data.get("availableChange")),
-                _dec_or_none(data.get("holdChange")),
+                decimal(data["total"]),
+                decimal(data["available"]),
+                decimal(data["hold"]),
+                optional_decimal(data.get("availableChange")),
+                optional_decimal(data.get("holdChange")),
                 relation,
                 str(data.get("relationEventId") or ""),
                 str(context.get("orderId") or ""),
-                _time(data["time"], _MS),  # a string of ms
+                time_ns(data["time"], _MS),  # a string of ms
                 received_ns,
             ),
         )
@@ -331,17 +280,17 @@ class ClassicDecoder:
             str(data.get("orderType") or ""),
             kind,
             status,
-            _dec_or_none(data.get("price")),
-            _dec_or_none(data.get("originSize", data.get("size"))),
-            _dec_or_none(data.get("filledSize")),
-            _dec_or_none(data.get("remainSize")),
-            _dec_or_none(data.get("canceledSize")),
-            _dec_or_none(data.get("matchPrice")),
-            _dec_or_none(data.get("matchSize")),
+            optional_decimal(data.get("price")),
+            optional_decimal(data.get("originSize", data.get("size"))),
+            optional_decimal(data.get("filledSize")),
+            optional_decimal(data.get("remainSize")),
+            optional_decimal(data.get("canceledSize")),
+            optional_decimal(data.get("matchPrice")),
+            optional_decimal(data.get("matchSize")),
             str(data.get("tradeId") or ""),
             str(data.get("liquidity") or ""),
-            None if order_time in (None, "") else _time(order_time, _MS),  # ms
-            _time(data["ts"]),  # ns
+            None if order_time in (None, "") else time_ns(order_time, _MS),  # ms
+            time_ns(data["ts"]),  # ns
             received_ns,
         )
         if kind != "match" or event.match_size is None or event.match_price is None:
@@ -374,16 +323,16 @@ class ClassicDecoder:
             stamp = data.get("time")
             return BookSnapshot(
                 symbol,
-                0 if stamp is None else _time(stamp, _MS),
+                0 if stamp is None else time_ns(stamp, _MS),
                 received_ns,
-                _sequence(data["sequence"]),
+                int64(data["sequence"]),
                 self._levels(data["bids"]),
                 self._levels(data["asks"]),
                 depth,
             )
         except ProtocolError:
             raise
-        except _ERRORS as exc:
+        except UNREADABLE as exc:
             raise ProtocolError(f"unreadable level-2 snapshot of {symbol}: {exc!r}") from exc
 
     def stats(self, symbol: str, data: Mapping[str, Any], received_ns: int) -> Stats:
@@ -392,18 +341,42 @@ class ClassicDecoder:
             stamp = data.get("time")
             return Stats(
                 symbol,
-                0 if stamp is None else _time(stamp, _MS),
+                0 if stamp is None else time_ns(stamp, _MS),
                 received_ns,
-                _float(data.get("last")),
-                _float(data.get("changeRate")),
-                _float(data.get("changePrice")),
-                _float(data.get("high")),
-                _float(data.get("low")),
-                _float(data.get("vol")),
-                _float(data.get("volValue")),
+                optional_float(data.get("last")),
+                optional_float(data.get("changeRate")),
+                optional_float(data.get("changePrice")),
+                optional_float(data.get("high")),
+                optional_float(data.get("low")),
+                optional_float(data.get("vol")),
+                optional_float(data.get("volValue")),
             )
-        except _ERRORS as exc:
+        except UNREADABLE as exc:
             raise ProtocolError(f"unreadable 24 h stats of {symbol}: {exc!r}") from exc
+
+    @staticmethod
+    def symbol_info(data: Mapping[str, Any]) -> SymbolInfo:
+        """One item of ``GET /api/v2/symbols`` (or ``/api/v2/symbols/{symbol}``) as a
+        :class:`~kunb.events.SymbolInfo`.
+
+        Raises:
+            ProtocolError: the item lacks its symbol or an increment, or an increment is not a positive
+                decimal.
+        """
+        try:
+            steps = [decimal(data[name]) for name in ("priceIncrement", "baseIncrement", "quoteIncrement")]
+            if min(steps) <= 0:
+                raise ValueError("an increment is not positive")
+            return SymbolInfo(
+                str(data["symbol"]),
+                float(steps[0]),
+                float(steps[1]),
+                float(steps[2]),
+                _decimals(steps[0]),
+                _decimals(steps[1]),
+            )
+        except UNREADABLE as exc:
+            raise ProtocolError(f"unreadable symbol item {data.get('symbol')!r}: {exc!r}") from exc
 
     @staticmethod
     def account_balances(items: Iterable[Mapping[str, Any]]) -> list[AccountBalance]:
@@ -420,14 +393,14 @@ class ClassicDecoder:
                         str(item["currency"]),
                         str(item.get("type") or "trade"),
                         str(item.get("id") or ""),
-                        _dec(item["balance"]),
-                        _dec(item["available"]),
-                        _dec(item.get("holds", item.get("hold", "0"))),
+                        decimal(item["balance"]),
+                        decimal(item["available"]),
+                        decimal(item.get("holds", item.get("hold", "0"))),
                     )
                 )
             except ProtocolError:
                 raise
-            except _ERRORS as exc:
+            except UNREADABLE as exc:
                 raise ProtocolError(f"unreadable account item: {exc!r}") from exc
         return out
 
@@ -441,8 +414,8 @@ class ClassicDecoder:
         out = []
         for item in items:
             try:
-                price = _dec_or_none(item.get("price"))
-                size = _dec_or_none(item.get("size"))
+                price = optional_decimal(item.get("price"))
+                size = optional_decimal(item.get("size"))
                 created = item.get("createdAt")
                 out.append(
                     OrderState(
@@ -453,15 +426,15 @@ class ClassicDecoder:
                         str(item.get("type") or ""),
                         price or None,  # market orders list price "0"
                         size or None,
-                        _dec_or_none(item.get("dealSize")) or Decimal(0),
-                        _dec_or_none(item.get("dealFunds")) or Decimal(0),
+                        optional_decimal(item.get("dealSize")) or Decimal(0),
+                        optional_decimal(item.get("dealFunds")) or Decimal(0),
                         bool(item.get("isActive", item.get("active", False))),
                         bool(item.get("cancelExist")),
-                        None if created in (None, "") else _time(created, _MS),
+                        None if created in (None, "") else time_ns(created, _MS),
                     )
                 )
             except ProtocolError:
                 raise
-            except _ERRORS as exc:
+            except UNREADABLE as exc:
                 raise ProtocolError(f"unreadable order item: {exc!r}") from exc
         return out

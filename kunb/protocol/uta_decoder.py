@@ -26,7 +26,7 @@ pushes make no :class:`~kunb.events.Fill`: fills come from the ``execution`` cha
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from ..events import (
@@ -45,17 +45,15 @@ from ..events import (
     Trade,
 )
 from ..exceptions import ProtocolError
-from .classic_decoder import parse_price, parse_size
+from .numbers import UNREADABLE, decimal, optional_decimal, optional_float, parse_price, parse_size
 
 __all__ = ["INCREMENT_10MS_LEVELS", "UtaDecoder", "exact_int", "stamp_ns"]
 
 # uta-protocol.md#order-book (AN1): increment@10ms keeps the top 500 levels per side
 INCREMENT_10MS_LEVELS = 500
 _MAX_EXACT_FLOAT = 2**53  # beyond this a JSON float has lost digits (uta-protocol.md#envelope)
-_NAN = float("nan")
 _INF = float("inf")
 _PRICE_CACHE = 65_536  # parsed prices kept per decoder: levels recur, and a dict hit is ~6x cheaper
-_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, InvalidOperation)
 _SIDES = {"buy": "buy", "sell": "sell"}
 
 # os -> the classic status after the event, and the kind an event of unknown eT takes (module docstring)
@@ -151,26 +149,6 @@ def _lower(value: Any) -> str:
     return "" if value is None else str(value).lower()
 
 
-def _float(value: Any) -> float:
-    """An optional wire number (string or number); missing or empty is NaN."""
-    if value is None or value == "":
-        return _NAN
-    return float(value)
-
-
-def _dec(value: Any) -> Decimal:
-    if value is None or value == "" or value is True or value is False:
-        raise ProtocolError(f"a decimal field is missing or not a number: {value!r}")
-    number = Decimal(str(value))
-    if not number.is_finite():
-        raise ProtocolError(f"not a finite decimal: {value!r}")
-    return number
-
-
-def _dec_or_none(value: Any) -> Decimal | None:
-    return None if value is None or value == "" else _dec(value)
-
-
 def _symbol(data: Mapping[str, Any]) -> str:
     symbol = data["s"]
     if symbol.__class__ is not str or not symbol:
@@ -229,7 +207,7 @@ class UtaDecoder:
             return handler(qualifier, frame, data, received_ns)
         except ProtocolError as exc:
             raise ProtocolError(f"unreadable {push_type} push: {exc}") from exc
-        except _ERRORS as exc:
+        except UNREADABLE as exc:
             raise ProtocolError(f"unreadable {push_type} push: {exc!r}") from exc
 
     def _price(self, text: str) -> float:
@@ -270,12 +248,12 @@ class UtaDecoder:
                 _time(data, "M", frame),
                 rx,
                 None if sequence is None else exact_int(sequence),
-                _float(data.get("l")),
-                _float(data.get("q")),
+                optional_float(data.get("l")),
+                optional_float(data.get("q")),
                 float(data["b"]),  # uta-protocol.md#ticker: b is the bid (ccxt swaps a and b: its bug)
-                _float(data.get("B")),
+                optional_float(data.get("B")),
                 float(data["a"]),
-                _float(data.get("A")),
+                optional_float(data.get("A")),
             ),
         )
 
@@ -371,7 +349,7 @@ class UtaDecoder:
         if os_ is None and event_type not in _STATUS_OF_EVENT:
             raise ProtocolError(f"order push with neither a status os nor a known event eT ({event_type!r})")
         status = _STATUS[os_] if os_ is not None else _STATUS_OF_EVENT[event_type]
-        last_size = _dec_or_none(data.get("lS"))
+        last_size = optional_decimal(data.get("lS"))
         base = OrderEvent(
             _text(data["oi"]),
             _text(data.get("ci")),
@@ -380,13 +358,13 @@ class UtaDecoder:
             _lower(data.get("oT")),
             "",
             status,
-            _dec_or_none(data.get("p")),  # "" for market orders
+            optional_decimal(data.get("p")),  # "" for market orders
             None
             if str(data.get("qU") or "").upper() == "QUOTECCY"
-            else _dec_or_none(data.get("q")),  # q in funds
-            _dec_or_none(data.get("fS")),
-            _dec_or_none(data.get("rS")),
-            _dec_or_none(data.get("cS")),  # canceled size (ccxt, TG; the universal SDK says status [!])
+            else optional_decimal(data.get("q")),  # q in funds
+            optional_decimal(data.get("fS")),
+            optional_decimal(data.get("rS")),
+            optional_decimal(data.get("cS")),  # canceled size (ccxt, TG; the universal SDK says status [!])
             None,
             None,
             "",
@@ -399,7 +377,7 @@ class UtaDecoder:
             match = base._replace(
                 kind="match",
                 status="match",
-                match_price=_dec(data["ls"]),  # the last fill's price (ls == aP in the doc example [!])
+                match_price=decimal(data["ls"]),  # the last fill's price (ls == aP in the doc example [!])
                 match_size=last_size,
                 trade_id=_text(data.get("ti")),
                 liquidity=_lower(data.get("lR")),
@@ -428,9 +406,9 @@ class UtaDecoder:
                 _text(data["ti"]),
                 _symbol(data),
                 _side(data["S"]),
-                _dec(data["p"]),
-                _dec(data["q"]),
-                _dec_or_none(data.get("f")),  # execution.lite carries no fee
+                decimal(data["p"]),
+                decimal(data["q"]),
+                optional_decimal(data.get("f")),  # execution.lite carries no fee
                 str(data.get("fC") or ""),
                 _lower(data.get("lR")),
                 _time(data, "E", frame),
@@ -449,9 +427,9 @@ class UtaDecoder:
                 currency,
                 qualifier.lower() or "unified",  # balance.UNIFIED / balance.FUNDING / balance.ISOLATED
                 "",
-                _dec(data["b"]),  # the balance (ccxt's total); e is equity and may be null
-                _dec(data["a"]),
-                _dec(data["h"]),
+                decimal(data["b"]),  # the balance (ccxt's total); e is equity and may be null
+                decimal(data["a"]),
+                decimal(data["h"]),
                 None,
                 None,
                 "",
@@ -491,7 +469,7 @@ class UtaDecoder:
             )
         except ProtocolError as exc:
             raise ProtocolError(f"unreadable UTA order book snapshot of {name}: {exc}") from exc
-        except _ERRORS as exc:
+        except UNREADABLE as exc:
             raise ProtocolError(f"unreadable UTA order book snapshot of {name}: {exc!r}") from exc
 
     @staticmethod
@@ -513,15 +491,15 @@ class UtaDecoder:
                             str(item["currency"]),
                             account_type,
                             str(account.get("accountSubtype") or ""),
-                            _dec(item["balance"]),
-                            _dec(item["available"]),
-                            _dec(item.get("hold", "0")),
+                            decimal(item["balance"]),
+                            decimal(item["available"]),
+                            decimal(item.get("hold", "0")),
                         )
                     )
             return out
         except ProtocolError:
             raise
-        except _ERRORS as exc:
+        except UNREADABLE as exc:
             raise ProtocolError(f"unreadable UTA balance answer: {exc!r}") from exc
 
     @staticmethod
@@ -539,14 +517,14 @@ class UtaDecoder:
                 status = exact_int(item["status"])
                 if status not in _STATUS:
                     raise ProtocolError(f"unknown order status {status}")
-                price = _dec_or_none(item.get("price"))
+                price = optional_decimal(item.get("price"))
                 size = (
                     None
                     if str(item.get("sizeUnit") or "").upper() == "QUOTECCY"
-                    else _dec_or_none(item.get("size"))
+                    else optional_decimal(item.get("size"))
                 )
-                filled = _dec_or_none(item.get("filledSize")) or _ZERO
-                average = _dec_or_none(item.get("avgPrice")) or _ZERO
+                filled = optional_decimal(item.get("filledSize")) or _ZERO
+                average = optional_decimal(item.get("avgPrice")) or _ZERO
                 created = item.get("orderTime")
                 out.append(
                     OrderState(
@@ -566,7 +544,7 @@ class UtaDecoder:
                 )
             except ProtocolError:
                 raise
-            except _ERRORS as exc:
+            except UNREADABLE as exc:
                 raise ProtocolError(f"unreadable UTA order item: {exc!r}") from exc
         return out
 

@@ -1,8 +1,9 @@
 """``kunb sim`` / ``python -m kunb.sim``: run the embedded exchange until SIGINT or SIGTERM.
 
 The first line of stdout is ``KUNB_SIM_URL=http://127.0.0.1:PORT`` (flushed), followed by the other
-lines of ``exchange.env`` (credentials of the demo user); then the process serves until it is told to
-stop and exits 0.
+lines of ``exchange.env`` (the UTA sockets, the demo user's key, and ``KUNB_URL``, ``KUNB_SIMULATED``,
+``KUNB_UTA_URL``, ``KUNB_UTA_PRIVATE_URL`` for kunb's clients); then the process serves until it is told
+to stop and exits 0.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="REST port (default 0: any free port)")
     parser.add_argument(
         "--ws-port", type=int, default=0, help="WebSocket feed port (default 0: any free port)"
+    )
+    parser.add_argument(
+        "--uta-port", type=int, default=0, help="UTA public socket port (default 0: any free)"
+    )
+    parser.add_argument(
+        "--uta-private-port", type=int, default=0, help="UTA private socket port (default 0: any free port)"
     )
     parser.add_argument(
         "--symbols",
@@ -67,6 +74,8 @@ async def _serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         ws_port=args.ws_port,
+        uta_port=args.uta_port,
+        uta_private_port=args.uta_private_port,
         tick_ms=args.tick_ms,
         rate=args.rate,
         history_s=args.history,

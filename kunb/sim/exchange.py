@@ -3,9 +3,10 @@
 Composition only: it builds the core (:class:`~kunb.sim.core.market.ExchangeCore`, accounts, trading),
 the feed (:mod:`kunb.sim.feed`) and the REST app (:mod:`kunb.sim.rest`, handed a narrow backend), and
 runs them. One asyncio task advances the market every ``tick_ms`` and publishes what changed (public
-pushes, then private events of fills by the synthetic flow and expired GTT orders); REST handlers and
-WebSocket sessions run on the same loop, so the core needs no locks. Two ports, like KuCoin's separate
-REST and feed hosts (``design.md#two-ports``).
+pushes, then private events of fills by the synthetic flow and expired GTT orders) in both protocols;
+REST handlers and WebSocket sessions run on the same loop, so the core needs no locks. Four ports: REST
+and the classic feed, like KuCoin's separate REST and feed hosts (``design.md#two-ports``), and the UTA
+public and private sockets, like KuCoin's two fixed UTA hosts (``uta-protocol.md#endpoints``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from kunb.sim.feed.publisher import Publisher
 from kunb.sim.feed.server import FeedServer
 from kunb.sim.feed.session import FaultState, Session
 from kunb.sim.feed.tokens import TokenRegistry
+from kunb.sim.feed.uta_publisher import UtaPublisher
+from kunb.sim.feed.uta_server import UtaFeedServer
 from kunb.sim.rest.app import build_app
 from kunb.sim.wire import envelope
 from kunb.sim.wire.market import orderbook_snapshot
@@ -99,6 +102,9 @@ class Exchange:
         symbols: ``None`` for the default realistic pairs, a list of names, or a count (thousands are fine).
         host: interface for both servers; loopback unless you mean it.
         port: REST port (0 = any free port; read ``ex.url``). ws_port: the feed's port (0 = any).
+        uta_port, uta_private_port: the UTA public and private sockets' ports (0 = any; read
+            ``ex.uta_url`` and ``ex.uta_private_url``).
+        uta_binary: UTA frames are binary, as KuCoin's (False: text frames).
         tick_ms: how often the market advances and pushes go out.
         rate: multiplies every symbol's synthetic events per second (0 = a frozen market).
         history_s: simulated seconds of past trading run at start-up, so candles and 24 h stats have
@@ -115,12 +121,15 @@ class Exchange:
         clock: wall clock in ns (tests may inject one); the core never reads it itself.
 
     Attributes:
-        url, ws_url: the REST base URL and the feed's URL (set by :meth:`start`).
+        url, ws_url: the REST base URL and the classic feed's URL (set by :meth:`start`).
+        uta_url, uta_private_url: the UTA public and private sockets, ``ws://127.0.0.1:PORT``.
         credentials: the demo user's key (``demo`` is that :class:`~kunb.sim.core.accounts.User`);
-            ``env`` the lines ``kunb sim`` prints (``KUNB_SIM_URL``, ``KUNB_SIM_KEY``...).
+            ``env`` the lines ``kunb sim`` prints (``KUNB_SIM_URL``, ``KUNB_SIM_UTA_URL``, the key, and
+            the variables kunb's clients read: ``KUNB_URL``, ``KUNB_SIMULATED``, ``KUNB_UTA_URL``...).
         faults: fault injection (:class:`~kunb.sim.faults.Faults`).
         core, accounts, trading: the pure exchange (markets, users and ledger, user orders).
-        hub, publisher, feed, tokens: the WebSocket feed's parts; app: the REST app (ASGI).
+        hub, publisher, feed, tokens: the WebSocket feed's parts; uta_publisher, uta_feed, uta_private_feed
+            its UTA sockets; app: the REST app (ASGI).
     """
 
     def __init__(
@@ -131,6 +140,9 @@ class Exchange:
         host: str = "127.0.0.1",
         port: int = 0,
         ws_port: int = 0,
+        uta_port: int = 0,
+        uta_private_port: int = 0,
+        uta_binary: bool = True,
         tick_ms: int = 100,
         rate: float = 1.0,
         history_s: float = 0.0,
@@ -148,6 +160,7 @@ class Exchange:
             symbols if symbols is None or isinstance(symbols, int) else list(symbols), seed=seed
         )
         self.host, self._port, self._ws_port = host, port, ws_port
+        self._uta_ports = (uta_port, uta_private_port)
         self.tick_s = tick_ms / 1000
         self.ping_interval_ms, self.ping_timeout_ms = ping_interval_ms, ping_timeout_ms
         self.admin = admin
@@ -172,21 +185,37 @@ class Exchange:
             wall_ns=clock,
             max_connection_s=max_connection_s,
         )
+        self.uta_publisher = UtaPublisher(self.core, self.hub)
+        self.uta_feed, self.uta_private_feed = (
+            UtaFeedServer(
+                self.hub,
+                self.uta_publisher,
+                self.core.markets,
+                private=private,
+                tokens=self.tokens,
+                lookup=self.accounts.by_key,
+                ping_interval_ms=ping_interval_ms,
+                ping_timeout_ms=ping_timeout_ms,
+                wall_ns=clock,
+                max_connection_s=max_connection_s,
+                binary=uta_binary,
+            )
+            for private in (False, True)
+        )
         batch = (1000 if firehose is True else int(firehose)) if firehose else 0
         self.firehose = FirehosePump(self.core.markets, self.hub, seed=seed, batch=batch) if batch else None
         # REST: handlers see the exchange only through the narrow backend.
         self.app: Starlette = build_app(_Backend(self), admin=admin)
-        self.env: dict[str, str] = {
-            "KUNB_SIM_KEY": self.credentials.key,
-            "KUNB_SIM_SECRET": self.credentials.secret,
-            "KUNB_SIM_PASSPHRASE": self.credentials.passphrase,
-        }
+        self.env: dict[str, str] = {}
         self.url = ""
         self.ws_url = ""
+        self.uta_url = ""
+        self.uta_private_url = ""
         self.steps = 0
         self._uvicorn: _Uvicorn | None = None
         self._uvicorn_task: asyncio.Task[None] | None = None
         self._ws_server: Server | None = None
+        self._uta_servers: list[Server] = []
         self._market_task: asyncio.Task[None] | None = None
         self._state = ExchangeState.NEW
 
@@ -223,6 +252,23 @@ class Exchange:
             ping_timeout_ms=self.ping_timeout_ms,
         )
 
+    def _env(self) -> dict[str, str]:
+        """What ``kunb sim`` prints, ``NAME=value`` per line, in this order: the exchange's own names
+        (``KUNB_SIM_*``: its URLs and the demo key), then the variables kunb's clients read, so a shell that
+        sources the lines points kunb at this exchange and its data are labelled simulated (issue 15)."""
+        return {
+            "KUNB_SIM_URL": self.url,
+            "KUNB_SIM_UTA_URL": self.uta_url,
+            "KUNB_SIM_UTA_PRIVATE_URL": self.uta_private_url,
+            "KUNB_SIM_KEY": self.credentials.key,
+            "KUNB_SIM_SECRET": self.credentials.secret,
+            "KUNB_SIM_PASSPHRASE": self.credentials.passphrase,
+            "KUNB_URL": self.url,
+            "KUNB_SIMULATED": "1",
+            "KUNB_UTA_URL": self.uta_url,
+            "KUNB_UTA_PRIVATE_URL": self.uta_private_url,
+        }
+
     @property
     def state(self) -> ExchangeState:
         return self._state
@@ -241,15 +287,19 @@ class Exchange:
         return orderbook_snapshot(self.core.market(symbol), depth, self.now_ns() // 1_000_000)
 
     def stats(self) -> dict[str, int]:
-        """Counters: open connections, connections ever, pushes queued, error frames, drops, market steps;
-        and what is kept (bounded): orders, finished orders, fills, bullet tokens."""
+        """Counters: open connections (both protocols), classic connections ever, pushes queued, error
+        frames, UTA refusals and unanswered inputs, book deltas skipped by faults (classic, UTA), drops,
+        market steps; and what is kept (bounded): orders, finished orders, fills, bullet tokens."""
         kept = self.trading.sizes()
         return {
             "connections": len(self.hub.sessions()),
             "connections_total": self.feed.connections_total,
             "pushes": self.hub.pushes,
             "errors_sent": self.feed.errors_sent,
+            "uta_refusals": self.uta_feed.refusals_sent + self.uta_private_feed.refusals_sent,
+            "uta_bad_inputs": self.uta_feed.bad_inputs + self.uta_private_feed.bad_inputs,
             "level2_skipped": self.publisher.level2_skipped,
+            "uta_deltas_skipped": self.uta_publisher.deltas_skipped,
             "dropped": sum(
                 s.dropped for s in self.hub.sessions()
             ),  # pushes lost to slow readers (open sessions)
@@ -288,24 +338,34 @@ class Exchange:
         self._state = ExchangeState.OPEN
         _running.add(self)
 
-    async def _start_servers(self, loop: asyncio.AbstractEventLoop, rest_sock: socket.socket) -> None:
-        self._ws_server = await serve(
-            self.feed.handle,
+    async def _serve_ws(self, handler: Callable[[Any], Any], port: int) -> Server:
+        return await serve(
+            handler,
             self.host,
-            self._ws_port,
-            compression=None,
+            port,
+            compression=None,  # UTA: no compression either (uta-protocol.md#framing-and-lifetime)
             ping_interval=None,  # KuCoin's keepalive is the JSON ping (1.4); idle is checked per session
             max_size=2**20,
             close_timeout=2,  # a stalled client must not hold close() for websockets' default 10 s
             server_header="kunb.sim",
             logger=_wire_log,
         )
+
+    async def _start_servers(self, loop: asyncio.AbstractEventLoop, rest_sock: socket.socket) -> None:
+        self._ws_server = await self._serve_ws(self.feed.handle, self._ws_port)
+        for handler, uta_port in zip(
+            (self.uta_feed.handle, self.uta_private_feed.handle), self._uta_ports, strict=True
+        ):
+            self._uta_servers.append(await self._serve_ws(handler, uta_port))
         ws_port = self._ws_server.sockets[0].getsockname()[1]
+        uta_port, uta_private_port = (s.sockets[0].getsockname()[1] for s in self._uta_servers)
         port = rest_sock.getsockname()[1]
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{host}:{port}"
         self.ws_url = f"ws://{host}:{ws_port}/"
-        self.env["KUNB_SIM_URL"] = self.url
+        self.uta_url = f"ws://{host}:{uta_port}"  # the request line is GET / (uta-protocol.md#endpoints)
+        self.uta_private_url = f"ws://{host}:{uta_private_port}"
+        self.env = self._env()
         config = uvicorn.Config(
             self.app,
             log_level="warning",
@@ -332,9 +392,10 @@ class Exchange:
         if self._market_task is not None:
             self._market_task.cancel()
             await asyncio.wait([self._market_task])
-        if self._ws_server is not None:
-            self._ws_server.close()
-            await self._ws_server.wait_closed()
+        for server in [self._ws_server, *self._uta_servers]:
+            if server is not None:
+                server.close()
+                await server.wait_closed()
         if self._uvicorn is not None and self._uvicorn_task is not None:
             self._uvicorn.should_exit = True
             await asyncio.wait([self._uvicorn_task])
@@ -352,9 +413,16 @@ class Exchange:
         expired (GTT ``cancelAfter``) in the meantime.
         """
         now = self.now_ns() if now_ns is None else now_ns
-        self.publisher.publish(self.core.collect(), now)
+        events = self.core.collect()
+        self.publisher.publish(events, now)
+        self.uta_publisher.publish(events, now)
         self.steps += 1
-        self.publisher.deliver(self.trading.expire(now).events)
+        self.deliver(self.trading.expire(now).events)
+
+    def deliver(self, events: Sequence[PrivateEvent]) -> None:
+        """Push private events to their users' sessions, in both protocols."""
+        self.publisher.deliver(events)
+        self.uta_publisher.deliver(events)
 
     async def _run_market(self) -> None:
         loop = asyncio.get_running_loop()
@@ -406,5 +474,5 @@ class _Backend:
         return self._exchange.faults.apply(name, kwargs)
 
     def after_trade(self, events: Sequence[PrivateEvent]) -> None:
-        self._exchange.publisher.deliver(events)
+        self._exchange.deliver(events)
         self._exchange.publish()  # public side at once: level2, match, ticker (and any synthetic pushes)

@@ -1,5 +1,8 @@
 """Fault injection for the simulator: break connections, pongs, acks, sequences, tokens, bullets on purpose.
 
+Every fault reaches the connections of both protocols (classic and UTA sockets share the feed's hub);
+where one means something different per protocol, the line says so.
+
 Every fault is reversible and scoped: ``conn=None`` hits every connection (those open now and, for
 lasting faults, those that open while it is active); ``conn=<id>`` (a connection id from
 ``ex.connections()`` or the client's ``connectId``) hits one. ``seconds=None`` lasts until
@@ -13,8 +16,11 @@ In-process API (``ex.faults``; safe to call from any thread)::
     ex.faults.drop_acks(seconds=None, conn=None)    # swallow subscribe/unsubscribe acks
     ex.faults.delay_acks(delay=1.0, seconds=None, conn=None)  # send acks ``delay`` s late
     ex.faults.stall(seconds=5.0, conn=None)         # send nothing (pushes queue up, then drop)
-    ex.faults.skip_level2(pushes=1, symbol=None, conn=None)  # drop level2 pushes: a sequence gap
-                                                    # (normal mode; firehose batches are not skipped)
+    ex.faults.silence(seconds=None, conn=None)      # drop market data; pongs, acks, private pushes go out
+    ex.faults.skip_level2(pushes=1, symbol=None, conn=None)  # drop book-delta pushes: a sequence gap
+                                                    # (classic level2, UTA obu deltas; firehose batches
+                                                    # are not skipped)
+    ex.faults.delay_snapshots(delay=2.0, seconds=None, conn=None)  # UTA obu snapshots come late
     ex.faults.send_malformed(conn=None)             # a frame that is not JSON
     ex.faults.send_unknown_type(conn=None)          # {"type": "surprise", ...}
     ex.faults.expire_tokens()                       # every issued token -> 401 "token is expired"
@@ -55,7 +61,9 @@ FAULT_NAMES = (
     "drop_acks",
     "delay_acks",
     "stall",
+    "silence",
     "skip_level2",
+    "delay_snapshots",
     "send_malformed",
     "send_unknown_type",
     "expire_tokens",
@@ -124,10 +132,33 @@ class Faults:
         """Send nothing at all (pushes pile up in the bounded queue, then are dropped)."""
         self._lasting(conn, seconds, lambda st, until: setattr(st, "stall_until", until))
 
+    def silence(self, *, seconds: float | None = None, conn: int | str | None = None) -> None:
+        """Drop every market-data push (not queued: lost), while pongs, acks and private pushes still go out:
+        a link that is alive but whose streams say nothing (UTA: ``uta-kunb.md#uta-silence``; books see a
+        gap when pushes resume). Private channels are spared: a quiet account cannot be told from a silent
+        one, so no client could notice their loss."""
+        self._lasting(conn, seconds, lambda st, until: setattr(st, "silent_until", until))
+
+    def delay_snapshots(
+        self, *, delay: float = 2.0, seconds: float | None = None, conn: int | str | None = None
+    ) -> None:
+        """UTA: the ``obu`` snapshot a subscription promises comes ``delay`` seconds after its ack (KuCoin's
+        came 0.5 to 6.2 s late, ``uta-protocol.md#order-book-sync``); classic has no socket snapshot."""
+        if delay < 0:
+            raise ConfigurationError("delay must be >= 0")
+
+        def set_(st: FaultState, until: float) -> None:
+            st.snapshot_delay, st.snapshot_delay_until = delay, until
+
+        self._lasting(conn, seconds, set_)
+
     def skip_level2(
         self, *, pushes: int = 1, symbol: str | None = None, conn: int | str | None = None
     ) -> None:
-        """Drop the next ``pushes`` level2 pushes (of ``symbol``, or any): the client sees a gap."""
+        """Drop the next ``pushes`` book-delta pushes (of ``symbol``, or any): the client sees a gap.
+
+        Classic ``/market/level2`` pushes and UTA ``obu`` deltas (``increment`` and ``increment@10ms``)
+        alike; an exchange-wide skip is taken by whichever protocol's delta goes out first."""
         if pushes < 1:
             raise ConfigurationError("pushes must be >= 1")
 
@@ -138,7 +169,7 @@ class Faults:
         self._call(act)
 
     def send_malformed(self, *, conn: int | str | None = None) -> int:
-        """Send a text frame that is not JSON."""
+        """Send a frame that is not JSON (text on classic sockets, binary on UTA ones)."""
         return self._call(lambda: self._send_raw(conn, b'{"type":"message","topic":'))
 
     def send_unknown_type(self, *, conn: int | str | None = None) -> int:

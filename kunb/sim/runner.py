@@ -6,8 +6,9 @@ A busy notebook cell or a blocking call in the caller's loop cannot stall the ex
 most recent one.
 
 ``start()`` also makes the exchange the session default: it sets ``KUNB_URL`` (which ``kunb.client``
-reads when no ``url=`` is given), so ``Market()``, ``kunb.live_ticker(...)`` and the seed's examples
-use it with no argument; ``stop()`` restores the previous value.
+reads when no ``url=`` is given) and ``KUNB_UTA_URL`` / ``KUNB_UTA_PRIVATE_URL`` (what UTA streams and
+accounts dial), so ``Market()``, ``kunb.Stream(..., protocol="uta")``, ``kunb.live_ticker(...)`` and the
+seed's examples use it with no argument; ``stop()`` restores the previous values.
 """
 
 from __future__ import annotations
@@ -23,14 +24,24 @@ from kunb.signing import Credentials
 from kunb.sim.exchange import Exchange, running_urls
 from kunb.sim.faults import Faults
 
-__all__ = ["SimHandle", "default_credentials", "default_url", "simulator_urls", "start", "stop"]
+__all__ = [
+    "SimHandle",
+    "default_credentials",
+    "default_url",
+    "default_uta_urls",
+    "simulator_urls",
+    "start",
+    "stop",
+]
 
 _current: SimHandle | None = None
 _lock = threading.Lock()
+_DEFAULT_VARIABLES = ("KUNB_URL", "KUNB_UTA_URL", "KUNB_UTA_PRIVATE_URL")
 
 
 class SimHandle:
-    """A running exchange on a background thread: ``.url``, ``.ws_url``, ``.exchange``, ``.stop()``."""
+    """A running exchange on a background thread: ``.url``, ``.ws_url``, ``.uta_url``,
+    ``.uta_private_url``, ``.exchange``, ``.stop()``."""
 
     def __init__(self, **kwargs: Any) -> None:
         self._started: concurrent.futures.Future[Exchange] = concurrent.futures.Future()
@@ -39,7 +50,7 @@ class SimHandle:
         self._thread = threading.Thread(target=self._main, args=(kwargs,), name="kunb.sim", daemon=True)
         self._thread.start()
         self.exchange = self._started.result(timeout=60)
-        self._previous_url: str | None = None
+        self._previous: dict[str, str | None] = {}
         self._owns_env = False
 
     @property
@@ -49,6 +60,16 @@ class SimHandle:
     @property
     def ws_url(self) -> str:
         return self.exchange.ws_url
+
+    @property
+    def uta_url(self) -> str:
+        """The UTA public socket, ``ws://127.0.0.1:PORT``."""
+        return self.exchange.uta_url
+
+    @property
+    def uta_private_url(self) -> str:
+        """The UTA private socket, ``ws://127.0.0.1:PORT``."""
+        return self.exchange.uta_private_url
 
     @property
     def credentials(self) -> Credentials:
@@ -90,20 +111,33 @@ class SimHandle:
         finally:
             await exchange.close()
 
+    def _defaults(self) -> dict[str, str]:
+        return {
+            "KUNB_URL": self.url,
+            "KUNB_UTA_URL": self.uta_url,
+            "KUNB_UTA_PRIVATE_URL": self.uta_private_url,
+        }
+
     def make_default(self) -> None:
-        """Point ``KUNB_URL`` at this exchange for the rest of the session (until :meth:`stop`)."""
+        """Point ``KUNB_URL``, ``KUNB_UTA_URL`` and ``KUNB_UTA_PRIVATE_URL`` at this exchange for the rest of
+        the session (until :meth:`stop`)."""
         if not self._owns_env:
-            self._previous_url = os.environ.get("KUNB_URL")
+            self._previous = {name: os.environ.get(name) for name in _DEFAULT_VARIABLES}
             self._owns_env = True
-        os.environ["KUNB_URL"] = self.url
+        os.environ.update(self._defaults())
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Close the exchange and join its thread; restore ``KUNB_URL`` if this set it. Idempotent."""
-        if self._owns_env and os.environ.get("KUNB_URL") == self.url:
-            if self._previous_url is None:
-                os.environ.pop("KUNB_URL", None)
-            else:
-                os.environ["KUNB_URL"] = self._previous_url
+        """Close the exchange and join its thread; restore the variables this set (each one only while it
+        still names this exchange). Idempotent."""
+        if self._owns_env:
+            for name, value in self._defaults().items():
+                if os.environ.get(name) != value:
+                    continue  # someone set it since: theirs now
+                previous = self._previous.get(name)
+                if previous is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = previous
         self._owns_env = False
         if self._loop is not None and self._stop_requested is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop_requested.set)
@@ -116,7 +150,8 @@ def start(*, make_default: bool = True, **kwargs: Any) -> SimHandle:
     """Start an exchange on a background thread (arguments as :class:`Exchange`); returns its handle.
 
     Args:
-        make_default: also set ``KUNB_URL`` to it, so clients made without ``url=`` use it.
+        make_default: also set ``KUNB_URL``, ``KUNB_UTA_URL`` and ``KUNB_UTA_PRIVATE_URL`` to it, so clients
+            made without ``url=`` (or ``ws_url=``, over UTA) use it.
     """
     global _current
     handle = SimHandle(**kwargs)
@@ -131,6 +166,12 @@ def default_url() -> str | None:
     """REST URL of the exchange :func:`start` made current, or None when none is running."""
     handle = _current
     return handle.url if handle is not None and handle.running else None
+
+
+def default_uta_urls() -> tuple[str, str] | None:
+    """The UTA sockets ``(public, private)`` of the exchange :func:`start` made current, or None."""
+    handle = _current
+    return (handle.uta_url, handle.uta_private_url) if handle is not None and handle.running else None
 
 
 def default_credentials() -> Credentials | None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..events import AccountBalance, BookSnapshot, Event, OrderState, Stats
+from ..events import AccountBalance, BookSnapshot, Event, OrderState, Stats, SymbolInfo
 
 __all__ = [
     "AccountSource",
@@ -119,6 +119,12 @@ class MarketSource(Protocol):
     async def snapshot(self, symbol: str) -> BookSnapshot | None:
         """A fresh book snapshot of ``symbol``; ``None`` when it will arrive as an event instead (a socket
         snapshot after a resubscribe). Raises a :mod:`kunb.exceptions` error when it cannot be had."""
+        ...
+
+    async def symbols(self, symbols: Sequence[str]) -> dict[str, SymbolInfo | None]:
+        """What the exchange's symbol list says about ``symbols``: a :class:`~kunb.events.SymbolInfo` per
+        listed symbol, ``None`` for one it does not list; symbols left out are not known (a recording
+        that kept no list returns ``{}``). Raises a :mod:`kunb.exceptions` error when it cannot ask."""
         ...
 
     def connection_detail(self) -> Any:

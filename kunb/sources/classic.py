@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from ..events import AccountBalance, BookSnapshot, OrderState, Stats
+from ..events import AccountBalance, BookSnapshot, OrderState, Stats, SymbolInfo
 from ..exceptions import (
     ApiError,
     AuthenticationError,
@@ -25,7 +25,8 @@ from ..net.rest import Market, Trade, User, resolve_url
 from ..protocol.classic_decoder import ClassicDecoder
 from ..signing import Credentials
 from .base import FrameCallback, LinkCallback, MarketChannels
-from .links import LinkWatch, subscribe_when_live
+from .links import LinkWatch, pool_options, subscribe_when_live
+from .listing import list_symbols
 
 __all__ = [
     "BALANCE_TOPIC",
@@ -128,7 +129,7 @@ class ClassicMarketSource:
     ) -> None:
         watch = LinkWatch(on_link, self._symbols_on)
         self._pool = await KucoinWsClient.create(
-            None, self._rest(), on_frame, on_event=watch, **self._ws_options
+            None, self._rest(), on_frame, on_event=watch, **pool_options(self._ws_options, within)
         )
         await subscribe_when_live(self._pool, self.topics(channels), within)
 
@@ -164,6 +165,10 @@ class ClassicMarketSource:
         depth = self.snapshot_depth or 100
         data = await market.aget_part_order(depth, symbol)
         return self.decoder.book_snapshot(symbol, data, time.time_ns(), depth=depth)
+
+    async def symbols(self, symbols: Sequence[str]) -> dict[str, SymbolInfo | None]:
+        """``GET /api/v2/symbols/{symbol}`` (the whole list for many symbols): listed or not, increments."""
+        return await list_symbols(self._rest(), symbols)
 
     def connection_detail(self) -> KucoinWsClient | None:
         return self._pool
@@ -230,7 +235,7 @@ class ClassicAccountSource:
             on_frame,
             private=True,
             on_event=LinkWatch(on_link, lambda _connection: ()),
-            **self._ws_options,
+            **pool_options(self._ws_options, within),
         )
         await subscribe_when_live(self._pool, [BALANCE_TOPIC, self.order_topic], within)
 

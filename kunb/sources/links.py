@@ -3,14 +3,15 @@ every protocol's source, and the subscribe-once-live loop they share."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ..exceptions import RequestTimeout
 from ..net.connection import EventKind, LifecycleEvent
 from ..net.pool import KucoinWsClient
 from .base import LinkCallback, LinkChange, LinkStatus
 
-__all__ = ["LinkWatch", "subscribe_when_live"]
+__all__ = ["LinkWatch", "pool_options", "subscribe_when_live"]
 
 
 class LinkWatch:
@@ -57,10 +58,17 @@ class LinkWatch:
             self._on_link(LinkChange(LinkStatus.CLOSED, name, (), event.detail, event.error))
 
 
+def pool_options(ws_options: Mapping[str, Any], within: float | None) -> dict[str, Any]:
+    """The pool's connection options for a driver that waits ``within`` seconds to open: with ``None``
+    (live panels) a first connection that cannot be made keeps redialing and the link says why, rather
+    than failing after the grace of :func:`kunb.net.backoff.gives_up`. An explicit option wins."""
+    return {"unreachable_after": None, **ws_options} if within is None else dict(ws_options)
+
+
 async def subscribe_when_live(pool: KucoinWsClient, topics: list[str], within: float | None) -> None:
     """Subscribe once the pool is live, waiting at most ``within`` seconds; with ``None`` keep waiting
-    through failed dials (the pool redials with backoff and reports why) and through a link that flaps
-    during the subscribe."""
+    through failed dials (the pool redials with backoff and reports why; built with :func:`pool_options`)
+    and through a link that flaps during the subscribe."""
     while True:
         await pool.wait_live(within)  # raises a fatal error (bad credentials...) that closed the pool
         try:

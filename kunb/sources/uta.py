@@ -20,18 +20,19 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ..events import AccountBalance, BookSnapshot, OrderState
+from ..events import AccountBalance, BookSnapshot, OrderState, SymbolInfo
 from ..exceptions import ApiError, AuthenticationError, ConfigurationError, RateLimitError
 from ..net.dialect import UtaDialect
 from ..net.pool import KucoinWsClient
-from ..net.rest import resolve_url
+from ..net.rest import Market, resolve_url
 from ..net.uta_rest import UtaRest
 from ..protocol import uta as uta_protocol
 from ..protocol.uta_decoder import UtaDecoder
 from ..signing import Credentials
 from .base import FrameCallback, LinkCallback, LinkChange, LinkStatus, MarketChannels
 from .classic import SnapshotFetcher
-from .links import LinkWatch, subscribe_when_live
+from .links import LinkWatch, pool_options, subscribe_when_live
+from .listing import list_symbols
 
 __all__ = ["ACCOUNT_TOPICS", "DEFAULT_DEPTH", "UtaAccountSource", "UtaMarketSource", "uta_urls"]
 
@@ -118,6 +119,7 @@ class UtaMarketSource:
         self.resyncs_by_symbol: dict[str, int] = {}
         self._snapshots = snapshots
         self._rest: UtaRest | None = None
+        self._market: Market | None = None  # KuCoin's spot symbol list serves both protocols
         self._ws_options = ws_options
         self._pool: KucoinWsClient | None = None
         self._book_topics: dict[str, str] = {}  # symbol -> its obu topic
@@ -161,7 +163,12 @@ class UtaMarketSource:
 
         watch = LinkWatch(link, self._symbols_on, _topic_symbols)
         self._pool = await KucoinWsClient.create(
-            None, None, on_frame, on_event=watch, dialect=self.dialect, **self._ws_options
+            None,
+            None,
+            on_frame,
+            on_event=watch,
+            dialect=self.dialect,
+            **pool_options(self._ws_options, within),
         )
         self._fresh(tuple(self._book_topics))
         await subscribe_when_live(self._pool, self.topics(channels), within)
@@ -217,6 +224,12 @@ class UtaMarketSource:
             data = await self._rest.aget_orderbook(symbol, self.snapshot_limit, "SPOT", self.snapshot_version)
         return self.decoder.book_snapshot(data, time.time_ns(), depth=depth, symbol=symbol)
 
+    async def symbols(self, symbols: Sequence[str]) -> dict[str, SymbolInfo | None]:
+        """KuCoin's spot symbol list at ``url`` (the classic REST call): listed or not, increments."""
+        if self._market is None:
+            self._market = Market(url=self.url)
+        return await list_symbols(self._market, symbols)
+
     def connection_detail(self) -> KucoinWsClient | None:
         return self._pool
 
@@ -224,9 +237,10 @@ class UtaMarketSource:
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
-        rest, self._rest = self._rest, None
-        if rest is not None:
-            await rest.aclose()
+        for client in (self._rest, self._market):
+            if client is not None:
+                await client.aclose()
+        self._rest = self._market = None
 
 
 def _topic_symbols(topic: str) -> tuple[str, ...]:
@@ -308,7 +322,7 @@ class UtaAccountSource:
             self._remembering(on_frame),
             on_event=LinkWatch(on_link, lambda _connection: ()),
             dialect=self.dialect,
-            **self._ws_options,
+            **pool_options(self._ws_options, within),
         )
         await subscribe_when_live(self._pool, list(ACCOUNT_TOPICS), within)
 

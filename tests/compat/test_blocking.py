@@ -115,6 +115,19 @@ def test_bad_topic_raises_and_other_topics_keep_streaming(env):
         assert "changeRate" in tick["kunb"]["added"] and ws.topics == ["/market/ticker:ETH-USDT"]
 
 
+def test_an_unknown_symbol_names_the_topic_asked_for_and_the_symbol(env):
+    """_socket('/market/ticker:FOO-BAR') also follows /market/snapshot:FOO-BAR (the 24 h numbers added to
+    tickers): the error names the topic the caller passed and the symbol, never the other topic."""
+    with BlockingWsClient() as ws:
+        with pytest.raises(SubscribeError) as info:
+            ws._socket("/market/ticker:FOO-BAR", print)
+        text = str(info.value)
+        assert info.value.data.startswith("/market/ticker:FOO-BAR: "), text
+        assert "FOO-BAR is not a symbol" in text and "/market/snapshot" not in text, text
+        assert info.value.symbols == ("FOO-BAR",)
+        assert ws.topics == []
+
+
 def test_private_topic_needs_credentials(env):
     """A private topic without a key is a clear ConfigurationError, not a hang."""
     with BlockingWsClient() as ws, pytest.raises(ConfigurationError):

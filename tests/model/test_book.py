@@ -205,7 +205,9 @@ def test_unreadable_push_is_refused_by_the_decoder(bad: dict) -> None:
 
 
 def test_a_delta_of_another_symbol_is_refused_and_changes_nothing() -> None:
-    """A misrouted delta raises, live or syncing, and neither applies nor buffers anything."""
+    """A misrouted delta raises in every state (live, syncing, resyncing after a gap) and neither applies
+    nor buffers anything; a snapshot of another symbol is refused too (issue 17: a syncing book took
+    another symbol's pushes into its buffer)."""
     book = live_book(16)
     with pytest.raises(ProtocolError, match="ETH-USDT"):
         book.on_delta(push(17, bids=[("1", "1", "17")], symbol="ETH-USDT"))
@@ -213,9 +215,15 @@ def test_a_delta_of_another_symbol_is_refused_and_changes_nothing() -> None:
     syncing = OrderBook(SYMBOL)
     with pytest.raises(ProtocolError, match="ETH-USDT"):
         syncing.on_delta(push(5, bids=[("1", "1", "5")], symbol="ETH-USDT"))
-    assert syncing.buffered == 0
+    assert syncing.state is BookState.SYNCING and syncing.buffered == 0
     with pytest.raises(ProtocolError, match="ETH-USDT"):
         syncing.on_snapshot(book_snapshot("ETH-USDT", {"sequence": "1", "bids": [], "asks": []}))
+    resyncing = live_book(16)
+    resyncing.on_delta(push(19, asks=[("3988.64", "2", "19")]))  # a gap: kept for the next snapshot
+    assert resyncing.state is BookState.RESYNCING and resyncing.buffered == 1
+    with pytest.raises(ProtocolError, match="ETH-USDT"):
+        resyncing.on_delta(push(20, bids=[("1", "1", "20")], symbol="ETH-USDT"))
+    assert resyncing.buffered == 1
 
 
 def test_unreadable_snapshot_and_bad_buffer_size() -> None:

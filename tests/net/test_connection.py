@@ -287,7 +287,8 @@ async def test_no_welcome_times_out_and_retries():
     async with FakeKuCoin() as fake:
         fake.welcome = False
         sink = Sink()
-        async with connection(fake, sink, welcome_timeout=0.1) as conn:
+        # a first connection that keeps failing gives up after 2 s unless told to keep trying
+        async with connection(fake, sink, welcome_timeout=0.1, unreachable_after=None) as conn:
             await until(lambda: len(fake.conns) >= 2)
             errors = [e.error for e in sink.events if e.kind is EventKind.DISCONNECTED]
             assert isinstance(errors[0], RequestTimeout)
@@ -302,7 +303,7 @@ async def test_token_endpoint_failing_for_a_while_then_recovers():
     async with FakeKuCoin() as fake:
         fake.token_fail = ApiError("500000", "Internal error", 503)
         sink = Sink()
-        async with connection(fake, sink) as conn:
+        async with connection(fake, sink, unreachable_after=None) as conn:
             await until(lambda: sum(e.kind is EventKind.RECONNECTING for e in sink.events) >= 3)
             assert conn.state is ConnectionState.CONNECTING
             fake.token_fail = None
@@ -531,7 +532,8 @@ async def test_close_is_prompt_in_every_phase(phase):
         if phase == "welcome":
             fake.welcome = False
         sink = Sink()
-        conn = ConnectWebsocket(None, fake, sink, on_event=sink.on_event, **{**FAST, "backoff_base": 5.0})
+        slow = {**FAST, "backoff_base": 5.0, "unreachable_after": None}  # backing off: not giving up
+        conn = ConnectWebsocket(None, fake, sink, on_event=sink.on_event, **slow)
         if phase == "live":
             await conn.wait_live(TIMEOUT)
         elif phase == "welcome":

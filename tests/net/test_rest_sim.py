@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from kunb import exceptions
 from kunb.client import GetToken, Market, Trade, User
 from kunb.exceptions import ApiError, AuthenticationError, OrderError
 from kunb.signing import Credentials
@@ -103,3 +104,36 @@ async def test_errors_carry_kucoin_codes(exchange):
     async with Market(url=exchange.url) as m:
         with pytest.raises(ApiError):
             await m.aget_ticker("NOPE-USDT")
+
+
+async def test_unknown_symbol_of_a_market_data_call_is_not_an_order_error(exchange):
+    """KuCoin answers 900001 "symbol not exists" to market data and orders alike: a market-data call names
+    the symbol in a SymbolError (nothing was ordered), an order keeps being an OrderError."""
+    async with Market(url=exchange.url) as m:
+        calls = {
+            "ticker": m.aget_ticker,
+            "24h stats": m.aget_24h_stats,
+            "symbol detail": m.aget_symbol_detail,
+            "level2_20": lambda s: m.aget_part_order(20, s),
+        }
+        for name, call in calls.items():
+            with pytest.raises(ApiError) as info:
+                await call("FOO-BAR")
+            error = info.value
+            assert not isinstance(error, OrderError), f"{name}: {type(error).__name__}: {error}"
+            assert isinstance(error, exceptions.SymbolError), f"{name}: {type(error).__name__}"
+            assert error.code == "900001" and error.symbol == "FOO-BAR"
+            assert "'FOO-BAR'" in str(error), str(error)
+    async with Trade(url=exchange.url, credentials=exchange.credentials) as t:
+        with pytest.raises(OrderError) as refused:
+            await t.acreate_limit_order("FOO-BAR", "buy", "1", "1")
+        assert refused.value.code == "900001"
+
+
+async def test_a_symbol_in_lower_case_gets_a_hint_about_case(exchange):
+    """KuCoin's 900001 for btc-usdt says only "symbol not exists": the error adds that symbols are upper
+    case and the spelling meant."""
+    async with Market(url=exchange.url) as m:
+        with pytest.raises(ApiError) as info:
+            await m.aget_ticker("btc-usdt")
+    assert "upper case" in str(info.value) and "'BTC-USDT'" in str(info.value), str(info.value)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from kunb.events import AccountBalance, BookSnapshot, OrderState, Stats
+from kunb.events import AccountBalance, BookSnapshot, OrderState, Stats, SymbolInfo
 from kunb.exceptions import ConfigurationError
 from kunb.protocol.classic_decoder import ClassicDecoder
 from kunb.runtime import running_loop
@@ -111,11 +111,20 @@ class FakeMarketSource(_FakeSource):
         url: what the panel shows as its exchange.
         snapshots: ``async (symbol) -> REST level-2 answer`` for the books; without it a book asking for
             a snapshot gets a ConfigurationError (a test that forgot to give one fails loudly).
+        symbol_items: ``GET /api/v2/symbols`` items the exchange lists (their increments round what the
+            panels show); by default it lists nothing and says so for no symbol (``symbols()`` is ``{}``).
     """
 
-    def __init__(self, *, url: str = "http://127.0.0.1:9", snapshots: SnapshotAnswer | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        url: str = "http://127.0.0.1:9",
+        snapshots: SnapshotAnswer | None = None,
+        symbol_items: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         super().__init__(url=url)
         self._snapshots = snapshots
+        self._listed = {item["symbol"]: self.decoder.symbol_info(item) for item in symbol_items}
         self._naming = ClassicMarketSource(url=url)  # never opened: names the topics as classic does
         self.channels: MarketChannels | None = None
         self.subscribed: list[str] | None = None  #: the topics of the latest open
@@ -138,6 +147,11 @@ class FakeMarketSource(_FakeSource):
 
     async def stats(self, symbol: str) -> Stats | None:
         return None  # 24 h numbers only from pushes
+
+    async def symbols(self, symbols: Sequence[str]) -> dict[str, SymbolInfo | None]:
+        if not self._listed:
+            return {}
+        return {s: self._listed.get(s) for s in symbols}
 
     async def snapshot(self, symbol: str) -> BookSnapshot:
         if self._snapshots is None:
@@ -177,6 +191,18 @@ class FakeAccountSource(_FakeSource):
     async def order(self, order_id: str) -> OrderState | None:
         found = [i for i in self.order_items if i["id"] == order_id]
         return self.decoder.order_states(found)[0] if found else None
+
+
+def symbol_item(
+    symbol: str, *, price_increment: str = "0.1", base_increment: str = "0.00000001"
+) -> dict[str, Any]:
+    """A ``GET /api/v2/symbols`` item with the increments that matter to display."""
+    return {
+        "symbol": symbol,
+        "priceIncrement": price_increment,
+        "baseIncrement": base_increment,
+        "quoteIncrement": "0.000001",
+    }
 
 
 def ticker_msg(symbol: str, i: int, *, price: float = 100.0, spread: float = 0.5) -> dict[str, Any]:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 
 import pytest
-from nbfakes import FakeMarketSource, ticker_msg
+from nbfakes import FakeMarketSource, symbol_item, ticker_msg
 from support import until
 
 import kunb.notebook as nb
 from kunb.exceptions import SubscribeError
 from kunb.notebook.runtime import live_objects
 from kunb.notebook.status import Health
+from kunb.sources.base import LinkStatus
 
 
 def _prices(live) -> list[float]:
@@ -52,6 +54,21 @@ async def test_snapshot_push_fills_24h_change_and_volume(fake_source):
     await until(lambda: live.snapshot()["symbols"]["ETH-USDT"]["volume_24h"] == 321.5)
     await until(lambda: "-2.00%" in live.panel.table.value)
     await live.aclose()
+
+
+async def test_the_badge_reads_stopped_from_stop_on_whatever_the_driver_still_says(fake_source):
+    """Health is derived from the user's stop and the driver, never stored: from the moment stop()
+    returns it reads stopped, before the tasks have ended, through a late link report of the driver
+    winding down, and after wait_stopped() (issue 17: a badge said live after stop on a busy machine)."""
+    live = nb.live_ticker(["BTC-USDT"], source=fake_source, max_hz=50)
+    fake_source.push(ticker_msg("BTC-USDT", 1))
+    await until(lambda: live.health is Health.LIVE)
+    live.stop()
+    assert live.running and live.health is Health.STOPPED  # the tasks have not ended yet
+    fake_source.set_link(LinkStatus.RESTORED, "late")
+    assert live.health is Health.STOPPED
+    await live.wait_stopped()
+    assert live.health is Health.STOPPED and 'data-status="stopped"' in live.panel.badge.value
 
 
 async def test_stop_ends_every_task_and_closes_the_source(fake_source):
@@ -151,3 +168,43 @@ def test_no_symbols_is_a_clear_error(symbols, fake_source):
 
     with pytest.raises(ConfigurationError):
         nb.live_ticker(symbols or [], source=fake_source)
+
+
+def _quote(symbol: str, bid: str, ask: str, vol: str) -> list[dict]:
+    """A ticker push and a 24 h snapshot push of ``symbol``."""
+    tick = {
+        "type": "message",
+        "topic": f"/market/ticker:{symbol}",
+        "subject": "trade.ticker",
+        "data": {"sequence": "1", "price": ask, "size": "0.00000044", "bestBid": bid, "bestBidSize": "1",
+                 "bestAsk": ask, "bestAskSize": "0.00000044", "time": 1_700_000_000_000},
+    }  # fmt: skip
+    stats = {
+        "type": "message",
+        "topic": f"/market/snapshot:{symbol}",
+        "subject": "trade.snapshot",
+        "data": {"sequence": "1", "data": {"symbol": symbol, "changeRate": 0.01, "vol": vol}},
+    }
+    return [tick, stats]
+
+
+async def test_numbers_shown_are_rounded_to_the_symbols_increments():
+    """67254.7 - 67254.1 is 0.5999999999985448 in floats: the snapshot and the quotes table show 0.6 (the
+    price increment 0.1), volumes to the size increment (the table: at most 4 decimals of it); the
+    DataFrame keeps the raw floats."""
+    source = FakeMarketSource(symbol_items=[symbol_item("BTC-USDT", price_increment="0.1")])
+    live = nb.live_ticker(["BTC-USDT"], source=source, max_hz=50)
+    await until(lambda: "BTC-USDT" in live.stream.symbol_info)
+    for frame in _quote("BTC-USDT", "67254.1", "67254.7", "2.07994970000001"):
+        source.push(frame)
+    await until(lambda: live.snapshot()["symbols"]["BTC-USDT"]["volume_24h"] is not None)
+    btc = live.snapshot()["symbols"]["BTC-USDT"]
+    assert btc["spread"] == 0.6 and btc["bid"] == 67254.1 and btc["volume_24h"] == 2.0799497, btc
+    assert btc["spread_bps"] == 0.09, btc
+    row = live.stream.snapshot().loc["BTC-USDT"]
+    assert row["spread"] == 0.6 and row["mid"] == 67254.4 and row["volume_24h"] == 2.0799497
+    await until(lambda: ">0.6<" in live.panel.table.value)
+    assert re.search(r'<td class="kunb-spread[^"]*" data-value="[^"]*">0\.6<', live.panel.table.value)
+    assert ">2.0799<" in live.panel.table.value  # the size increment's decimals, at most 4 in the table
+    assert live.df["spread"].iloc[-1] == 67254.7 - 67254.1  # frames keep raw floats for computation
+    await live.aclose()

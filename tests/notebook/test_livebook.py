@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import numpy as np
 import pytest
-from nbfakes import FakeMarketSource
+from nbfakes import FakeMarketSource, symbol_item
 from support import until
 
 import kunb.notebook as nb
@@ -175,3 +175,25 @@ def test_a_source_and_a_snapshot_fetcher_together_are_refused():
     """A custom source fetches its own snapshots: passing snapshots= beside it would be silently ignored."""
     with pytest.raises(ConfigurationError, match="snapshots"):
         nb.live_book("BTC-USDT", source=FakeMarketSource(), snapshots=lambda symbol: None)
+
+
+async def test_book_table_and_snapshot_show_sizes_on_the_size_increment():
+    """A size of 0.00000044 BTC is 4.4e-07 as a float: the top-of-book table shows 0.00000044 (the size
+    increment's 8 decimals), prices to the price increment; the snapshot rounds the same way and the
+    ladder DataFrame keeps the raw floats."""
+
+    async def snapshots(symbol: str):
+        return {"sequence": "10", "bids": [["67254.1", "0.00000044"]], "asks": [["67254.7", "1.5"]]}
+
+    items = [symbol_item("BTC-USDT", price_increment="0.1", base_increment="0.00000001")]
+    source = FakeMarketSource(snapshots=snapshots, symbol_items=items)
+    live = nb.live_book("BTC-USDT", source=source, max_hz=50)
+    source.push(l2("BTC-USDT", 11, 11, bids=[("67254.1", "0.00000044", "11")]))
+    await until(lambda: live.health is Health.LIVE and "BTC-USDT" in live.stream.symbol_info)
+    live.throttle.render_now()
+    table = live.panel.table.value
+    assert ">0.00000044<" in table and ">67,254.1<" in table and ">0.6<" in table, table
+    snap = live.snapshot()
+    assert snap["spread"] == 0.6 and snap["bids"][0] == (67254.1, 0.00000044), snap
+    assert live.df["bid_size"].iloc[0] == 4.4e-07
+    await live.aclose()

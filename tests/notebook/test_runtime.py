@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 import kunb.notebook.runtime as runtime
 
 
@@ -56,3 +58,33 @@ def test_register_replaces_and_stops_the_previous_object():
     assert a.stopped and not b.stopped and runtime.live_objects()[-1] is b
     runtime.unregister(b)
     assert b not in runtime.live_objects()
+
+
+_TICKER_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys
+    import kunb, kunb.sim
+
+    handle = kunb.sim.start(seed=1, symbols=["BTC-USDT"], tick_ms=20)
+    ticker = kunb.live_ticker(["BTC-USDT"])
+    asyncio.run(ticker.wait_live())
+    if sys.argv[1] == "stop":
+        ticker.stop()
+        print("after stop:", len(ticker.tasks), ticker.health.value, ticker.stream.state.value)
+    """
+)
+
+
+@pytest.mark.parametrize("how", ["stop", "exit"])
+def test_a_live_ticker_in_a_script_ends_its_tasks(how: str) -> None:
+    """In a plain script, stop() returns once the panel's tasks and its stream have ended, and the
+    interpreter's exit (stopped or not) destroys no pending task: no "Task was destroyed but it is
+    pending!", no "Exception ignored" (issue 17)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _TICKER_SCRIPT, how], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    for noise in ("Task was destroyed", "Exception ignored", "Traceback"):
+        assert noise not in out.stderr, out.stderr
+    if how == "stop":
+        assert "after stop: 0 stopped closed" in out.stdout, out.stdout

@@ -270,3 +270,23 @@ def test_prices_are_parsed_once_per_string() -> None:
     (first,) = decoder.decode(frame, 0)
     (second,) = decoder.decode(frame, 0)
     assert first.asks[0][0] is second.asks[0][0]
+
+
+def test_symbol_items_give_increments_and_their_decimals() -> None:
+    """A symbol list item gives the increments and how many decimals a number on them needs; missing,
+    zero or unreadable increments are a ProtocolError."""
+    item = {
+        "symbol": "BTC-USDT",
+        "priceIncrement": "0.1",
+        "baseIncrement": "0.00000001",
+        "quoteIncrement": "10",
+    }
+    info = ClassicDecoder.symbol_info(item)
+    assert (info.symbol, info.price_decimals, info.size_decimals) == ("BTC-USDT", 1, 8)
+    assert info.price_increment == 0.1 and info.quote_increment == 10.0
+    assert info.price(67254.7 - 67254.1) == 0.6 and info.size(4.4e-07) == 0.00000044
+    assert ClassicDecoder.symbol_info({**item, "priceIncrement": "0.50"}).price_decimals == 1
+    assert ClassicDecoder.symbol_info({**item, "priceIncrement": "1E-8"}).price_decimals == 8
+    for bad in ({**item, "baseIncrement": "0"}, {**item, "priceIncrement": "x"}, {"symbol": "BTC-USDT"}):
+        with pytest.raises(ProtocolError):
+            ClassicDecoder.symbol_info(bad)

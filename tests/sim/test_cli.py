@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -14,8 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+import kunb
 import kunb.sim
+from kunb.notebook.source import is_simulated
+from kunb.signing import Credentials
 from kunb.sim.exchange import ExchangeState
+from kunb.sources.uta import uta_urls
 
 KUNB_SCRIPT = Path(sys.executable).parent / "kunb"
 
@@ -118,3 +123,60 @@ async def test_exchange_start_failure_leaves_nothing_open():
     with socket.socket() as again:  # plain bind (no SO_REUSEADDR): fails if the REST socket leaked
         again.bind(("127.0.0.1", rest_port))
     await ex.close()  # idempotent after a failed start
+
+
+async def _uta_clients_live(creds: Credentials) -> None:
+    stream = kunb.Stream("BTC-USDT", protocol="uta", stats=False)  # no url, no ws_url: the env's
+    account = kunb.Account(creds, protocol="uta", symbols=["BTC-USDT"])
+    try:
+        await stream.astart()
+        await account.astart()
+        await stream.wait_live(10)
+        await account.wait_live(10)
+        assert account.balance("USDT", "unified") is not None
+    finally:
+        await stream.aclose()
+        await account.aclose()
+
+
+def test_cli_lines_point_kunbs_clients_at_it_and_label_its_data_simulated(monkeypatch) -> None:
+    """Issue 15: after KUNB_SIM_URL come the UTA sockets, the demo key and the variables kunb's clients
+    read (KUNB_URL, KUNB_SIMULATED, KUNB_UTA_URL, KUNB_UTA_PRIVATE_URL): a shell that sources the lines
+    (``set -a; . ./sim.env``) points kunb at the exchange, classic and UTA, and panels call it simulated."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kunb.sim", "--symbols", "BTC-USDT", "--tick-ms", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    timer = threading.Timer(30, proc.kill)
+    timer.start()
+    try:
+        lines = [proc.stdout.readline().strip() for _ in range(10)]
+    finally:
+        timer.cancel()
+    try:
+        env = dict(line.split("=", 1) for line in lines)
+        assert list(env) == [
+            "KUNB_SIM_URL", "KUNB_SIM_UTA_URL", "KUNB_SIM_UTA_PRIVATE_URL",
+            "KUNB_SIM_KEY", "KUNB_SIM_SECRET", "KUNB_SIM_PASSPHRASE",
+            "KUNB_URL", "KUNB_SIMULATED", "KUNB_UTA_URL", "KUNB_UTA_PRIVATE_URL",
+        ]  # fmt: skip
+        assert env["KUNB_URL"] == env["KUNB_SIM_URL"] and env["KUNB_SIMULATED"] == "1"
+        assert (env["KUNB_UTA_URL"], env["KUNB_UTA_PRIVATE_URL"]) == (
+            env["KUNB_SIM_UTA_URL"], env["KUNB_SIM_UTA_PRIVATE_URL"]
+        )  # fmt: skip
+        for name in ("KUNB_URL", "KUNB_SIMULATED", "KUNB_UTA_URL", "KUNB_UTA_PRIVATE_URL"):
+            monkeypatch.setenv(name, env[name])
+        assert is_simulated(env["KUNB_URL"])
+        assert uta_urls() == (env["KUNB_SIM_UTA_URL"], env["KUNB_SIM_UTA_PRIVATE_URL"])
+        creds = Credentials(env["KUNB_SIM_KEY"], env["KUNB_SIM_SECRET"], env["KUNB_SIM_PASSPHRASE"])
+        asyncio.run(_uta_clients_live(creds))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()

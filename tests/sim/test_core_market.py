@@ -131,19 +131,14 @@ def test_fill_listener_sees_user_fills_from_synthetic_flow_and_user_orders():
     assert core.market("BTC-USDT").tape.history[-1].taker_order_id == r2.order_id
 
 
-def test_thousands_of_symbols_start_fast():
-    """2,000 synthesised pairs build quickly, are unique, and all trade."""
-    import time
-
-    t = time.perf_counter()
+def test_thousands_of_symbols_build_unique_and_trade():
+    """2,000 synthesised pairs build, are unique, and all trade (how fast: bench/, whole-market scale)."""
     core = ExchangeCore(catalogue(2000), seed=0, now_ns=T0)
-    built = time.perf_counter() - t
     core.advance(T0 + 2_000_000_000)  # about two events per synthesised pair
     events = core.collect()
     assert len(core.markets) == 2000
     assert len({m.spec.symbol for m in core.markets.values()}) == 2000
     assert len(events) > 1000
-    assert built < 10  # generous: a shared 2-core machine
 
 
 def test_history_gives_past_candles_and_no_stale_pushes():

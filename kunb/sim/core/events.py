@@ -2,8 +2,8 @@
 
 Pure. :class:`~kunb.sim.core.trading.Trading` emits them in the order KuCoin sends the matching pushes
 (``classic-protocol.md#private-channels``); the wire layer turns each into
-frames of one protocol (classic today:
-:mod:`kunb.sim.wire.private_push`), so the core never knows a topic name or a JSON field. An order event
+frames of each protocol (classic: :mod:`kunb.sim.wire.private_push`; UTA:
+:mod:`kunb.sim.wire.uta_private`), so the core never knows a topic name or a JSON field. An order event
 copies the order's numbers when it happens: later fills of the same order do not change it.
 """
 
@@ -37,6 +37,7 @@ class Match:
     price: Decimal
     size: Decimal
     liquidity: str  # "taker" | "maker"
+    fee: Decimal = Decimal(0)  # this execution's fee, in the quote currency (UTA's execution push has it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,8 @@ class OrderEvent:
     canceled_funds: Decimal
     ts_ns: int
     match: Match | None = None
+    fee: Decimal = Decimal(0)  # fees paid so far (UTA order pushes carry them: ``f``/``fC``)
+    fee_currency: str = ""
 
     @classmethod
     def of(
@@ -78,6 +81,8 @@ class OrderEvent:
             canceled_funds=order.canceled_funds,
             ts_ns=ts_ns,
             match=match,
+            fee=order.fee,
+            fee_currency=order.fee_currency,
         )
 
 

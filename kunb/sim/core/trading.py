@@ -428,7 +428,7 @@ class Trading:
                 created_ms=now_ms,
             )
         )
-        match = Match(trade_id, price, size, liquidity)
+        match = Match(trade_id, price, size, liquidity, fee)
         self._outbox.append(OrderEvent.of(order, OrderEventType.MATCH, ts_ns=now_ns, match=match))
         self._balance(base, now_ms)
         self._balance(quote, now_ms)

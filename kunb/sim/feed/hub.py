@@ -84,6 +84,6 @@ class Hub:
             return 0
         frame = orjson.dumps(message)
         for s in subs:
-            s.enqueue(frame)
+            s.enqueue(frame, private=True)
         self.pushes += len(subs)
         return len(subs)

@@ -118,7 +118,7 @@ class FeedServer:
                 return
             now = self._now()
             session.last_seen = now
-            if not self._allow_uplink(session, now):
+            if not session.allow_uplink(now, UPLINK_LIMIT, UPLINK_WINDOW_S):
                 self._error(session, None, 509, "exceed max permits per second")
                 continue
             if isinstance(raw, bytes):
@@ -137,15 +137,6 @@ class FeedServer:
                 continue
             self._dispatch(session, msg, now)
 
-    def _allow_uplink(self, session: Session, now: float) -> bool:
-        window = session.uplink
-        while window and window[0] <= now - UPLINK_WINDOW_S:
-            window.popleft()
-        if len(window) >= UPLINK_LIMIT:
-            return False
-        window.append(now)
-        return True
-
     def _dispatch(self, session: Session, msg: dict[str, Any], now: float) -> None:
         kind = msg.get("type")
         req_id = msg.get("id")
@@ -153,7 +144,7 @@ class FeedServer:
             self._error(session, None, 400, "id must be a string or a number")
             return
         if kind == "ping":
-            if max(session.faults.no_pong_until, session.hub_faults.no_pong_until) > now:
+            if session.no_pong(now):
                 return
             pong: dict[str, Any] = {"id": "" if req_id is None else str(req_id), "type": "pong"}
             session.enqueue(_dumps(pong), control=True)
@@ -176,7 +167,7 @@ class FeedServer:
             self._error(session, req_id, exc.code, exc.data)
             return
         if kind == "subscribe":
-            if prefix in self.hub.private_prefixes and not session.token.private:
+            if prefix in self.hub.private_prefixes and (session.token is None or not session.token.private):
                 self._error(session, req_id, 401, f"topic {topic} requires a private token")
                 return
             if len(session.topics | set(topics)) > MAX_TOPICS_PER_CONNECTION:
@@ -194,13 +185,10 @@ class FeedServer:
             self._ack(session, req_id, now)
 
     def _ack(self, session: Session, req_id: Any, now: float) -> None:
-        f, g = session.faults, session.hub_faults
-        if max(f.drop_acks_until, g.drop_acks_until) > now:
+        delay = session.reply_delay(now)
+        if delay is None:
             return
         frame = _dumps({"id": "" if req_id is None else str(req_id), "type": "ack"})
-        delay = max(
-            f.ack_delay if f.ack_delay_until > now else 0.0, g.ack_delay if g.ack_delay_until > now else 0.0
-        )
         if delay > 0:
             asyncio.get_running_loop().call_later(
                 delay, functools.partial(session.enqueue, frame, control=True)

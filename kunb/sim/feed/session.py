@@ -3,7 +3,9 @@
 Each :class:`Session` has its own bounded queue and writer task, so one slow reader cannot stall the
 others (KuCoin drops pushes for slow readers too, which shows up as a level2 gap). :class:`FaultState`
 holds the lasting faults of one connection, or of all of them (the hub's ``everyone``), as loop-time
-deadlines that the writer, the ping/ack handling and the publisher consult.
+deadlines that the writer, the ping/ack handling and the publisher consult. Sessions of both protocols
+are the same class: a classic one sends text frames, a UTA one binary frames
+(``uta-protocol.md#framing-and-lifetime``) and learns its user from a token or an ``op:auth`` frame.
 """
 
 from __future__ import annotations
@@ -36,12 +38,15 @@ class FaultState:
     ack_delay: float = 0.0
     ack_delay_until: float = 0.0
     stall_until: float = 0.0
+    silent_until: float = 0.0  # market-data pushes are dropped; pongs, acks and private pushes still go out
+    snapshot_delay: float = 0.0  # UTA obu snapshots promised by a subscription come this late
+    snapshot_delay_until: float = 0.0
     level2_skips: dict[str | None, int] = field(default_factory=dict)  # symbol (None = any) -> pushes
 
     def reset(self) -> None:
         """Lift every fault of this state (in place: sessions hold a reference)."""
         self.no_pong_until = self.drop_acks_until = self.ack_delay = self.ack_delay_until = 0.0
-        self.stall_until = 0.0
+        self.stall_until = self.silent_until = self.snapshot_delay = self.snapshot_delay_until = 0.0
         self.level2_skips.clear()
 
     def take_level2_skip(self, symbol: str) -> bool:
@@ -58,14 +63,34 @@ class FaultState:
 
 
 class Session:
-    """One client connection: its token, topics, outgoing queue and fault state."""
+    """One client connection: its token, topics, outgoing queue and fault state.
 
-    def __init__(self, ws: ServerConnection, token: Token, connect_id: str, hub_faults: FaultState) -> None:
+    Args:
+        ws: the connection.
+        token: the token it connected with (``None``: a UTA socket dialed without one).
+        connect_id: the id error frames and fault injection know it by.
+        hub_faults: the exchange-wide fault state.
+        binary: send binary frames (UTA) instead of text frames (classic).
+    """
+
+    def __init__(
+        self,
+        ws: ServerConnection,
+        token: Token | None,
+        connect_id: str,
+        hub_faults: FaultState,
+        *,
+        binary: bool = False,
+    ) -> None:
         self.id = next(_ids)
         self.ws = ws
         self.token = token
+        self.user_id: str | None = token.user_id if token is not None else None
+        """The user whose private pushes this connection may get (a private token's, or UTA ``op:auth``)."""
+        self.binary = binary
         self.connect_id = connect_id
         self.topics: set[str] = set()
+        self.ghosts: set[str] = set()  # UTA subscriptions to unlisted symbols: acknowledged, never served
         self.faults = FaultState()
         self.hub_faults = hub_faults  # the exchange-wide fault state (conn=None)
         self.uplink: deque[float] = deque()
@@ -83,15 +108,51 @@ class Session:
     def __repr__(self) -> str:
         return f"Session(id={self.id}, connect_id={self.connect_id!r}, topics={len(self.topics)})"
 
-    @property
-    def user_id(self) -> str | None:
-        return self.token.user_id
+    def allow_uplink(self, now: float, limit: int, window_s: float) -> bool:
+        """Count one client message at loop time ``now``; False when it is over ``limit`` per ``window_s``
+        (a sliding window, as KuCoin counts: classic-protocol.md#subscribe-and-ack,
+        uta-protocol.md#limits)."""
+        window = self.uplink
+        while window and window[0] <= now - window_s:
+            window.popleft()
+        if len(window) >= limit:
+            return False
+        window.append(now)
+        return True
 
-    def enqueue(self, frame: bytes, *, control: bool = False) -> None:
-        """Queue one text frame; pushes beyond :data:`QUEUE_LIMIT` are dropped, control frames never."""
+    def reply_delay(self, now: float) -> float | None:
+        """How late an ack (or UTA result) goes out under the ``drop_acks``/``delay_acks`` faults: ``None``
+        when it must be dropped, else seconds (0: at once)."""
+        f, g = self.faults, self.hub_faults
+        if max(f.drop_acks_until, g.drop_acks_until) > now:
+            return None
+        return max(
+            f.ack_delay if f.ack_delay_until > now else 0.0, g.ack_delay if g.ack_delay_until > now else 0.0
+        )
+
+    def snapshot_delay(self, now: float) -> float:
+        """How late a UTA snapshot promised now comes under the ``delay_snapshots`` fault (0: at once)."""
+        f, g = self.faults, self.hub_faults
+        return max(
+            f.snapshot_delay if f.snapshot_delay_until > now else 0.0,
+            g.snapshot_delay if g.snapshot_delay_until > now else 0.0,
+        )
+
+    def no_pong(self, now: float) -> bool:
+        """True while the ``drop_pongs`` fault swallows this connection's pongs."""
+        return max(self.faults.no_pong_until, self.hub_faults.no_pong_until) > now
+
+    def silent(self) -> bool:
+        """True while a ``silence`` fault drops this connection's market-data pushes."""
+        until = max(self.faults.silent_until, self.hub_faults.silent_until)
+        return until > 0.0 and until > asyncio.get_running_loop().time()
+
+    def enqueue(self, frame: bytes, *, control: bool = False, private: bool = False) -> None:
+        """Queue one frame; pushes beyond :data:`QUEUE_LIMIT` are dropped, and market-data pushes while
+        :meth:`silent`; control frames never."""
         if self._closing:
             return
-        if not control and len(self._queue) >= QUEUE_LIMIT:
+        if not control and (len(self._queue) >= QUEUE_LIMIT or (not private and self.silent())):
             self.dropped += 1
             return
         self._queue.append(frame)
@@ -146,6 +207,6 @@ class Session:
                     self.sent += item[1]
                     self.progress.set()
                 else:
-                    await self.ws.send(item, text=True)
+                    await self.ws.send(item, text=not self.binary)
                     self.sent += 1
             self.idle.set()

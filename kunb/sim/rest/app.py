@@ -1,4 +1,4 @@
-"""The simulator's REST app: public, signed and (optionally) admin routes over one :class:`RestBackend`.
+"""The simulator's REST app: public, signed, UTA and (optionally) admin routes over one :class:`RestBackend`.
 
 A starlette app with KuCoin's error envelope for every failure (``classic-protocol.md#rest-envelope``): an
 :class:`~kunb.exceptions.ApiError` raised by a handler keeps its code and status, unknown paths are
@@ -21,6 +21,7 @@ from kunb.sim.rest.backend import RestBackend
 from kunb.sim.rest.envelope import error
 from kunb.sim.rest.private import private_routes
 from kunb.sim.rest.public import PUBLIC_ROUTES
+from kunb.sim.rest.uta import uta_routes
 
 __all__ = ["build_app"]
 
@@ -48,7 +49,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 def build_app(backend: RestBackend, *, admin: bool = False) -> Starlette:
     """The REST app over ``backend``: public and signed routes, and the admin route if ``admin``."""
-    routes: list[BaseRoute] = [*PUBLIC_ROUTES, *private_routes()]
+    routes: list[BaseRoute] = [*PUBLIC_ROUTES, *private_routes(), *uta_routes()]
     if admin:
         routes.append(ADMIN_ROUTE)
     app = Starlette(
