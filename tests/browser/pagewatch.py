@@ -7,9 +7,19 @@ from typing import Any
 
 from notebookpage import NotebookPage
 
-__all__ = ["BUNDLE_CHARS", "IOPUB_PROBLEMS", "REGISTRY_STATS", "Watch", "watch_iopub"]
+__all__ = ["BUNDLE_CHARS", "FIND", "IOPUB_PROBLEMS", "REGISTRY_STATS", "Watch", "watch_iopub"]
 
 BUNDLE_CHARS = 3_000_000  # plotly.min.js is ~4.8 M characters; JupyterLab's own chunks are far smaller
+
+# A page-script statement defining find(panel, sel): the element `sel` inside `panel`, its LiveHTML
+# scrolled on screen first (the page writes a panel's tables and badge only while they are visible: what
+# is off screen keeps the HTML of when it was last seen).
+FIND = """const find = (panel, sel) => {
+  const el = document.querySelector(panel + ' ' + sel);
+  const host = el ? el.closest('.kunb-live-html') : document.querySelector(panel + ' .kunb-live-html');
+  if (host && host.dataset.visible !== 'true') host.scrollIntoView({block: 'center'});
+  return el;
+};"""
 
 REGISTRY_STATS = (
     "() => { const r = globalThis[Symbol.for('kunb.livefigure.v1')]; return r ? r.stats : null; }"

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from labserver import JupyterServer
 from notebookpage import MS, NotebookPage, lab_page, notebook7_page
+from pagewatch import FIND
 
 __all__: list[str] = []
 
@@ -92,20 +93,23 @@ _QUIET = """([panel, meta, quiet]) => {
   return now - window.__kunbQuietT >= quiet;
 }"""
 
+
 _BADGE = """(panel) => {
-  const el = document.querySelector(panel + ' span.kunb-status');
+  FIND
+  const el = find(panel, 'span.kunb-status');
   const url = document.querySelector(panel + ' span.kunb-url');
   const src = document.querySelector(panel + ' span.kunb-source');
   return el ? {status: el.dataset.status, url: url && url.textContent,
                simulated: src && src.dataset.simulated} : null;
-}"""
+}""".replace("FIND", FIND)
 
 _QUOTE = """([panel, symbol]) => {
-  const row = document.querySelector(`${panel} table.kunb-quotes tr[data-symbol="${symbol}"]`);
+  FIND
+  const row = find(panel, `table.kunb-quotes tr[data-symbol="${symbol}"]`);
   if (!row) return null;
   const v = cls => { const td = row.querySelector('td.' + cls); return td ? td.dataset.value : null; };
   return {bid: v('kunb-bid'), ask: v('kunb-ask'), spread: v('kunb-spread')};
-}"""
+}""".replace("FIND", FIND)
 
 
 def _badge_is(panel: str, status: str) -> str:
@@ -338,7 +342,8 @@ def test_order_book_depth_chart_in_jupyterlab(lab_notebook: NotebookPage) -> Non
     # the depth chart's x axis holds prices, the spread-over-time's holds times
     assert figure["xaxes"] == {"xaxis": "linear", "xaxis2": "date"}, figure["xaxes"]
     nb.wait(
-        f"() => document.querySelector('{panel} span.kunb-book-state').dataset.state === 'live'",
+        f"() => {{ {FIND} const el = find('{panel}', 'span.kunb-book-state');"
+        " return !!el && el.dataset.state === 'live'; }",
         within=10,
         what="the book table says the local book is live (in sync)",
     )
@@ -356,10 +361,15 @@ def test_account_panels_in_jupyterlab(lab_notebook: NotebookPage) -> None:
     check_live_badge(nb, panel)
     for event in ("filled", "canceled"):  # the market buy fills, the resting limit order is cancelled
         nb.wait(
-            f"() => !!document.querySelector('{panel} table.kunb-orders tr[data-type={event}]')",
+            f"() => {{ {FIND} return !!find('{panel}', 'table.kunb-orders tr[data-type={event}]'); }}",
             within=20,
             what=f"an order event of type {event} in the order table",
         )
+    nb.wait(
+        f"() => {{ {FIND} return !!find('{panel}', 'table.kunb-balances tr[data-currency]'); }}",
+        within=20,
+        what="the balances table on screen",
+    )
     currencies = nb.eval(
         f"() => [...document.querySelectorAll('{panel} table.kunb-balances tr[data-currency]')]"
         ".map(r => r.dataset.currency)"

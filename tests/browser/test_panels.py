@@ -26,7 +26,7 @@ import nbformat
 import pytest
 from labserver import JupyterServer
 from notebookpage import NotebookPage, lab_page, notebook7_page
-from pagewatch import IOPUB_PROBLEMS, REGISTRY_STATS, Watch, watch_iopub
+from pagewatch import FIND, IOPUB_PROBLEMS, REGISTRY_STATS, Watch, watch_iopub
 
 __all__: list[str] = []
 
@@ -192,14 +192,14 @@ def test_account_value_in_the_page_is_the_accounts_worth(lab: NotebookPage) -> N
     nb.run(upto=nb.cell_index("kunb.dashboard("), within=120)
     nb.page.locator(f"{panel} .kunb-live-figure").first.scroll_into_view_if_needed()
     nb.wait(
-        f"() => {{ const v = document.querySelector('{panel} div.kunb-portfolio-value');"
+        f"() => {{ {FIND} const v = find('{panel}', 'div.kunb-portfolio-value');"
         " return !!v && +v.dataset.value > 10000; }",
         within=30,
         what="the portfolio value is shown",
     )
     nb.execute(_REST_VALUE)
     page_value = float(
-        nb.eval(f"() => document.querySelector('{panel} div.kunb-portfolio-value').dataset.value")
+        nb.eval(f"() => {{ {FIND} return find('{panel}', 'div.kunb-portfolio-value').dataset.value; }}")
     )
     rest_value = _kernel_float(nb, "_rest_value()")
     # the same account at the exchange's mid prices, read a moment apart (the market moves a few bps)
@@ -208,8 +208,8 @@ def test_account_value_in_the_page_is_the_accounts_worth(lab: NotebookPage) -> N
         nb.eval(f"() => document.querySelector('{panel} div.kunb-portfolio-value').dataset.quote") == "USDT"
     )
     btc = nb.eval(
-        f"() => +document.querySelector('{panel} table.kunb-balances tr[data-currency=BTC] td.kunb-value')"
-        ".dataset.value"
+        f"() => {{ {FIND} return +find('{panel}', 'table.kunb-balances tr[data-currency=BTC] td.kunb-value')"
+        ".dataset.value; }"
     )
     assert btc > 0 and math.isfinite(btc)
     nb.wait(
@@ -218,7 +218,7 @@ def test_account_value_in_the_page_is_the_accounts_worth(lab: NotebookPage) -> N
         what="the equity chart draws the value over time",
     )
     nb.wait(
-        f"() => !!document.querySelector('{panel} table.kunb-fills tr[data-trade-id]')",
+        f"() => {{ {FIND} return !!find('{panel}', 'table.kunb-fills tr[data-trade-id]'); }}",
         within=10,
         what="the market buy's fills are listed",
     )
