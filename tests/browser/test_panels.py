@@ -161,8 +161,8 @@ def test_candles_panel_draws_the_exchanges_candles(lab: NotebookPage) -> None:
     assert len(compared) >= 15 and all(rest[int(t)] == c for t, c in compared), compared[:3]
     nb.screenshot(panel, "live-candles.png")
     nb.eval("() => document.querySelector('.kunb-trades').scrollIntoView({block: 'start'})")
-    nb.wait("() => !!document.querySelector('.kunb-trades table.kunb-trades tr[data-trade-id]')", within=20,
-            what="trades on the tape")  # fmt: skip
+    nb.wait(f"() => {{ {FIND} return !!find('.kunb-trades', 'table.kunb-trades tr[data-trade-id]'); }}",
+            within=20, what="trades on the tape")  # fmt: skip
     nb.screenshot(".kunb-trades", "live-trades.png")
     assert not nb.errors, f"browser console errors: {nb.errors}"
 
@@ -318,6 +318,8 @@ def test_candles_and_trades_in_notebook7(browser: Any, notebook7_server: Jupyter
             what="candlesticks drawn in Notebook 7",
         )
         nb.wait(
-            "() => !!document.querySelector('.kunb-trades tr[data-trade-id]')", within=20, what="the tape"
+            f"() => {{ {FIND} return !!find('.kunb-trades', 'tr[data-trade-id]'); }}",
+            within=20,
+            what="the tape",
         )
         assert not nb.errors, f"browser console errors: {nb.errors}"
