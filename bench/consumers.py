@@ -11,7 +11,9 @@ data message to the N-th; token and handshake are not timed):
 - ``kunb`` / ``kunb_ws``: kunb's ``KucoinWsClient`` with a counting callback, on its frame transport
   (default) or on websockets' ``ClientConnection`` (``transport="websockets"``);
 - ``feed``: kunb's full feed, ``kunb.Stream`` (level2: synchronised book + book-top frame; ticker: the
-  ticker frame), counted after each message was recorded.
+  ticker frame), counted after each message was recorded; ``feed_rec`` / ``feed_proc``: the same recording
+  both layers (``record_to=``, a temporary directory) on writer threads / in a writer process, with drops,
+  bytes and the writers' backlog reported.
 
 Paced rows (``--seconds`` against a paced server; pushes carry the server's ``time.time_ns()``):
 ``lat_raw`` (websockets + orjson, the baseline), ``lat_kunb`` / ``lat_feed`` (send -> callback / -> rolling
@@ -26,9 +28,12 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import sys
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -57,20 +62,27 @@ class Timer:
         self.count = 0
         self.t0 = 0.0
         self.t1 = 0.0
+        self.cpu0 = 0.0
+        self.cpu1 = 0.0
         self.done = asyncio.get_running_loop().create_future()
 
     def tick(self) -> None:
         self.count += 1
         if self.count == 1:
             self.t0 = time.perf_counter()
+            self.cpu0 = time.process_time()
         elif self.count == self.n:
             self.t1 = time.perf_counter()
+            self.cpu1 = time.process_time()
             if not self.done.done():
                 self.done.set_result(None)
 
     def result(self, **extra: Any) -> dict[str, Any]:
         seconds = self.t1 - self.t0
-        return {"n": self.n, "seconds": seconds, "rate": (self.n - 1) / seconds, **extra}
+        # CPU of this process (every thread) per message between the first and the N-th: what a message
+        # costs the consumer whether or not it had a core to itself
+        cpu_us = (self.cpu1 - self.cpu0) / (self.n - 1) * 1e6
+        return {"n": self.n, "seconds": seconds, "rate": (self.n - 1) / seconds, "cpu_us": cpu_us, **extra}
 
 
 # -- raw websockets ---------------------------------------------------------------------------------
@@ -166,10 +178,23 @@ def _stream(timer: Timer | None = None, on_record: Any = None) -> type:
     return CountingStream
 
 
-async def feed(port: int, n: int, shape: str) -> dict[str, Any]:
+def _raw_bytes(folder: str) -> int:
+    """Bytes of the raw layer's files under ``folder``."""
+    return sum(p.stat().st_size for p in Path(folder).rglob("*.zst"))
+
+
+async def feed(port: int, n: int, shape: str, *, record: str = "") -> dict[str, Any]:
+    """The full feed; ``record``: recording both layers to a temporary directory, on writer threads in this
+    process (``thread``) or in a writer process of its own (``process``)."""
+    from kunb.record import Recording
+
     level2 = shape == "level2"
     timer = Timer(n)
     cls = _stream(timer)
+    scratch = tempfile.mkdtemp(prefix="kunb-bench-") if record else None
+    recording = (
+        None if scratch is None else Recording(os.path.join(scratch, "rec"), process=record == "process")
+    )
     stream = cls(
         SYMBOL,
         url=f"http://127.0.0.1:{port}",
@@ -178,7 +203,9 @@ async def feed(port: int, n: int, shape: str) -> dict[str, Any]:
         trades=False,
         stats=False,
         max_buffer=n + 10,  # the snapshot may come late in a firehose: keep every push for the replay
+        record_to=recording,
     )
+    backlog = 0
     async with stream:
         await asyncio.wait_for(timer.done, 120)
         if level2:
@@ -191,7 +218,20 @@ async def feed(port: int, n: int, shape: str) -> dict[str, Any]:
         else:
             sequence = None
             rows = stream.ticks.appended if stream.ticks is not None else 0
-    return timer.result(book_sequence=sequence, frame_rows=rows, bad=stream.bad_messages)
+        if recording is not None:  # what the writers had not taken yet when the N-th was applied
+            backlog = recording.queued
+    extra: dict[str, Any] = {}
+    if recording is not None and scratch is not None:
+        await asyncio.to_thread(recording.close)
+        stats = recording.stats()
+        extra = {"dropped": stats.dropped, "bytes": stats.bytes, "events": stats.events, "backlog": backlog}
+        if record == "process":  # the writer process has ended: its whole life's CPU, per message
+            child = resource.getrusage(resource.RUSAGE_CHILDREN)
+            extra["writer_cpu_us"] = (child.ru_utime + child.ru_stime) / n * 1e6
+        extra["raw_bytes"] = _raw_bytes(scratch)
+        extra["frames"] = stats.frames
+        shutil.rmtree(scratch, ignore_errors=True)
+    return timer.result(book_sequence=sequence, frame_rows=rows, bad=stream.bad_messages, **extra)
 
 
 # -- peers ------------------------------------------------------------------------------------------
@@ -428,6 +468,8 @@ THROUGHPUT = {
     "kunb": lambda a: kunb_client(a.port, a.n, a.shape, "frames"),
     "kunb_ws": lambda a: kunb_client(a.port, a.n, a.shape, "websockets"),
     "feed": lambda a: feed(a.port, a.n, a.shape),
+    "feed_rec": lambda a: feed(a.port, a.n, a.shape, record="thread"),
+    "feed_proc": lambda a: feed(a.port, a.n, a.shape, record="process"),
     "profile_kunb": lambda a: profile(a.port, a.n, a.shape, "kunb"),
     "profile_feed": lambda a: profile(a.port, a.n, a.shape, "feed"),
 }

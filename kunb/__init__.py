@@ -57,6 +57,7 @@ _LAZY: dict[str, str] = {
     "live_candles": "kunb.notebook",
     "live_ticker": "kunb.notebook",
     "live_trades": "kunb.notebook",
+    "replay": "kunb.playback",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])
@@ -110,6 +111,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .notebook import live_candles as live_candles
     from .notebook import live_ticker as live_ticker
     from .notebook import live_trades as live_trades
+    from .playback import replay as replay
     from .protocol.payloads import AccountBalanceData as AccountBalanceData
     from .protocol.payloads import OrderBookData as OrderBookData
     from .protocol.payloads import OrderUpdateData as OrderUpdateData

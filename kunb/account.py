@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,14 +40,17 @@ from .exceptions import ClosedError, ConfigurationError, KunbError, ProtocolErro
 from .model.holdings import Balance, Holdings, Order, OrderUpdate
 from .model.rolling import BalanceFrame, OrderEventFrame
 from .net.backoff import backoff, retryable
+from .record import open_recording  # no pyarrow until a recording is opened
 from .runtime import SyncLifecycle, cancel_and_wait
 from .signing import Credentials
-from .sources.base import AccountSource, LinkChange, LinkStatus
+from .sources.base import AccountSource, LinkChange, LinkStatus, Tapped
 from .sources.classic import BALANCE_TOPIC, ORDERS_TOPIC, ClassicAccountSource
 from .sources.uta import UtaAccountSource
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+
+    from .record.session import Recording
 
 __all__ = ["BALANCE_TOPIC", "ORDERS_TOPIC", "Account", "AccountCounters", "AccountSink", "AccountState"]
 
@@ -111,10 +115,13 @@ class Account(SyncLifecycle[AccountState]):
             UTA host; ``$KUNB_UTA_PRIVATE_URL``), ``auth`` (``"v2"``: the signed ``op:auth`` frame, default;
             ``"v1"``: a token in the URL), ``symbols`` (whose orders the REST seeds list), ``ping_style``.
         source: a ready :class:`~kunb.sources.base.AccountSource` instead of the classic protocol.
+        record_to: a directory to record to (both layers; closed with the account), or a
+            :class:`~kunb.record.Recording` shared with a market stream (left open). See :meth:`record`.
         **ws_options: passed to :class:`kunb.ws_client.KucoinWsClient` (``backoff_base``...).
 
     Raises:
-        ConfigurationError: no complete credentials, an unknown ``order_topic`` or protocol.
+        ConfigurationError: no complete credentials, an unknown ``order_topic`` or protocol; another
+            recorder writes to ``record_to``.
     """
 
     def __init__(
@@ -128,6 +135,7 @@ class Account(SyncLifecycle[AccountState]):
         open_timeout: float | None = 10.0,
         protocol: str = "classic",
         source: AccountSource | None = None,
+        record_to: str | os.PathLike[str] | Recording | None = None,
         **ws_options: Any,
     ) -> None:
         if source is not None:
@@ -158,6 +166,9 @@ class Account(SyncLifecycle[AccountState]):
         self._open_timeout = open_timeout
         self._decode = source.decoder.decode
         self._sinks: list[AccountSink] = []
+        self._integrity_sinks: list[
+            Callable[[Event], Any]
+        ] = []  # the account's own events (a writer process)
         self._frame_listeners: list[Callable[[Mapping[str, Any]], Any]] = []
         self._state = AccountState.NEW
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -167,6 +178,11 @@ class Account(SyncLifecycle[AccountState]):
         self._down_since_ms: int | None = None
         self._seed_lock = asyncio.Lock()  # one seed at a time: Holdings tracks one request's window
         self._changed = asyncio.Event()
+        self.recording: Recording | None = None
+        """Where this account records to (:meth:`record`), or ``None``."""
+        self._owns_recording = False
+        if record_to is not None:
+            self.record(record_to)
 
     def __repr__(self) -> str:
         return (
@@ -213,6 +229,9 @@ class Account(SyncLifecycle[AccountState]):
         self._tasks.clear()
         await cancel_and_wait(tasks)
         await self.source.close()
+        owned, self._owns_recording = self._owns_recording, False
+        if owned and self.recording is not None:
+            await self.recording.aclose()  # after the source: the last frames and the closes are on record
         self._signal()
 
     async def wait_live(self, timeout: float | None = 30.0) -> None:  # noqa: ASYNC109
@@ -284,6 +303,47 @@ class Account(SyncLifecycle[AccountState]):
         """The API key the account follows (its secret is never shown)."""
         return getattr(self.source, "credentials", None)
 
+    def record(self, target: str | os.PathLike[str] | Recording) -> Recording:
+        """Record this account from its first frame: balance, order and fill events (the ``balances``,
+        ``orders``, ``fills`` and ``integrity`` tables) and every private frame and REST answer (the raw
+        layer; secrets removed). Call it before starting; ``record_to=`` does the same.
+
+        ``target``: a directory (a :class:`~kunb.record.Recording` opened there, closed with the account)
+        or a Recording shared with a market stream (the caller closes it).
+
+        Raises:
+            ConfigurationError: the account has started, it records already, or another recorder writes
+                to the directory.
+        """
+        if self._state is not AccountState.NEW:
+            raise ConfigurationError(
+                "record before starting: a replayable recording needs the link from its first frame"
+            )
+        if self.recording is not None:
+            raise ConfigurationError(f"this account records to {self.recording.out} already")
+        if (
+            not isinstance(target, str | os.PathLike)
+            and target.process
+            and not isinstance(self.source, Tapped)
+        ):
+            raise ConfigurationError(
+                "a recording's writer process rebuilds the events from the raw frames, and this source has "
+                "none to tap: record it with Recording(..., process=False)"
+            )
+        if isinstance(target, str | os.PathLike):
+            recording, owned = open_recording(target), True
+        else:
+            recording, owned = target, False
+        sink = recording.sink
+        if recording.process:  # it rebuilds the frames' events itself: only the account's own go there
+            self._integrity_sinks.append(sink)
+        else:
+            self.add_sink(lambda event, _result: sink(event))
+        if isinstance(self.source, Tapped):
+            self.source.wire = recording.tap
+        self.recording, self._owns_recording = recording, owned
+        return recording
+
     def add_sink(self, sink: AccountSink) -> None:
         """Call ``sink(event, result)`` after each event was applied (on the event loop; keep it quick).
         ``result`` is the :class:`~kunb.model.holdings.Balance` or :class:`~kunb.model.holdings.OrderUpdate`
@@ -343,11 +403,14 @@ class Account(SyncLifecycle[AccountState]):
                 logger.exception("kunb Account: a sink raised (ignored)")
 
     def _emit(self, event: Event, result: Balance | OrderUpdate | None) -> None:
+        """Tell the sinks of an event of the account's own (an :class:`~kunb.events.Integrity` event)."""
         for sink in self._sinks:
             try:
                 sink(event, result)
             except Exception:
                 logger.exception("kunb Account: a sink raised (ignored)")
+        for integrity_sink in self._integrity_sinks:
+            integrity_sink(event)
 
     def _on_link(self, change: LinkChange) -> None:
         status = change.status

@@ -1,4 +1,5 @@
-"""The ``kunb`` command: ``kunb sim`` (the embedded exchange) and ``kunb demo`` (JupyterLab on it)."""
+"""The ``kunb`` command: ``kunb sim`` (the embedded exchange), ``kunb demo`` (JupyterLab on it) and
+``kunb record`` (a headless recorder)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ __all__ = ["main"]
 _COMMANDS = {
     "sim": ("kunb.sim.cli", "run the embedded KuCoin-compatible exchange on loopback"),
     "demo": ("kunb.demo", "start the embedded exchange and JupyterLab on the quick-start notebook"),
+    "record": ("kunb.record_cli", "record market data (and an account) to a Parquet dataset and raw frames"),
 }
 
 

@@ -26,6 +26,7 @@ import contextlib
 import enum
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -43,9 +44,10 @@ from .model.book import BookState, OrderBook
 from .model.rolling import BookTopFrame, CandleFrame, TickerFrame, TradeFrame
 from .net.backoff import backoff, retryable
 from .protocol.symbols import symbol_list
+from .record import open_recording  # no pyarrow until a recording is opened
 from .runtime import SyncLifecycle, cancel_and_wait, running_loop
 from .signing import Credentials
-from .sources.base import LinkChange, LinkStatus, MarketChannels, MarketSource
+from .sources.base import LinkChange, LinkStatus, MarketChannels, MarketSource, Tapped
 from .sources.classic import ClassicMarketSource, SnapshotFetcher
 from .sources.uta import UtaMarketSource
 
@@ -53,6 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from .net.rest import Market
+    from .record.session import Recording
 
 __all__ = ["Sink", "Stream", "StreamState"]
 
@@ -115,11 +118,15 @@ class Stream(SyncLifecycle[StreamState]):
             of the classic protocol at ``url``.
         market: a ready :class:`kunb.client.Market` for REST snapshots (it is not closed).
         snapshots: ``async (symbol) -> REST level-2 answer`` to use instead of REST (tests, replays).
+        record_to: a directory to record to (both layers, :class:`kunb.record.Recording`; closed with the
+            stream), or a :class:`~kunb.record.Recording` shared with other drivers (left open). See
+            :meth:`record`.
         **ws_options: passed to :class:`kunb.ws_client.KucoinWsClient` (``backoff_base``, ``queue_size``...).
 
     Raises:
         ConfigurationError: ``symbols`` is not a symbol or a list of them (a number, a topic, one string
-            of comma-joined symbols...); an unknown protocol, or an option the protocol does not take.
+            of comma-joined symbols...); an unknown protocol, or an option the protocol does not take;
+            another recorder writes to ``record_to``.
     """
 
     def __init__(
@@ -145,6 +152,7 @@ class Stream(SyncLifecycle[StreamState]):
         source: MarketSource | None = None,
         market: Market | None = None,
         snapshots: SnapshotFetcher | None = None,
+        record_to: str | os.PathLike[str] | Recording | None = None,
         **ws_options: Any,
     ) -> None:
         self.symbols = symbol_list(symbols)
@@ -207,6 +215,7 @@ class Stream(SyncLifecycle[StreamState]):
         self._ticks: dict[str, Tick] = {}
         self._stats: dict[str, Stats] = {}
         self._sinks: list[Sink] = []
+        self._integrity_sinks: list[Sink] = []  # told of the stream's own events only (a writer process)
         self._frame_listeners: list[FrameListener] = []
         self._decode = source.decoder.decode
         self._fetching: dict[str, asyncio.Task[None]] = {}
@@ -218,6 +227,11 @@ class Stream(SyncLifecycle[StreamState]):
         self._start_task: asyncio.Task[None] | None = None
         self._state = StreamState.NEW
         self._changed = asyncio.Event()  # set on every state change of the stream, its link or a book
+        self.recording: Recording | None = None
+        """Where this stream records to (:meth:`record`), or ``None``."""
+        self._owns_recording = False
+        if record_to is not None:
+            self.record(record_to)
 
     def __repr__(self) -> str:
         books = ", ".join(f"{s}:{b.state.value}" for s, b in self.books.items())
@@ -311,6 +325,9 @@ class Stream(SyncLifecycle[StreamState]):
         self._stats_task = self._listing = None
         await cancel_and_wait(t for t in tasks if t is not None)
         await self.source.close()
+        owned, self._owns_recording = self._owns_recording, False
+        if owned and self.recording is not None:
+            await self.recording.aclose()  # after the source: the last frames and the closes are on record
         self._signal()
 
     async def wait_live(self, timeout: float | None = 30.0) -> None:  # noqa: ASYNC109
@@ -353,6 +370,47 @@ class Stream(SyncLifecycle[StreamState]):
         """Stop calling ``sink`` (unknown sinks are ignored)."""
         with contextlib.suppress(ValueError):
             self._sinks.remove(sink)
+
+    def record(self, target: str | os.PathLike[str] | Recording) -> Recording:
+        """Record this stream from its first frame: its normalized events (a sink) and, when the source
+        takes a wire tap (the live protocols do), every frame and REST answer as the raw layer, which
+        :func:`kunb.replay` replays. Call it before starting; ``record_to=`` does the same.
+
+        ``target``: a directory (a :class:`~kunb.record.Recording` is opened there and closed with the
+        stream) or a Recording shared with other drivers (the caller closes it).
+
+        Raises:
+            ConfigurationError: the stream has started (a recording needs the connection from its first
+                frame: the subscriptions and the snapshots), it records already, or another recorder
+                writes to the directory.
+        """
+        if self._state is not StreamState.NEW:
+            raise ConfigurationError(
+                "record before starting: a replayable recording needs the connection from its first frame"
+            )
+        if self.recording is not None:
+            raise ConfigurationError(f"this stream records to {self.recording.out} already")
+        if (
+            not isinstance(target, str | os.PathLike)
+            and target.process
+            and not isinstance(self.source, Tapped)
+        ):
+            raise ConfigurationError(
+                "a recording's writer process rebuilds the events from the raw frames, and this source has "
+                "none to tap: record it with Recording(..., process=False)"
+            )
+        if isinstance(target, str | os.PathLike):
+            recording, owned = open_recording(target), True
+        else:
+            recording, owned = target, False
+        if recording.process:  # it rebuilds the frames' events itself: only the stream's own go there
+            self._integrity_sinks.append(recording.sink)
+        else:
+            self.add_sink(recording.sink)
+        if isinstance(self.source, Tapped):  # the live sources take a tap; a replay has no wire to tap
+            self.source.wire = recording.tap
+        self.recording, self._owns_recording = recording, owned
+        return recording
 
     def add_frame_listener(self, listener: FrameListener) -> None:
         """Call ``listener(frame)`` with every data frame as the exchange sent it, after its events were
@@ -513,7 +571,8 @@ class Stream(SyncLifecycle[StreamState]):
         self._emit(Integrity("bad_message", "", str(exc), None, time.time_ns()))
 
     def _emit(self, event: Event) -> None:
-        for sink in self._sinks:
+        """Tell the sinks of an event of the stream's own (an :class:`~kunb.events.Integrity` event)."""
+        for sink in (*self._sinks, *self._integrity_sinks):
             try:
                 sink(event)
             except Exception:

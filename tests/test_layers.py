@@ -29,10 +29,12 @@ RANKS: dict[str, int] = {
     "kunb.account": 5,
     "kunb.klines": 5,
     "kunb.compat": 6,
+    "kunb.playback": 6,  # kunb.replay(): a Stream over a ReplaySource
     "kunb.client": 7,
     "kunb.ws_client": 7,
     "kunb.notebook": 8,
     "kunb.cli": 9,
+    "kunb.record_cli": 9,  # `kunb record`: composes the drivers and a recording
     "kunb.demo": 9,
     "kunb": 9,  # the package root: lazy re-exports of everything public
 }

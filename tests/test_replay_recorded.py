@@ -4,6 +4,7 @@ REST snapshots and level-2 pushes and agree with every recorded ticker at the sa
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ from decoded import book_snapshot, delta, events
 from kunb.model.book import BookState, OrderBook
 from kunb.model.rolling import CandleFrame, TickerFrame, TradeFrame
 
-RECORDED = Path(__file__).resolve().parents[2] / "shared" / "recorded" / "kucoin-2021-04-25"
+# shared/ sits beside the repository (as in CI); KUNB_SHARED points elsewhere (a worktree elsewhere)
+SHARED = Path(os.environ.get("KUNB_SHARED") or Path(__file__).resolve().parents[2] / "shared")
+RECORDED = SHARED / "recorded" / "kucoin-2021-04-25"
 
 pytestmark = pytest.mark.skipif(not RECORDED.is_dir(), reason=f"recorded session not found at {RECORDED}")
 

@@ -63,6 +63,7 @@ from ..signing import TokenRedactor, redact_token
 from .backoff import FIRST_DIAL_GRACE, backoff, gives_up, retryable
 from .dialect import ClassicDialect, Dialect, units_of
 from .link import Link, LinkKind, open_link
+from .wire import WireTap
 
 __all__ = ["ConnectWebsocket", "ConnectionState", "Counters", "EventKind", "LifecycleEvent"]
 
@@ -213,6 +214,9 @@ class ConnectWebsocket:
         transport: ``"frames"`` (default): messages are parsed and dispatched straight from the socket's
             data callback (:class:`kunb.transport.FrameLink`); ``"websockets"``: websockets' own
             ``ClientConnection`` and ``recv()`` (also used automatically when a proxy is configured).
+        wire: a :class:`~kunb.net.wire.WireTap` told of every frame received (with the local receive
+            time, before decoding) and sent, and of every dial and link end (:class:`kunb.record.RawLog`
+            records them); ``None`` (default): no tap, the hot path is unchanged.
     """
 
     def __init__(
@@ -242,6 +246,7 @@ class ConnectWebsocket:
         transport: LinkKind = "frames",
         dialect: Dialect | None = None,
         silence_after: float = SILENCE_AFTER,
+        wire: WireTap | None = None,
     ) -> None:
         if loop is None:
             try:
@@ -304,7 +309,9 @@ class ConnectWebsocket:
         self._auth: asyncio.Future[AuthResult] | None = None
         self._rearm = asyncio.Event()  # wakes the keepalive to look at its deadlines again
         self._token_dial = False
-        self._on_frame = self._frame_sink() if dialect.protocol == "classic" else self._push_sink()
+        self._wire = wire
+        on_frame = self._frame_sink() if dialect.protocol == "classic" else self._push_sink()
+        self._on_frame = on_frame if wire is None else _tapped(on_frame, wire, self.name)
         self._task = loop.create_task(self._run(), name=f"kunb-{self.name}-run")
         self._dispatcher = loop.create_task(self._dispatch(), name=f"kunb-{self.name}-dispatch")
 
@@ -552,6 +559,8 @@ class ConnectWebsocket:
         self._session.reset(self._loop.time(), ping_interval=interval, ping_timeout=timeout)
         self._welcome = self._loop.create_future()
         self._auth = None
+        if self._wire is not None:  # before the link opens: its first frames may come with the handshake
+            self._wire.opened(self.name, time.time_ns(), url)
         try:
             # TLS follows the scheme; `encrypt` may be null/false for ws://
             # (classic-protocol.md#pointing-sdks-at-another-host).
@@ -567,17 +576,27 @@ class ConnectWebsocket:
                 name=self.name,
             )
         except websockets.InvalidURI:
+            self._tap_closed("the endpoint is not a WebSocket URI")
             raise ProtocolError(f"{self.name}: the endpoint is not a WebSocket URI") from None
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+            self._tap_closed(f"connect failed: {type(exc).__name__}")
             where = urlsplit(url)  # the host only: the query holds the token
             host = f"{where.scheme}://{where.hostname}" + (f":{where.port}" if where.port else "")
             raise TransportError(f"{self.name}: connect to {host} failed: {redact_token(str(exc))}") from exc
+        except BaseException as exc:
+            self._tap_closed("dial cancelled" if isinstance(exc, asyncio.CancelledError) else _describe(exc))
+            raise
+
+    def _tap_closed(self, reason: str) -> None:
+        if self._wire is not None:
+            self._wire.closed(self.name, time.time_ns(), None, reason)
 
     async def _serve(self, renewing: bool) -> NoReturn:  # it ends by raising why the link ended
         ws = await self._dial()
         loop = self._loop
         tasks: list[asyncio.Task[None]] = []
         dead = False
+        ended = ""
         try:
             self._emit(EventKind.CONNECTED)
             await self._await_welcome(ws)
@@ -599,10 +618,15 @@ class ConnectWebsocket:
             for task in done:
                 task.result()  # raises why the link ended
             raise ConnectionClosed(f"{self.name}: connection closed")
-        except RequestTimeout:
+        except RequestTimeout as exc:
             dead = True  # no closing handshake with a dead peer: it would only add to the outage
+            ended = _describe(exc)
+            raise
+        except BaseException as exc:
+            ended = "closed" if isinstance(exc, asyncio.CancelledError) else _describe(exc)
             raise
         finally:
+            self._tap_closed(ended)
             self._live.clear()
             self._ws = None
             for task in tasks:
@@ -688,6 +712,8 @@ class ConnectWebsocket:
             await ws.send(text)
         except websockets.ConnectionClosed as exc:
             raise ConnectionClosed(f"{self.name}: closed while sending") from exc
+        if self._wire is not None:
+            self._wire.sent(self.name, time.time_ns(), text)
 
     async def _send_requests(
         self,
@@ -987,6 +1013,18 @@ async def _close_socket(ws: Link, *, abort: bool) -> None:
     except BaseException:
         ws.transport.abort()
         raise
+
+
+def _tapped(on_frame: Callable[[bytes], None], wire: WireTap, name: str) -> Callable[[bytes], None]:
+    """``on_frame`` preceded by the wire tap: the frame as it came off the socket, stamped once."""
+    received = wire.received
+    clock = time.time_ns
+
+    def tapped(raw: bytes) -> None:
+        received(name, clock(), raw)
+        on_frame(raw)
+
+    return tapped
 
 
 def _wall_ms() -> int:

@@ -40,6 +40,7 @@ from ..exceptions import (
 )
 from ..signing import Credentials, auth_headers, ensure_safe_url
 from ..version import __version__
+from .wire import WireTap
 
 __all__ = ["DEFAULT_URL", "GetToken", "Market", "Trade", "User", "WsToken", "resolve_url"]
 
@@ -106,6 +107,8 @@ class _RestClient:
         timeout: seconds per request (KuCoin's SDK uses 5).
         transport: an httpx transport (``httpx.MockTransport``, ``httpx.ASGITransport``...) for tests.
             An async-only transport serves only the ``a*`` methods.
+        wire: a :class:`~kunb.net.wire.WireTap` told of every answer (URL, status, body; the request's
+            signature headers are never handed over), as the connection ``wire_name``.
 
     Raises:
         InsecureTransportError: credentials given with an ``http://`` URL to a non-loopback host.
@@ -123,6 +126,8 @@ class _RestClient:
         credentials: Credentials | None = None,
         timeout: float = 5.0,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+        wire: WireTap | None = None,
+        wire_name: str = "rest",
     ) -> None:
         if is_sandbox and not url:
             raise ConfigurationError(
@@ -138,6 +143,8 @@ class _RestClient:
         self.credentials = credentials if credentials is not None else Credentials.from_env()
         self.timeout = timeout
         self._transport = transport
+        self.wire = wire
+        self.wire_name = wire_name
         self._sync: httpx.Client | None = None
         self._async: httpx.AsyncClient | None = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
@@ -229,6 +236,8 @@ class _RestClient:
             ) from exc
         except httpx.HTTPError as exc:
             raise TransportError(f"{method} {self._where}{call.path}: {type(exc).__name__}: {exc}") from exc
+        if self.wire is not None:
+            self._tap(method, url, response)
         return _result(call, response)
 
     async def _asend(self, call: _Call) -> Any:
@@ -245,7 +254,13 @@ class _RestClient:
             ) from exc
         except httpx.HTTPError as exc:
             raise TransportError(f"{method} {self._where}{call.path}: {type(exc).__name__}: {exc}") from exc
+        if self.wire is not None:
+            self._tap(method, url, response)
         return _result(call, response)
+
+    def _tap(self, method: str, url: str, response: httpx.Response) -> None:
+        assert self.wire is not None
+        self.wire.rest(self.wire_name, time.time_ns(), method, url, response.status_code, response.content)
 
     # -- WebSocket tokens (classic-protocol.md#token): on every client, see the module docstring ----
     def get_ws_token(self, is_private: bool = False) -> Any:

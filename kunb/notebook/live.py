@@ -6,18 +6,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, Generic, Self, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from ..account import Account, AccountState
 from ..exceptions import ClosedError
+from ..record import open_recording
 from ..runtime import run_in_loop, running_loop, target_loop
 from ..sources.base import LinkStatus
 from ..stream import Stream, StreamState
+from .record import RecordToggle
 from .runtime import register, unregister
 from .status import Health, StatusView
 from .throttle import DEFAULT_MAX_HZ, Throttle
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..record.session import Recording
 
 __all__ = ["LiveObject", "driver_health"]
 
@@ -88,6 +95,10 @@ class LiveObject(Generic[_DriverT]):
         self._clock: Callable[[], float] = time.monotonic
         self.widget: Any = None
         self._controls: Any = None
+        self.recording: Recording | None = None
+        """Where this panel records to (:meth:`record`), or ``None``."""
+        self._record_view: RecordToggle | None = None
+        self._switching: asyncio.Task[None] | None = None  # kept: a task nobody references may vanish
         self.driver: _DriverT = self._new_driver()
 
     def _new_driver(self) -> _DriverT:
@@ -178,6 +189,8 @@ class LiveObject(Generic[_DriverT]):
         try:
             driver = await self._prepare(driver)
             driver.add_sink(self.throttle.mark)
+            if self.recording is not None and driver.recording is None:
+                driver.record(self.recording)  # from its first frame: the recording replays
             await driver.astart()  # open_timeout=None: waits for the exchange; the badge says why not
             self._started(driver)
             self._signal()
@@ -259,9 +272,62 @@ class LiveObject(Generic[_DriverT]):
                 await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._stopped.wait(), self._loop))
 
     async def aclose(self) -> None:
-        """``stop()`` and wait until the tasks and sockets are gone (without blocking the running loop)."""
+        """``stop()`` and wait until the tasks and sockets are gone (without blocking the running loop), then
+        close the recording, if any."""
         self._stop_soon()
         await self.wait_stopped()
+        recording, self.recording = self.recording, None
+        if recording is not None:
+            await recording.aclose()
+
+    # ---- recording ----------------------------------------------------------------------------
+
+    def record(self, out: str | os.PathLike[str] | Recording | None = None) -> Recording:
+        """Record what this panel streams (both layers, :class:`kunb.record.Recording`) into ``out``
+        (default: ``recordings/<kind>-<UTC time>``; or a Recording, which the panel then closes when it
+        stops recording). A running panel restarts its driver, so the recording holds the connection from
+        its first frame (:func:`kunb.replay` needs its subscriptions and snapshots). Returns the recording
+        (already recording: the same one).
+
+        Raises:
+            ConfigurationError: another recorder writes to ``out``.
+        """
+        if self.recording is None:
+            if out is None:
+                stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+                out = Path("recordings") / f"{self.kind}-{stamp}"
+            self.recording = open_recording(out) if isinstance(out, str | os.PathLike) else out
+            run_in_loop(self._loop, lambda: self._switch_recording(None))
+        return self.recording
+
+    def stop_recording(self) -> None:
+        """Stop recording: a running panel restarts without it; the files are then closed."""
+        recording, self.recording = self.recording, None
+        if recording is not None:
+            run_in_loop(self._loop, lambda: self._switch_recording(recording))
+
+    def _switch_recording(self, finished: Recording | None) -> None:
+        restart = self.running
+        if restart:
+            self._stop_soon()  # on the panel's loop: never block it waiting for its own tasks
+        self._switching = self._loop.create_task(
+            self._restart_recording(finished, restart), name=f"kunb-{self.kind}-record"
+        )
+
+    async def _restart_recording(self, finished: Recording | None, restart: bool) -> None:
+        if restart:
+            await self._stopped.wait()  # the old driver is closed: nothing more reaches the old recording
+        if finished is not None:
+            await finished.aclose()
+        if restart:
+            self.start()
+        self._signal()
+
+    def record_toggle(self) -> RecordToggle:
+        """The panel's record button and label (one per panel; a panel places ``.widget``)."""
+        if self._record_view is None:
+            self._record_view = RecordToggle(self)
+        return self._record_view
 
     async def __aenter__(self) -> Self:
         return self
@@ -288,6 +354,13 @@ class LiveObject(Generic[_DriverT]):
     def status(self) -> StatusView:
         health = self.health
         detail = self.detail if health is Health.STOPPED else driver_health(self.driver)[1]
+        recording = self.recording
+        if recording is not None:
+            stats = recording.stats()
+            if stats.dropped or stats.error:  # never silent: the badge says what the recording lost
+                lost = f"recording dropped {stats.dropped:,} events (queue full)" if stats.dropped else ""
+                failed = f"recording failed: {stats.error}" if stats.error else ""
+                detail = "; ".join(part for part in (detail, lost, failed) if part)
         protocol = self.driver.protocol
         return StatusView(
             health=health,
@@ -301,6 +374,8 @@ class LiveObject(Generic[_DriverT]):
     def _safe_render(self) -> None:
         with contextlib.suppress(RuntimeError):  # the loop may be closing during kernel shutdown
             self._render()
+            if self._record_view is not None:
+                self._record_view.refresh()
 
     def _render(self) -> None:
         raise NotImplementedError

@@ -1,5 +1,6 @@
 """Recording: normalized events to a Parquet dataset, raw frames to compressed JSON lines, and queries.
 
+* :class:`Recording` opens both layers in one directory (what ``Stream(record_to=...)`` uses);
 * :class:`Recorder` is a sink of :mod:`kunb.events` that writes ``out/<table>/date=.../symbol=.../``
   Parquet files (read as they are by DuckDB, Spark, Polars, pyarrow and Dask);
 * :class:`RawLog` keeps every frame received and sent and every REST answer, secrets removed, per
@@ -15,6 +16,7 @@ recorder does not pull in DuckDB and pandas.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 _LAZY: dict[str, str] = {
@@ -27,17 +29,20 @@ _LAZY: dict[str, str] = {
     "RawStats": "kunb.record.raw",
     "Recorder": "kunb.record.writer",
     "RecorderStats": "kunb.record.writer",
+    "Recording": "kunb.record.session",
+    "RecordingStats": "kunb.record.stats",
     "Recovery": "kunb.record.files",
     "WriterState": "kunb.record.worker",
     "copy_recording": "kunb.record.storage",
     "import_cryptofeed": "kunb.record.importer",
     "raw_files": "kunb.record.raw",
     "read_raw": "kunb.record.raw",
+    "read_recording": "kunb.record.raw",
     "recover": "kunb.record.files",
     "recover_raw": "kunb.record.raw",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = sorted([*_LAZY, "open_recording"])
 
 
 def __getattr__(name: str) -> Any:
@@ -53,6 +58,13 @@ def __dir__() -> list[str]:
     return __all__
 
 
+def open_recording(out: str | os.PathLike[str], **options: Any) -> Recording:
+    """``Recording(out, **options)``, for the drivers' ``record_to=``: importing this function costs
+    nothing, the writers (and pyarrow) load when a recording is opened."""
+    recording: Recording = importlib.import_module("kunb.record.session").Recording(out, **options)
+    return recording
+
+
 if TYPE_CHECKING:  # pragma: no cover
     # `X as X`: an explicit re-export, so type checkers (mypy --strict: no_implicit_reexport) see X
     from .dataset import Dataset as Dataset
@@ -65,7 +77,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .raw import RawStats as RawStats
     from .raw import raw_files as raw_files
     from .raw import read_raw as read_raw
+    from .raw import read_recording as read_recording
     from .raw import recover_raw as recover_raw
+    from .session import Recording as Recording
+    from .stats import RecordingStats as RecordingStats
     from .storage import copy_recording as copy_recording
     from .tables import SCHEMAS as SCHEMAS
     from .tables import TABLES as TABLES

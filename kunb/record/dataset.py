@@ -296,20 +296,23 @@ class Dataset:
     def sequence_gaps(self, symbol: str | None = None) -> pd.DataFrame:
         """Where a symbol's recorded ``book_deltas`` do not continue the previous push's sequence:
         ``symbol``, ``after`` (the last sequence before), ``sequence_start`` and ``time`` of the next push,
-        and ``resynced``: whether a full snapshot was recorded in between (the book restarted)."""
+        and ``resynced``: whether the book restarted from a snapshot, i.e. the first full feed snapshot
+        received after the push before the break covers the sequences missed (its sequence is at least
+        ``sequence_start - 1``). Live, a book that sees a gap keeps the pushes after it and asks for a
+        snapshot, which comes with a sequence at or past them."""
         return self.con.execute(
             """
             WITH pushes AS (
-                SELECT DISTINCT symbol, sequence_start, sequence_end, time FROM book_deltas
+                SELECT DISTINCT symbol, sequence_start, sequence_end, time, received FROM book_deltas
                 WHERE $symbol IS NULL OR symbol = $symbol
             ), ordered AS (
-                SELECT *, lag(sequence_end) OVER (PARTITION BY symbol ORDER BY sequence_start) AS after
-                FROM pushes
+                SELECT *, lag(sequence_end) OVER w AS after, lag(received) OVER w AS after_received
+                FROM pushes WINDOW w AS (PARTITION BY symbol ORDER BY sequence_start)
             )
             SELECT o.symbol, o.after, o.sequence_start, o.time,
-                   EXISTS (SELECT 1 FROM book_snapshots s WHERE s.symbol = o.symbol AND s.depth IS NULL
-                           AND s.origin = 'feed' AND s.sequence >= o.after
-                           AND s.sequence < o.sequence_start) AS resynced
+                   coalesce((SELECT arg_min(s.sequence, s.received) >= o.sequence_start - 1
+                             FROM book_snapshots s WHERE s.symbol = o.symbol AND s.depth IS NULL
+                             AND s.origin = 'feed' AND s.received >= o.after_received), false) AS resynced
             FROM ordered o WHERE o.after IS NOT NULL AND o.sequence_start <> o.after + 1
             ORDER BY o.symbol, o.sequence_start
             """,

@@ -15,6 +15,7 @@ import sys
 
 from kunb.exceptions import ConfigurationError
 from kunb.sim.exchange import Exchange
+from kunb.sim.replay import ReplayExchange
 
 __all__ = ["add_arguments", "main", "run"]
 
@@ -52,6 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="BATCH",
         help="benchmark mode: level2 pushes as fast as subscribers read them (batch per round, default 1000)",
     )
+    parser.add_argument(
+        "--replay",
+        metavar="DIR",
+        default=None,
+        help="serve a kunb recording (its raw layer) instead of the synthetic market (kunb.sim.replay)",
+    )
+    parser.add_argument("--speed", type=float, default=1.0, help="with --replay: times the recorded pace")
 
 
 def _symbols(text: str | None) -> int | list[str] | None:
@@ -68,6 +76,9 @@ async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if args.replay is not None:
+        await _serve_replay(args, stop)
+        return
     async with Exchange(
         seed=args.seed,
         symbols=_symbols(args.symbols),
@@ -83,6 +94,23 @@ async def _serve(args: argparse.Namespace) -> None:
         firehose=args.firehose,
     ) as ex:
         lines = [f"KUNB_SIM_URL={ex.url}"] + [f"{k}={v}" for k, v in ex.env.items() if k != "KUNB_SIM_URL"]
+        print("\n".join(lines), flush=True)
+        await stop.wait()
+
+
+async def _serve_replay(args: argparse.Namespace, stop: asyncio.Event) -> None:
+    """``--replay DIR``: the same first line (``KUNB_SIM_URL=...``), the feed's socket, then the variables
+    kunb's clients read (a replay is not the live market: its data are labelled simulated, as the synthetic
+    market's are); no UTA sockets or demo key (the recording is served over the classic protocol)."""
+    async with ReplayExchange(
+        args.replay, speed=args.speed, host=args.host, port=args.port, ws_port=args.ws_port
+    ) as ex:
+        lines = [
+            f"KUNB_SIM_URL={ex.url}",
+            f"KUNB_SIM_WS_URL={ex.ws_url}",
+            f"KUNB_URL={ex.url}",
+            "KUNB_SIMULATED=1",
+        ]
         print("\n".join(lines), flush=True)
         await stop.wait()
 

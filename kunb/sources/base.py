@@ -13,9 +13,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..events import AccountBalance, BookSnapshot, Event, OrderState, Stats, SymbolInfo
+from ..net.wire import WireTap
 
 __all__ = [
     "AccountSource",
@@ -26,6 +27,7 @@ __all__ = [
     "LinkStatus",
     "MarketChannels",
     "MarketSource",
+    "Tapped",
 ]
 
 FrameCallback = Callable[[Mapping[str, Any]], Any]
@@ -166,3 +168,11 @@ class AccountSource(Protocol):
     def connection_detail(self) -> Any: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class Tapped(Protocol):
+    """A source whose connections and REST clients report to a wire tap (the live protocols: a driver
+    that records sets :attr:`wire` to its :class:`kunb.record.RawLog` before opening the source)."""
+
+    wire: WireTap | None

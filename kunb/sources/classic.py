@@ -22,6 +22,7 @@ from ..exceptions import (
 )
 from ..net.pool import KucoinWsClient
 from ..net.rest import Market, Trade, User, resolve_url
+from ..net.wire import WireTap
 from ..protocol.classic_decoder import ClassicDecoder
 from ..signing import Credentials
 from .base import FrameCallback, LinkCallback, MarketChannels
@@ -64,6 +65,9 @@ class ClassicMarketSource:
         snapshot_depth: ``None`` for the full book when credentials are set, else 20 or 100.
         market: a ready REST client to use (it is not closed); default: one of this source's own.
         snapshots: a custom snapshot fetcher returning KuCoin's REST answer (tests, replays).
+        wire: a :class:`~kunb.net.wire.WireTap` (:class:`kunb.record.RawLog`) told of every frame and of
+            every REST answer of this source's own client (not of a ``market`` passed in); also settable
+            as :attr:`wire` until :meth:`open`.
         **ws_options: passed to :class:`~kunb.net.pool.KucoinWsClient` (``backoff_base``, ``queue_size``...).
     """
 
@@ -77,6 +81,7 @@ class ClassicMarketSource:
         snapshot_depth: int | None = None,
         market: Market | None = None,
         snapshots: SnapshotFetcher | None = None,
+        wire: WireTap | None = None,
         **ws_options: Any,
     ) -> None:
         if snapshot_depth not in (None, 20, 100):
@@ -92,9 +97,21 @@ class ClassicMarketSource:
         self._ws_options = ws_options
         self._pool: KucoinWsClient | None = None
         self.worked_around: BaseException | None = None
+        self._wire = wire
 
     def __repr__(self) -> str:
         return f"<ClassicMarketSource {self.url}>"
+
+    @property
+    def wire(self) -> WireTap | None:
+        """The tap told of every frame and REST answer (``None``: none)."""
+        return self._wire
+
+    @wire.setter
+    def wire(self, tap: WireTap | None) -> None:
+        self._wire = tap
+        if self._market is not None and self._own_market:
+            self._market.wire = tap
 
     def topics(self, channels: MarketChannels) -> list[str]:
         symbols = channels.symbols
@@ -116,7 +133,7 @@ class ClassicMarketSource:
 
     def _rest(self) -> Market:
         if self._market is None:
-            self._market = Market(url=self.url, credentials=self.credentials)
+            self._market = Market(url=self.url, credentials=self.credentials, wire=self.wire)
         return self._market
 
     async def open(
@@ -129,7 +146,12 @@ class ClassicMarketSource:
     ) -> None:
         watch = LinkWatch(on_link, self._symbols_on)
         self._pool = await KucoinWsClient.create(
-            None, self._rest(), on_frame, on_event=watch, **pool_options(self._ws_options, within)
+            None,
+            self._rest(),
+            on_frame,
+            on_event=watch,
+            wire=self.wire,
+            **pool_options(self._ws_options, within),
         )
         await subscribe_when_live(self._pool, self.topics(channels), within)
 
@@ -194,6 +216,8 @@ class ClassicAccountSource:
         credentials: the API key (``None``: ``KUCOIN_API_KEY`` / ``_SECRET`` / ``_PASSPHRASE``).
         url: the exchange's REST base URL (empty: ``$KUNB_URL``, else KuCoin).
         order_topic: ``/spotMarket/tradeOrders`` (default) or ``/spotMarket/tradeOrdersV2``.
+        wire: a :class:`~kunb.net.wire.WireTap` told of every frame and REST answer (settable as
+            :attr:`wire` until :meth:`open`).
         **ws_options: passed to :class:`~kunb.net.pool.KucoinWsClient`.
 
     Raises:
@@ -208,11 +232,12 @@ class ClassicAccountSource:
         *,
         url: str = "",
         order_topic: str = ORDERS_TOPIC,
+        wire: WireTap | None = None,
         **ws_options: Any,
     ) -> None:
         if order_topic not in ORDER_TOPICS:
             raise ConfigurationError(f"order_topic must be one of {ORDER_TOPICS}, not {order_topic!r}")
-        self.rest = _Rest(url=url, credentials=credentials)
+        self.rest = _Rest(url=url, credentials=credentials, wire=wire)
         if self.rest.credentials is None or not self.rest.credentials.is_complete:
             raise ConfigurationError(
                 "an account needs an API key: pass Credentials(key, secret, passphrase) or set "
@@ -228,6 +253,15 @@ class ClassicAccountSource:
     def __repr__(self) -> str:
         return f"<ClassicAccountSource {self.url}>"
 
+    @property
+    def wire(self) -> WireTap | None:
+        """The tap told of every frame and REST answer (``None``: none)."""
+        return self.rest.wire
+
+    @wire.setter
+    def wire(self, tap: WireTap | None) -> None:
+        self.rest.wire = tap
+
     async def open(self, on_frame: FrameCallback, on_link: LinkCallback, *, within: float | None) -> None:
         self._pool = await KucoinWsClient.create(
             None,
@@ -235,6 +269,7 @@ class ClassicAccountSource:
             on_frame,
             private=True,
             on_event=LinkWatch(on_link, lambda _connection: ()),
+            wire=self.wire,
             **pool_options(self._ws_options, within),
         )
         await subscribe_when_live(self._pool, [BALANCE_TOPIC, self.order_topic], within)

@@ -26,6 +26,7 @@ from ..net.dialect import UtaDialect
 from ..net.pool import KucoinWsClient
 from ..net.rest import Market, resolve_url
 from ..net.uta_rest import UtaRest
+from ..net.wire import WireTap
 from ..protocol import uta as uta_protocol
 from ..protocol.uta_decoder import UtaDecoder
 from ..signing import Credentials
@@ -67,6 +68,8 @@ class UtaMarketSource:
         snapshot_limit: ``FULL``, ``20`` or ``100``: the REST snapshot of ``increment``.
         snapshot_version: 1 or 2: ``/api/ua/v1/market/orderbook`` or ``/api/ua/v2/...``.
         snapshots: a custom fetcher of that REST answer (tests, replays).
+        wire: a :class:`~kunb.net.wire.WireTap` told of every frame and REST answer (settable as
+            :attr:`wire` until :meth:`open`).
         **ws_options: passed to :class:`~kunb.net.pool.KucoinWsClient` (``backoff_base``, ``ping_style``
             goes to the dialect).
 
@@ -87,6 +90,7 @@ class UtaMarketSource:
         snapshot_version: int = 1,
         snapshots: SnapshotFetcher | None = None,
         ping_style: str = "type",
+        wire: WireTap | None = None,
         **ws_options: Any,
     ) -> None:
         depth = str(depth)
@@ -119,6 +123,7 @@ class UtaMarketSource:
         self.resyncs_by_symbol: dict[str, int] = {}
         self._snapshots = snapshots
         self._rest: UtaRest | None = None
+        self._wire = wire
         self._market: Market | None = None  # KuCoin's spot symbol list serves both protocols
         self._ws_options = ws_options
         self._pool: KucoinWsClient | None = None
@@ -127,6 +132,18 @@ class UtaMarketSource:
 
     def __repr__(self) -> str:
         return f"<UtaMarketSource {self.ws_url} depth={self.depth}>"
+
+    @property
+    def wire(self) -> WireTap | None:
+        """The tap told of every frame and REST answer (``None``: none)."""
+        return self._wire
+
+    @wire.setter
+    def wire(self, tap: WireTap | None) -> None:
+        self._wire = tap
+        for client in (self._rest, self._market):
+            if client is not None:
+                client.wire = tap
 
     def topics(self, channels: MarketChannels) -> list[str]:
         """One UTA topic per symbol and channel (``stats`` has no UTA channel and is ignored)."""
@@ -168,6 +185,7 @@ class UtaMarketSource:
             on_frame,
             on_event=watch,
             dialect=self.dialect,
+            wire=self.wire,
             **pool_options(self._ws_options, within),
         )
         self._fresh(tuple(self._book_topics))
@@ -220,14 +238,14 @@ class UtaMarketSource:
             data = await self._snapshots(symbol)
         else:
             if self._rest is None:
-                self._rest = UtaRest(url=self.url, credentials=self.credentials)
+                self._rest = UtaRest(url=self.url, credentials=self.credentials, wire=self.wire)
             data = await self._rest.aget_orderbook(symbol, self.snapshot_limit, "SPOT", self.snapshot_version)
         return self.decoder.book_snapshot(data, time.time_ns(), depth=depth, symbol=symbol)
 
     async def symbols(self, symbols: Sequence[str]) -> dict[str, SymbolInfo | None]:
         """KuCoin's spot symbol list at ``url`` (the classic REST call): listed or not, increments."""
         if self._market is None:
-            self._market = Market(url=self.url)
+            self._market = Market(url=self.url, wire=self.wire)
         return await list_symbols(self._market, symbols)
 
     def connection_detail(self) -> KucoinWsClient | None:
@@ -268,6 +286,8 @@ class UtaAccountSource:
         symbols: spot symbols whose orders the REST seeds list (ccxt names one per call; without any, the
             lists are asked for without a symbol).
         rest: a ready :class:`~kunb.net.uta_rest.UtaRest` (it is closed with the source).
+        wire: a :class:`~kunb.net.wire.WireTap` told of every frame and REST answer (settable as
+            :attr:`wire` until :meth:`open`).
         **ws_options: passed to :class:`~kunb.net.pool.KucoinWsClient`.
 
     Raises:
@@ -286,9 +306,12 @@ class UtaAccountSource:
         symbols: Iterable[str] = (),
         ping_style: str = "type",
         rest: UtaRest | None = None,
+        wire: WireTap | None = None,
         **ws_options: Any,
     ) -> None:
         self.rest = rest if rest is not None else UtaRest(url=url, credentials=credentials)
+        if wire is not None:
+            self.rest.wire = wire
         creds = self.rest.credentials
         if creds is None or not creds.is_complete:
             raise ConfigurationError(
@@ -315,6 +338,15 @@ class UtaAccountSource:
     def __repr__(self) -> str:
         return f"<UtaAccountSource {self.ws_url} auth={self.dialect.auth}>"
 
+    @property
+    def wire(self) -> WireTap | None:
+        """The tap told of every frame and REST answer (``None``: none)."""
+        return self.rest.wire
+
+    @wire.setter
+    def wire(self, tap: WireTap | None) -> None:
+        self.rest.wire = tap
+
     async def open(self, on_frame: FrameCallback, on_link: LinkCallback, *, within: float | None) -> None:
         self._pool = await KucoinWsClient.create(
             None,
@@ -322,6 +354,7 @@ class UtaAccountSource:
             self._remembering(on_frame),
             on_event=LinkWatch(on_link, lambda _connection: ()),
             dialect=self.dialect,
+            wire=self.wire,
             **pool_options(self._ws_options, within),
         )
         await subscribe_when_live(self._pool, list(ACCOUNT_TOPICS), within)

@@ -171,11 +171,18 @@ def test_sequence_gaps_and_incomplete_books(tmp_path: Path) -> None:
         recorder(market.snapshot(T0 + 9 * SECOND))  # the book restarted from a new snapshot
         for i in range(10, 12):
             recorder(market.delta(T0 + i * SECOND))
+        market.sequence += 1
+        recorder(market.snapshot(T0 + 12 * SECOND - 1))  # taken before the pushes it misses: no restart
+        market.sequence += 4
+        for i in range(13, 15):
+            recorder(market.delta(T0 + i * SECOND))
     dataset = Dataset(tmp_path)
     gaps = dataset.sequence_gaps()
+    # the first two breaks: the next full snapshot (1013) covers what they missed; the last: it does not
     assert gaps[["after", "sequence_start", "resynced"]].values.tolist() == [
-        [1005, 1009, False],
+        [1005, 1009, True],
         [1011, 1014, True],
+        [1015, 1021, False],
     ]
     assert not dataset.book_at("BTC-USDT", sequence=1010).complete
     assert dataset.book_at("BTC-USDT", sequence=1005).complete

@@ -11,7 +11,15 @@ from pathlib import Path
 import kunb.record
 
 PACKAGE = Path(kunb.record.__file__).parent
-ALLOWED = {"kunb.events", "kunb.exceptions", "kunb.signing", "kunb.protocol.classic_decoder"}
+ALLOWED = {
+    "kunb.events",
+    "kunb.exceptions",
+    "kunb.signing",
+    "kunb.protocol.classic",  # derive: the classic ticker push gains its symbol, as the connection does
+    "kunb.protocol.classic_decoder",
+    "kunb.protocol.uta",  # derive: the depth of a UTA REST snapshot
+    "kunb.protocol.uta_decoder",  # derive: a writer process decodes UTA frames too
+}
 
 
 def _kunb_imports(path: Path) -> set[str]:

@@ -1,0 +1,106 @@
+"""Recording(process=True): a writer process of its own writes both layers; the normalized events are
+rebuilt there from the raw frames by the drivers' decoders, the driver's integrity events forwarded;
+overflow and a dead writer process are never silent."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from recordkit import read_table
+
+import kunb
+from kunb.exceptions import ConfigurationError, RecordingError
+from kunb.protocol.classic_decoder import ClassicDecoder
+from kunb.record import Dataset, Recording
+from kunb.record.raw import raw_files, read_raw
+from kunb.record.worker import WriterState
+from kunb.stream import Stream
+
+SYMBOLS = ["BTC-USDT", "ETH-USDT"]
+
+
+async def test_a_writer_process_records_what_the_stream_saw(exchange, tmp_path: Path) -> None:
+    out = tmp_path / "proc"
+    recording = Recording(out, process=True)
+    assert recording.process and recording.recorder is None and recording.raw is None
+    stream = Stream(SYMBOLS, url=exchange.url, credentials=exchange.credentials, record_to=recording)
+    async with stream:
+        await stream.wait_live(15)
+        await stream.wait_for(lambda s: s.ticks is not None and s.ticks.appended >= 60, 30)
+        exchange.faults.skip_level2(pushes=1, symbol="ETH-USDT")
+        await stream.wait_for(lambda s: s.books["ETH-USDT"].stats.resyncs >= 1 and s.live, 30)
+    assert recording.state is WriterState.RUNNING  # shared: the stream leaves it open
+    recording.flush()
+    assert recording.stats().events > 0 and recording.stats().frames > 0
+    recording.close()
+    assert recording.state is WriterState.CLOSED
+
+    frames = [orjson.loads(r["d"]) for p in raw_files(out) for r in read_raw(p) if r["k"] == "recv"]
+    pushes = [f for f in frames if f.get("type") == "message"]
+    tickers = [f for f in pushes if f["subject"] == "trade.ticker"]
+    changes = sum(
+        len(f["data"]["changes"]["bids"]) + len(f["data"]["changes"]["asks"])
+        for f in pushes
+        if f["subject"] == "trade.l2update"
+    )
+    assert read_table(out, "ticks").count("*").fetchall()[0][0] == len(tickers)
+    assert read_table(out, "book_deltas").count("*").fetchall()[0][0] == changes
+    snapshots = read_table(out, "book_snapshots").filter("origin = 'feed'")
+    assert (
+        snapshots.aggregate("count(DISTINCT (symbol, sequence))").fetchall()[0][0] == stream.snapshots_fetched
+    )
+    gaps = read_table(out, "integrity").filter("kind = 'gap'").select("symbol").fetchall()
+    assert gaps == [("ETH-USDT",)]  # the driver's own event, forwarded
+    assert not Dataset(out).sequence_gaps()["resynced"].eq(False).any()
+    assert read_table(out, "stats").count("*").fetchall()[0][0] > 0  # pushes and the REST seed
+
+
+def test_overflow_and_a_dead_writer_process_are_never_silent(tmp_path: Path) -> None:
+    recording = Recording(tmp_path / "small", process=True, capacity=10)
+    tap = recording.tap
+    assert tap is not None
+    for i in range(200):  # faster than the shipping thread takes them: most are refused, and counted
+        tap.received(
+            "public-1", time.time_ns(), b'{"type":"message","topic":"/market/ticker:X-Y","n":%d}' % i
+        )
+    dropped = recording.stats().dropped
+    assert dropped > 0
+    recording.close()
+    overflow = [r for p in raw_files(tmp_path / "small") for r in read_raw(p) if r["k"] == "overflow"]
+    assert sum(r["n"] for r in overflow) == dropped
+    rows = read_table(tmp_path / "small", "integrity").filter("kind = 'overflow'").count("*").fetchall()
+    assert rows[0][0] >= 1
+
+    dying = Recording(tmp_path / "dying", process=True)
+    dying._shipper._process.kill()  # type: ignore[union-attr]  # the writer process dies
+    with pytest.raises(RecordingError, match="writer process"):
+        dying.flush(timeout=30)
+    assert dying.state is WriterState.FAILED
+    with pytest.raises(RecordingError):
+        dying.close()
+
+
+def test_a_second_writer_on_a_directory_and_a_source_without_frames_are_refused(tmp_path: Path) -> None:
+    with Recording(tmp_path / "taken", process=True):
+        with pytest.raises(ConfigurationError, match="another recorder"):
+            Recording(tmp_path / "taken", process=True)
+        with pytest.raises(ConfigurationError, match="another recorder"):
+            Recording(tmp_path / "taken")
+    with Recording(tmp_path / "replayed", process=True) as recording:
+        with pytest.raises(ConfigurationError, match="no raw layer"):
+            kunb.replay(tmp_path / "taken")  # nothing was recorded there
+        stream = Stream("BTC-USDT", source=_NoWire())
+        with pytest.raises(ConfigurationError, match="process=False"):
+            stream.record(recording)
+
+
+class _NoWire:
+    """A source with no connection to tap (a recording, a test)."""
+
+    protocol = "replay"
+    url = "nowhere"
+    worked_around = None
+    decoder = ClassicDecoder()
