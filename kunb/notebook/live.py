@@ -143,9 +143,11 @@ class LiveObject(Generic[_DriverT]):
     # ---- lifecycle ----------------------------------------------------------------------------
 
     def _bind_controls(self, controls: Any) -> None:
-        """Wire a panel's start/stop toggle to :meth:`start` / :meth:`stop` (and keep it in step)."""
+        """Wire a panel's start/stop toggle to :meth:`start` / :meth:`stop` (and keep it in step), and put
+        the record toggle at the end of the panel's control row."""
         self._controls = controls
         controls.on_toggle(self._toggled)
+        controls.box.children = (*controls.box.children, self.record_toggle().widget)
 
     def _toggled(self, on: bool) -> None:
         if on and not self.running:
