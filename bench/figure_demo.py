@@ -2,7 +2,7 @@
 
 Imported inside the kernel by ``bench/notebook_browser.py`` (and the browser test), so both renderers get
 exactly the same figure: a price row per symbol and a spread row (``2 * symbols`` traces, shared date
-x axis, ``kunb.notebook.panels.date_template``), a full window from the start, and a feed task that adds
+x axis, :func:`date_template`), a full window from the start, and a feed task that adds
 ``ticks_hz`` points per symbol per second and redraws ``redraw_hz`` times a second, the way kunb's
 throttled panels do. FigureWidget redraws by assigning whole arrays in one ``batch_update`` (today's
 panels); LiveFigure sends the new points with ``extend(..., max_points=window)`` in one ``batch``.
@@ -23,11 +23,20 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from kunb.notebook.figure import DEFAULT_DRAW_BUDGET, LiveFigure
-from kunb.notebook.panels import date_template
 
 __all__ = ["KINDS", "DemoPanel"]
 
 KINDS = ("figurewidget", "livefigure")
+
+
+def date_template() -> go.layout.Template:
+    """A template whose x axes are dates: the FigureWidget baseline needs it (jupyter-notes.md 0.5: when
+    trace data is replaced after display, plotly.js re-guesses axis types and ignores a type set in
+    ``layout.xaxis``; a type set in the template survives). LiveFigure hands its layout over on every
+    draw and needs no such trick; both kinds get the same template here so they draw the same figure."""
+    return go.layout.Template(
+        layout={"xaxis": {"type": "date"}, "margin": {"l": 60, "r": 20, "t": 40, "b": 30}}
+    )
 
 
 class _Series:

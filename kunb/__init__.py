@@ -50,9 +50,13 @@ _LAZY: dict[str, str] = {
     "WebSocketToken": "kunb.protocol.payloads",
     "WsToken": "kunb.net.rest",
     "dashboard": "kunb.notebook",
+    "fetch_klines": "kunb.klines",
+    "klines_frame": "kunb.klines",
     "live_account": "kunb.notebook",
     "live_book": "kunb.notebook",
+    "live_candles": "kunb.notebook",
     "live_ticker": "kunb.notebook",
+    "live_trades": "kunb.notebook",
     "replay": "kunb.playback",
 }
 
@@ -88,6 +92,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .events import Tick as Tick
     from .exceptions import ApiError as ApiError
     from .exceptions import KunbError as KunbError
+    from .klines import fetch_klines as fetch_klines
+    from .klines import klines_frame as klines_frame
     from .model.book import BookState as BookState
     from .model.book import OrderBook as OrderBook
     from .net.connection import ConnectionState as ConnectionState
@@ -102,7 +108,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .notebook import dashboard as dashboard
     from .notebook import live_account as live_account
     from .notebook import live_book as live_book
+    from .notebook import live_candles as live_candles
     from .notebook import live_ticker as live_ticker
+    from .notebook import live_trades as live_trades
     from .playback import replay as replay
     from .protocol.payloads import AccountBalanceData as AccountBalanceData
     from .protocol.payloads import OrderBookData as OrderBookData

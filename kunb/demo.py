@@ -1,4 +1,10 @@
-"""``kunb demo``: the embedded exchange plus JupyterLab on the quick-start notebook, stopped together."""
+"""``kunb demo``: the embedded exchange plus JupyterLab on the quick-start notebook, stopped together.
+
+The notebooks are copied into a folder of their own (``./kunb-notebooks`` by default) that ignores itself
+for git (a ``.gitignore`` of ``*``), so running the demo inside a clone leaves ``git status`` clean.
+JupyterLab keeps the demo's settings in that folder, starting with its news question answered "no": its
+toast would cover the panels.
+"""
 
 from __future__ import annotations
 
@@ -23,14 +29,17 @@ __all__ = ["add_arguments", "find_notebooks", "run"]
 
 QUICKSTART = "01-quickstart.ipynb"
 _READY_TIMEOUT = 90.0  # JupyterLab's first start on a slow machine builds its caches
+_SETTINGS = ".jupyter-settings"  # the demo's JupyterLab user settings, inside the notebook folder
+# "Would you like to get notified about official Jupyter news?" asks while fetchNews is "none"
+_NEWS = Path("@jupyterlab", "apputils-extension", "notification.jupyterlab-settings")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dir",
         default="kunb-notebooks",
-        help="folder for the demo notebooks; missing ones are copied in, yours are never overwritten "
-        "(default: ./kunb-notebooks)",
+        help="folder for the demo notebooks; missing ones are copied in, yours are never overwritten; "
+        "git ignores the folder (default: ./kunb-notebooks)",
     )
     parser.add_argument("--port", type=int, default=0, help="JupyterLab port (default: any free)")
     parser.add_argument("--no-browser", action="store_true", help="only print the URL (headless machines)")
@@ -48,10 +57,18 @@ def find_notebooks() -> Path:
 
 def _prepare(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
+    ignore = target / ".gitignore"
+    if not ignore.exists():
+        # the folder, its checkpoints and settings stay out of git, wherever it is
+        ignore.write_text("# written by `kunb demo`: git ignores this folder\n*\n")
     for source in sorted(find_notebooks().glob("*.ipynb")):
         dest = target / source.name
         if not dest.exists():
             shutil.copyfile(source, dest)
+    news = target / _SETTINGS / _NEWS
+    if not news.exists():  # the user's own answer, once given in the demo, is kept
+        news.parent.mkdir(parents=True, exist_ok=True)
+        news.write_text('{"fetchNews": "false"}\n')
     return target
 
 
@@ -120,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
             "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",
+            f"--LabApp.user_settings_dir={root / _SETTINGS}",
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")

@@ -56,6 +56,21 @@ def test_demo_serves_the_quickstart_on_the_exchange_and_stops_cleanly(tmp_path):
             assert nb.status_code == 200 and nb.json()["type"] == "notebook"
             assert http.get(f"{sim_url}/api/v1/timestamp").json()["code"] == "200000"
         assert (tmp_path / "01-quickstart.ipynb").is_file()
+        with httpx.Client(timeout=10) as http:  # JupyterLab's news question is answered: no toast
+            news = http.get(
+                f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification",
+                params={"token": token},
+            ).json()
+            assert news["settings"]["fetchNews"] == "false", news
+        # git ignores the folder, whatever repository it is in
+        subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+        status = subprocess.run(
+            ["git", "-C", str(tmp_path), "status", "--porcelain", "--untracked-files=all"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        assert status == "", status
         assert children, "JupyterLab runs as a child process"
         lab = children[0].environ()  # its kernels inherit it: kunb's clients there use the exchange
         assert (lab["KUNB_URL"], lab["KUNB_SIMULATED"]) == (sim_url, "1")

@@ -27,6 +27,7 @@ RANKS: dict[str, int] = {
     "kunb.sources": 4,
     "kunb.stream": 5,
     "kunb.account": 5,
+    "kunb.klines": 5,
     "kunb.compat": 6,
     "kunb.playback": 6,  # kunb.replay(): a Stream over a ReplaySource
     "kunb.client": 7,

@@ -13,9 +13,13 @@ _stats = httpx.get(ticker.url + "/api/v1/market/stats", params={"symbol": "BTC-U
 _fig = ticker.panel.figure
 _snap = ticker.snapshot()
 print(json.dumps({
-    "points": {t.name: len(t.x) for t in _fig.data},
-    "x_dtype": str(_fig.data[0].x.dtype),
-    "xaxis_template": _fig.layout.template.layout.xaxis.type,
+    "points": {
+        _fig.trace_attributes(i)["name"]: len(_fig.columns(i).get("x", [])) for i in range(_fig.trace_count)
+    },
+    "x_dtype": str(_fig.columns(0)["x"].dtype),
+    "xaxis_type": _fig.plotly_layout["xaxis"]["type"],
+    "price_format": _fig.plotly_layout["yaxis"]["tickformat"],
+    "messages_sent": _fig.messages_sent,
     "frames": _snap["frames"], "messages": _snap["messages"], "status": _snap["status"],
     "simulated": _snap["simulated"], "badge": ticker.panel.badge.value,
     "btc": _snap["symbols"]["BTC-USDT"],
@@ -36,8 +40,10 @@ def test_quickstart_notebook_streams_into_the_figure():
     assert len(widget_views(nb)) >= 1
     assert out["points"]["BTC-USDT"] >= 5 and out["points"]["ETH-USDT"] >= 5
     assert out["points"]["BTC-USDT spread bps"] == out["points"]["BTC-USDT"]
-    assert out["x_dtype"] == "float64" and out["xaxis_template"] == "date"
+    assert out["x_dtype"] == "float64" and out["xaxis_type"] == "date"
+    assert out["price_format"] == ",.1f"  # BTC-USDT's tick is 0.1: prices to the tick, with separators
     assert 1 <= out["frames"] < out["messages"]  # coalesced redraws
+    assert out["messages_sent"] <= out["frames"] + 2  # a message per redraw at most: only the new points
     assert out["status"] == "stopped" and 'data-status="stopped"' in out["badge"]
     assert out["simulated"] is True and "simulated" in out["badge"]
     btc = out["btc"]
@@ -63,7 +69,7 @@ print(json.dumps({
     "same_sequence": int(_rest["sequence"]) == book.book.last_sequence,
     "bids_match": _bids == [(float(p), float(s)) for p, s in _rest["bids"]],
     "asks_match": _asks == [(float(p), float(s)) for p, s in _rest["asks"]],
-    "depth_points": {t.name: len(t.x) for t in _fig.data},
+    "depth_points": {_fig.trace_attributes(i)["name"]: len(_fig.columns(i).get("x", [])) for i in range(3)},
     "frames": book.panel.frames, "status": book.health.value, "simulated": book.simulated,
     "df_rows": len(book.df),
 }))
@@ -215,12 +221,28 @@ for _ in range(100):  # the fill's balance pushes may trail its order events
 _types = {}
 for e in account.orders.events:
     _types.setdefault(e["orderId"], []).append(e["type"])
+# the account's value, recomputed here from REST balances and level-1 mids (the panel's live prices)
+from kunb.client import Market as _Market
+_m = _Market(url=URL)
+_value_rest = 0.0
+for _c, _amount in _rest.items():
+    if _c == "USDT":
+        _value_rest += _amount + 0.0
+        continue
+    try:
+        _l1 = _m.get_ticker(f"{_c}-USDT")
+    except Exception:
+        continue
+    _value_rest += (_amount + 0.0) * (float(_l1["bestBid"]) + float(_l1["bestAsk"])) / 2
+account.throttle.render_now()
 print(json.dumps({
     "balances_match": _mine == _rest, "currencies": len(_rest),
     "buy": _types.get(buy["orderId"]), "resting": _types.get(resting["orderId"]),
-    "tabs": [dash.widget.get_title(i) for i in range(len(dash.widget.children))],
+    "tabs": dash.titles,
     "simulated": [p.simulated for p in dash.parts] + [account.simulated],
     "orders_html": f'data-order-id="{resting["orderId"]}"' in account.panel.orders.value,
+    "value": account.value, "value_rest": _value_rest,
+    "fill_orders": [f["order_id"] for f in account.fills.rows],
 }))
 """
     )
@@ -229,6 +251,56 @@ print(json.dumps({
     assert out["balances_match"] and out["currencies"] >= 2
     assert out["buy"][0] == "filled" and "match" in out["buy"]  # newest first
     assert out["resting"] == ["canceled", "open"]
-    assert out["tabs"] == ["Ticker", "Order book", "Account"]
+    assert out["tabs"] == ["Ticker", "Order book", "Candles", "Trades", "Account"]
     assert all(out["simulated"]) and out["orders_html"]
+    # the value at live mid prices, within the few bps the market moves between the two readings
+    assert out["value"] == pytest.approx(out["value_rest"], rel=2e-3)
+    assert buy_id_in(out)
+    assert len(widget_views(nb)) >= 2
+
+
+def buy_id_in(out: dict) -> bool:
+    """The market buy's fills are listed (a resting order that was cancelled has none)."""
+    return bool(out["fill_orders"]) and out["buy"] is not None
+
+
+CANDLES_CHECK = """
+import json, httpx
+await candles.wait_until(lambda: len(candles.model.history["time"]) > 0)
+candles.throttle.render_now()  # the figure as of now: the history may have come after the last redraw
+_q = {"symbol": "BTC-USDT", "type": "1min"}
+_rest = httpx.get(URL + "/api/v1/market/candles", params=_q).json()["data"]
+# closed candles (all but the exchange's newest): start (ms) -> close
+_closed = {int(r[0]) * 1000: float(r[2]) for r in _rest[1:]}
+_df = candles.df
+_starts = [int(t.value // 1_000_000) for t in _df.index]
+_mine = {t: c for t, c in zip(_starts, _df["close"]) if t in _closed}
+_tape = [t for t in trades.snapshot()["trades"] if t["symbol"] == "BTC-USDT"]
+_recent = httpx.get(URL + "/api/v1/market/histories", params={"symbol": "BTC-USDT"}).json()["data"]
+_listed = {(float(x["price"]), float(x["size"])) for x in _recent}
+print(json.dumps({
+    "history": candles.snapshot()["history"], "candles": candles.snapshot()["candles"],
+    "closed_compared": len(_mine), "closed_match": all(_closed[t] == c for t, c in _mine.items()),
+    "figure_points": len(candles.panel.figure.columns(0)["x"]),
+    "ascending": bool(_df.index.is_monotonic_increasing),
+    "klines_rows": len(klines), "klines_ascending": bool(klines.index.is_monotonic_increasing),
+    "klines_dtypes": sorted({str(t) for t in klines.dtypes}),
+    "tape_btc": len(_tape), "tape_listed": sum((t["price"], t["size"]) in _listed for t in _tape),
+    "simulated": candles.simulated and trades.simulated,
+}))
+"""
+
+
+@pytest.mark.slow
+def test_candles_and_trades_notebook():
+    """04-candles-and-trades: the history equals the exchange's REST candles, the live candles continue
+    it, the tape's trades are the exchange's, fetch_klines returns a typed ascending frame."""
+    nb = run_notebook("04-candles-and-trades.ipynb", after=[CANDLES_CHECK], timeout=180)
+    out = last_json(nb)
+    assert out["history"] >= 15 and out["candles"] >= out["history"]  # 20 simulated minutes before now
+    assert out["closed_compared"] >= 15 and out["closed_match"]  # closed candles: what REST says
+    assert out["figure_points"] == out["candles"] and out["ascending"]
+    assert out["klines_rows"] >= 15 and out["klines_ascending"] and out["klines_dtypes"] == ["float64"]
+    assert out["tape_listed"] == out["tape_btc"] > 0  # every BTC trade on the tape is one the exchange made
+    assert out["simulated"]
     assert len(widget_views(nb)) >= 2

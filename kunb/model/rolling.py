@@ -224,11 +224,18 @@ class RollingFrame:
             data = self._only(data, symbol)
         return self._floats(data, wanted, n)
 
-    def last_per_symbol(self, n: int | None = None, *columns: str) -> dict[str, dict[str, np.ndarray]]:
+    def last_per_symbol(
+        self, n: int | None = None, *columns: str, tail: int | None = None
+    ) -> dict[str, dict[str, np.ndarray]]:
         """:meth:`last` of every symbol seen, from one read of the ring (a renderer drawing many symbols
-        would otherwise copy the whole ring once per symbol)."""
+        would otherwise copy the whole ring once per symbol).
+
+        Args:
+            tail: read only the newest ``tail`` rows of the frame (all symbols together) before splitting:
+                what was appended since a renderer's previous read (``appended`` then and now).
+        """
         wanted, need = self._numeric(columns)
-        data = self._ordered([*need, "symbol"])
+        data = self._ordered([*need, "symbol"], tail)
         codes = data["symbol"]
         out = {}
         for symbol, code in self._categories["symbol"].codes.items():

@@ -1,26 +1,39 @@
-"""The order-book panel: depth chart, top-of-book table and spread over time, in one batched update."""
+"""The order-book panel: depth chart and spread over time in one live figure, the top of the book as a table.
+
+The depth chart's two curves (traces ``bids`` / ``asks``, meta ``depth:bid`` / ``depth:ask``, with a
+legend: they share the price axis) are replaced when the book changed, ``depth`` levels a side; the
+spread over time (trace ``spread``, meta ``spread``) grows by the rows the stream recorded since the
+previous redraw. Prices are written to the symbol's tick, sizes to its size increment.
+"""
 
 from __future__ import annotations
 
 import html
 import math
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import numpy as np
-import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .panels import Controls, date_template, fmt_num
+from .figure import LiveFigure
+from .formats import MISSING, Precision, fmt_price, fmt_size
+from .htmltable import Cell, Column, table
+from .livehtml import LiveHTML
+from .panels import Controls
 from .status import StatusView, badge_html
+from .style import BUY, SELL, base_layout, price_axis, size_axis, time_axis
 
 if TYPE_CHECKING:
-    from ..events import SymbolInfo
     from ..model.book import OrderBook
 
-__all__ = ["BookPanel", "depth_curve"]
+__all__ = ["BookPanel", "SpreadSeries", "depth_curve"]
 
-_CELL = "padding:2px 10px;text-align:right"
+_EMPTY_SPAN_MS = 60_000.0
+
+_TOP_COLUMNS = (Column("bid-size", "bid size"), Column("bid", "bid"), Column("ask", "ask"),
+                Column("ask-size", "ask size"))  # fmt: skip
 
 
 def depth_curve(prices: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -28,127 +41,166 @@ def depth_curve(prices: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.n
     return prices.astype(np.float64, copy=False), np.cumsum(sizes, dtype=np.float64)
 
 
-def _top_table(book: OrderBook, rows: int, info: SymbolInfo | None = None) -> str:
+class SpreadSeries:
+    """The spread over time as the panel draws it: ``(time_ms, spread)`` since a row count, or all."""
+
+    def __init__(self, time_ms: np.ndarray, spread: np.ndarray, appended: int) -> None:
+        self.time_ms = time_ms
+        self.spread = spread
+        self.appended = appended  #: rows the stream had recorded when this was read
+
+
+def _top_table(book: OrderBook, rows: int, precision: Precision) -> str:
     bids, asks = book.top(rows)
     ref = bids[0][0] if bids else (asks[0][0] if asks else math.nan)
-    # the symbol's increments when known: 4.4e-07 BTC reads 0.00000044, not 0.000000
-    dp, ds = (info.price_decimals, info.size_decimals) if info is not None else (None, None)
     body = []
     for i in range(max(len(bids), len(asks))):
         bp, bs = bids[i] if i < len(bids) else (math.nan, math.nan)
         ap, asz = asks[i] if i < len(asks) else (math.nan, math.nan)
-        body.append(
-            f'<tr data-level="{i}"><td class="kunb-bid-size" style="{_CELL}">{_size(bs, ds)}</td>'
-            f'<td class="kunb-bid" style="{_CELL};color:#1a7f37">{fmt_num(bp, ref, dp)}</td>'
-            f'<td class="kunb-ask" style="{_CELL};color:#b42318">{fmt_num(ap, ref, dp)}</td>'
-            f'<td class="kunb-ask-size" style="{_CELL}">{_size(asz, ds)}</td></tr>'
-        )
+        cells = [
+            Cell(fmt_size(bs, precision.size), bs),
+            Cell(fmt_price(bp, precision.price, ref=ref), bp, f"color:{BUY}"),
+            Cell(fmt_price(ap, precision.price, ref=ref), ap, f"color:{SELL}"),
+            Cell(fmt_size(asz, precision.size), asz),
+        ]
+        body.append(({"data-level": str(i)}, cells))
     spread = book.spread
     mid = book.mid
     bps = spread / mid * 1e4 if spread is not None and mid else math.nan
     caption = (
-        f'<div class="kunb-book-caption">{html.escape(book.symbol)} · state '
+        f'<div class="kunb-book-caption" style="margin:4px 0">{html.escape(book.symbol)} · state '
         f'<span class="kunb-book-state" data-state="{book.state.value}">{book.state.value}</span> · spread '
         f'<span class="kunb-spread" data-spread="{"" if spread is None else repr(spread)}">'
-        f"{fmt_num(math.nan if spread is None else spread, ref, dp)}</span> "
-        f'(<span class="kunb-spread-bps">{"–" if math.isnan(bps) else f"{bps:.2f}"}</span> bps)</div>'
+        f"{fmt_price(math.nan if spread is None else spread, precision.price, ref=ref)}</span> "
+        f'(<span class="kunb-spread-bps">{MISSING if math.isnan(bps) else f"{bps:,.2f}"}</span> bps)</div>'
     )
-    head = "".join(f'<th style="{_CELL}">{h}</th>' for h in ("bid size", "bid", "ask", "ask size"))
-    head = f"<thead><tr>{head}</tr></thead>"
-    return (
-        f'{caption}<table class="kunb-book-top" style="font-variant-numeric:tabular-nums">'
-        f"{head}<tbody>{''.join(body)}</tbody></table>"
-    )
-
-
-def _size(x: float, decimals: int | None = None) -> str:
-    return "–" if math.isnan(x) else f"{x:,.{6 if decimals is None else decimals}f}"
+    return caption + table("kunb-book-top", _TOP_COLUMNS, body, empty="waiting for the book")
 
 
 class BookPanel:
-    """Depth chart (traces ``bids`` / ``asks``, meta ``depth:bid`` / ``depth:ask``) on a price axis and
-    the spread over time (trace ``spread``, meta ``spread``) on a date axis, plus the top-of-book table."""
+    """Badge, controls, the top-of-book table beside the figure (below it in a narrow output)."""
 
-    def __init__(self, symbol: str, *, depth: int, window: int, simulated: bool, rows: int = 10) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        *,
+        depth: int,
+        window: int,
+        simulated: bool,
+        rows: int = 10,
+        precision: Precision | None = None,
+    ) -> None:
         self.simulated = simulated
         self.depth = depth
         self.rows = rows
+        self.precision = precision or Precision()
         self.controls = Controls([symbol], window=window)
         self.controls.symbols.description = "Symbol"
-        self.badge = widgets.HTML()
+        self.badge = LiveHTML()
         self.badge.add_class("kunb-badge-widget")
         # never shrink: squeezed by the figure beside it, the table lost its first column
-        self.table = widgets.HTML(layout=widgets.Layout(flex="0 0 auto", margin="0 12px 0 0"))
+        self.table = LiveHTML(layout=widgets.Layout(flex="0 0 auto", margin="0 12px 0 0"))
         self.table.add_class("kunb-book-widget")
         self.figure = self._build_figure(symbol)
-        # wrap: in a narrow output area (JupyterLab with its sidebar open) the figure goes below the
-        # table instead of being clipped
-        row = widgets.HBox([self.table, self.figure], layout=widgets.Layout(flex_flow="row wrap"))
-        self.widget = widgets.VBox([self.badge, self.controls.box, row])
+        # wrap: in a narrow output area the figure goes below the table instead of being clipped
+        self.row = widgets.HBox([self.table, self.figure], layout=widgets.Layout(flex_flow="row wrap"))
+        self.widget = widgets.VBox([self.badge, self.controls.box, self.row])
         self.widget.add_class("kunb-live")
         self.widget.add_class("kunb-book")
         self.frames = 0  # render calls (badge and table refreshed)
-        self.redraws = 0  # of those, the ones that sent new trace data
-        self._drawn: tuple[object, ...] | None = None
+        self.redraws = 0  # of those, the ones that sent new data to the figure
+        self._book_drawn: tuple[object, ...] | None = None
+        self._spread_drawn: tuple[int, int] | None = None  # (figure, window)
+        self._spread_sent = 0
+        self._empty = True
 
-    def _build_figure(self, symbol: str) -> go.FigureWidget:
-        label = " (simulated)" if self.simulated else ""
-        fig = make_subplots(
+    def _build_figure(self, symbol: str) -> LiveFigure:
+        label = " · simulated data" if self.simulated else ""
+        grid = make_subplots(
             rows=2,
             cols=1,
             row_heights=[0.62, 0.38],
-            vertical_spacing=0.16,
-            subplot_titles=[f"{symbol} depth{label}", f"{symbol} spread{label}"],
+            vertical_spacing=0.14,
+            subplot_titles=[f"{symbol} depth, {self.depth} levels a side", f"{symbol} spread"],
         )
-        empty = np.empty(0)
-        common = {"mode": "lines", "line_shape": "hv", "fill": "tozeroy"}
-        for name, meta, colour in (("bids", "depth:bid", "#1a7f37"), ("asks", "depth:ask", "#b42318")):
-            trace = go.Scatter(x=empty, y=empty, name=name, meta=meta, line_color=colour, **common)
-            fig.add_trace(trace, row=1, col=1)
-        fig.add_trace(go.Scatter(x=empty, y=empty, mode="lines", name="spread", meta="spread"), row=2, col=1)
-        fig.update_layout(
-            # the depth chart's x axis holds prices, the spread's holds times; both types live in the
-            # template, the only place a restyle does not re-guess them (jupyter.md#date-axis)
-            template=date_template(xaxis="linear"),
-            yaxis={"title": "cumulative size"},
-            margin={"t": 80},  # room for the title above the first subplot's own title
-            height=560,
-            width=620,
-            showlegend=False,
-            title={"text": f"kunb live book · {symbol}{' · simulated data' if self.simulated else ''}"},
-            uirevision="kunb",
-        )
-        return go.FigureWidget(fig)
 
-    def set_symbol(self, symbol: str) -> None:
+        def side(name: str, meta: str, colour: str, fill: str) -> dict[str, Any]:
+            return {"type": "scatter", "name": name, "meta": meta, "mode": "lines", "fill": "tozeroy",
+                    "line": {"shape": "hv", "width": 1.5, "color": colour}, "fillcolor": fill}  # fmt: skip
+
+        traces: list[dict[str, Any]] = [
+            side("bids", "depth:bid", BUY, "rgba(26,127,55,0.15)"),
+            side("asks", "depth:ask", SELL, "rgba(180,35,24,0.15)"),
+            {"type": "scatter", "mode": "lines", "name": "spread", "meta": "spread", "showlegend": False,
+             "line": {"width": 1, "color": "#6639ba"}, "xaxis": "x2", "yaxis": "y2"},
+        ]  # fmt: skip
+        layout = grid.layout.to_plotly_json()
+        layout.update(base_layout(f"kunb live book · {symbol}{label}", height=540, legend=True))
+        layout["hovermode"] = "closest"
+        now = time.time() * 1000
+        layout["xaxis"] |= price_axis(self.precision.price, type="linear")
+        layout["yaxis"] |= size_axis(self.precision.size, title="cumulative size")
+        layout["xaxis2"] |= time_axis(range=[now - _EMPTY_SPAN_MS, now])
+        layout["yaxis2"] |= price_axis(self.precision.price, title="spread")
+        figure = LiveFigure(traces, layout)
+        figure.layout = widgets.Layout(flex="1 1 480px", min_width="360px")
+        return figure
+
+    def set_symbol(self, symbol: str, precision: Precision | None = None) -> None:
+        """Show another symbol: a new figure (its title and axes belong to the symbol)."""
+        self.precision = precision or Precision()
         old, self.figure = self.figure, self._build_figure(symbol)
-        row = self.widget.children[-1]
-        row.children = (self.table, self.figure)
+        self.row.children = (self.table, self.figure)
+        self._empty = True
         old.close()  # out of the layout: close its comm so the kernel does not keep it alive
 
+    def set_precision(self, precision: Precision) -> None:
+        """Write prices and sizes with ``precision`` from now on (the symbol's increments became known):
+        the table at the next redraw, the axes at once, in the same figure."""
+        if precision == self.precision:
+            return
+        self.precision = precision
+        price, size = price_axis(precision.price), size_axis(precision.size)
+        update: dict[str, Any] = {}
+        for key, axis in (("xaxis", price), ("yaxis", size), ("yaxis2", price)):
+            update[f"{key}.tickformat"] = update[f"{key}.hoverformat"] = axis["tickformat"]
+        self.figure.relayout(update)
+
     def render(
-        self,
-        book: OrderBook,
-        spread_t: np.ndarray,
-        spread: np.ndarray,
-        status: StatusView,
-        info: SymbolInfo | None = None,
+        self, book: OrderBook, spread: SpreadSeries, status: StatusView, *, window: int, since: int | None
     ) -> None:
-        """Show ``book`` (top ``depth`` levels per side) and the spread series: one ``batch_update``; the
-        table's numbers on the symbol's increments (``info``) when known."""
+        """Show ``book`` and the spread rows (all of the window when ``since`` is None, else those after
+        row ``since``): one figure message, sent only when something changed."""
         self.badge.value = badge_html(status)
-        self.table.value = _top_table(book, self.rows, info)
+        self.table.value = _top_table(book, self.rows, self.precision)
         self.frames += 1
-        last_t = float(spread_t[-1]) if len(spread_t) else None
-        drawn = (id(self.figure), id(book), book.last_sequence, book.state, len(spread_t), last_t)
-        if drawn == self._drawn:
-            return  # a heartbeat frame: nothing new, so no arrays go to the browser
-        bid_x, bid_y = depth_curve(*book.arrays("bid", self.depth))
-        ask_x, ask_y = depth_curve(*book.arrays("ask", self.depth))
-        with self.figure.batch_update():
-            bids, asks, spread_trace = self.figure.data
-            bids.x, bids.y = bid_x, bid_y
-            asks.x, asks.y = ask_x, ask_y
-            spread_trace.x, spread_trace.y = spread_t.copy(), spread.copy()
-        self._drawn = drawn
+        book_key = (id(self.figure), id(book), book.last_sequence, book.state)
+        changed_book = book_key != self._book_drawn
+        changed_spread = len(spread.time_ms) > 0 or since is None
+        if not changed_book and not changed_spread:
+            return  # a heartbeat frame: nothing new, nothing goes to the browser
+        with self.figure.batch():
+            if changed_book:
+                bid_x, bid_y = depth_curve(*book.arrays("bid", self.depth))
+                ask_x, ask_y = depth_curve(*book.arrays("ask", self.depth))
+                self.figure.replace(0, {"x": bid_x, "y": bid_y})
+                self.figure.replace(1, {"x": ask_x, "y": ask_y})
+            if since is None:
+                self.figure.replace(2, {"x": spread.time_ms, "y": spread.spread})
+            elif len(spread.time_ms):
+                self.figure.extend(2, {"x": spread.time_ms, "y": spread.spread}, max_points=window)
+            if self._empty and len(spread.time_ms):
+                self.figure.relayout({"xaxis2.autorange": True})
+                self._empty = False
+        self._book_drawn = book_key
+        self._spread_sent = spread.appended
         self.redraws += 1
+
+    def spread_since(self, window: int) -> int | None:
+        """The row count after which the figure needs spread rows (``None``: draw the whole window, as
+        for a new figure or window)."""
+        key = (id(self.figure), window)
+        if key != self._spread_drawn:
+            self._spread_drawn = key
+            return None
+        return self._spread_sent

@@ -5,9 +5,10 @@ Compared with plotly's ``FigureWidget`` (jupyter.md#the-plotly-bundle):
 * plotly.js is not in the figure's state: the kernel's one :class:`~kunb.notebook.plotlyjs.PlotlyLibrary`
   brings it to the page once, and every figure's own front end is a few KB;
 * :meth:`LiveFigure.extend` sends the new points only and the page applies plotly.js ``extendTraces``
-  semantics (append, keep the last ``max_points``), so bytes per second follow the update rate, not the
-  window; :meth:`replace`, :meth:`restyle` and :meth:`relayout` cover the rest, and :meth:`batch` makes
-  many of them one message and one redraw;
+  semantics (append, keep the last ``max_points``; optionally replacing the last few points first, for
+  a forming candle), so bytes per second follow the update rate, not the window; :meth:`replace`,
+  :meth:`restyle` and :meth:`relayout` cover the rest, and :meth:`batch` makes many of them one message
+  and one redraw;
 * the page never sends trace or layout changes back (no echo), and a figure that is not visible
   (another tab, scrolled away, collapsed) keeps its data current but draws only once it is visible again;
 * the layout the kernel gave is handed to plotly.js on every draw, so an axis declared ``type="date"``
@@ -140,16 +141,28 @@ class LiveFigure(anywidget.AnyWidget):
 
     # ---- updating ------------------------------------------------------------------------------
 
-    def extend(self, trace: int, columns: Mapping[str, Any], *, max_points: int | None = None) -> None:
+    def extend(
+        self,
+        trace: int,
+        columns: Mapping[str, Any],
+        *,
+        max_points: int | None = None,
+        replace_last: int = 0,
+    ) -> None:
         """Append points to ``trace`` and keep its last ``max_points`` (plotly.js ``extendTraces``).
 
         Only the new points are sent. ``columns`` maps attribute names to equally long arrays
-        (``{"x": t_ms, "y": price}``).
+        (``{"x": t_ms, "y": price}``). ``replace_last`` first drops that many of the trace's last points:
+        a point that changed since it was sent (the forming candle) is sent again, not the whole window.
         """
         self._check_open()
-        added = self._columns.extend(trace, columns, max_points)
+        added = self._columns.extend(trace, columns, max_points, replace_last)
         index = self._trace_index(trace)
-        self._queue({"op": "extend", "trace": index, "columns": self._refs(added), "max_points": max_points})
+        op: dict[str, Any] = {"op": "extend", "trace": index, "columns": self._refs(added)}
+        op["max_points"] = max_points
+        if replace_last:
+            op["replace_last"] = replace_last
+        self._queue(op)
 
     def replace(self, trace: int, columns: Mapping[str, Any]) -> None:
         """Set whole columns of ``trace`` (the depth chart's new book, a reset window)."""

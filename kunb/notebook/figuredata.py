@@ -88,24 +88,34 @@ class TraceColumns:
         self._columns[index].update(new)
         return new
 
-    def extend(self, trace: int, columns: Mapping[str, Any], max_points: int | None) -> Columns:
-        """Append to the given columns of ``trace`` and keep the last ``max_points`` of each.
+    def extend(
+        self, trace: int, columns: Mapping[str, Any], max_points: int | None, replace_last: int = 0
+    ) -> Columns:
+        """Drop the last ``replace_last`` points of the given columns of ``trace``, append the new ones and
+        keep the last ``max_points`` of each.
 
-        The columns given together must be equally long (they are points: x with its y). Returns the
-        appended float64 arrays (what is sent: the browser applies the same append and trim).
+        The columns given together must be equally long (they are points: x with its y). ``replace_last``
+        sends a point again that changed since it was sent (the forming candle). Returns the appended
+        float64 arrays (what is sent: the browser applies the same drop, append and trim).
         """
         index = self._index(trace)
         if max_points is not None and (isinstance(max_points, bool) or int(max_points) != max_points):
             raise ConfigurationError(f"max_points must be a whole number or None, got {max_points!r}")
         if max_points is not None and max_points < 1:
             raise ConfigurationError(f"max_points must be >= 1, got {max_points!r}")
+        drop: object = replace_last  # checked at run time: a notebook user may pass anything
+        if isinstance(drop, bool) or not isinstance(drop, int) or drop < 0:
+            raise ConfigurationError(f"replace_last must be a whole number >= 0, got {replace_last!r}")
         new = self._convert(index, columns)
         lengths = {key: len(value) for key, value in new.items()}
         if len(set(lengths.values())) > 1:
             raise ConfigurationError(f"trace {index}: columns extended together differ in length: {lengths}")
         current = self._columns[index]
         for key, added in new.items():
-            joined = np.concatenate((current.get(key, np.empty(0, _F8)), added))
+            kept = current.get(key, np.empty(0, _F8))
+            if replace_last:
+                kept = kept[: max(len(kept) - replace_last, 0)]
+            joined = np.concatenate((kept, added))
             current[key] = joined[-max_points:] if max_points is not None else joined
         return new
 

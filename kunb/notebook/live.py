@@ -81,6 +81,7 @@ class LiveObject(Generic[_DriverT]):
         self.url = url
         self.simulated = simulated
         self.detail = ""
+        self.notice = ""  # what the panel left out and why (an unknown symbol); shown whatever the health
         # The throttle is the driver's sink (one call per event, nothing else): it marks the panel dirty,
         # its ``changed`` event wakes wait_until(), and it redraws at most ``max_hz`` times a second.
         self.throttle = Throttle(self._safe_render, max_hz=max_hz)
@@ -142,9 +143,11 @@ class LiveObject(Generic[_DriverT]):
     # ---- lifecycle ----------------------------------------------------------------------------
 
     def _bind_controls(self, controls: Any) -> None:
-        """Wire a panel's start/stop toggle to :meth:`start` / :meth:`stop` (and keep it in step)."""
+        """Wire a panel's start/stop toggle to :meth:`start` / :meth:`stop` (and keep it in step), and put
+        the record toggle at the end of the panel's control row."""
         self._controls = controls
         controls.on_toggle(self._toggled)
+        controls.box.children = (*controls.box.children, self.record_toggle().widget)
 
     def _toggled(self, on: bool) -> None:
         if on and not self.running:
@@ -174,13 +177,24 @@ class LiveObject(Generic[_DriverT]):
         self._spawn_child(self.throttle.run(), "render")
         self.throttle.render_now()
 
+    async def _prepare(self, driver: _DriverT) -> _DriverT:
+        """Before the driver starts: check what it will ask for (symbols exist...) and return the driver
+        to run (the same, or one made for what passed the check). Raising ends the run; the panel shows
+        why. By default nothing is checked."""
+        return driver
+
+    def _started(self, driver: _DriverT) -> None:
+        """The driver is subscribed: start what needs its data flowing (a history fetch...)."""
+
     async def _run_driver(self, driver: _DriverT) -> None:
         """Run the driver until it closes or this task is cancelled (stop), then close it."""
-        driver.add_sink(self.throttle.mark)
-        if self.recording is not None and driver.recording is None:
-            driver.record(self.recording)  # from its first frame: the recording replays
         try:
+            driver = await self._prepare(driver)
+            driver.add_sink(self.throttle.mark)
+            if self.recording is not None and driver.recording is None:
+                driver.record(self.recording)  # from its first frame: the recording replays
             await driver.astart()  # open_timeout=None: waits for the exchange; the badge says why not
+            self._started(driver)
             self._signal()
             await driver.wait_for(lambda d: d.state in (StreamState.CLOSED, AccountState.CLOSED), None)
             # closed by itself: a fatal error (credentials revoked...) ends the panel, and says why
@@ -351,7 +365,12 @@ class LiveObject(Generic[_DriverT]):
                 detail = "; ".join(part for part in (detail, lost, failed) if part)
         protocol = self.driver.protocol
         return StatusView(
-            health=health, url=self.url, simulated=self.simulated, detail=detail, protocol=protocol
+            health=health,
+            url=self.url,
+            simulated=self.simulated,
+            detail=detail,
+            protocol=protocol,
+            notice=self.notice,
         )
 
     def _safe_render(self) -> None:

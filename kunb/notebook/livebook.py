@@ -7,14 +7,17 @@ from typing import Any
 
 import pandas as pd
 
+from ..exceptions import ConfigurationError
 from ..model.book import OrderBook
 from ..runtime import run_in_loop
 from ..sources.base import MarketSource
 from ..sources.classic import ClassicMarketSource, SnapshotFetcher
 from ..stream import Stream
-from .bookpanel import BookPanel
+from .bookpanel import BookPanel, SpreadSeries
+from .formats import Precision, precision_of
 from .live import LiveObject
 from .panels import WINDOW_CHOICES
+from .symbols import SymbolCatalog, unknown_symbol_message
 from .throttle import DEFAULT_MAX_HZ
 
 __all__ = ["LiveBook"]
@@ -26,7 +29,8 @@ class LiveBook(LiveObject[Stream]):
 
     Its data is a :class:`kunb.Stream` (``.stream``): the Stream keeps the book in sync (buffering, snapshot
     fetches with backoff, replay, resync on a gap or a dropped link) and records its top after every applied
-    delta, from which the spread series is drawn.
+    delta, from which the spread series is drawn. With a ``catalog`` the symbol is looked up first: an
+    unknown one stops the panel with a message naming it, a known one brings its price and size ticks.
     """
 
     kind = "book"
@@ -43,14 +47,18 @@ class LiveBook(LiveObject[Stream]):
         max_hz: float = DEFAULT_MAX_HZ,
         snapshots: SnapshotFetcher | None = None,
         source: MarketSource | None = None,
+        catalog: SymbolCatalog | None = None,
     ) -> None:
         self.symbol = symbol
+        self.catalog = catalog
         self.depth = depth
         self.window = window
         self._snapshots = snapshots
         self._source = source
         super().__init__(url=url, simulated=simulated, key=key, max_hz=max_hz)
-        self.panel = BookPanel(symbol, depth=depth, window=window, simulated=self.simulated)
+        self.panel = BookPanel(
+            symbol, depth=depth, window=window, simulated=self.simulated, precision=self._precision()
+        )
         self.widget = self.panel.widget
         self._bind_controls(self.panel.controls)
         self.panel.controls.on_symbols(lambda symbols: self.set_symbol(symbols[0]))
@@ -90,18 +98,43 @@ class LiveBook(LiveObject[Stream]):
 
     # ---- data out -----------------------------------------------------------------------------
 
-    def _spread(self) -> dict[str, Any]:
+    def _precision(self) -> Any:
+        return self.catalog.precision(self.symbol) if self.catalog is not None else None
+
+    async def _prepare(self, driver: Stream) -> Stream:
+        """Look the symbol up: an unknown one ends the run with a message naming it."""
+        self.notice = ""
+        if self.catalog is None:
+            return driver
+        check = await self.catalog.check([self.symbol])
+        if check.rejected:
+            self.notice = unknown_symbol_message(check.rejected, self.url)
+            raise ConfigurationError("nothing to stream")
+        if self.symbol in check.info and self.panel.precision != check.info[self.symbol].precision:
+            self.panel.set_symbol(self.symbol, check.info[self.symbol].precision)
+        return driver
+
+    def _spread(self, rows: int | None = None) -> dict[str, Any]:
         tops = self.stream.tops
         assert tops is not None  # top_interval is set
-        cols = tops.last(self.window, "time", "bid_0", "ask_0")
+        cols = tops.last(self.window if rows is None else rows, "time", "bid_0", "ask_0")
         cols["spread"] = cols["ask_0"] - cols["bid_0"]
         cols["mid"] = (cols["ask_0"] + cols["bid_0"]) / 2
         return cols
 
     def _render(self) -> None:
-        cols = self._spread()
-        info = self.stream.symbol_info.get(self.symbol)
-        self.panel.render(self.book, cols["time"], cols["spread"], self.status(), info)
+        tops = self.stream.tops
+        assert tops is not None
+        since = self.panel.spread_since(self.window)
+        if since is not None and not 0 <= tops.appended - since <= len(tops):
+            since = None  # the book outran the ring since the last redraw (or restarted): all again
+        cols = self._spread(None if since is None else min(tops.appended - since, self.window))
+        spread = SpreadSeries(cols["time"], cols["spread"], tops.appended)
+        if self.panel.precision == Precision():  # not looked up (a custom source): the stream's listing
+            info = self.stream.symbol_info.get(self.symbol)
+            if info is not None:
+                self.panel.set_precision(precision_of(info))
+        self.panel.render(self.book, spread, self.status(), window=self.window, since=since)
 
     @property
     def df(self) -> pd.DataFrame:
@@ -162,7 +195,7 @@ class LiveBook(LiveObject[Stream]):
             self.stop()
         self.symbol = symbol
         self.driver = self._new_driver()
-        self.panel.set_symbol(symbol)
+        self.panel.set_symbol(symbol, self._precision())
         if was_running:
             run_in_loop(self._loop, self._restart_when_stopped)
 

@@ -28,8 +28,14 @@ class RateMeter:
         self._samples: deque[tuple[float, int]] = deque()
 
     def rate(self, now: float, total: int) -> float:
-        """Record ``total`` messages seen by ``now`` and return the rate over the last interval."""
+        """Record ``total`` messages seen by ``now`` and return the rate over the last interval.
+
+        A total below the previous one is a new count (the panel restarted on other symbols): the
+        meter starts afresh instead of reporting a negative rate.
+        """
         samples = self._samples
+        if samples and total < samples[-1][1]:
+            samples.clear()
         samples.append((now, total))
         while len(samples) > 2 and now - samples[1][0] >= self._interval:
             samples.popleft()
@@ -129,11 +135,24 @@ class TickerView:
         if cols is None:
             empty = np.empty(0)
             return empty, empty, empty
-        bid, ask = cols["best_bid"], cols["best_ask"]
-        mid = (ask + bid) / 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bps = np.where(mid > 0, (ask - bid) / mid * 1e4, np.nan)
-        return cols["time"], cols["price"], bps
+        return cols["time"], cols["price"], _bps(cols["best_bid"], cols["best_ask"])
+
+    def series_since(self, appended: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+        """Per symbol, the ``(time_ms, price, spread_bps)`` of the ticks recorded after the first
+        ``appended`` (what a panel has not drawn yet), at most ``window`` each; ``None`` when some of them
+        were already overwritten in the stream's ring (the panel then draws the whole window again)."""
+        new = self.messages - appended
+        if new < 0 or new > len(self.ticks):
+            return None
+        out = {}
+        if new:
+            cols = self.ticks.last_per_symbol(None, "time", "price", "best_bid", "best_ask", tail=new)
+            for symbol, c in cols.items():
+                if len(c["time"]):
+                    keep = slice(-self.window, None)
+                    t, price = c["time"][keep], c["price"][keep]
+                    out[symbol] = (t, price, _bps(c["best_bid"][keep], c["best_ask"][keep]))
+        return out
 
     @property
     def df(self) -> pd.DataFrame:
@@ -169,3 +188,77 @@ class TickerView:
                 "time": num(q.time_ms),
             }
         return out
+
+
+def _bps(bid: np.ndarray, ask: np.ndarray) -> np.ndarray:
+    """The spread in basis points of the mid (NaN where the mid is not positive)."""
+    mid = (ask + bid) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mid > 0, (ask - bid) / mid * 1e4, np.nan)
+
+
+CANDLE_COLUMNS = ("time", "open", "high", "low", "close", "volume")
+
+
+class CandleView:
+    """The candles panel's reading: REST history (:func:`kunb.fetch_klines`) joined with the live candles
+    of one series in a :class:`kunb.Stream` (``candles=interval``), as float64 columns, ``time`` the
+    candle's start in epoch ms. A live candle replaces a history candle of the same start; the forming
+    candle is updated in place by the stream, so the newest row changes until the next one starts.
+    """
+
+    def __init__(self, stream: Stream, *, window: int) -> None:
+        if window < 1:
+            raise ConfigurationError(f"window must be >= 1, got {window!r}")
+        if stream.candles is None:
+            raise ConfigurationError("the candle view needs a Stream recording candles (candles=...)")
+        self.stream = stream
+        self.live = stream.candles
+        self.window = window
+        self.history: dict[str, np.ndarray] = {c: np.empty(0) for c in CANDLE_COLUMNS}
+        self.history_version = 0  #: moves when the history is set
+
+    def set_history(self, frame: pd.DataFrame) -> None:
+        """The REST candles (``kunb.fetch_klines``' frame), oldest first."""
+        times = pd.DatetimeIndex(frame.index).as_unit("ns").asi8 // 1_000_000
+        self.history = {"time": times.astype(np.float64)}
+        for column in CANDLE_COLUMNS[1:]:
+            self.history[column] = frame[column].to_numpy(dtype=np.float64, copy=True)
+        self.history_version += 1
+
+    @property
+    def version(self) -> int:
+        """Moves with every live candle update and every new history."""
+        return self.live.version + self.history_version
+
+    def _live(self, rows: int | None) -> dict[str, np.ndarray]:
+        if rows == 0:
+            return {c: np.empty(0) for c in CANDLE_COLUMNS}
+        return self.live.last(rows, *CANDLE_COLUMNS)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The newest ``window`` candles, history then live, oldest first."""
+        live = self._live(min(self.window, len(self.live)))
+        first_live = live["time"][0] if len(live["time"]) else math.inf
+        keep = self.history["time"] < first_live
+        joined = {c: np.concatenate((self.history[c][keep], live[c])) for c in CANDLE_COLUMNS}
+        return {c: values[-self.window :] for c, values in joined.items()}
+
+    def since(self, appended: int, from_ms: float) -> dict[str, np.ndarray] | None:
+        """The live candles starting at ``from_ms`` or later, read from the candles appended after the
+        first ``appended`` plus the one before (it may have changed in place); ``None`` when those were
+        overwritten in the stream's ring."""
+        new = self.live.appended - appended
+        if new < 0 or new + 1 > len(self.live) + (1 if appended == 0 else 0):
+            return None
+        rows = self._live(min(new + 1, len(self.live)))
+        keep = rows["time"] >= from_ms
+        return {c: values[keep] for c, values in rows.items()}
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """The candles of :meth:`columns` as a DataFrame indexed by their start (UTC)."""
+        cols = self.columns()
+        index = pd.to_datetime(cols.pop("time").astype(np.int64), unit="ms", utc=True).as_unit("ns")
+        index = index.rename("time")
+        return pd.DataFrame(cols, index=index)

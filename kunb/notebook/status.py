@@ -40,6 +40,7 @@ class StatusView:
     detail: str = ""
     msg_rate: float | None = None
     protocol: str = "classic"  #: which of KuCoin's WebSocket protocols the data comes over
+    notice: str = ""  #: shown whatever the health: what the panel left out and why (an unknown symbol)
 
 
 def _hint(view: StatusView) -> str:
@@ -56,7 +57,7 @@ def badge_html(view: StatusView) -> str:
 
     ``span.kunb-status[data-status]`` holds the health word, ``span.kunb-source[data-simulated]`` the
     data source, ``span.kunb-protocol[data-protocol]`` the protocol (``classic`` or ``uta``),
-    ``span.kunb-rate`` the message rate.
+    ``span.kunb-rate`` the message rate, ``div.kunb-notice`` what the panel left out and why.
     """
     colour = _COLOURS[view.health]
     word = view.health.value
@@ -78,4 +79,9 @@ def badge_html(view: StatusView) -> str:
     hint = _hint(view)
     if hint:
         parts.append(f'<span class="kunb-detail" style="margin-left:8px">{hint}</span>')
+    if view.notice:
+        parts.append(
+            '<div class="kunb-notice" style="margin-top:3px;color:#8a4b00;background:#fff8c5;'
+            f'border-radius:4px;padding:1px 6px;display:inline-block">{html.escape(view.notice)}</div>'
+        )
     return '<div class="kunb-badge">' + "".join(parts) + "</div>"

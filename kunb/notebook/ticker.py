@@ -8,17 +8,23 @@ from typing import Any
 
 import pandas as pd
 
+from ..exceptions import ConfigurationError
 from ..runtime import run_in_loop
 from ..sources.base import MarketSource
 from ..sources.classic import ClassicMarketSource
 from ..stream import Stream
+from .formats import Precision, precision_of
 from .live import LiveObject
 from .model import RateMeter, TickerView
-from .panels import WINDOW_CHOICES, TickerPanel
+from .panels import WINDOW_CHOICES
 from .status import StatusView
+from .symbols import SymbolCatalog, unknown_symbol_message
 from .throttle import DEFAULT_MAX_HZ
+from .tickerpanel import TickerPanel
 
 __all__ = ["LiveTicker"]
+
+_RATE_EVERY = 1.0  # seconds between two updates of the message rate shown
 
 
 class LiveTicker(LiveObject[Stream]):
@@ -26,7 +32,9 @@ class LiveTicker(LiveObject[Stream]):
 
     Its data is a :class:`kunb.Stream` (``.stream``) of ticks and 24 h statistics (a ticker push carries no
     24 h numbers; the statistics channel does, every 2 s): the same routing and rolling frames as a Stream
-    started from a script.
+    started from a script. With a ``catalog``, every symbol is looked up before the stream starts: unknown
+    ones are left out and named in the panel (``.notice``), the others stream; their price and size
+    ticks decide how numbers are written.
     """
 
     kind = "ticker"
@@ -41,27 +49,34 @@ class LiveTicker(LiveObject[Stream]):
         window: int = 2000,
         max_hz: float = DEFAULT_MAX_HZ,
         source: MarketSource | None = None,
+        catalog: SymbolCatalog | None = None,
     ) -> None:
         self._symbols = list(dict.fromkeys(symbols))
         self._window = window
         self._source = source
+        self.catalog = catalog
         super().__init__(url=url, simulated=simulated, key=key, max_hz=max_hz)
-        self.panel = TickerPanel(self.model.symbols, window=window, simulated=self.simulated)
+        self.panel = TickerPanel(
+            self.model.symbols, window=window, simulated=self.simulated, precision=self._precision
+        )
         self.widget = self.panel.widget
         self._rate = RateMeter()
+        self._rate_at = -_RATE_EVERY
+        self._listed = 0  # symbols the stream's listing had at the last redraw
         self.msg_rate = 0.0
         self._bind_controls(self.panel.controls)
         self.panel.controls.on_symbols(self.set_symbols)
         self.panel.controls.on_window(self.set_window)
 
-    def _new_driver(self) -> Stream:
+    def _new_driver(self, symbols: Sequence[str] | None = None) -> Stream:
         # the frame holds the largest window the panel offers, for every symbol
-        rows = max(self._window, *WINDOW_CHOICES) * max(len(self._symbols), 1)
+        symbols = self._symbols if symbols is None else list(symbols)
+        rows = max(self._window, *WINDOW_CHOICES) * max(len(symbols), 1)
         # a custom source (a recording, a test) serves every driver: a restarted panel must not fall back
         # to the network; sources can be opened again after they were closed
         source = self._source or ClassicMarketSource(url=self.url, backoff_cap=10.0)
         stream = Stream(
-            self._symbols,
+            symbols,
             book=False,
             ticker=True,
             trades=False,
@@ -72,6 +87,29 @@ class LiveTicker(LiveObject[Stream]):
         )
         self.model = TickerView(stream, window=self._window)
         return stream
+
+    def _precision(self, symbol: str) -> Precision:
+        """The symbol's decimals: looked up by the panel, else from the stream's listing (a custom source)."""
+        if self.catalog is not None and self.catalog.cached(symbol) is not None:
+            return self.catalog.precision(symbol)
+        return precision_of(self.stream.symbol_info.get(symbol))
+
+    async def _prepare(self, driver: Stream) -> Stream:
+        """Look the symbols up: unknown ones are left out (and named), the others stream."""
+        self.notice = ""
+        if self.catalog is None:
+            return driver
+        check = await self.catalog.check(self._symbols)
+        if not check.rejected:
+            self.panel.refresh_precision()
+            return driver
+        self.notice = unknown_symbol_message(check.rejected, self.url)
+        usable = check.usable(self._symbols)
+        if not usable:
+            raise ConfigurationError("nothing to stream")
+        self.driver = driver = self._new_driver(usable)
+        self.panel.set_symbols(usable)
+        return driver
 
     @property
     def stream(self) -> Stream:
@@ -86,7 +124,13 @@ class LiveTicker(LiveObject[Stream]):
         return self.model.messages > 0
 
     def _render(self) -> None:
-        self.msg_rate = self._rate.rate(self._clock(), self.model.messages)
+        now = self._clock()
+        if now - self._rate_at >= _RATE_EVERY:  # the badge's number changes once a second, not per frame
+            self.msg_rate = self._rate.rate(now, self.model.messages)
+            self._rate_at = now
+        if len(self.stream.symbol_info) != self._listed:  # the stream's listing came: axes to the tick
+            self._listed = len(self.stream.symbol_info)
+            self.panel.refresh_precision()
         self.panel.render(self.model, self.status())
 
     def status(self) -> StatusView:

@@ -41,7 +41,12 @@ __all__ = [
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "build" / "screenshots"
-NOTEBOOKS = ("01-quickstart.ipynb", "02-order-book.ipynb", "03-account-and-trading.ipynb")
+NOTEBOOKS = (
+    "01-quickstart.ipynb",
+    "02-order-book.ipynb",
+    "03-account-and-trading.ipynb",
+    "04-candles-and-trades.ipynb",
+)
 
 # python.md "Known to work": without the background-networking flags Chromium keeps trying (and failing)
 # to reach Google's hosts through this machine's closed network. Playwright adds --headless and a fresh

@@ -19,6 +19,7 @@ import nbformat
 import pytest
 from labserver import JupyterServer
 from notebookpage import NotebookPage, lab_page, notebook7_page
+from pagewatch import REGISTRY_STATS, Watch
 
 __all__: list[str] = []
 
@@ -26,7 +27,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NOTEBOOK = "livefigure.ipynb"
 WINDOW = 40  # points kept per trace
-BUNDLE_CHARS = 3_000_000  # plotly.min.js is ~4.8 M characters; JupyterLab's own chunks are far smaller
 
 SETUP = f"""import asyncio, time
 import numpy as np
@@ -80,32 +80,7 @@ _TAB_IN_VIEW = """() => {
   return r.top >= 0 && r.bottom <= window.innerHeight;
 }"""
 
-_STATS = "() => { const r = globalThis[Symbol.for('kunb.livefigure.v1')]; return r ? r.stats : null; }"
-
-
-class Watch:
-    """What Chromium reports for the page: scripts parsed (CDP Debugger) and kernel messages it sent."""
-
-    def __init__(self, nb: NotebookPage) -> None:
-        self.bundles: list[str] = []  # urls of scripts the size of plotly.js
-        self.comm_sent = 0  # page -> kernel comm messages over the kernel WebSocket
-        cdp = nb.page.context.new_cdp_session(nb.page)
-        cdp.on("Debugger.scriptParsed", self._parsed)
-        cdp.send("Debugger.enable")
-        self._cdp = cdp
-        nb.page.on("websocket", lambda ws: ws.on("framesent", self._sent))
-
-    def _parsed(self, event: dict[str, Any]) -> None:
-        # widget modules are evaluated from blob: URLs (anywidget's, and LiveFigure's plotly.js); the
-        # jupyterlab-plotly extension's own chunk (http:, parsed with every JupyterLab page whether or
-        # not a figure is shown, never evaluated by kunb) is not a figure's doing
-        url = event.get("url", "")
-        if event.get("length", 0) > BUNDLE_CHARS and url.startswith("blob:"):
-            self.bundles.append(url)
-
-    def _sent(self, payload: str | bytes) -> None:
-        data = payload.encode() if isinstance(payload, str) else payload
-        self.comm_sent += b'"msg_type":"comm_msg"' in data.replace(b" ", b"")
+_STATS = REGISTRY_STATS
 
 
 def _wait_for(nb: NotebookPage, condition: Callable[[], bool], *, within: float, what: str) -> None:

@@ -309,3 +309,14 @@ def test_last_per_symbol_equals_last_of_each_symbol(symbols: list[str], maxlen: 
     for symbol in set(symbols):
         want = frame.last(n, "time", "price", "spread", symbol=symbol)
         assert {k: v.tolist() for k, v in got[symbol].items()} == {k: v.tolist() for k, v in want.items()}
+
+
+def test_last_per_symbol_tail_reads_only_the_newest_rows() -> None:
+    """tail=k: the rows appended last (what a renderer has not drawn yet), split per symbol, oldest first,
+    also across the ring's wrap-around."""
+    frame = TickerFrame(maxlen=8)
+    for i in range(11):  # wraps: rows 3..10 held
+        frame.append(i * 1_000_000, "A" if i % 2 else "B", float(i), 1.0, 1.0, 1.0, 2.0, 1.0)
+    got = frame.last_per_symbol(None, "price", tail=5)  # rows 6..10
+    assert {s: v["price"].tolist() for s, v in got.items()} == {"A": [7.0, 9.0], "B": [6.0, 8.0, 10.0]}
+    assert frame.last_per_symbol(None, "price", tail=0)["A"]["price"].tolist() == []

@@ -267,3 +267,36 @@ def order_msg(order_id: str, kind: str, status: str, *, ts_ns: int, **fields: An
         **fields,
     }
     return {"type": "message", "topic": "/spotMarket/tradeOrders", "subject": "orderChange", "data": data}
+
+
+def candle_msg(
+    symbol: str, start_s: int, close: float, *, interval: str = "1min", volume: float = 1.0
+) -> dict[str, Any]:
+    """A classic ``/market/candles`` push: the candle starting at ``start_s`` (open 100, high/low around)."""
+    return {
+        "type": "message",
+        "topic": f"/market/candles:{symbol}_{interval}",
+        "subject": "trade.candles.update",
+        "data": {
+            "symbol": symbol,
+            "candles": [str(start_s), "100", str(close), str(max(close, 100) + 1), str(min(close, 100) - 1),
+                        str(volume), str(volume * close)],
+            "time": start_s * 1_000_000_000 + 1,
+        },
+    }  # fmt: skip
+
+
+def trade_msg(
+    symbol: str, i: int, *, side: str = "buy", price: float = 100.0, size: float = 0.5
+) -> dict[str, Any]:
+    """A classic ``/market/match`` push (``time`` in ns)."""
+    return {
+        "type": "message",
+        "topic": f"/market/match:{symbol}",
+        "subject": "trade.l3match",
+        "data": {
+            "symbol": symbol, "sequence": str(i), "side": side, "price": str(price), "size": str(size),
+            "tradeId": f"t{i}", "takerOrderId": "a", "makerOrderId": "b", "type": "match",
+            "time": str(1_700_000_000_000_000_000 + i),
+        },
+    }  # fmt: skip

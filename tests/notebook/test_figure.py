@@ -154,6 +154,17 @@ def test_extend_sends_only_the_new_points_as_float64_buffers(sent):
     assert fig.columns(0)["y"].tolist() == [1.5, 1.75, 2.0, 3.0, 4.0]
 
 
+def test_extend_with_replace_last_sends_the_replaced_point_again_not_the_window(sent):
+    fig = _figure()
+    before = len(_customs(sent, fig))
+    fig.extend(0, {"x": [1.7e12 + 400], "y": [9.5]}, max_points=5, replace_last=1)
+    (msg,) = _customs(sent, fig)[before:]
+    (op,) = msg["data"]["content"]["ops"]
+    assert op == {"op": "extend", "trace": 0, "columns": {"x": 0, "y": 1}, "max_points": 5, "replace_last": 1}
+    assert [memoryview(b).nbytes for b in msg["buffers"]] == [8, 8]
+    assert fig.columns(0)["y"].tolist() == [1.0, 1.25, 1.5, 1.75, 9.5]
+
+
 def test_batch_is_one_message_for_many_updates(sent):
     fig = _figure()
     before = len(_customs(sent, fig))

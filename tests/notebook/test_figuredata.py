@@ -94,3 +94,23 @@ def test_split_columns_keeps_strings_and_scalars_as_attributes():
     )
     assert set(columns) == {"x", "y"}
     assert attrs == {"type": "scatter", "text": ["a", "b"], "line": {"width": 2}}
+
+
+def test_extend_can_replace_the_last_points_first():
+    """A point sent again (the forming candle): the last ``replace_last`` points are dropped, then the new
+    ones appended and the window trimmed, as the page does."""
+    cols = TraceColumns(1)
+    cols.replace(0, {"x": [1, 2, 3], "y": [10, 20, 30]})
+    added = cols.extend(0, {"x": [3, 4], "y": [35, 40]}, max_points=3, replace_last=1)
+    assert added["y"].tolist() == [35.0, 40.0]
+    assert cols.columns(0)["x"].tolist() == [2.0, 3.0, 4.0]
+    assert cols.columns(0)["y"].tolist() == [20.0, 35.0, 40.0]
+    # more to replace than there are points: all of them go
+    cols.extend(0, {"x": [9], "y": [90]}, max_points=None, replace_last=10)
+    assert cols.columns(0)["y"].tolist() == [90.0]
+
+
+@pytest.mark.parametrize("replace_last", [-1, 1.5, True, "1"])
+def test_bad_replace_last_is_refused(replace_last):
+    with pytest.raises(ConfigurationError, match="replace_last"):
+        TraceColumns(1).extend(0, {"y": [1]}, max_points=None, replace_last=replace_last)

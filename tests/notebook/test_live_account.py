@@ -71,9 +71,13 @@ async def test_live_account_against_the_exchange(exchange):
 
 
 async def test_dashboard_tabs_and_stop(exchange):
-    """The dashboard shows ticker, book and account tabs and stops all three."""
+    """The dashboard shows every panel, as tabs and in a grid (the page shows one by its width), and
+    stops them all."""
     dash = nb.dashboard(["BTC-USDT", "ETH-USDT"], url=exchange.url, credentials=exchange.credentials)
-    assert [dash.widget.get_title(i) for i in range(3)] == ["Ticker", "Order book", "Account"]
+    titles = ["Ticker", "Order book", "Candles", "Trades", "Account"]
+    assert [dash.tabs.get_title(i) for i in range(5)] == titles
+    assert list(dash.grid.children) == list(dash.tabs.children) == [p.widget for p in dash.parts]
+    assert dash.account is not None and dash.account.widget.layout.grid_column == "1 / -1"
     await until(lambda: all(p.health is Health.LIVE for p in dash.parts), timeout=15)
     snap = dash.snapshot()
     assert snap["book"]["state"] == "live" and snap["ticker"]["messages"] > 0
@@ -162,3 +166,67 @@ async def test_live_account_over_a_source_reseeds_after_an_outage_and_restarts()
     assert source.seeds == 3 and live.snapshot()["reseeds"] == 0  # a fresh Account, seeded once
     await live.aclose()
     assert source.active == 0
+
+
+async def test_the_account_is_valued_at_the_exchanges_live_prices(exchange):
+    """Each holding is valued at the mid of its market as the exchange quotes it; the total is the sum,
+    shares add up to one, a currency without a market is named; the value is drawn over time."""
+    import math
+
+    import httpx
+
+    live = nb.live_account(exchange.credentials, url=exchange.url, max_hz=50)
+    await until(lambda: live.seeded and {"BTC", "ETH"} <= set(live.prices.pairs), timeout=10)
+    await until(
+        lambda: live.prices.stream is not None and live.prices.stream.last_tick("BTC-USDT"), timeout=10
+    )
+    await until(lambda: len(live.equity) >= 1 and live.value > 0, timeout=10)
+    async with httpx.AsyncClient(base_url=exchange.url) as http:
+        for currency in ("BTC", "ETH"):
+            level1 = (
+                await http.get("/api/v1/market/orderbook/level1", params={"symbol": f"{currency}-USDT"})
+            ).json()
+            mid = (float(level1["data"]["bestBid"]) + float(level1["data"]["bestAsk"])) / 2
+            assert live.prices.price(currency) == pytest.approx(mid, rel=5e-3)
+    snap = live.snapshot()
+    holdings = snap["holdings"]
+    assert holdings["USDT"]["price"] == 1.0
+    priced = [h for h in holdings.values() if not math.isnan(h["value"])]
+    assert snap["value"] == pytest.approx(sum(h["value"] for h in priced))
+    assert sum(h["share"] for h in priced) == pytest.approx(1.0)
+    # the fixture's exchange lists BTC-USDT and ETH-USDT only: other funded currencies have no market
+    assert set(snap["unpriced"]) == set(holdings) - {"BTC", "ETH", "USDT"}
+    assert all("market" in live.prices.unpriced[c] for c in snap["unpriced"])
+    await until(lambda: f'data-value="{live.valuation.total!r}"' in live.panel.value.value, timeout=5)
+    assert 'data-quote="USDT"' in live.panel.value.value and "not valued" in live.panel.value.value
+    assert len(live.panel.figure.columns(0).get("y", [])) >= 1  # equity over time
+    assert live.df.loc["BTC", "value"] > 0 and list(live.equity_df.columns) == ["value"]
+    await live.aclose()
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("kunb-")]
+
+
+async def test_open_orders_and_fills_show_in_their_tables(exchange):
+    """A resting limit order is listed as open until cancelled; a market order's fills are listed."""
+    from kunb.client import Market, Trade
+
+    live = nb.live_account(exchange.credentials, url=exchange.url, max_hz=50)
+    await live.wait_live()
+    async with (
+        Trade(url=exchange.url, credentials=exchange.credentials) as trade,
+        Market(url=exchange.url) as market,
+    ):
+        bid = float((await market.aget_ticker("BTC-USDT"))["bestBid"])
+        resting = await trade.acreate_limit_order("BTC-USDT", "buy", size="0.001", price=f"{bid * 0.9:.1f}")
+        await until(lambda: f'data-order-id="{resting["orderId"]}"' in live.panel.open_orders.value)
+        assert resting["orderId"] in live.snapshot()["open_orders"]
+        bought = await trade.acreate_market_order("BTC-USDT", "buy", funds="100")
+        await until(lambda: any(f["order_id"] == bought["orderId"] for f in live.fills.rows))
+        await until(
+            lambda: 'kunb-fills"' in live.panel.fills.value and "data-trade-id" in live.panel.fills.value
+        )
+        fill = next(f for f in live.fills.rows if f["order_id"] == bought["orderId"])
+        assert fill["side"] == "buy" and fill["value"] == pytest.approx(fill["price"] * fill["size"])
+        await trade.acancel_order(resting["orderId"])
+        await until(lambda: resting["orderId"] not in live.snapshot()["open_orders"])
+    assert list(live.fills_df.columns)[:5] == ["time", "symbol", "side", "price", "size"]
+    await live.aclose()

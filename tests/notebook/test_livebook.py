@@ -56,14 +56,15 @@ async def test_book_syncs_from_snapshot_and_draws_depth():
     assert snap["best_bid"] == 99.5 and snap["best_ask"] == 100.5 and snap["last_sequence"] == 11
     source.push(l2("BTC-USDT", 12, 12, asks=[("100.5", "0", "12")]))  # best ask removed
     await until(lambda: live.book.best_ask == 101.0)
-    await until(lambda: len(live.panel.figure.data[1].x) == 1)
-    bids, asks, spread = live.panel.figure.data
-    assert bids.x.tolist() == [99.5, 99.0, 98.0] and bids.y.tolist() == [4.0, 6.0, 9.0]
-    assert asks.x.tolist() == [101.0] and asks.y.dtype == np.float64
-    assert spread.y[-1] == 1.5 and spread.name == "spread"
+    fig = live.panel.figure
+    await until(lambda: len(fig.columns(1).get("x", [])) == 1)
+    bids, asks, spread = (fig.columns(i) for i in range(3))
+    assert bids["x"].tolist() == [99.5, 99.0, 98.0] and bids["y"].tolist() == [4.0, 6.0, 9.0]
+    assert asks["x"].tolist() == [101.0] and asks["y"].dtype == np.float64
+    assert spread["y"][-1] == 1.5 and fig.trace_attributes(2)["name"] == "spread"
     assert 'data-state="live"' in live.panel.table.value
-    template = live.panel.figure.layout.template.layout
-    assert (template.xaxis.type, template.xaxis2.type) == ("linear", "date")
+    layout = fig.plotly_layout
+    assert (layout["xaxis"]["type"], layout["xaxis2"]["type"]) == ("linear", "date")
     await live.aclose()
 
 
@@ -109,7 +110,7 @@ async def test_live_book_matches_the_exchange(exchange):
     bids, asks = live.book.top(20)
     assert bids == [(float(p), float(s)) for p, s in rest["bids"]]
     assert asks == [(float(p), float(s)) for p, s in rest["asks"]]
-    await until(lambda: len(live.panel.figure.data[0].x) > 0)
+    await until(lambda: len(live.panel.figure.columns(0).get("x", [])) > 0)
     await live.aclose()
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("kunb-")]
 

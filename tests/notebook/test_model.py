@@ -22,6 +22,15 @@ def test_rate_meter_reports_messages_per_second():
     assert meter.rate(5.0, 100) == pytest.approx(0.0)
 
 
+def test_rate_meter_starts_afresh_when_the_count_goes_down():
+    """A new stream (other symbols) counts from zero: the meter restarts instead of going negative."""
+    meter = RateMeter(interval=2.0)
+    meter.rate(0.0, 0)
+    meter.rate(1.0, 500)
+    assert meter.rate(1.5, 3) == 0.0  # the first sample of the new count
+    assert meter.rate(2.5, 23) == pytest.approx(20.0)
+
+
 def test_ticker_view_reads_series_quote_and_stats_from_the_stream():
     """Ticker pushes routed by a Stream fill the view's series and quote; a snapshot push adds 24 h change
     and volume; other symbols stay out; the window bounds series and df."""

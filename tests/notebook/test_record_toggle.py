@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from nbfakes import FakeMarketSource, ticker_msg
+from nbfakes import FakeAccountSource, FakeMarketSource, ticker_msg
 from support import until
 
 import kunb
@@ -29,6 +29,7 @@ async def test_the_toggle_records_the_panel_and_the_recording_replays(
     first_driver = live.driver
     toggle = live.record_toggle()
     assert isinstance(toggle, RecordToggle) and live.record_toggle() is toggle
+    assert toggle.widget in live.panel.controls.box.children  # on the panel's control row
     assert 'data-recording="false"' in toggle.label.value
 
     toggle.toggle.value = True  # the user presses "record"
@@ -92,3 +93,20 @@ async def test_a_stopped_panel_records_from_its_next_start(tmp_path: Path) -> No
     live.stop_recording()  # a stopped panel: the files close at once
     await until(lambda: recording.state is WriterState.CLOSED, timeout=30)
     await live.aclose()
+
+
+@pytest.mark.parametrize("panel", ["ticker", "book", "candles", "trades", "account"])
+async def test_every_panel_shows_its_record_toggle_on_its_control_row(panel: str) -> None:
+    source = FakeMarketSource()
+    make = {
+        "ticker": lambda: nb.live_ticker(["BTC-USDT"], source=source),
+        "book": lambda: nb.live_book("BTC-USDT", source=source),
+        "candles": lambda: nb.live_candles("BTC-USDT", source=source),
+        "trades": lambda: nb.live_trades(["BTC-USDT"], source=source),
+    }
+    creds = kunb.Credentials("key", "secret", "passphrase")
+    live = nb.live_account(creds, source=FakeAccountSource()) if panel == "account" else make[panel]()
+    try:
+        assert live.record_toggle().widget in live.panel.controls.box.children
+    finally:
+        await live.aclose()

@@ -107,7 +107,9 @@ function float64(view) {
   return out;
 }
 
-function extended(old, added, maxPoints) {
+function extended(old, added, maxPoints, replaceLast) {
+  // drop the last `replaceLast` points first: they are sent again (a forming candle)
+  if (old && replaceLast) old = old.subarray(0, Math.max(old.length - replaceLast, 0));
   const total = (old ? old.length : 0) + added.length;
   const keep = maxPoints == null ? total : Math.min(total, maxPoints);
   const out = new Float64Array(keep);
@@ -190,7 +192,7 @@ class FigureData {
       Object.assign(trace.columns, columnsOf(op.columns, buffers));
     } else if (op.op === "extend") {
       for (const [key, ref] of Object.entries(op.columns)) {
-        trace.columns[key] = extended(trace.columns[key], float64(buffers[ref]), op.max_points);
+        trace.columns[key] = extended(trace.columns[key], float64(buffers[ref]), op.max_points, op.replace_last);
       }
     }
   }
@@ -291,9 +293,16 @@ class FigureView {
     });
   }
 
-  measured(start) {
+  measured(start, created) {
     // runs as the first task after the frame that drew: style, layout and paint are done by now
     const cost = performance.now() - start;
+    if (created && !this.cost) {
+      // creating the plot (newPlot: fonts, SVG scaffolding) costs several updates; it says nothing about
+      // what an update costs, so the first update is drawn at once and measured instead
+      this.nextAllowed = 0;
+      this.schedule();
+      return;
+    }
     this.cost = this.cost ? 0.7 * this.cost + 0.3 * cost : cost;
     const budget = this.data.budget;
     this.nextAllowed = budget > 0 ? start + this.cost / budget : 0;
@@ -305,6 +314,7 @@ class FigureView {
     if (!this.visible) return; // hidden since the frame was asked for: draw when visible again
     const Plotly = this.plotly;
     const start = performance.now();
+    const created = !this.plotted;
     if (this.dirty) {
       this.traces.forEach((trace, i) => {
         for (const [key, array] of Object.entries(this.data.traces[i].columns)) setPath(trace, key, array);
@@ -339,7 +349,7 @@ class FigureView {
     this.resized = false;
     this.nextAllowed = Infinity; // until the cost of this draw is known
     const channel = new MessageChannel();
-    channel.port1.onmessage = () => this.measured(start);
+    channel.port1.onmessage = () => this.measured(start, created);
     channel.port2.postMessage(null);
   }
 

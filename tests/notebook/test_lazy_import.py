@@ -1,0 +1,48 @@
+"""``import kunb.notebook`` is cheap, and in a kernel the first panel call hands plotly.js to the page
+before the panels' heavy imports (so the page evaluates it meanwhile)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_PROBE = """
+import json, sys
+import IPython
+
+class _Shell:
+    kernel = object()  # what ipykernel's shell has: kunb.notebook then knows a page may be listening
+
+IPython.get_ipython = lambda: _Shell() if KERNEL else None
+
+import kunb.notebook
+light = "pandas" not in sys.modules and "kunb.notebook.api" not in sys.modules
+import kunb.notebook.plotlyjs as plotlyjs
+seen = []
+plotlyjs.shared_library = lambda: seen.append(("kunb.notebook.api" in sys.modules, "pandas" in sys.modules))
+kunb.notebook.live_ticker
+print(json.dumps({"light": light, "pushes": seen}))
+"""
+
+
+def _run(kernel: bool) -> dict:
+    code = f"KERNEL = {kernel}\n" + _PROBE
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_in_a_kernel_plotly_js_is_pushed_before_the_panels_are_imported():
+    result = _run(kernel=True)
+    assert result["light"] is True  # importing the package imported neither pandas nor the panels
+    assert result["pushes"] == [[False, False]]  # pushed once, before the panel modules and pandas
+
+
+def test_outside_a_kernel_nothing_is_pushed():
+    assert _run(kernel=False)["pushes"] == []

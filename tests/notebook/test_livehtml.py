@@ -1,0 +1,58 @@
+"""LiveHTML, the panels' tables and badges: the kernel sends each new HTML as the widget's ``value`` (a
+page opened later shows the current one); the page writes it only while the element is on screen (the
+browser tests check that half: tests/browser/test_panels.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from recordingcomm import record_comms
+
+from kunb.notebook.htmltable import TABLE_CSS, Cell, Column, table
+from kunb.notebook.livehtml import LiveHTML
+from kunb.notebook.tradespanel import TradesPanel
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    return record_comms(monkeypatch)
+
+
+def _updates(log: list[dict[str, Any]], widget: LiveHTML) -> list[str]:
+    mine = [m for m in log if m["comm_id"] == widget.model_id and m["type"] == "comm_msg"]
+    return [m["data"]["state"]["value"] for m in mine if "value" in m["data"].get("state", {})]
+
+
+def test_each_new_value_is_sent_and_the_state_holds_the_latest(sent):
+    """Setting value sends it (the page decides when to write it); the widget's state, what a reloaded page
+    gets, holds the newest HTML; an unchanged value sends nothing."""
+    html = LiveHTML("<b>1</b>")
+    html.value = "<b>2</b>"
+    html.value = "<b>2</b>"
+    html.value = "<b>3</b>"
+    assert _updates(sent, html) == ["<b>2</b>", "<b>3</b>"]
+    assert html.get_state()["value"] == "<b>3</b>"
+
+
+def test_the_front_end_writes_only_while_on_screen():
+    """The ESM waits for the element to be on screen (IntersectionObserver, the page's visibility) before it
+    writes, and writes once per animation frame at most."""
+    esm = LiveHTML().get_state()["_esm"]
+    assert "IntersectionObserver" in esm and "visibilityState" in esm and "requestAnimationFrame" in esm
+
+
+def test_the_tape_and_its_badge_are_live_html(sent):
+    """The trades panel's tape and badge are LiveHTML, so a hidden tape costs the page nothing."""
+    panel = TradesPanel(["BTC-USDT"], rows=5, simulated=True)
+    assert isinstance(panel.tape, LiveHTML) and isinstance(panel.badge, LiveHTML)
+
+
+def test_the_table_rules_travel_once_per_widget_not_with_every_table():
+    """A table is classes only (no <style> element, whose every insertion restyles the whole page); the
+    rules for those classes are the LiveHTML's ``css``, which its front end adds to the document once."""
+    html = table("kunb-x", [Column("price", "price")], [({}, [Cell("1.5", 1.5)])])
+    assert "<style" not in html and 'class="kunb-table kunb-x"' in html and 'class="kunb-price n"' in html
+    state = LiveHTML().get_state()
+    assert state["css"] == TABLE_CSS and "table.kunb-table .n{text-align:right}" in TABLE_CSS
+    assert "document.getElementById(CSS_ID)" in state["_esm"]
