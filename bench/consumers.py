@@ -8,12 +8,19 @@ data message to the N-th; token and handshake are not timed):
 - ``sdk``: KuCoin's official ``kucoin-python`` (``KucoinWsClient`` + ``WsToken(url=...)``);
 - ``ccxt``: ccxt.pro kucoin ``watch_ticker`` (ticker only); it conflates, so the count is the pushes its
   ``handle_message`` processed, not the tickers ``watch_ticker`` returned (reported beside it);
-- ``kunb`` / ``kunb_ws``: kunb's ``KucoinWsClient`` with a counting callback, on its frame transport
-  (default) or on websockets' ``ClientConnection`` (``transport="websockets"``);
-- ``feed``: kunb's full feed, ``kunb.Stream`` (level2: synchronised book + book-top frame; ticker: the
-  ticker frame), counted after each message was recorded; ``feed_rec`` / ``feed_proc``: the same recording
-  both layers (``record_to=``, a temporary directory) on writer threads / in a writer process, with drops,
-  bytes and the writers' backlog reported.
+- ``picows`` / ``picows_orjson``: picows' frame callback counting, or decoding every frame with
+  ``orjson.loads`` (the fastest receive path measured here: issue 16's bar);
+- ``link_picows`` / ``link_frames``: one of kunb's links alone with ``orjson.loads`` and a count;
+- ``kunb`` / ``kunb_picows`` / ``kunb_frames`` / ``kunb_ws``: kunb's ``KucoinWsClient`` with the
+  counting callback, on the default link (picows when installed), picows', FrameLink (websockets'
+  sans-I/O parser) or websockets' ``ClientConnection`` (``transport="websockets"``);
+- ``feed`` / ``feed_frames``: kunb's full feed, ``kunb.Stream`` (level2: synchronised book + book-top
+  frame; ticker: the ticker frame), counted after each message was recorded; default link or FrameLink;
+  ``feed_rec`` / ``feed_proc``: the same recording both layers (``record_to=``, a temporary directory)
+  on writer threads / in a writer process, with drops, bytes and the writers' backlog reported.
+
+Every throughput row reports wall-clock ``rate`` and ``cpu_rate`` (messages per second of this
+process's CPU time, which a busy shared machine moves much less).
 
 Paced rows (``--seconds`` against a paced server; pushes carry the server's ``time.time_ns()``):
 ``lat_raw`` (websockets + orjson, the baseline), ``lat_kunb`` / ``lat_feed`` (send -> callback / -> rolling
@@ -54,35 +61,67 @@ def _topic(shape: str, symbol: str = SYMBOL) -> str:
     return f"/market/{'ticker' if shape == 'ticker' else 'level2'}:{symbol}"
 
 
+# UTA (``--shape uta``): the feed server's /uta socket, obu increment@10ms of the firehose symbol; before
+# the deltas come the welcome, the subscribe answer and the socket snapshot (uta-protocol.md#order-book)
+UTA_SUBSCRIBE = {"id": "1", "action": "subscribe", "channel": "obu", "tradeType": "SPOT", "symbol": SYMBOL,
+                 "depth": "increment@10ms"}  # fmt: skip
+
+
+def _uta_url(port: int) -> str:
+    return f"ws://127.0.0.1:{port}/uta"
+
+
+def _dial(port: int, shape: str) -> tuple[str, bytes, int]:
+    """The URL to dial, the subscribe frame, and the frames that come before the first counted one."""
+    if shape == "uta":
+        return _uta_url(port), orjson.dumps(UTA_SUBSCRIBE), 3  # welcome, answer, snapshot
+    subscribe = orjson.dumps({"id": "1", "type": "subscribe", "topic": _topic(shape)})
+    return _bullet(port), subscribe, 2  # welcome, ack
+
+
+def _clocks() -> tuple[float, float]:
+    """Wall time and this process's CPU time: on a shared machine the CPU time per message is what a
+    consumer costs, whatever share of a core it was given (rows report both)."""
+    return time.perf_counter(), time.process_time()
+
+
+def _rates(n: int, start: tuple[float, float], end: tuple[float, float]) -> dict[str, Any]:
+    seconds, cpu = end[0] - start[0], end[1] - start[1]
+    return {
+        "n": n,
+        "seconds": seconds,
+        "rate": (n - 1) / seconds,
+        "cpu_seconds": cpu,
+        "cpu_rate": (n - 1) / cpu if cpu > 0 else None,
+    }
+
+
 class Timer:
     """First-message-to-N-th timing shared by the rows."""
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.count = 0
-        self.t0 = 0.0
-        self.t1 = 0.0
-        self.cpu0 = 0.0
-        self.cpu1 = 0.0
+        self.t0 = (0.0, 0.0)
+        self.t1 = (0.0, 0.0)
         self.done = asyncio.get_running_loop().create_future()
 
-    def tick(self) -> None:
+    def tick(self, _message: object = None) -> None:
+        """Count one message (also usable as the callback itself: one call, like the ceiling's count)."""
         self.count += 1
         if self.count == 1:
-            self.t0 = time.perf_counter()
-            self.cpu0 = time.process_time()
+            self.t0 = _clocks()
         elif self.count == self.n:
-            self.t1 = time.perf_counter()
-            self.cpu1 = time.process_time()
+            self.t1 = _clocks()
             if not self.done.done():
                 self.done.set_result(None)
 
     def result(self, **extra: Any) -> dict[str, Any]:
-        seconds = self.t1 - self.t0
+        out = _rates(self.n, self.t0, self.t1)
         # CPU of this process (every thread) per message between the first and the N-th: what a message
-        # costs the consumer whether or not it had a core to itself
-        cpu_us = (self.cpu1 - self.cpu0) / (self.n - 1) * 1e6
-        return {"n": self.n, "seconds": seconds, "rate": (self.n - 1) / seconds, "cpu_us": cpu_us, **extra}
+        # costs the consumer whether or not it had a core to itself (bench/record_feed.py reads it)
+        out["cpu_us"] = out["cpu_seconds"] / (self.n - 1) * 1e6
+        return {**out, **extra}
 
 
 # -- raw websockets ---------------------------------------------------------------------------------
@@ -95,24 +134,91 @@ async def raw(port: int, n: int, shape: str, decode: bool) -> dict[str, Any]:
         await ws.recv()  # ack
         count = 0
         loads = orjson.loads
-        t0 = 0.0
+        t0 = (0.0, 0.0)
         if decode:
             async for msg in ws:
                 loads(msg)
                 count += 1
                 if count == 1:
-                    t0 = time.perf_counter()
+                    t0 = _clocks()
                 elif count == n:
                     break
         else:
             async for _msg in ws:
                 count += 1
                 if count == 1:
-                    t0 = time.perf_counter()
+                    t0 = _clocks()
                 elif count == n:
                     break
-        seconds = time.perf_counter() - t0
-    return {"n": n, "seconds": seconds, "rate": (n - 1) / seconds}
+        t1 = _clocks()
+    return _rates(n, t0, t1)
+
+
+# -- raw picows -------------------------------------------------------------------------------------
+async def raw_picows(port: int, n: int, shape: str, decode: bool) -> dict[str, Any]:
+    """picows' frame callback, counting (``decode``: plus ``orjson.loads`` of every payload): the fastest
+    receive path measured here, the ceiling kunb is held to (issue 16)."""
+    from picows import WSListener, WSMsgType, ws_connect
+
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[dict[str, Any]] = loop.create_future()
+    loads = orjson.loads
+
+    url, subscribe, first = _dial(port, shape)
+
+    class Counter(WSListener):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.count = -first  # the welcome and the ack (UTA: and the snapshot) come first
+            self.t0 = (0.0, 0.0)
+
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            if decode:
+                loads(frame.get_payload_as_bytes())
+            self.count += 1
+            count = self.count
+            if count == 1:
+                self.t0 = _clocks()
+            elif count == n:
+                done.set_result(_rates(n, self.t0, _clocks()))
+
+    transport, _ = await ws_connect(Counter, url, max_redirects=0, use_aiofastnet=False)
+    try:
+        transport.send(WSMsgType.TEXT, subscribe)
+        result = await asyncio.wait_for(done, 120)
+    finally:
+        transport.disconnect()
+    return result
+
+
+# -- kunb's links alone -----------------------------------------------------------------------------
+async def link_only(port: int, n: int, shape: str, kind: str) -> dict[str, Any]:
+    """One of kunb's links (``kunb.net.link.open_link``) with ``orjson.loads`` and a count as its
+    ``on_messages``: the ceiling's work through kunb's link, without the connection above it."""
+    from kunb.net.link import open_link
+
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[dict[str, Any]] = loop.create_future()
+    loads = orjson.loads
+    url, subscribe, first = _dial(port, shape)
+    count = -first  # the welcome and the ack (UTA: and the snapshot) come first
+    t0 = (0.0, 0.0)
+
+    def on_messages(raws: list[bytes]) -> None:
+        nonlocal count, t0
+        for raw in raws:
+            loads(raw)
+            count += 1
+            if count == 1:
+                t0 = _clocks()
+            elif count == n:
+                done.set_result(_rates(n, t0, _clocks()))
+
+    link = await open_link(url, on_messages, kind=kind)  # type: ignore[arg-type]
+    try:
+        await link.send(subscribe.decode())
+        return await asyncio.wait_for(done, 120)
+    finally:
+        await link.close()
 
 
 # -- kunb -------------------------------------------------------------------------------------------
@@ -121,15 +227,18 @@ async def kunb_client(port: int, n: int, shape: str, transport: str) -> dict[str
     from kunb.ws_client import KucoinWsClient
 
     timer = Timer(n)
-    tick = timer.tick
-
-    def callback(msg: dict[str, Any]) -> None:
-        tick()
-
     market = Market(url=f"http://127.0.0.1:{port}")
-    client = await KucoinWsClient.create(None, market, callback, transport=transport)
+    if shape == "uta":  # the same client speaking UTA (a dialect), counting from the socket snapshot
+        from kunb.net.dialect import UtaDialect
+
+        dialect = UtaDialect(url=_uta_url(port))
+        client = await KucoinWsClient.create(None, None, timer.tick, dialect=dialect, transport=transport)
+        topic = "obu.SPOT:BTC-USDT:increment@10ms"
+    else:
+        client = await KucoinWsClient.create(None, market, timer.tick, transport=transport)
+        topic = _topic(shape)
     try:
-        await client.subscribe(_topic(shape))
+        await client.subscribe(topic)
         await asyncio.wait_for(timer.done, 120)
         drops = client.counters.drops
     finally:
@@ -150,7 +259,7 @@ async def profile(port: int, n: int, shape: str, row: str) -> dict[str, Any]:
 
     prof = cProfile.Profile()
     prof.enable()
-    out = await (kunb_client(port, n, shape, "frames") if row == "kunb" else feed(port, n, shape))
+    out = await (kunb_client(port, n, shape, "auto") if row == "kunb" else feed(port, n, shape))
     prof.disable()
     stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
     total = sum(v[2] for v in stats.values()) or 1.0
@@ -183,10 +292,13 @@ def _raw_bytes(folder: str) -> int:
     return sum(p.stat().st_size for p in Path(folder).rglob("*.zst"))
 
 
-async def feed(port: int, n: int, shape: str, *, record: str = "") -> dict[str, Any]:
+async def feed(port: int, n: int, shape: str, transport: str = "auto", *, record: str = "") -> dict[str, Any]:
     """The full feed; ``record``: recording both layers to a temporary directory, on writer threads in this
     process (``thread``) or in a writer process of its own (``process``)."""
     from kunb.record import Recording
+
+    if shape == "uta":
+        return await feed_uta(port, n, transport)
 
     level2 = shape == "level2"
     timer = Timer(n)
@@ -203,6 +315,7 @@ async def feed(port: int, n: int, shape: str, *, record: str = "") -> dict[str, 
         trades=False,
         stats=False,
         max_buffer=n + 10,  # the snapshot may come late in a firehose: keep every push for the replay
+        transport=transport,
         record_to=recording,
     )
     backlog = 0
@@ -212,7 +325,7 @@ async def feed(port: int, n: int, shape: str, *, record: str = "") -> dict[str, 
             book = stream.books[SYMBOL]
             if book.last_sequence != 1000 + n:  # pushes still buffered until the snapshot came: replayed
                 await stream.wait_live(60)
-                timer.t1 = time.perf_counter()
+                timer.t1 = _clocks()
             sequence = book.last_sequence
             rows = len(stream.tops or ())
         else:
@@ -232,6 +345,35 @@ async def feed(port: int, n: int, shape: str, *, record: str = "") -> dict[str, 
         extra["frames"] = stats.frames
         shutil.rmtree(scratch, ignore_errors=True)
     return timer.result(book_sequence=sequence, frame_rows=rows, bad=stream.bad_messages, **extra)
+
+
+async def feed_uta(port: int, n: int, transport: str = "auto") -> dict[str, Any]:
+    """The full feed over UTA: a Stream's book on obu increment@10ms (the socket snapshot, then every
+    delta applied with a best bid/ask and book-top row as for classic); also level changes per second."""
+    timer = Timer(n + 1)  # the snapshot is a data frame too: it starts the clock
+    cls = _stream(timer)
+    stream = cls(
+        SYMBOL,
+        protocol="uta",
+        url=f"http://127.0.0.1:{port}",
+        ws_url=_uta_url(port),
+        book=True,
+        ticker=False,
+        trades=False,
+        stats=False,
+        max_buffer=n + 10,
+        transport=transport,
+    )
+    async with stream:
+        await asyncio.wait_for(timer.done, 120)
+        book = stream.books[SYMBOL]
+        stats = book.stats
+    out = timer.result(book_sequence=stats.last_sequence, frame_rows=len(stream.tops or ()))
+    out["level_changes"] = stats.updates_applied
+    out["changes_rate"] = stats.updates_applied / out["seconds"]
+    out["changes_cpu_rate"] = stats.updates_applied / out["cpu_seconds"] if out["cpu_seconds"] else None
+    out["state"] = book.state.value
+    return out
 
 
 # -- peers ------------------------------------------------------------------------------------------
@@ -418,13 +560,17 @@ async def _measure(seconds: float, warmup: float, count: Any) -> dict[str, Any]:
 async def scale_all(port: int, seconds: float, warmup: float) -> dict[str, Any]:
     from kunb.client import Market
     from kunb.model.rolling import TickerFrame
+    from kunb.protocol.classic_decoder import ClassicDecoder
     from kunb.ws_client import KucoinWsClient
 
     frame = TickerFrame(maxlen=10_000)
     add = frame.add
+    decode = ClassicDecoder().decode  # the frame takes Ticks (kunb.events) since issue 12
+    clock = time.time_ns
 
     def callback(msg: dict[str, Any]) -> None:
-        add(msg["data"], msg["subject"])
+        for tick in decode(msg, clock()):
+            add(tick)
 
     market = Market(url=f"http://127.0.0.1:{port}")
     client = await KucoinWsClient.create(None, market, callback)
@@ -465,9 +611,16 @@ THROUGHPUT = {
     "orjson": lambda a: raw(a.port, a.n, a.shape, decode=True),
     "sdk": lambda a: sdk(a.port, a.n, a.shape),
     "ccxt": lambda a: ccxt_pro(a.port, a.n, a.shape),
-    "kunb": lambda a: kunb_client(a.port, a.n, a.shape, "frames"),
+    "picows": lambda a: raw_picows(a.port, a.n, a.shape, decode=False),
+    "picows_orjson": lambda a: raw_picows(a.port, a.n, a.shape, decode=True),
+    "link_picows": lambda a: link_only(a.port, a.n, a.shape, "picows"),
+    "link_frames": lambda a: link_only(a.port, a.n, a.shape, "frames"),
+    "kunb": lambda a: kunb_client(a.port, a.n, a.shape, "auto"),
+    "kunb_picows": lambda a: kunb_client(a.port, a.n, a.shape, "picows"),
+    "kunb_frames": lambda a: kunb_client(a.port, a.n, a.shape, "frames"),
     "kunb_ws": lambda a: kunb_client(a.port, a.n, a.shape, "websockets"),
     "feed": lambda a: feed(a.port, a.n, a.shape),
+    "feed_frames": lambda a: feed(a.port, a.n, a.shape, "frames"),
     "feed_rec": lambda a: feed(a.port, a.n, a.shape, record="thread"),
     "feed_proc": lambda a: feed(a.port, a.n, a.shape, record="process"),
     "profile_kunb": lambda a: profile(a.port, a.n, a.shape, "kunb"),
@@ -487,7 +640,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("row", choices=[*THROUGHPUT, *PACED])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--n", type=int, default=200_000)
-    parser.add_argument("--shape", choices=["ticker", "level2"], default="ticker")
+    parser.add_argument("--shape", choices=["ticker", "level2", "uta"], default="ticker")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--books", type=int, default=500)

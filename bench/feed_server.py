@@ -10,6 +10,11 @@ Two kinds of feed, chosen by the subscribed symbol:
   second per symbol, each frame carrying ``"ns"``, the server's ``time.time_ns()`` when it was rendered
   (an extra top-level field; ``data`` keeps KuCoin's shape), for send-to-callback latency.
 
+KuCoin's UTA protocol is served on the same port at ``/uta`` (binary frames, uta-protocol.md): a
+``message: welcome``, ``{"id", "result": true}`` answers, pongs, and for ``obu`` of ``BTC-USDT`` at depth
+``increment@10ms`` the socket snapshot followed by ``--n`` pre-rendered deltas (``UtaBook``: 1-8 level
+changes each, both sides, consecutive ``O``/``C``) in one write.
+
 The bullet says ``"encrypt": null`` so that KuCoin's official SDK can connect to ``ws://``
 (``perf-baselines.md``). Level2 books stay uncrossed: bids live on 100 ticks below a fixed centre, asks on
 100 ticks above it, so ``level2_100`` snapshots are complete. Subscribing twice (the official SDK does)
@@ -32,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-__all__ = ["FIREHOSE", "L2Book", "Ticker", "main", "ws_frame"]
+__all__ = ["FIREHOSE", "L2Book", "Ticker", "UtaBook", "main", "ws_frame"]
 
 FIREHOSE = "BTC-USDT"
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -118,6 +123,49 @@ class L2Book:
         )
 
 
+class UtaBook:
+    """One symbol's UTA ``increment@10ms`` book: a socket snapshot, then deltas of 1-8 absolute level
+    sizes each (``"0"`` removes a level), never crossed (the same fixed centre as :class:`L2Book`)."""
+
+    def __init__(self, symbol: str, seed: int) -> None:
+        self.symbol = symbol
+        self.rng = random.Random(seed)
+        self.seq = 20_000_000_000
+        centre = 40_000_00 + self.rng.randrange(1_000_00)  # cents
+        self.bids = {centre - 1 - i: self._size() for i in range(_LEVELS)}
+        self.asks = {centre + i: self._size() for i in range(_LEVELS)}
+        self._bid_prices = list(self.bids)
+        self._ask_prices = list(self.asks)
+        self.changes = 0  # level changes rendered in deltas
+
+    def _size(self) -> str:
+        return f"{self.rng.randrange(1, 50_000) / 10_000:.4f}"
+
+    def snapshot(self, now_ns: int) -> bytes:
+        bids = [[f"{p / 100:.2f}", s] for p, s in sorted(self.bids.items(), reverse=True) if s != "0"]
+        asks = [[f"{p / 100:.2f}", s] for p, s in sorted(self.asks.items()) if s != "0"]
+        d = {"C": self.seq, "M": now_ns, "O": self.seq, "a": asks, "b": bids, "s": self.symbol}
+        frame = {"T": "obu.SPOT", "dp": "increment@10ms", "t": "snapshot", "P": now_ns, "d": d}
+        return orjson.dumps(frame)
+
+    def delta(self, now_ns: int) -> bytes:
+        rng = self.rng
+        sides: tuple[list[list[str]], list[list[str]]] = ([], [])
+        first = self.seq + 1
+        for _ in range(1 + int(rng.random() * 8)):
+            self.seq += 1
+            size = "0" if rng.random() < 0.2 else self._size()
+            ask = rng.random() < 0.5
+            prices = self._ask_prices if ask else self._bid_prices
+            price = prices[int(rng.random() * _LEVELS)]
+            (self.asks if ask else self.bids)[price] = size
+            sides[ask].append([f"{price / 100:.2f}", size])
+        self.changes += self.seq - first + 1
+        bids, asks = sides
+        d = {"C": self.seq, "M": now_ns, "O": first, "a": asks, "b": bids, "s": self.symbol}
+        return orjson.dumps({"T": "obu.SPOT", "dp": "increment@10ms", "t": "delta", "P": now_ns, "d": d})
+
+
 class Ticker:
     """One symbol's ticker: a random walk around 43000, rendered like KuCoin's ``trade.ticker``."""
 
@@ -171,6 +219,12 @@ class Feed:
             "level2": b"".join(ws_frame(fire_book.push(now + i // 10)) for i in range(n)),
             "ticker": b"".join(ws_frame(t) for t in _tickers(Ticker(FIREHOSE, seed=2), n, now)),
         }
+        # UTA increment@10ms: the snapshot before the first delta, then the deltas (binary frames)
+        uta_book = UtaBook(FIREHOSE, seed=3)
+        now_ns = now * 1_000_000
+        self.uta_snapshot = ws_frame(uta_book.snapshot(now_ns), 0x2)
+        self.uta_blob = b"".join(ws_frame(uta_book.delta(now_ns + i * 10_000_000), 0x2) for i in range(n))
+        self.uta_changes = uta_book.changes
         # paced units: (kind, symbol) -> subscribed connections; kind "all" is /market/ticker:all
         self.units: dict[tuple[str, str], set[WsConn]] = {}
         self._order: list[tuple[str, str]] = []
@@ -269,6 +323,7 @@ class WsConn(asyncio.Protocol):
         self.port_ref = port_ref
         self.buf = bytearray()
         self.ws = False
+        self.uta = False  # upgraded at /uta: KuCoin's UTA protocol, binary frames
         self.fed: set[tuple[str, str]] = set()
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
 
@@ -307,6 +362,10 @@ class WsConn(asyncio.Protocol):
                 b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
             )
             self.ws = True
+            if url.path.startswith("/uta"):
+                self.uta = True
+                self._send({"sessionId": "bench", "message": "welcome", "pingInterval": 18000})
+                return True
             connect_id = parse_qs(url.query).get("connectId", ["bench"])[0]
             self._send({"id": connect_id, "type": "welcome"})
             return True
@@ -362,9 +421,32 @@ class WsConn(asyncio.Protocol):
             return False
         if opcode == 0x9:
             self.transport.write(ws_frame(payload, 0xA))
-        elif opcode == 0x1:
-            self._on_text(payload)
+        elif opcode in (0x1, 0x2):
+            (self._on_uta if self.uta else self._on_text)(payload)
         return True
+
+    def _on_uta(self, payload: bytes) -> None:
+        """A UTA client frame (uta-protocol.md#subscribe-and-unsubscribe, #ping-and-pong)."""
+        try:
+            msg = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return
+        if msg.get("type") == "ping":
+            self._send({"type": "pong", "id": msg.get("id"), "ts": time.time_ns()})
+        elif msg.get("op") == "ping":
+            self._send({"op": "pong", "id": msg.get("id")})
+        elif str(msg.get("action", "")).lower() in ("subscribe", "unsubscribe"):
+            self._send({"id": msg.get("id"), "result": True})
+            key = ("uta", str(msg.get("channel")))
+            if (
+                str(msg.get("action")).lower() == "subscribe"
+                and key == ("uta", "obu")
+                and msg.get("symbol") == FIREHOSE
+                and msg.get("depth") == "increment@10ms"
+                and key not in self.fed
+            ):
+                self.fed.add(key)
+                self.transport.write(self.feed.uta_snapshot + self.feed.uta_blob)
 
     def _on_text(self, payload: bytes) -> None:
         try:
@@ -381,7 +463,7 @@ class WsConn(asyncio.Protocol):
                 self.feed.subscribe(self, str(msg.get("topic", "")))
 
     def _send(self, message: object) -> None:
-        self.transport.write(ws_frame(orjson.dumps(message)))
+        self.transport.write(ws_frame(orjson.dumps(message), 0x2 if self.uta else 0x1))
 
 
 async def serve(n: int, rate: float, symbols: int, port: int = 0) -> None:

@@ -2,7 +2,9 @@
 
 Starts ``bench/feed_server.py`` (paced, every push stamped) in a child process, runs a
 :class:`kunb.Stream` in this process, and samples every ``--every`` seconds: RSS, asyncio task count,
-open file descriptors, messages received, drops and book resyncs. After the warm-up (the rolling frames
+open file descriptors, messages received, drops and book resyncs. A :class:`kunb.record.Recorder` is
+attached as a sink (every event to Parquet in a temporary directory; ``--no-record`` leaves it off), so its
+queue, journals and compactions are part of what must stay flat. After the warm-up (the rolling frames
 and books fill up: ``max(120 s, 10 %)`` of the run), the run is flat when RSS grew less than 5 % and the
 task and fd counts did not grow. Writes the ``## Soak (bench/soak.py)`` section of ``bench/RESULTS.md``.
 
@@ -15,6 +17,7 @@ import argparse
 import asyncio
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +26,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import machine, write_section
+from kunb.record import Recorder
 from kunb.stream import Stream
 
 __all__ = ["main"]
@@ -45,11 +49,16 @@ def start_server(rate_per_symbol: float) -> tuple[subprocess.Popen[str], int]:
     return proc, int(line.split()[1])
 
 
-async def soak(port: int, symbols: int, minutes: float, every: float) -> list[dict[str, float]]:
+async def soak(
+    port: int, symbols: int, minutes: float, every: float, record_to: Path | None
+) -> list[dict[str, float]]:
     names = [f"K{i:03d}-USDT" for i in range(symbols)]
     proc = psutil.Process()
     samples: list[dict[str, float]] = []
     stream = Stream(names, url=f"http://127.0.0.1:{port}", trades=False, stats=False)
+    recorder = None if record_to is None else Recorder(record_to)
+    if recorder is not None:
+        stream.add_sink(recorder)
     async with stream:
         await stream.wait_live(60)
         start = time.monotonic()
@@ -68,13 +77,24 @@ async def soak(port: int, symbols: int, minutes: float, every: float) -> list[di
                     "drops": counters.drops,
                     "resyncs": sum(b.stats.resyncs for b in stream.books.values()),
                     "cpu_s": sum(proc.cpu_times()[:2]),
+                    **_recorded(recorder),
                 }
             )
             now = time.monotonic()
             if now >= end:
                 break
             await asyncio.sleep(min(every, end - now))
+    if recorder is not None:
+        await recorder.aclose()
     return samples
+
+
+def _recorded(recorder: Recorder | None) -> dict[str, float]:
+    """The recorder's counters for a sample (zeros when it is off)."""
+    if recorder is None:
+        return {"recorded": 0, "record_dropped": 0, "record_mib": 0.0}
+    stats = recorder.stats()
+    return {"recorded": stats.written, "record_dropped": stats.dropped, "record_mib": stats.bytes / 2**20}
 
 
 def verdict(samples: list[dict[str, float]], warmup: float) -> dict[str, float | bool]:
@@ -94,7 +114,9 @@ def verdict(samples: list[dict[str, float]], warmup: float) -> dict[str, float |
     }
 
 
-def report(samples: list[dict[str, float]], warmup: float, rate: float, symbols: int, load: str) -> str:
+def report(
+    samples: list[dict[str, float]], warmup: float, rate: float, symbols: int, load: str, recording: bool
+) -> str:
     v = verdict(samples, warmup)
     duration = samples[-1]["t"]
     wall = samples[-1]["t"] - samples[0]["t"] or 1.0
@@ -103,21 +125,27 @@ def report(samples: list[dict[str, float]], warmup: float, rate: float, symbols:
     step = max(1, len(samples) // 12)
     rows = [
         f"| {s['t'] / 60:.1f} | {s['rss_mib']:.1f} | {s['tasks']:.0f} | {s['fds']:.0f} | "
-        f"{s['messages']:,.0f} | {s['drops']:.0f} | {s['resyncs']:.0f} |"
+        f"{s['messages']:,.0f} | {s['drops']:.0f} | {s['resyncs']:.0f} | {s['recorded']:,.0f} | "
+        f"{s['record_dropped']:.0f} | {s['record_mib']:.1f} |"
         for s in samples[::step] + ([samples[-1]] if (len(samples) - 1) % step else [])
     ]
     met = "met" if v["flat"] else "MISSED"
+    recorder = (
+        "a `kunb.record.Recorder` attached as a sink (every event to Parquet on local disk)"
+        if recording
+        else "no recorder"
+    )
     return f"""
 Machine: {load}
 
 Workload: a `kunb.Stream` of {symbols} symbols (level2 books with book-top frame + ticker frame, 10,000-row
-windows) fed by `bench/feed_server.py` at {rate:g} pushes/s per symbol and channel; measured
+windows), {recorder}, fed by `bench/feed_server.py` at {rate:g} pushes/s per symbol and channel; measured
 {msg_rate:,.0f} msg/s received, {cpu:.1%} of one core for this process (the server is a separate process).
 Duration: **{duration / 60:.1f} minutes** of streaming after the books were live;
 warm-up {warmup / 60:.1f} min.
 
-| minute | RSS MiB | asyncio tasks | open fds | messages | drops | book resyncs |
-|---|---|---|---|---|---|---|
+{HEADER}
+|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
 RSS after warm-up {after_base(samples, warmup):.1f} MiB -> {samples[-1]["rss_mib"]:.1f} MiB at the end: growth
@@ -125,6 +153,12 @@ RSS after warm-up {after_base(samples, warmup):.1f} MiB -> {samples[-1]["rss_mib
 
 Target (issue 8: RSS growth under 5 % after warm-up, tasks and fds flat): {met}.
 """
+
+
+HEADER = (
+    "| minute | RSS MiB | asyncio tasks | open fds | messages | drops | book resyncs | events recorded "
+    "| recorder drops | recorded MiB |"
+)
 
 
 def after_base(samples: list[dict[str, float]], warmup: float) -> float:
@@ -149,17 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--symbols", type=int, default=10)
     parser.add_argument("--rate", type=float, default=100.0, help="pushes/s per symbol and channel")
     parser.add_argument("--every", type=float, default=10.0, help="seconds between samples")
+    parser.add_argument("--no-record", action="store_true", help="run without the recorder sink")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
     load = machine(("websockets", "orjson", "numpy", "pandas")) + f"; kunb at commit {_commit()}"
     server, port = start_server(args.rate)
     try:
-        samples = asyncio.run(soak(port, args.symbols, args.minutes, args.every))
+        with tempfile.TemporaryDirectory(prefix="kunb-soak-") as tmp:
+            record_to = None if args.no_record else Path(tmp) / "recording"
+            samples = asyncio.run(soak(port, args.symbols, args.minutes, args.every, record_to))
     finally:
         server.terminate()
         server.wait(10)
     warmup = max(120.0, 0.1 * args.minutes * 60) if args.minutes * 60 > 240 else args.minutes * 60 / 2
-    body = report(samples, warmup, args.rate, args.symbols, load)
+    body = report(samples, warmup, args.rate, args.symbols, load, not args.no_record)
     print(body)
     if not args.no_write:
         write_section("Soak (bench/soak.py)", body)

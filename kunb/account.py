@@ -107,6 +107,9 @@ class Account(SyncLifecycle[AccountState]):
             ``received`` event).
         window: rows kept by each event frame.
         span: time window of the event frames, seconds (``None``: rows only).
+        max_done_orders: finished orders kept in :attr:`holdings` (open ones always are); older ones are
+            forgotten, oldest first. KuCoin's own list of recent finished orders holds 1,000; a bot that
+            finishes thousands a day would otherwise grow the table (about 1 KB each) all day.
         open_timeout: seconds :meth:`astart` waits for the subscription (``None``: until the exchange is
             reached, while the connection keeps redialing).
         protocol: ``"classic"`` (default) or ``"uta"``: KuCoin's unified trading account over UTA
@@ -132,6 +135,7 @@ class Account(SyncLifecycle[AccountState]):
         order_topic: str = ORDERS_TOPIC,
         window: int = 10_000,
         span: float | None = None,
+        max_done_orders: int = 1_000,
         open_timeout: float | None = 10.0,
         protocol: str = "classic",
         source: AccountSource | None = None,
@@ -154,7 +158,7 @@ class Account(SyncLifecycle[AccountState]):
         self.source: AccountSource = source
         self.url = source.url
         self.order_topic: str = getattr(source, "order_topic", order_topic)
-        self.holdings = Holdings()
+        self.holdings = Holdings(max_done_orders=max_done_orders)
         self.balance_events = BalanceFrame(maxlen=window, span=span)
         self.order_events = OrderEventFrame(maxlen=window, span=span)
         self.counters = AccountCounters()

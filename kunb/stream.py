@@ -61,6 +61,9 @@ __all__ = ["Sink", "Stream", "StreamState"]
 
 logger = logging.getLogger(__name__)
 
+_LIVE = BookState.LIVE
+_now_ns = time.time_ns
+
 _SNAPSHOT_RETRY = (0.05, 2.0)  # first and longest wait between snapshot attempts, seconds
 _SOCKET_SNAPSHOT_WAIT = 20.0  # seconds to wait for a snapshot the source sends on the socket
 _LISTING_WAIT = 5.0  # seconds a refused start waits for the symbol list to name the unknown symbols
@@ -507,13 +510,14 @@ class Stream(SyncLifecycle[StreamState]):
     def _on_frame(self, frame: Mapping[str, Any]) -> None:
         """Decode one data frame (the source's decoder) and apply its events: the hot path."""
         try:
-            events = self._decode(frame, time.time_ns())
+            events = self._decode(frame, _now_ns())
         except ProtocolError as exc:
             self._bad_message(exc)
             return
         self._route(events)
-        for listener in self._frame_listeners:
-            listener(frame)
+        if self._frame_listeners:
+            for listener in self._frame_listeners:
+                listener(frame)
         self._changed.set()  # wait_for() looks again (a no-op while nobody waits)
 
     ingest = _on_frame
@@ -533,11 +537,13 @@ class Stream(SyncLifecycle[StreamState]):
                 book = self.books.get(event.symbol)  # type: ignore[union-attr]
                 if book is not None:
                     was = book.state
-                    book.on_delta(event)  # type: ignore[arg-type]
-                    if was is not BookState.LIVE or book.state is not BookState.LIVE:
+                    if book.on_delta(event) is not _LIVE or was is not _LIVE:  # type: ignore[arg-type]
                         self._book_changed(book, was)
-                    elif self.tops is not None:
-                        self._record_top(book)
+                    elif self._top_interval_ns is not None:  # _record_top, inlined: every live delta
+                        stamp = event.time_ns  # type: ignore[union-attr]  # the book's time now
+                        last = self._top_last.get(book.symbol)
+                        if last is None or stamp - last >= self._top_interval_ns:
+                            self._record_top(book)
             elif kind is Tick:
                 self._ticks[event.symbol] = event  # type: ignore[union-attr,assignment]
                 if self.ticks is not None:

@@ -44,7 +44,7 @@ from ..runtime import loop_thread
 from ..signing import Credentials
 from ..sources.classic import BALANCE_TOPIC, ORDER_TOPICS, ORDERS_TOPIC
 from ..stream import Stream
-from .enrich import with_book_top, with_deal, with_stats
+from .enrich import with_book_top, with_deal, with_stats, with_symbol
 
 __all__ = ["BlockingWsClient", "Subscription"]
 
@@ -356,7 +356,7 @@ class BlockingWsClient:
         topic = message.get("topic", "")
         prefix, _, symbol = topic.partition(":")
         if prefix == "/market/ticker":
-            message = with_stats(message, stream.last_stats(symbol), _STATS_SOURCE)
+            message = with_stats(with_symbol(message), stream.last_stats(symbol), _STATS_SOURCE)
         elif prefix == "/market/level2":
             book = stream.books.get(symbol)
             if book is None or book.state is not BookState.LIVE:

@@ -4,6 +4,9 @@ Pure: each function takes a push (a dict as KuCoin sent it) and what kunb knows,
 the push itself is never changed. Every addition is listed in the message's extra top-level ``"kunb"``
 object (``{"added": [...], "source": ...}``) so a reader can always tell KuCoin's fields from kunb's:
 
+* ``/market/ticker:{symbol}``: ``data["symbol"]`` as KuCoin's SDK connection adds it (:func:`with_symbol`;
+  a Stream's connection leaves frames as KuCoin sent them, and this is what the SDK-shaped
+  ``KucoinWsClient`` delivers too, so it is not listed under ``"kunb"``).
 * ``/market/ticker:{symbol}`` (a ticker push has no 24 h numbers): ``changeRate``, ``changePrice``,
   ``vol``, ``volValue``, ``high``, ``low`` from the symbol's latest :class:`~kunb.events.Stats` (the
   ``/market/snapshot:{symbol}`` push, or REST ``GET /api/v1/market/stats`` until the first one arrives).
@@ -23,12 +26,14 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from ..protocol.classic import add_ticker_symbol
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..events import Stats
     from ..model.book import OrderBook
     from ..model.holdings import Order
 
-__all__ = ["STATS_FIELDS", "decimal_text", "with_book_top", "with_deal", "with_stats"]
+__all__ = ["STATS_FIELDS", "decimal_text", "with_book_top", "with_deal", "with_stats", "with_symbol"]
 
 #: 24 h statistics copied into ticker pushes: KuCoin's names (snapshot and REST stats) -> Stats fields.
 STATS_FIELDS = {
@@ -57,6 +62,17 @@ def _tagged(
     out = dict(message)
     out["data"] = data
     out["kunb"] = {"added": added, "source": source}
+    return out
+
+
+def with_symbol(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A ticker push whose ``data`` has ``symbol`` (:func:`kunb.protocol.classic.add_ticker_symbol`), as a
+    copy; other pushes are copied unchanged."""
+    out = dict(message)
+    data = out.get("data")
+    if isinstance(data, dict) and "symbol" not in data:
+        out["data"] = dict(data)
+        add_ticker_symbol(out)
     return out
 
 

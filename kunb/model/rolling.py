@@ -335,11 +335,12 @@ class TickerFrame(RollingFrame):
 
     def add(self, tick: Tick) -> None:
         """Append a :class:`~kunb.events.Tick`; O(1), no allocation that grows."""
-        code = self._symbol_codes.get(tick.symbol)
+        symbol = tick[0]  # fields by index: the hot path of a ticker feed (Tick's order, kunb.events)
+        code = self._symbol_codes.get(symbol)
         if code is None:
-            code = self._symbols.code(tick.symbol)
+            code = self._symbols.code(symbol)
         n = self._n
-        self._rows[n % self.maxlen] = (tick.time_ns, code, *tick[4:])
+        self._rows[n % self.maxlen] = (tick[1], code, tick[4], tick[5], tick[6], tick[7], tick[8], tick[9])
         self._n = n + 1
 
     def _derive(self, columns: dict[str, np.ndarray]) -> None:

@@ -6,11 +6,12 @@ target, after-welcome handshake, request units, limits, silence), and everything
 once. Per dial (classic): a fresh token (awaited, never blocking the loop), a random ``instanceServers``
 entry, the ``welcome`` wait; UTA: a fixed host, the welcome, then the V2 ``op:auth`` on the private
 socket. Text and binary frames are decoded alike. Every
-frame is decoded once, as the link parses it (:mod:`kunb.transport`: straight from the socket's data
-callback, no task or future per message), and data messages go to a bounded queue; a watcher task raises
-why the link ended, the keepalive task pings (JSON ping every ``pingInterval``, link dead when nothing
-arrives within ``pingTimeout`` after a ping) and, for the whole life of the object, the dispatcher task
-feeds the callback from the queue, so a slow callback never stalls reading or pinging.
+frame is decoded once, as the link parses it (:mod:`kunb.net.link`: the messages of each socket read at
+once, straight from the socket's data callback, no task or future per message). A synchronous callback
+is called right there; an async one is fed from a bounded drop-oldest queue by the dispatcher task, so
+its awaits never stall reading or pinging, and a read larger than the queue sheds its oldest messages
+either way. A watcher task raises why the link ended; the keepalive task pings (JSON ping every
+``pingInterval``, link dead when nothing arrives within ``pingTimeout`` after a ping).
 
 Fixes over KuCoin's SDK (``design.md#fixes-over-other-kucoin-clients``): no blocking
 token call, no swallowed cancellation,
@@ -30,9 +31,9 @@ import logging
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, KeysView
+from collections.abc import Awaitable, Callable, Iterable, KeysView
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, get_args
 from urllib.parse import urlsplit
 
 import orjson
@@ -51,18 +52,22 @@ from ..exceptions import (
     case_hint,
 )
 from ..protocol.classic import (
+    TICKER_ALL,
     UPLINK_PERIOD,
     Ack,
     ConnectionErrorFrame,
     RequestError,
     RequestKind,
     UplinkLimiter,
+    add_ticker_symbol,
+    ticker_symbol,
+    ticker_symbols,
 )
 from ..protocol.uta import SILENCE_AFTER, AuthResult
 from ..signing import TokenRedactor, redact_token
 from .backoff import FIRST_DIAL_GRACE, backoff, gives_up, retryable
 from .dialect import ClassicDialect, Dialect, units_of
-from .link import Link, LinkKind, open_link
+from .link import PICOWS, Link, LinkKind, open_link
 from .wire import WireTap
 
 __all__ = ["ConnectWebsocket", "ConnectionState", "Counters", "EventKind", "LifecycleEvent"]
@@ -186,8 +191,9 @@ class ConnectWebsocket:
             closes; reconnects open their own, with a warning). A zero-argument callable is
             used as a socket factory on every dial instead.
         on_event: called with a :class:`LifecycleEvent` at each lifecycle step (``None``: off).
-        queue_size: messages buffered between the reader and the callback; when full, the oldest
-            is dropped, counted and reported (``QUEUE_OVERFLOW``).
+        queue_size: messages an async callback may fall behind by, and the most one socket read
+            delivers to any callback; past it the oldest are dropped, counted and reported
+            (``QUEUE_OVERFLOW``).
         ping_interval, ping_timeout: seconds; ``None`` takes the bullet's ``pingInterval`` /
             ``pingTimeout``.
         welcome_timeout: seconds to wait for ``welcome`` after the handshake.
@@ -211,9 +217,16 @@ class ConnectWebsocket:
             ``client`` and ``private`` (then ``client`` and ``private`` are ignored).
         silence_after: seconds after its ack a topic that promises data may stay silent before it is
             reported (``SILENT`` event, logged; uta-kunb.md#uta-silence). Classic topics are not watched.
-        transport: ``"frames"`` (default): messages are parsed and dispatched straight from the socket's
-            data callback (:class:`kunb.transport.FrameLink`); ``"websockets"``: websockets' own
-            ``ClientConnection`` and ``recv()`` (also used automatically when a proxy is configured).
+        ticker_symbol: classic ticker pushes get ``data["symbol"]``, as KuCoin's SDK examples read it
+            (default). The drivers (:class:`kunb.Stream`, :class:`kunb.Account`) decode the topic
+            themselves and pass ``False``: the frame stays as KuCoin sent it, and each push costs less.
+        transport: how frames are read; every link hands each message over straight from the socket's
+            data callback except ``"websockets"``. ``"auto"`` (default): ``"picows"`` when picows is
+            installed, else ``"frames"``; ``"picows"``: picows' C frame parser
+            (:class:`kunb.net.picows_link.PicowsLink`, the fastest); ``"frames"``: websockets' sans-I/O
+            parser with a plain-frame fast path (:class:`kunb.net.link.FrameLink`); ``"websockets"``:
+            websockets' own ``ClientConnection`` and ``recv()``. A proxy configured in the environment
+            always uses websockets' connection (the others cannot tunnel).
         wire: a :class:`~kunb.net.wire.WireTap` told of every frame received (with the local receive
             time, before decoding) and sent, and of every dial and link end (:class:`kunb.record.RawLog`
             records them); ``None`` (default): no tap, the hot path is unchanged.
@@ -243,9 +256,10 @@ class ConnectWebsocket:
         uplink_limit: int | None = None,
         uplink_period: float = UPLINK_PERIOD,
         name: str | None = None,
-        transport: LinkKind = "frames",
+        transport: LinkKind = "auto",
         dialect: Dialect | None = None,
         silence_after: float = SILENCE_AFTER,
+        ticker_symbol: bool = True,
         wire: WireTap | None = None,
     ) -> None:
         if loop is None:
@@ -255,8 +269,12 @@ class ConnectWebsocket:
                 raise ConfigurationError("ConnectWebsocket needs a running event loop (or loop=)") from None
         if queue_size < 1:
             raise ConfigurationError("queue_size must be at least 1")
-        if transport not in ("frames", "websockets"):
-            raise ConfigurationError(f"transport must be 'frames' or 'websockets', not {transport!r}")
+        if transport not in get_args(LinkKind):
+            raise ConfigurationError(
+                f"transport must be one of {', '.join(map(repr, get_args(LinkKind)))}, not {transport!r}"
+            )
+        if transport == "picows" and not PICOWS:
+            raise ConfigurationError("transport='picows' needs the picows package: pip install 'kunb[fast]'")
         if not callable(callback):
             raise ConfigurationError("callback must be callable")
         if dialect is None:
@@ -309,6 +327,10 @@ class ConnectWebsocket:
         self._auth: asyncio.Future[AuthResult] | None = None
         self._rearm = asyncio.Event()  # wakes the keepalive to look at its deadlines again
         self._token_dial = False
+        # Synchronous callbacks are called by the hot path itself; async ones from the dispatcher task.
+        self._direct = not _is_async(callback)
+        self._awaiting: Awaitable[Any] | None = None
+        self._prepare = dialect.prepare if ticker_symbol and dialect.protocol == "classic" else None
         self._wire = wire
         on_frame = self._frame_sink() if dialect.protocol == "classic" else self._push_sink()
         self._on_frame = on_frame if wire is None else _tapped(on_frame, wire, self.name)
@@ -425,6 +447,7 @@ class ConnectWebsocket:
 
     async def close(self) -> None:
         """Stop for good: cancel every task, close the socket, fail pending requests. Idempotent."""
+        self._direct = False  # what arrives during the closing handshake is queued, never delivered
         if self._task.done() and self._dispatcher.done():
             self._finish(None)
             return
@@ -790,79 +813,170 @@ class ConnectWebsocket:
             return
 
     # -- internals: the hot path ----------------------------------------------------------------
-    def _frame_sink(self) -> Callable[[bytes], None]:
-        """The hot path, called by the link for every message as it is parsed: one decode, a few
-        counters, one append. No logging, no clock, no await; names bound once per connection."""
+    # The link hands over the messages of each socket read at once. Every message is decoded once and
+    # checked; a data message then goes to the callback right there while the callback is synchronous
+    # and the read fits the queue (the common case: no task wake-up, no queue, the decoded dict still in
+    # the CPU cache), else to the bounded drop-oldest queue that the dispatcher task drains: an async
+    # callback, a read larger than the queue (its oldest messages are shed, as a full queue does), a
+    # queue not yet drained. Either way a sync callback runs before the next read is parsed, so it sees
+    # messages in order and sheds them the same way. No logging, no await; one clock read per read;
+    # names bound once per connection. Counters of data messages and bytes are added once per read.
+
+    def _frame_sink(self) -> Callable[[list[bytes]], None]:
+        """The hot path of the classic protocol: data frames are ``type: message`` with a string topic."""
         counters = self.counters
         queue = self._queue
-        maxlen = queue.maxlen
+        maxlen = queue.maxlen or 1
         wake = self._wake
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         control = self._control
         overflowed = self._overflowed
         bad_frame = self._bad_frame
+        callback = self._callback
+        failed = self._callback_failed
+        went_async = self._went_async
+        last = counters.last_message
+        clock = time.monotonic
+        isawaitable = inspect.isawaitable
+        # SDK users' ticker data gains its symbol (add_ticker_symbol inlined: the topic's symbol is
+        # remembered per topic, so a level-2 push pays one dict lookup on an already hashed string)
+        symbols = ticker_symbols if self._prepare is not None else None
+        symbol_of = ticker_symbol
 
-        def on_frame(raw: bytes) -> None:
-            counters.bytes += len(raw)
+        def on_messages(raws: list[bytes]) -> None:
+            direct = self._direct and not queue and len(raws) <= maxlen
+            now = clock()
+            size = received = 0
             try:
-                frame = loads(raw)
-                kind = frame.get("type")
-            except (decode_error, AttributeError):
-                bad_frame()
-                return
-            if kind == "message":
-                if frame.get("topic").__class__ is not str:  # routing and dispatch key on it
-                    bad_frame()
-                    return
-                counters.messages += 1
-                if not queue:
-                    wake.set()  # the dispatcher sleeps only on an empty queue
-                elif len(queue) == maxlen:
-                    overflowed()
-                queue.append(frame)
-            else:
-                counters.control_frames += 1
-                control(frame)  # may raise WebSocketError: the link ends with it
+                for raw in raws:
+                    size += len(raw)
+                    try:
+                        frame = loads(raw)
+                    except decode_error:
+                        bad_frame()
+                        continue
+                    try:
+                        kind = frame["type"]  # subscripts: cheaper than .get() on this path
+                    except KeyError:
+                        kind = None  # no type: a control frame for the session to judge
+                    except TypeError:  # JSON, but not an object
+                        bad_frame()
+                        continue
+                    if kind != "message":
+                        counters.control_frames += 1
+                        control(frame)  # may raise WebSocketError: the link ends with it
+                        continue
+                    try:
+                        topic = frame["topic"]
+                    except KeyError:
+                        topic = None
+                    if topic.__class__ is not str:  # routing and dispatch key on it
+                        bad_frame()
+                        continue
+                    received += 1
+                    if not direct:
+                        if not queue:
+                            wake.set()  # the dispatcher sleeps only on an empty queue
+                        elif len(queue) == maxlen:
+                            overflowed()
+                        queue.append(frame)
+                        continue
+                    last[topic] = now
+                    if symbols is not None:
+                        symbol = symbols.get(topic)
+                        if symbol is None:
+                            symbol = symbol_of(topic)
+                        if symbol:
+                            if symbol is TICKER_ALL:
+                                add_ticker_symbol(frame)
+                            else:
+                                data = frame.get("data")
+                                if data.__class__ is dict and "symbol" not in data:
+                                    data["symbol"] = symbol
+                    try:
+                        result = callback(frame)
+                    except (Exception, asyncio.CancelledError) as exc:  # never ends the stream
+                        failed(exc)
+                        continue
+                    if result is not None and isawaitable(result):
+                        direct = False  # the callback is async: the rest goes through the dispatcher
+                        went_async(result)
+            finally:
+                counters.bytes += size
+                counters.messages += received
 
-        return on_frame
+        return on_messages
 
-    def _push_sink(self) -> Callable[[bytes], None]:
+    def _push_sink(self) -> Callable[[list[bytes]], None]:
         """The hot path of UTA (:meth:`_frame_sink`'s twin): data pushes carry ``T`` (a string) and a
         ``d`` object (uta-protocol.md#envelope); every other JSON object is a control frame."""
         counters = self.counters
         queue = self._queue
-        maxlen = queue.maxlen
+        maxlen = queue.maxlen or 1
         wake = self._wake
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         control = self._control
         overflowed = self._overflowed
         bad_frame = self._bad_frame
+        callback = self._callback
+        failed = self._callback_failed
+        went_async = self._went_async
+        last = counters.last_message
+        clock = time.monotonic
+        isawaitable = inspect.isawaitable
+        key_of = self._dialect.key_of
 
-        def on_frame(raw: bytes) -> None:
-            counters.bytes += len(raw)
+        def on_messages(raws: list[bytes]) -> None:
+            direct = self._direct and not queue and len(raws) <= maxlen
+            now = clock()
+            size = received = 0
             try:
-                frame = loads(raw)
-                push = frame.get("T")
-            except (decode_error, AttributeError):
-                bad_frame()
-                return
-            if push is not None:
-                if push.__class__ is not str or frame.get("d").__class__ not in (dict, list):
-                    bad_frame()  # routing keys on T, decoders read d
-                    return
-                counters.messages += 1
-                if not queue:
-                    wake.set()
-                elif len(queue) == maxlen:
-                    overflowed()
-                queue.append(frame)
-            else:
-                counters.control_frames += 1
-                control(frame)
+                for raw in raws:
+                    size += len(raw)
+                    try:
+                        frame = loads(raw)
+                        push = frame.get("T")
+                    except (decode_error, AttributeError):
+                        bad_frame()
+                        continue
+                    if push is None:
+                        counters.control_frames += 1
+                        control(frame)
+                        continue
+                    if push.__class__ is not str or frame.get("d").__class__ not in (dict, list):
+                        bad_frame()  # routing keys on T, decoders read d
+                        continue
+                    received += 1
+                    if not direct:
+                        if not queue:
+                            wake.set()
+                        elif len(queue) == maxlen:
+                            overflowed()
+                        queue.append(frame)
+                        continue
+                    last[key_of(frame)] = now  # type: ignore[index]
+                    try:
+                        result = callback(frame)
+                    except (Exception, asyncio.CancelledError) as exc:
+                        failed(exc)
+                        continue
+                    if result is not None and isawaitable(result):
+                        direct = False
+                        went_async(result)
+            finally:
+                counters.bytes += size
+                counters.messages += received
 
-        return on_frame
+        return on_messages
+
+    def _went_async(self, result: Awaitable[Any]) -> None:
+        """The callback returned an awaitable: the dispatcher awaits it, and every later message goes
+        through the queue so that each waits for the one before."""
+        self._direct = False
+        self._awaiting = result
+        self._wake.set()
 
     async def _watch(self, ws: Link) -> None:
         """Wait for the link to end and raise why (ConnectionClosed, or the error frame's error)."""
@@ -960,21 +1074,34 @@ class ConnectWebsocket:
         self._emit(EventKind.SILENT, topic, delay=self._silence_after)
 
     async def _dispatch(self) -> None:
+        """Feed the callback from the queue (async callbacks, and reads the sink did not deliver itself)."""
         queue = self._queue
         wake = self._wake
         callback = self._callback
         last = self.counters.last_message
         key_of = self._dialect.key_of
-        prepare = self._dialect.prepare
+        prepare = self._prepare
         clock = time.monotonic
         isawaitable = inspect.isawaitable
         current_task = asyncio.current_task
         while True:
             await wake.wait()
             wake.clear()
+            awaiting, self._awaiting = self._awaiting, None
+            if awaiting is not None:  # what the sink's call of an async callback returned
+                try:
+                    await awaiting
+                except asyncio.CancelledError as exc:
+                    if current_task().cancelling():  # type: ignore[union-attr]
+                        raise
+                    self._callback_failed(exc)
+                except Exception as exc:
+                    self._callback_failed(exc)
             now = clock()  # one clock read per batch, refreshed after every await
             while queue:
-                frame = prepare(queue.popleft())
+                frame = queue.popleft()
+                if prepare is not None:
+                    prepare(frame)
                 last[key_of(frame)] = now  # type: ignore[index]
                 try:
                     result = callback(frame)
@@ -1015,14 +1142,26 @@ async def _close_socket(ws: Link, *, abort: bool) -> None:
         raise
 
 
-def _tapped(on_frame: Callable[[bytes], None], wire: WireTap, name: str) -> Callable[[bytes], None]:
-    """``on_frame`` preceded by the wire tap: the frame as it came off the socket, stamped once."""
+def _is_async(callback: Callable[..., Any]) -> bool:
+    """An ``async def`` function (or an object whose ``__call__`` is one): its messages are dispatched by
+    a task. Anything else that returns an awaitable is found out at its first call."""
+    return inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
+        getattr(callback, "__call__", None)  # noqa: B004 - the method, not callability
+    )
+
+
+def _tapped(
+    on_messages: Callable[[list[bytes]], None], wire: WireTap, name: str
+) -> Callable[[list[bytes]], None]:
+    """``on_messages`` preceded by the wire tap: each frame of a read as it came off the socket, stamped
+    with its own receive time (the tap sees every frame, the sink then decodes the read)."""
     received = wire.received
     clock = time.time_ns
 
-    def tapped(raw: bytes) -> None:
-        received(name, clock(), raw)
-        on_frame(raw)
+    def tapped(raws: list[bytes]) -> None:
+        for raw in raws:
+            received(name, clock(), raw)
+        on_messages(raws)
 
     return tapped
 

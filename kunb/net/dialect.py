@@ -269,6 +269,7 @@ class ClassicDialect:
 
 # -- UTA ----------------------------------------------------------------------------------------------------
 TokenSource = Callable[[], Awaitable[Any]]
+_PUSH_KEYS = 10_000  # push keys remembered per UTA dialect (a bound, should a feed make them up)
 
 
 class UtaDialect:
@@ -338,6 +339,9 @@ class UtaDialect:
         self.max_topics = max_topics or (
             uta_protocol.MAX_TOPICS_PRIVATE if self.private else uta_protocol.MAX_TOPICS_PUBLIC
         )
+        # push_key() of each (T, d.s, dp, d.i) seen: what the key depends on. Building the key string
+        # costs more than everything else the connection does per push (bench/hotpath.py).
+        self._keys: dict[tuple[Any, Any, Any, Any], str] = {}
 
     def __repr__(self) -> str:
         kind = f"private {self.auth}" if self.private else "public"
@@ -390,7 +394,23 @@ class UtaDialect:
         return UtaSession.batches(units)
 
     def key_of(self, frame: Mapping[str, Any]) -> str | None:
-        return uta_protocol.push_key(frame)
+        data = frame.get("d")
+        if data.__class__ is dict:
+            parts = (frame.get("T"), data.get("s"), frame.get("dp"), data.get("i"))
+        else:
+            parts = (frame.get("T"), None, frame.get("dp"), None)
+        keys = self._keys
+        try:
+            key = keys.get(parts)
+        except TypeError:  # an unhashable field (a hostile frame): not remembered
+            return uta_protocol.push_key(frame)
+        if key is None:
+            key = uta_protocol.push_key(frame)
+            if key is not None:
+                if len(keys) >= _PUSH_KEYS:
+                    keys.clear()
+                keys[parts] = key
+        return key
 
     def prepare(self, frame: dict[str, Any]) -> dict[str, Any]:
         return frame

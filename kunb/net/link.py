@@ -2,9 +2,12 @@
 
 ``websockets``' asyncio ``recv()`` costs a future, an assembler round trip and a task wake-up per
 message, which is most of its ~5 us per small frame (``bench/RESULTS.md``), and its sans-I/O frame
-parser alone costs ~3 us (a generator round trip per header field). :class:`FrameLink` is an
-:class:`asyncio.Protocol` that hands every complete message to ``on_message`` synchronously from
-``data_received``, in one pass over the socket chunk:
+parser alone costs ~3 us (a generator round trip per header field). A link here hands the complete
+messages of each socket read to ``on_messages`` at once, as a list in arrival order, synchronously from
+the read callback: one call per read rather than per message, and the connection above sees how many
+messages one read brought (it sheds the oldest of a read too large for its queue). The list is the
+link's: it is valid during the call only. :class:`FrameLink` is an :class:`asyncio.Protocol` that does
+it in one pass over the socket chunk:
 
 - the common frame - FIN, no RSV bit (no compression), unmasked, text or binary, no fragmented message
   in progress, connection open - is sliced out of the chunk directly (RFC 6455 5.2: its header is two,
@@ -18,12 +21,15 @@ TLS is the event loop's (``wss://`` uses ``ssl.create_default_context()``, so ``
 
 :class:`ConnectionLink` offers the same interface over websockets' ``ClientConnection`` (a reader task
 calls ``recv()``); :func:`open_link` uses it when an HTTP/SOCKS proxy is configured in the environment
-(websockets knows how to tunnel, FrameLink does not) or when asked to (``kind="websockets"``, used by the
-benchmark to compare both paths). Not followed by either: HTTP redirects of the upgrade request
-(KuCoin's feed hosts do not redirect).
+(websockets knows how to tunnel, the frame links do not) or when asked to (``kind="websockets"``, used by
+the benchmark to compare the paths). :func:`open_link`'s default (``kind="auto"``) is the picows link
+(:mod:`kunb.net.picows_link`, frames parsed in C) when picows is installed, else FrameLink. Not followed
+by any: HTTP redirects of the upgrade request (KuCoin's feed hosts do not redirect). Every link hands
+text and binary messages over alike (classic frames are text, UTA frames binary).
 
-``on_message`` may raise to end the link: the transport is aborted and :meth:`FrameLink.reason` returns
-that exception (``ConnectWebsocket`` raises ``WebSocketError`` this way for a connection-level error frame).
+``on_messages`` may raise to end the link: the transport is aborted (the rest of that read is not
+delivered) and :meth:`FrameLink.reason` returns that exception (``ConnectWebsocket`` raises
+``WebSocketError`` this way for a connection-level error frame).
 """
 
 from __future__ import annotations
@@ -45,10 +51,16 @@ from websockets.protocol import State
 from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
-__all__ = ["ConnectionLink", "FrameLink", "Link", "LinkKind", "open_link"]
+try:
+    from .picows_link import open_picows_link
+except ImportError:  # no picows wheel for this platform (or installed without it): websockets' links
+    open_picows_link = None  # type: ignore[assignment]
+PICOWS = open_picows_link is not None  # the picows link can be used
 
-OnMessage = Callable[[bytes], None]
-LinkKind = Literal["frames", "websockets"]
+__all__ = ["PICOWS", "ConnectionLink", "FrameLink", "Link", "LinkKind", "open_link"]
+
+OnMessages = Callable[[list[bytes]], None]  # the messages of one socket read, in order
+LinkKind = Literal["auto", "picows", "frames", "websockets"]
 
 _TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
 _OPEN = State.OPEN
@@ -73,13 +85,15 @@ class Link(Protocol):
 
 
 class FrameLink(asyncio.Protocol):
-    """One client connection; complete messages go to ``on_message`` straight from ``data_received``."""
+    """One client connection; the complete messages of each read go to ``on_messages`` from
+    ``data_received``."""
 
     def __init__(
-        self, protocol: ClientProtocol, on_message: OnMessage, *, close_timeout: float, max_size: int
+        self, protocol: ClientProtocol, on_messages: OnMessages, *, close_timeout: float, max_size: int
     ) -> None:
         self._protocol = protocol
-        self._on_message = on_message
+        self._on_messages = on_messages
+        self._batch: list[bytes] = []  # the messages of the read being parsed
         self._close_timeout = close_timeout
         self._loop = asyncio.get_running_loop()
         self._response: asyncio.Future[None] = self._loop.create_future()
@@ -91,7 +105,7 @@ class FrameLink(asyncio.Protocol):
         self._head = bytearray()
         self._pending = bytearray()  # the start of a frame cut by the end of a chunk
         self._need = 0  # bytes the pending frame needs before it is parsed again
-        self._error: BaseException | None = None  # raised by on_message: it ended the link
+        self._error: BaseException | None = None  # raised by on_messages: it ended the link
         self._connection_exc: BaseException | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._paused = False
@@ -104,7 +118,7 @@ class FrameLink(asyncio.Protocol):
         return self._ended
 
     def reason(self) -> BaseException:
-        """The exception that ended the link: ``on_message``'s, else websockets' ``ConnectionClosed``."""
+        """The exception that ended the link: ``on_messages``', else websockets' ``ConnectionClosed``."""
         if self._error is not None:
             return self._error
         return self._close_exc()
@@ -165,6 +179,22 @@ class FrameLink(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        batch = self._batch = []
+        self._receive(data)
+        if batch:
+            self._deliver(batch)
+
+    def _deliver(self, batch: list[bytes]) -> None:
+        if self._error is not None:
+            return  # on_messages ended the link: nothing more is delivered
+        try:
+            self._on_messages(batch)
+        except Exception as exc:  # on_messages ends the link (a connection-level error frame...)
+            self._error = exc
+            self.abort()
+
+    def _receive(self, data: bytes) -> None:
+        """Parse one chunk; its complete messages are appended to ``self._batch``."""
         if self._opening:
             data = self._opening_data(data)
             if not data:
@@ -180,58 +210,52 @@ class FrameLink(asyncio.Protocol):
             data = bytes(pending)
             pending.clear()
         protocol = self._protocol
-        on_message = self._on_message
+        append = self._batch.append
         max_size = self._max_size
         size = len(data)
         pos = 0
         plain = protocol.state is _OPEN and protocol.current_size is None
         need = 0
-        try:
-            while True:
-                if size - pos < 2:
-                    need = 2
-                    break
-                head = data[pos]
-                length = data[pos + 1]
-                start = pos + 2
-                if length > 125:
-                    if length & 0x80:  # a masked server frame: websockets fails the connection
-                        self._general = True
-                        self._to_protocol(data[pos:])
-                        return
-                    if length == 126:  # 16-bit length: most KuCoin pushes (126..65535 bytes)
-                        start += 2
-                        if start > size:
-                            need = start - pos
-                            break
-                        length = data[pos + 2] << 8 | data[pos + 3]
-                    else:
-                        start += 8
-                        length = int.from_bytes(data[pos + 2 : start], "big")
+        while True:
+            if size - pos < 2:
+                need = 2
+                break
+            head = data[pos]
+            length = data[pos + 1]
+            start = pos + 2
+            if length > 125:
+                if length & 0x80:  # a masked server frame: websockets fails the connection
+                    self._general = True
+                    self._to_protocol(data[pos:])
+                    return
+                if length == 126:  # 16-bit length: most KuCoin pushes (126..65535 bytes)
+                    start += 2
                     if start > size:
                         need = start - pos
                         break
-                    if length > max_size:  # websockets raises PayloadTooBig and closes
-                        self._general = True
-                        self._to_protocol(data[pos:])
-                        return
-                end = start + length
-                if end > size:
-                    need = end - pos
-                    break
-                if plain and (head == 0x81 or head == 0x82):
-                    # The hot path: FIN, no RSV bit (no compression), text or binary, no fragmented
-                    # message in progress - the whole message, handed over as it is.
-                    on_message(data[start:end])
+                    length = data[pos + 2] << 8 | data[pos + 3]
                 else:
-                    self._to_protocol(data[pos:end])
-                    plain = protocol.state is _OPEN and protocol.current_size is None
-                pos = end
-        except Exception as exc:  # on_message ends the link (a connection-level error frame...)
-            if self._error is None:
-                self._error = exc
-            self.abort()
-            return
+                    start += 8
+                    length = int.from_bytes(data[pos + 2 : start], "big")
+                if start > size:
+                    need = start - pos
+                    break
+                if length > max_size:  # websockets raises PayloadTooBig and closes
+                    self._general = True
+                    self._to_protocol(data[pos:])
+                    return
+            end = start + length
+            if end > size:
+                need = end - pos
+                break
+            if plain and (head == 0x81 or head == 0x82):
+                # The hot path: FIN, no RSV bit (no compression), text or binary, no fragmented
+                # message in progress - the whole message, handed over as it is.
+                append(data[start:end])
+            else:
+                self._to_protocol(data[pos:end])
+                plain = protocol.state is _OPEN and protocol.current_size is None
+            pos = end
         if pos < size:
             pending += data[pos:]
             self._need = need
@@ -280,7 +304,7 @@ class FrameLink(asyncio.Protocol):
         data = bytes(frame.data)  # typed bytes-like; a parsed frame's is bytes, returned as it is (no copy)
         if opcode is _TEXT or opcode is _BINARY:
             if frame.fin:
-                self._on_message(data)
+                self._batch.append(data)
                 return
             self._fragments = [data]
         elif opcode is _CONT and self._fragments is not None:
@@ -290,15 +314,18 @@ class FrameLink(asyncio.Protocol):
         if frame.fin:
             message = b"".join(self._fragments)
             self._fragments = None
-            self._on_message(message)
+            self._batch.append(message)
 
     def eof_received(self) -> None:
+        batch = self._batch = []
         if self._opening and self._head:
             self._opening = False
             self._to_protocol(bytes(self._head))
         self._protocol.receive_eof()
         self._protocol.events_received()
         self._flush()
+        if batch:
+            self._deliver(batch)
         # Returning None closes the transport: after EOF a WebSocket endpoint never writes again.
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -352,11 +379,12 @@ class FrameLink(asyncio.Protocol):
 
 
 class ConnectionLink:
-    """The Link interface over websockets' ``ClientConnection``: a reader task feeds ``on_message``."""
+    """The Link interface over websockets' ``ClientConnection``: a reader task feeds ``on_messages`` (one
+    message per call)."""
 
-    def __init__(self, ws: ClientConnection, on_message: OnMessage, *, name: str) -> None:
+    def __init__(self, ws: ClientConnection, on_messages: OnMessages, *, name: str) -> None:
         self._ws = ws
-        self._on_message = on_message
+        self._on_messages = on_messages
         self._error: BaseException | None = None
         self._closed: BaseException | None = None
         self.transport = ws.transport
@@ -374,10 +402,10 @@ class ConnectionLink:
 
     async def _read(self) -> None:
         recv = self._ws.recv
-        on_message = self._on_message
+        on_messages = self._on_messages
         try:
             while True:
-                on_message(await recv(False))
+                on_messages([await recv(False)])
         except websockets.ConnectionClosed as exc:
             self._closed = exc
         except Exception as exc:
@@ -408,23 +436,26 @@ class ConnectionLink:
 
 async def open_link(
     url: str,
-    on_message: OnMessage,
+    on_messages: OnMessages,
     *,
-    kind: LinkKind = "frames",
+    kind: LinkKind = "auto",
     sock: socket.socket | None = None,
     open_timeout: float = 10.0,
     close_timeout: float = 2.0,
     max_size: int = 2**24,
     logger: logging.Logger | None = None,
     name: str = "link",
-) -> FrameLink | ConnectionLink:
-    """Connect and complete the WebSocket handshake; ``on_message`` gets every message from then on.
+) -> Link:
+    """Connect and complete the WebSocket handshake; ``on_messages`` gets every message from then on, the
+    messages of each socket read in one call.
 
     Raises:
         websockets.InvalidURI: not a ws:// or wss:// URL.
         OSError, TimeoutError, websockets.WebSocketException: connect or handshake failed.
     """
     wsuri = parse_uri(url)
+    if kind == "picows" and open_picows_link is None:
+        raise ImportError("transport 'picows' needs the picows package (pip install picows)")
     if kind == "websockets" or (sock is None and get_proxy(wsuri) is not None):
         ws = await connect(
             url,
@@ -435,12 +466,23 @@ async def open_link(
             max_size=max_size,
             logger=logger,
         )
-        return ConnectionLink(ws, on_message, name=name)
+        return ConnectionLink(ws, on_messages, name=name)
+    if kind == "picows" or (kind == "auto" and open_picows_link is not None):
+        return await open_picows_link(
+            url,
+            on_messages,
+            sock=sock,
+            open_timeout=open_timeout,
+            close_timeout=close_timeout,
+            max_size=max_size,
+            logger=logger,
+            name=name,
+        )
     loop = asyncio.get_running_loop()
     protocol = ClientProtocol(
         wsuri, extensions=enable_client_permessage_deflate(None), max_size=max_size, logger=logger
     )
-    link = FrameLink(protocol, on_message, close_timeout=close_timeout, max_size=max_size)
+    link = FrameLink(protocol, on_messages, close_timeout=close_timeout, max_size=max_size)
     ssl = ssl_module.create_default_context() if wsuri.secure else None
     server_hostname = wsuri.host if wsuri.secure else None
     try:

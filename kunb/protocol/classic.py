@@ -27,6 +27,7 @@ from ..exceptions import ConfigurationError, ProtocolError
 __all__ = [
     "MAX_TOPICS_PER_CONNECTION",
     "MAX_TOPICS_PER_REQUEST",
+    "TICKER_ALL",
     "UPLINK_LIMIT",
     "UPLINK_PERIOD",
     "Ack",
@@ -47,6 +48,8 @@ __all__ = [
     "expand_topic",
     "is_private_topic",
     "join_units",
+    "ticker_symbol",
+    "ticker_symbols",
     "topic_key",
 ]
 
@@ -178,23 +181,53 @@ def join_units(units: Iterable[str], limit: int = MAX_TOPICS_PER_REQUEST) -> lis
     return topics
 
 
+TICKER_ALL = "/market/ticker:all"
+_TICKER = "/market/ticker:"
+#: topic -> :func:`ticker_symbol` of it, the function's memo (a process sees few distinct topics); a hot
+#: path may look a topic up here first, a dict lookup being cheaper than the call
+ticker_symbols: dict[str, str] = {}
+_TICKER_SYMBOLS_MAX = 10_000  # a bound, should a feed make topics up
+
+
+def ticker_symbol(topic: str) -> str:
+    """What ``data["symbol"]`` of a push on ``topic`` is: the symbol of ``/market/ticker:{symbol}``,
+    :data:`TICKER_ALL` for ``/market/ticker:all`` (each push names its symbol in ``subject``), ``""`` for
+    every other topic. Remembered per topic (bounded): cutting the symbol out of every push's new topic
+    string cost more than the rest of :func:`add_ticker_symbol` (bench/hotpath.py), and a dict lookup
+    reuses the hash the connection computed for the same string."""
+    symbol = ticker_symbols.get(topic)
+    if symbol is None:
+        if len(ticker_symbols) >= _TICKER_SYMBOLS_MAX:
+            ticker_symbols.clear()
+        if topic == TICKER_ALL:
+            symbol = TICKER_ALL
+        elif topic.startswith(_TICKER):
+            symbol = topic[len(_TICKER) :]
+        else:
+            symbol = ""
+        ticker_symbols[topic] = symbol
+    return symbol
+
+
 def add_ticker_symbol(frame: dict[str, Any]) -> dict[str, Any]:
     """Give a ticker push's ``data`` a ``symbol`` key, as the seed's examples read it.
 
-    KuCoin leaves it out (classic-protocol.md#public-channels): it is the
-    topic's argument, or the ``subject`` for
-    ``/market/ticker:all``. Other frames are returned untouched. O(1), in place.
+    KuCoin leaves it out (classic-protocol.md#public-channels): it is the topic's argument, or the
+    ``subject`` for ``/market/ticker:all``. Pushes on other topics, and ``data`` that already has a
+    ``symbol``, are left untouched. O(1), in place; returns ``frame``.
     """
-    subject = frame.get("subject")
-    if subject == "trade.ticker":
-        topic = frame.get("topic", "")
-        symbol = topic[topic.find(":") + 1 :]
-    elif subject and frame.get("topic") == "/market/ticker:all":
-        symbol = subject
-    else:
+    topic = frame.get("topic")
+    if topic.__class__ is not str:
         return frame
+    symbol: Any = ticker_symbol(topic)
+    if not symbol:
+        return frame
+    if symbol is TICKER_ALL:
+        symbol = frame.get("subject")
+        if not symbol:
+            return frame
     data = frame.get("data")
-    if type(data) is dict and "symbol" not in data:
+    if data.__class__ is dict and "symbol" not in data:
         data["symbol"] = symbol
     return frame
 

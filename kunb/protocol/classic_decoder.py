@@ -9,6 +9,12 @@ public channels (``/market/ticker``, ``/market/level2``, ``/market/match``, ``/m
 Pure: no I/O and no clock; the caller passes the local receive time. A frame that does not carry what its
 channel promises raises :class:`~kunb.exceptions.ProtocolError` naming the topic; frames of channels kunb
 does not model decode to no event at all.
+
+The frequent pushes (ticker, level2, match) are read by a fast path that assumes the shape KuCoin sends
+and checks only what it must (ranges, finite sizes); any surprise (a missing or null field, an odd type)
+hands the push to the field-by-field reading, which gives the same event or the precise error. Events are
+built with ``tuple.__new__``, without their NamedTuple ``__new__`` frame (a third of the cost of a tick),
+and each topic's handler and argument are remembered (bounded), so a push's topic is not split again.
 """
 
 from __future__ import annotations
@@ -51,7 +57,10 @@ __all__ = ["ClassicDecoder"]
 _MS = 1_000_000  # ns per ms
 _S = 1_000_000_000  # ns per s
 _INF = float("inf")  # the size check is inlined on the level-2 hot path (a call costs more than it)
-_PRICE_CACHE = 65_536  # parsed prices kept per decoder: levels recur, and a dict hit is ~6x cheaper
+_INT64 = 2**63  # sequences and times are checked inline on the fast paths (kunb.protocol.numbers.int64)
+_PRICE_CACHE = 16_384  # parsed prices kept per decoder (each cache): levels recur, a dict hit is ~6x cheaper
+_ROUTES = 16_384  # topics whose handler and argument are remembered per decoder
+_new = tuple.__new__  # an event NamedTuple built from its fields in order, without the __new__ frame
 _DONE_EVENTS = frozenset({"filled", "canceled"})
 
 Handler = Callable[[str, Mapping[str, Any], int], tuple[Event, ...]]
@@ -77,6 +86,8 @@ class ClassicDecoder:
 
     def __init__(self) -> None:
         self._prices: dict[str, float] = {}
+        self._quotes: dict[Any, float] = {}  # ticker price texts -> float(text): they recur too
+        self._routes: dict[str, tuple[Handler | None, str, str]] = {}  # topic -> (handler, arg, prefix)
         self._handlers: dict[str, Handler] = {
             "/market/level2": self._level2,
             "/market/ticker": self._ticker,
@@ -100,8 +111,10 @@ class ClassicDecoder:
         topic = frame.get("topic")
         if topic.__class__ is not str:
             raise ProtocolError(f"message frame without a topic: {topic!r}")
-        prefix, _, arg = topic.partition(":")
-        handler = self._handlers.get(prefix)
+        route = self._routes.get(topic)
+        if route is None:
+            route = self._route(topic)
+        handler, arg, prefix = route
         if handler is None:
             return ()
         try:
@@ -110,6 +123,24 @@ class ClassicDecoder:
             raise
         except UNREADABLE as exc:
             raise ProtocolError(f"unreadable {prefix} push: {exc!r}") from exc
+
+    def _route(self, topic: str) -> tuple[Handler | None, str, str]:
+        prefix, _, arg = topic.partition(":")
+        routes = self._routes
+        if len(routes) >= _ROUTES:
+            routes.clear()
+        route = routes[topic] = (self._handlers.get(prefix), arg, prefix)
+        return route
+
+    def _quote(self, text: Any) -> float:
+        """``float(text)``, remembered for the next tick (bounded); zero is not remembered (``or``)."""
+        value = float(text)
+        quotes = self._quotes
+        if len(quotes) >= _PRICE_CACHE:
+            quotes.clear()
+        if text.__class__ is str:
+            quotes[text] = value
+        return value
 
     def _price(self, text: str) -> float:
         price = self._prices.get(text)
@@ -120,14 +151,22 @@ class ClassicDecoder:
             price = cache[text] = parse_price(text)
         return price
 
-    def _changes(self, rows: Iterable[Sequence[Any]]) -> tuple[LevelChange, ...]:
-        price = self._price
+    def _changes(self, rows: Sequence[Sequence[Any]]) -> tuple[LevelChange, ...]:
+        if not rows:
+            return ()
+        prices = self._prices
         out = []
-        for row in rows:
+        for row in rows:  # the hot loop of a book: parse_size and _sequence inlined
+            price = prices.get(row[0])
+            if price is None:
+                price = self._price(row[0])
             size = float(row[1])
             if not 0.0 <= size < _INF:
                 raise ProtocolError(f"size {row[1]!r} is not a finite, non-negative number")
-            out.append((price(row[0]), size, int64(row[2])))
+            sequence = int(row[2])
+            if not 0 <= sequence < _INT64:
+                raise ProtocolError(f"sequence {row[2]!r} is out of range")
+            out.append((price, size, sequence))
         return tuple(out)
 
     def _levels(self, rows: Iterable[Sequence[Any]]) -> tuple[Level, ...]:
@@ -135,6 +174,33 @@ class ClassicDecoder:
         return tuple((price(row[0]), parse_size(row[1])) for row in rows)
 
     def _level2(self, arg: str, frame: Mapping[str, Any], received_ns: int) -> tuple[Event, ...]:
+        data = frame["data"]
+        changes = data["changes"]
+        try:  # subscripts are cheaper than .get(); a push without these goes to the careful reading
+            symbol = data["symbol"] or arg
+            stamp = data["time"] or 0
+            start = data["sequenceStart"]
+            end = data["sequenceEnd"]
+        except KeyError:
+            return self._level2_checked(arg, frame, received_ns)
+        if (
+            symbol.__class__ is str
+            and stamp.__class__ is int
+            and start.__class__ is int
+            and end.__class__ is int
+        ):
+            # the fast path: KuCoin's shape (symbol a string, times and sequences JSON integers)
+            time_ns = stamp * _MS
+            if 0 <= time_ns < _INT64 and 0 <= start < _INT64 and 0 <= end < _INT64:
+                bids = changes["bids"]
+                asks = changes["asks"]
+                bids = self._changes(bids) if bids else ()  # one side is usually empty: no call for it
+                asks = self._changes(asks) if asks else ()
+                return (_new(BookDelta, (symbol, time_ns, received_ns, start, end, bids, asks)),)
+        return self._level2_checked(arg, frame, received_ns)
+
+    def _level2_checked(self, arg: str, frame: Mapping[str, Any], received_ns: int) -> tuple[Event, ...]:
+        """:meth:`_level2` field by field: the same event, or the precise error."""
         data = frame["data"]
         changes = data["changes"]
         return (
@@ -155,6 +221,40 @@ class ClassicDecoder:
         data = frame["data"]
         # /market/ticker:all names the symbol in the subject (classic-protocol public channels)
         symbol = frame["subject"] if arg == "all" else arg
+        try:  # the fast path: every field present and a number or numeric string
+            time_ns = int(data["time"]) * _MS
+            sequence = int(data["sequence"])
+            quotes = self._quotes
+            price = data["price"]
+            bid = data["bestBid"]
+            ask = data["bestAsk"]
+            # prices recur (a dict hit is cheaper than float() of a string); sizes rarely do
+            tick = _new(
+                Tick,
+                (
+                    symbol,
+                    time_ns,
+                    received_ns,
+                    sequence,
+                    quotes.get(price) or self._quote(price),
+                    float(data["size"]),
+                    quotes.get(bid) or self._quote(bid),
+                    float(data["bestBidSize"]),
+                    quotes.get(ask) or self._quote(ask),
+                    float(data["bestAskSize"]),
+                ),
+            )
+        except (KeyError, TypeError, ValueError, OverflowError):  # missing, null, "": field by field
+            pass
+        else:
+            if 0 <= time_ns < _INT64 and 0 <= sequence < _INT64:
+                return (tick,)
+        return self._ticker_checked(arg, frame, received_ns)
+
+    def _ticker_checked(self, arg: str, frame: Mapping[str, Any], received_ns: int) -> tuple[Event, ...]:
+        """:meth:`_ticker` field by field: the same event, or the precise error."""
+        data = frame["data"]
+        symbol = frame["subject"] if arg == "all" else arg
         sequence = data.get("sequence")
         return (
             Tick(
@@ -174,6 +274,36 @@ class ClassicDecoder:
         )
 
     def _match(self, arg: str, frame: Mapping[str, Any], received_ns: int) -> tuple[Event, ...]:
+        data = frame["data"]
+        symbol = data.get("symbol") or arg
+        trade_id = data.get("tradeId", "")
+        side = data.get("side")
+        if symbol.__class__ is str and trade_id.__class__ is str and side.__class__ is str:
+            try:  # the fast path: KuCoin's shape (strings; time a string of ns)
+                time_ns = int(data["time"])
+                sequence = int(data["sequence"])
+                trade = _new(
+                    Trade,
+                    (
+                        symbol,
+                        time_ns,
+                        received_ns,
+                        sequence,
+                        trade_id,
+                        side,
+                        float(data["price"]),
+                        float(data["size"]),
+                    ),
+                )
+            except (KeyError, TypeError, ValueError, OverflowError):  # read field by field below
+                pass
+            else:
+                if 0 <= time_ns < _INT64 and 0 <= sequence < _INT64:
+                    return (trade,)
+        return self._match_checked(arg, frame, received_ns)
+
+    def _match_checked(self, arg: str, frame: Mapping[str, Any], received_ns: int) -> tuple[Event, ...]:
+        """:meth:`_match` field by field: the same event, or the precise error."""
         data = frame["data"]
         sequence = data.get("sequence")
         return (

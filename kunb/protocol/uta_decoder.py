@@ -53,7 +53,9 @@ __all__ = ["INCREMENT_10MS_LEVELS", "UtaDecoder", "exact_int", "stamp_ns"]
 INCREMENT_10MS_LEVELS = 500
 _MAX_EXACT_FLOAT = 2**53  # beyond this a JSON float has lost digits (uta-protocol.md#envelope)
 _INF = float("inf")
-_PRICE_CACHE = 65_536  # parsed prices kept per decoder: levels recur, and a dict hit is ~6x cheaper
+_PRICE_CACHE = 16_384  # parsed prices kept per decoder: levels recur, and a dict hit is ~6x cheaper
+_ROUTES = 4_096  # push types (T) whose handler and qualifier are remembered per decoder
+_new = tuple.__new__  # an event NamedTuple built from its fields in order, without the __new__ frame
 _SIDES = {"buy": "buy", "sell": "sell"}
 
 # os -> the classic status after the event, and the kind an event of unknown eT takes (module docstring)
@@ -182,6 +184,7 @@ class UtaDecoder:
         }
         # Canonical spellings too, so the usual T finds its handler without lower-casing it.
         self._handlers.update({"orderAll": self._order})
+        self._routes: dict[str, tuple[Handler | None, str]] = {}  # T -> (handler, qualifier)
 
     # -- pushes ----------------------------------------------------------------------------------
     def decode(self, frame: Mapping[str, Any], received_ns: int) -> tuple[Event, ...]:
@@ -193,11 +196,10 @@ class UtaDecoder:
         push_type = frame.get("T")
         if push_type.__class__ is not str:
             raise ProtocolError(f"push without a T: {push_type!r}")
-        name, dot, qualifier = push_type.rpartition(".")
-        if not dot:
-            name = push_type  # fixed T (mark-price, funding-fee...): no qualifier
-        handlers = self._handlers
-        handler = handlers.get(name) or handlers.get(name.lower())
+        route = self._routes.get(push_type)
+        if route is None:
+            route = self._route(push_type)
+        handler, qualifier = route
         if handler is None:
             return ()
         data = frame.get("d")
@@ -209,6 +211,17 @@ class UtaDecoder:
             raise ProtocolError(f"unreadable {push_type} push: {exc}") from exc
         except UNREADABLE as exc:
             raise ProtocolError(f"unreadable {push_type} push: {exc!r}") from exc
+
+    def _route(self, push_type: str) -> tuple[Handler | None, str]:
+        name, dot, qualifier = push_type.rpartition(".")
+        if not dot:
+            name = push_type  # fixed T (mark-price, funding-fee...): no qualifier
+        handlers = self._handlers
+        routes = self._routes
+        if len(routes) >= _ROUTES:
+            routes.clear()
+        route = routes[push_type] = (handlers.get(name) or handlers.get(name.lower()), qualifier)
+        return route
 
     def _price(self, text: str) -> float:
         price = self._prices.get(text)
@@ -228,14 +241,19 @@ class UtaDecoder:
         levels.sort(reverse=bids)
         return tuple(levels)
 
-    def _changes(self, rows: Iterable[Sequence[Any]], sequence: int) -> tuple[LevelChange, ...]:
-        price = self._price
+    def _changes(self, rows: Sequence[Sequence[Any]], sequence: int) -> tuple[LevelChange, ...]:
+        if not rows:
+            return ()
+        prices = self._prices
         out = []
-        for row in rows:  # the hot loop of a 10 ms book: parse_size inlined
+        for row in rows:  # the hot loop of a 10 ms book: parse_size inlined, the price cache read here
             size = float(row[1])
             if not 0.0 <= size < _INF:
                 raise ProtocolError(f"size {row[1]!r} is not a finite, non-negative number")
-            out.append((price(row[0]), size, sequence))
+            price = prices.get(row[0])
+            if price is None:
+                price = self._price(row[0])
+            out.append((price, size, sequence))
         return tuple(out)
 
     def _ticker(
@@ -326,17 +344,9 @@ class UtaDecoder:
                 ),
             )
         # Every change of a delta gets sequence C: sizes are absolute for the whole O..C range.
-        return (
-            BookDelta(
-                symbol,
-                time_ns,
-                rx,
-                first,
-                last,
-                self._changes(data["b"], last),
-                self._changes(data["a"], last),
-            ),
-        )
+        bids = self._changes(data["b"], last)
+        asks = self._changes(data["a"], last)
+        return (_new(BookDelta, (symbol, time_ns, rx, first, last, bids, asks)),)
 
     def _order(
         self, qualifier: str, frame: Mapping[str, Any], data: Mapping[str, Any], rx: int

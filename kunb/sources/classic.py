@@ -145,11 +145,13 @@ class ClassicMarketSource:
         within: float | None,
     ) -> None:
         watch = LinkWatch(on_link, self._symbols_on)
+        # ticker_symbol=False: the decoder reads the symbol from the topic; frames stay as KuCoin sent them
         self._pool = await KucoinWsClient.create(
             None,
             self._rest(),
             on_frame,
             on_event=watch,
+            ticker_symbol=False,
             wire=self.wire,
             **pool_options(self._ws_options, within),
         )
@@ -269,6 +271,7 @@ class ClassicAccountSource:
             on_frame,
             private=True,
             on_event=LinkWatch(on_link, lambda _connection: ()),
+            ticker_symbol=False,
             wire=self.wire,
             **pool_options(self._ws_options, within),
         )

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from decoded import book_snapshot, delta, event
 
-from kunb.compat.enrich import decimal_text, with_book_top, with_deal, with_stats
+from kunb.compat.enrich import decimal_text, with_book_top, with_deal, with_stats, with_symbol
 from kunb.model.book import OrderBook
 from kunb.model.holdings import Order
 
@@ -25,6 +25,21 @@ def test_decimal_text_is_plain_kucoin_notation():
     assert decimal_text(0.0047) == "0.0047"
     assert decimal_text("1.2300") == "1.23"
     assert decimal_text(0) == "0" and decimal_text(2227.69895852) == "2227.69895852"
+
+
+def test_ticker_gets_its_symbol_as_the_sdk_connection_adds_it_without_mutating_the_push():
+    """A Stream's connection leaves ticker frames as KuCoin sent them; the blocking examples read
+    data['symbol'], so the facade adds it on a copy."""
+    plain = copy.deepcopy(TICKER)
+    del plain["data"]["symbol"]
+    before = copy.deepcopy(plain)
+    out = with_symbol(plain)
+    assert plain == before
+    assert out["data"]["symbol"] == "BTC-USDT" and out["data"]["price"] == "67000.5"
+    every = {"type": "message", "topic": "/market/ticker:all", "subject": "ETH-USDT", "data": {"p": "1"}}
+    assert with_symbol(every)["data"]["symbol"] == "ETH-USDT"
+    level2 = {"type": "message", "topic": "/market/level2:BTC-USDT", "subject": "trade.l2update", "data": {}}
+    assert with_symbol(level2)["data"] == {}
 
 
 def test_ticker_gets_stats_and_says_so():

@@ -364,6 +364,79 @@ async def test_callback_errors_logged_once_per_burst_and_counted(caplog):
             await conn.close()
 
 
+async def test_a_sync_callback_runs_as_each_read_is_parsed_in_order():
+    """A synchronous callback is called by the link's read callback itself (no task, no queue): every
+    message in order, nothing dropped, counters and per-topic ages up to date."""
+    async with FakeKuCoin() as fake:
+        got: list[int] = []
+        tasks: set[object] = set()
+
+        def record(msg: dict) -> None:
+            got.append(msg["data"]["n"])
+            tasks.add(asyncio.current_task())
+
+        conn = ConnectWebsocket(None, fake, record, **FAST)
+        try:
+            await conn.subscribe("/market/ticker:BTC-USDT")
+            for n in range(300):
+                await fake.push("/market/ticker:BTC-USDT", {"n": n})
+            await until(lambda: len(got) == 300)
+            assert got == list(range(300))
+            assert tasks == {None}  # called from the read, not from the dispatcher task
+            assert conn.counters.messages == 300 and conn.counters.drops == 0
+            assert conn.counters.age("/market/ticker:BTC-USDT") is not None
+        finally:
+            await conn.close()
+
+
+async def test_a_callback_returning_an_awaitable_is_awaited_one_message_at_a_time():
+    """A plain function that returns a coroutine is found out at its first call: from then on the
+    dispatcher awaits each result before the next message, in order (as for an ``async def``)."""
+    async with FakeKuCoin() as fake:
+        got: list[int] = []
+        running = 0
+        overlaps = 0
+
+        async def handle(n: int) -> None:
+            nonlocal running, overlaps
+            running += 1
+            overlaps += running > 1
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            got.append(n)
+            running -= 1
+
+        conn = ConnectWebsocket(None, fake, lambda msg: handle(msg["data"]["n"]), **FAST)
+        try:
+            await conn.subscribe("/market/ticker:BTC-USDT")
+            for n in range(100):
+                await fake.push("/market/ticker:BTC-USDT", {"n": n})
+            await until(lambda: len(got) == 100)
+            assert got == list(range(100)) and overlaps == 0
+        finally:
+            await conn.close()
+
+
+async def test_ticker_symbol_off_leaves_the_frame_as_kucoin_sent_it():
+    """The drivers decode the topic themselves: their connections skip the SDK's data['symbol']."""
+    async with FakeKuCoin() as fake:
+        plain, sdk = Sink(), Sink()
+        a = ConnectWebsocket(None, fake, plain, ticker_symbol=False, **FAST)
+        b = ConnectWebsocket(None, fake, sdk, **FAST)
+        try:
+            for conn in (a, b):
+                await conn.subscribe("/market/ticker:BTC-USDT")
+            for ws in list(fake.conns):
+                frame = {"type": "message", "topic": "/market/ticker:BTC-USDT", "subject": "trade.ticker"}
+                await ws.send(orjson.dumps({**frame, "data": {"price": "1"}}).decode())
+            await until(lambda: plain.messages and sdk.messages)
+            assert plain.messages[0]["data"] == {"price": "1"}
+            assert sdk.messages[0]["data"] == {"price": "1", "symbol": "BTC-USDT"}
+        finally:
+            await a.close()
+            await b.close()
+
+
 async def test_slow_callback_overflow_counted_keepalive_unaffected():
     """An async callback that sleeps: the bounded queue drops oldest (counted, reported once),
     pings and pongs keep flowing, the link stays up."""
@@ -507,10 +580,11 @@ async def test_close_ends_everything_and_repeated_creation_leaks_nothing(caplog)
 
 
 async def test_no_secret_in_logs_reprs_or_errors(caplog):
-    """At DEBUG (kunb and websockets loggers), no token appears in logs, reprs or event texts."""
+    """At every level (kunb, websockets and picows loggers), no token appears in logs, reprs or event
+    texts. Level 1: picows logs the request line at its own level 9, below DEBUG."""
     async with FakeKuCoin() as fake:
         sink = Sink()
-        with caplog.at_level(logging.DEBUG):
+        with caplog.at_level(1):
             async with connection(fake, sink) as conn:
                 await conn.subscribe("/market/ticker:BTC-USDT")
                 fake.live.transport.abort()

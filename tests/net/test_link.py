@@ -124,7 +124,7 @@ async def opened(
     """A link after a successful handshake; ``extra`` arrives in the same chunk as the 101 answer."""
     extensions = enable_client_permessage_deflate(None) if deflate else None
     protocol = ClientProtocol(parse_uri("ws://feed.test/"), extensions=extensions, max_size=max_size)
-    link = FrameLink(protocol, messages.append, close_timeout=1.0, max_size=max_size)
+    link = FrameLink(protocol, messages.extend, close_timeout=1.0, max_size=max_size)
     transport = FakeTransport(link)
     link.connection_made(transport)
     handshake = asyncio.ensure_future(link.handshake())
@@ -145,6 +145,26 @@ async def test_frames_after_the_handshake_answer_in_the_same_chunk():
     link, _ = await opened(got, extra=frame(b'{"type":"welcome"}') + frame(b"x" * 300))
     assert got == [b'{"type":"welcome"}', b"x" * 300]
     assert link.ended.done() is False
+
+
+async def test_each_chunk_s_messages_come_in_one_call_in_order():
+    """The connection above sees how many messages one read brought: one call per chunk, and the
+    general path's frames (a fragmented message, a ping) keep their place in it."""
+    calls: list[list[bytes]] = []
+    protocol = ClientProtocol(parse_uri("ws://feed.test/"))
+    link = FrameLink(protocol, lambda batch: calls.append(list(batch)), close_timeout=1.0, max_size=2**20)
+    transport = FakeTransport(link)
+    link.connection_made(transport)
+    handshake = asyncio.ensure_future(link.handshake())
+    await asyncio.sleep(0)
+    request = transport.take()
+    answer = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    link.data_received(answer + b"Sec-WebSocket-Accept: " + _accept(request) + b"\r\n\r\n")
+    await handshake
+    link.data_received(frame(b"a") + frame(b"b" * 300) + frame(b"par", fin=False) + frame(b"p", 0x9))
+    link.data_received(frame(b"ts", 0x0) + frame(b"c"))
+    link.data_received(frame(b"d" * 200)[:50])  # nothing complete: no call
+    assert calls == [[b"a", b"b" * 300], [b"parts", b"c"]]
 
 
 @settings(max_examples=25, deadline=None)
@@ -257,12 +277,16 @@ async def test_on_message_raising_ends_the_link_with_that_error():
     class Stop(Exception):
         pass
 
-    def on_message(data: bytes) -> None:
-        if data == b"bad":
-            raise Stop("connection-level error frame")
+    got: list[bytes] = []
+
+    def on_messages(batch: list[bytes]) -> None:
+        for data in batch:
+            if data == b"bad":
+                raise Stop("connection-level error frame")
+            got.append(data)
 
     protocol = ClientProtocol(parse_uri("ws://feed.test/"))
-    link = FrameLink(protocol, on_message, close_timeout=1.0, max_size=2**20)
+    link = FrameLink(protocol, on_messages, close_timeout=1.0, max_size=2**20)
     transport = FakeTransport(link)
     link.connection_made(transport)
     handshake = asyncio.ensure_future(link.handshake())
@@ -273,6 +297,7 @@ async def test_on_message_raising_ends_the_link_with_that_error():
     await handshake
     link.data_received(frame(b"fine") + frame(b"bad") + frame(b"never"))
     assert transport.aborted
+    assert got == [b"fine"]
     await asyncio.wait_for(link.ended, TIMEOUT)
     assert isinstance(link.reason(), Stop)
     with pytest.raises(websockets.ConnectionClosed):  # sending says "closed", whatever ended the link
@@ -306,15 +331,15 @@ async def test_both_link_kinds_against_websockets_server(kind):
     got: list[bytes] = []
     done = asyncio.Event()
 
-    def on_message(data: bytes) -> None:
-        got.append(bytes(data))
-        if data == b"after":
+    def on_messages(batch: list[bytes]) -> None:
+        got.extend(batch)
+        if b"after" in batch:
             done.set()
 
     async with serve(handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
         before = asyncio.all_tasks()
-        link = await open_link(f"ws://127.0.0.1:{port}/", on_message, kind=kind, open_timeout=TIMEOUT)
+        link = await open_link(f"ws://127.0.0.1:{port}/", on_messages, kind=kind, open_timeout=TIMEOUT)
         assert isinstance(link, FrameLink if kind == "frames" else ConnectionLink)
         await link.send("hi")
         await asyncio.wait_for(done.wait(), TIMEOUT)

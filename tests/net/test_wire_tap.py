@@ -95,7 +95,7 @@ async def test_without_a_tap_the_hot_path_is_the_plain_closure(exchange) -> None
         plain = ConnectWebsocket(None, market, lambda _m: None, **FAST)
         tapped = ConnectWebsocket(None, market, lambda _m: None, wire=Tap(), **FAST)
         try:
-            assert plain._on_frame.__qualname__ == "ConnectWebsocket._frame_sink.<locals>.on_frame"
+            assert plain._on_frame.__qualname__ == "ConnectWebsocket._frame_sink.<locals>.on_messages"
             assert tapped._on_frame.__qualname__ == "_tapped.<locals>.tapped"
         finally:
             await plain.close()

@@ -145,6 +145,23 @@ def test_pieces_of_a_closed_hour_are_compacted_into_one_file(tmp_path: Path) -> 
     assert [p.name for p in folder.iterdir()] == ["22.parquet"]
 
 
+def test_a_compaction_gives_arrows_freed_memory_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kunb.record import convert
+
+    released: list[int] = []
+    monkeypatch.setattr(convert, "release_memory", lambda: released.append(1))
+    now = [T0]
+    with Recorder(tmp_path, flush_interval=3600, rotate_seconds=60, clock=lambda: now[0]) as recorder:
+        for round_ in range(2):  # two pieces of hour 22: a compaction that merges
+            for event in Market("BTC-USDT").events(10, T0 + round_ * 60 * SECOND, SECOND):
+                recorder(event)
+            recorder.checkpoint()
+        assert released == []  # conversions alone release nothing
+        now[0] = T0 + 3600 * SECOND
+        recorder.checkpoint()
+        assert released  # the closed hour was merged, then the memory released
+
+
 def test_a_day_of_one_symbol_is_one_file_per_hour(tmp_path: Path) -> None:
     with Recorder(tmp_path, rotate_seconds=None) as recorder:
         for hour in range(24):

@@ -139,3 +139,27 @@ def test_garbage_text_frames_are_read_like_binary_ones(live, frames: list[bytes]
 )
 def test_pushes_with_an_unroutable_shape(live, frame: dict[str, Any]) -> None:
     _round(live, [dumps(frame)])
+
+
+_PUSHES = st.fixed_dictionaries(
+    {"T": _T | st.sampled_from(["kline.SPOT", "balance.UNIFIED", "mark-price"]) | json_values},
+    optional={
+        "dp": st.sampled_from(["increment@10ms", "5"]) | json_values,
+        "d": st.fixed_dictionaries(
+            {}, optional={"s": st.sampled_from(["BTC-USDT", "ETH-USDT"]) | json_values, "i": json_values}
+        )
+        | json_values,
+    },
+)
+
+
+@fuzz(3000)
+@given(st.lists(_PUSHES, min_size=1, max_size=6))
+def test_the_dialect_s_remembered_push_keys_are_push_key_s(frames: list[dict[str, Any]]) -> None:
+    """The connection keys each push's age on UtaDialect.key_of, which remembers push_key per
+    (T, d.s, dp, d.i): for any frames, in any order, it answers what push_key answers."""
+    from kunb.protocol.uta import push_key
+
+    dialect = UtaDialect()
+    for frame in frames + frames:  # the second time from the memo
+        assert dialect.key_of(frame) == push_key(frame)

@@ -9,6 +9,7 @@ an oversized frame) and nothing hangs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -20,7 +21,8 @@ from hostile import BackgroundLoop, ScriptedFeed, dumps, fuzz, raw_frames
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kunb.net.connection import ConnectionState
+from kunb.net.connection import ConnectionState, ConnectWebsocket
+from kunb.protocol.classic import add_ticker_symbol
 from kunb.ws_client import KucoinWsClient
 
 TIMEOUT = 10.0
@@ -243,3 +245,58 @@ async def test_flood_with_a_slow_callback_drops_and_counts_never_hangs() -> None
                 await asyncio.sleep(0.01)
             assert len(got) + drops == 20_000
             assert client.state is ConnectionState.LIVE
+
+
+class _NeverDials:
+    async def aget_ws_token(self, private: bool = False) -> dict[str, Any]:
+        await asyncio.Event().wait()  # the read path is fed directly below: no socket
+        raise AssertionError
+
+
+def _expected(raws: list[bytes]) -> list[Any]:
+    """What the read path must deliver: each frame that is a JSON object of type message with a string
+    topic, in order, with add_ticker_symbol applied (the reference the path inlines)."""
+    out = []
+    for raw in raws:
+        try:
+            frame = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if is_clean(frame):
+            out.append(add_ticker_symbol(frame))
+        elif isinstance(frame, dict) and frame.get("type") == "error":
+            break  # a connection-level error frame may end the link: nothing after it is compared
+    return out
+
+
+_messages = st.fixed_dictionaries(
+    {
+        "type": st.just("message"),
+        "topic": st.sampled_from(
+            ["/market/ticker:BTC-USDT", "/market/ticker:all", "/market/level2:BTC-USDT", "/market/tickerX"]
+        ),
+        "subject": st.sampled_from(["trade.ticker", "ETH-USDT", "", "trade.l2update"]),
+        "data": st.dictionaries(st.sampled_from(["symbol", "price", "x"]), st.text(max_size=3), max_size=3)
+        | st.lists(st.integers(), max_size=2),
+    }
+).map(dumps)
+
+
+@fuzz(1000)
+@given(st.lists(raw_frames | _messages, max_size=12))
+def test_the_read_path_delivers_what_add_ticker_symbol_makes_of_each_message(raws: list[bytes]) -> None:
+    """One read's frames through the connection's hot path (sync callback, called from the read):
+    exactly the message frames, in order, each as add_ticker_symbol makes it (SDK users' symbol)."""
+
+    async def run() -> list[Any]:
+        got: list[Any] = []
+        conn = ConnectWebsocket(None, _NeverDials(), got.append)
+        with contextlib.suppress(Exception):  # a connection-level error frame: the link would end
+            conn._on_frame(list(raws))
+        await conn.close()
+        return got
+
+    expected = _expected(raws)
+    got = asyncio.run(run())
+    assert got[: len(expected)] == expected
+    assert len(got) == len(expected) or any(b'"error"' in raw for raw in raws)
