@@ -40,7 +40,7 @@ from .exceptions import ClosedError, ConfigurationError, KunbError, ProtocolErro
 from .model.holdings import Balance, Holdings, Order, OrderUpdate
 from .model.rolling import BalanceFrame, OrderEventFrame
 from .net.backoff import backoff, retryable
-from .record import open_recording  # no pyarrow until a recording is opened
+from .record import recording_for  # no pyarrow until a recording is opened
 from .runtime import SyncLifecycle, cancel_and_wait
 from .signing import Credentials
 from .sources.base import AccountSource, LinkChange, LinkStatus, Tapped
@@ -325,19 +325,7 @@ class Account(SyncLifecycle[AccountState]):
             )
         if self.recording is not None:
             raise ConfigurationError(f"this account records to {self.recording.out} already")
-        if (
-            not isinstance(target, str | os.PathLike)
-            and target.process
-            and not isinstance(self.source, Tapped)
-        ):
-            raise ConfigurationError(
-                "a recording's writer process rebuilds the events from the raw frames, and this source has "
-                "none to tap: record it with Recording(..., process=False)"
-            )
-        if isinstance(target, str | os.PathLike):
-            recording, owned = open_recording(target), True
-        else:
-            recording, owned = target, False
+        recording, owned = recording_for(target, tappable=isinstance(self.source, Tapped))
         sink = recording.sink
         if recording.process:  # it rebuilds the frames' events itself: only the account's own go there
             self._integrity_sinks.append(sink)

@@ -44,7 +44,7 @@ from .model.book import BookState, OrderBook
 from .model.rolling import BookTopFrame, CandleFrame, TickerFrame, TradeFrame
 from .net.backoff import backoff, retryable
 from .protocol.symbols import symbol_list
-from .record import open_recording  # no pyarrow until a recording is opened
+from .record import recording_for  # no pyarrow until a recording is opened
 from .runtime import SyncLifecycle, cancel_and_wait, running_loop
 from .signing import Credentials
 from .sources.base import LinkChange, LinkStatus, MarketChannels, MarketSource, Tapped
@@ -393,19 +393,7 @@ class Stream(SyncLifecycle[StreamState]):
             )
         if self.recording is not None:
             raise ConfigurationError(f"this stream records to {self.recording.out} already")
-        if (
-            not isinstance(target, str | os.PathLike)
-            and target.process
-            and not isinstance(self.source, Tapped)
-        ):
-            raise ConfigurationError(
-                "a recording's writer process rebuilds the events from the raw frames, and this source has "
-                "none to tap: record it with Recording(..., process=False)"
-            )
-        if isinstance(target, str | os.PathLike):
-            recording, owned = open_recording(target), True
-        else:
-            recording, owned = target, False
+        recording, owned = recording_for(target, tappable=isinstance(self.source, Tapped))
         if recording.process:  # it rebuilds the frames' events itself: only the stream's own go there
             self._integrity_sinks.append(recording.sink)
         else:

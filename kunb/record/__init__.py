@@ -19,6 +19,8 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import ConfigurationError
+
 _LAZY: dict[str, str] = {
     "SCHEMAS": "kunb.record.tables",
     "TABLES": "kunb.record.tables",
@@ -42,7 +44,7 @@ _LAZY: dict[str, str] = {
     "recover_raw": "kunb.record.raw",
 }
 
-__all__ = sorted([*_LAZY, "open_recording"])
+__all__ = sorted([*_LAZY, "open_recording", "recording_for"])
 
 
 def __getattr__(name: str) -> Any:
@@ -63,6 +65,24 @@ def open_recording(out: str | os.PathLike[str], **options: Any) -> Recording:
     nothing, the writers (and pyarrow) load when a recording is opened."""
     recording: Recording = importlib.import_module("kunb.record.session").Recording(out, **options)
     return recording
+
+
+def recording_for(target: str | os.PathLike[str] | Recording, *, tappable: bool) -> tuple[Recording, bool]:
+    """What a driver's ``record_to=`` names, and whether the driver owns it (it opened the directory, so
+    it closes it); ``tappable``: the driver's source has a wire to tap (a replay has none).
+
+    Raises:
+        ConfigurationError: a recording with a writer process (it rebuilds the events from the raw frames)
+            for a source with no frames to tap.
+    """
+    if isinstance(target, str | os.PathLike):
+        return open_recording(target), True
+    if target.process and not tappable:
+        raise ConfigurationError(
+            "a recording's writer process rebuilds the events from the raw frames, and this source has "
+            "none to tap: record it with Recording(..., process=False)"
+        )
+    return target, False
 
 
 if TYPE_CHECKING:  # pragma: no cover
