@@ -20,7 +20,7 @@ from kunb.account import Account
 from kunb.client import Market, Trade
 from kunb.exceptions import ConfigurationError
 from kunb.net.uta_rest import UtaRest
-from kunb.record import Recording
+from kunb.record import Recording, recording_for
 from kunb.record.raw import raw_files, read_raw
 from kunb.stream import Stream
 
@@ -175,3 +175,16 @@ async def test_a_uta_account_records_without_its_credentials(
         assert secret.encode() not in disk, secret
     balances = read_table(out, "balances").select("currency, account_type").fetchall()
     assert ("USDT", "unified") in balances
+
+
+async def test_a_writer_process_needs_a_source_with_frames_to_tap(tmp_path: Path) -> None:
+    """A replay has no wire: a writer process (which rebuilds events from raw frames) would record
+    nothing, so the driver refuses it at once and names the fix; the same recording given to a live
+    stream is taken, not owned."""
+    recording = Recording(tmp_path / "proc", process=True)
+    try:
+        with pytest.raises(ConfigurationError, match=r"none to tap.*process=False"):
+            recording_for(recording, tappable=False)
+        assert recording_for(recording, tappable=True) == (recording, False)
+    finally:
+        await recording.aclose()
