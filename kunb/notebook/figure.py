@@ -34,7 +34,7 @@ from ipywidgets import widget_serialization
 
 from ..exceptions import ClosedError, ConfigurationError
 from .figuredata import Columns, TraceColumns, split_columns
-from .plotlyjs import ESM, PlotlyLibrary, shared_library
+from .plotlyjs import ESM, PlotlyLibrary, bundle_for, shared_library
 
 __all__ = ["DEFAULT_DRAW_BUDGET", "LiveFigure"]
 
@@ -92,11 +92,12 @@ class LiveFigure(anywidget.AnyWidget):
         self._draw_budget = float(draw_budget or 0.0)
         # first: the page starts evaluating plotly.js (seconds, the bulk of a first chart) while the
         # kernel validates this figure
-        library = shared_library()
+        plain = [_plain(trace) for trace in traces]
+        library = shared_library(bundle_for(str(trace.get("type") or "scatter") for trace in plain))
         attributes: list[dict[str, Any]] = []
         columns: list[dict[str, Any]] = []
-        for trace in traces:
-            attrs, cols = split_columns(_plain(trace))
+        for trace in plain:
+            attrs, cols = split_columns(trace)
             attributes.append(attrs)
             columns.append(cols)
         try:

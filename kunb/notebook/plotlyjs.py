@@ -10,6 +10,12 @@ every figure of every notebook in that page shares one copy.
 
 A page that was not connected when the bundle was pushed (reloaded, opened in a second tab) sees
 ``pushed == True`` in the library's state and asks for it once; the kernel answers on the same comm.
+
+Two bundles: plotly.js's own *finance* partial bundle (``static/plotly-finance.min.js``, MIT, shipped
+with kunb; 1.3 MB against the full bundle's 4.8 MB) has every trace type the panels draw, and the page
+evaluates it in about a quarter of the time, which is most of the time to a first chart
+(jupyter.md#the-plotly-bundle). A figure with any other trace type (a user's heatmap) gets the installed
+plotly package's full ``plotly.min.js`` on its own library widget; the page keys the two by version.
 """
 
 from __future__ import annotations
@@ -17,15 +23,17 @@ from __future__ import annotations
 import functools
 import gzip
 import logging
+import re
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anywidget
 import traitlets
 from plotly.offline import get_plotlyjs_version
 
-__all__ = ["ESM", "PlotlyLibrary", "bundle", "shared_library"]
+__all__ = ["ESM", "FINANCE_TRACES", "BundleName", "PlotlyLibrary", "bundle", "bundle_for", "shared_library"]
 
 _log = logging.getLogger(__name__)
 
@@ -36,12 +44,43 @@ ESM = Path(__file__).with_name("static") / "livefigure.js"
 _GZIP_LEVEL = 6
 
 
+BundleName = Literal["finance", "full"]
+# The trace types plotly.js's finance bundle registers (its dist/README; checked against the file in tests)
+FINANCE_TRACES = frozenset(
+    {"bar", "candlestick", "funnel", "funnelarea", "histogram", "indicator", "ohlc", "pie", "scatter"}
+    | {"waterfall"}
+)
+_FINANCE_FILE = Path(__file__).with_name("static") / "plotly-finance.min.js"
+
+
+def bundle_for(trace_types: Iterable[str]) -> BundleName:
+    """The smallest bundle that draws every one of ``trace_types`` (plotly's default type is scatter)."""
+    return "finance" if set(trace_types) <= FINANCE_TRACES else "full"
+
+
 @functools.cache
-def bundle() -> tuple[str, bytes]:
-    """``(plotly.js version, gzip-compressed plotly.min.js)`` from the installed plotly package (cached)."""
-    source = resources.files("plotly").joinpath("package_data", "plotly.min.js").read_bytes()
+def _source(name: BundleName) -> tuple[str, bytes]:
+    if name == "finance":
+        source = _FINANCE_FILE.read_bytes()
+        found = re.search(rb"plotly\.js \(finance - minified\) v(\d+\.\d+\.\d+)", source[:300])
+        if found is None:  # a packaging mistake, not a user's: say which file
+            raise RuntimeError(f"kunb: no plotly.js version in the header of {_FINANCE_FILE}")
+        return f"{found.group(1).decode()}-finance", source
+    full = resources.files("plotly").joinpath("package_data", "plotly.min.js")
+    return get_plotlyjs_version(), full.read_bytes()
+
+
+def version(name: BundleName = "finance") -> str:
+    """The version the page files ``name``'s bundle under (``4.1.0-finance``; the full bundle's own)."""
+    return _source(name)[0]
+
+
+@functools.cache
+def bundle(name: BundleName = "finance") -> tuple[str, bytes]:
+    """``(version, gzip-compressed bundle)`` of the finance bundle or the installed full one (cached)."""
+    version, source = _source(name)
     # mtime=0: the same bytes for the same bundle, so a re-push is byte-identical
-    return get_plotlyjs_version(), gzip.compress(source, compresslevel=_GZIP_LEVEL, mtime=0)
+    return version, gzip.compress(source, compresslevel=_GZIP_LEVEL, mtime=0)
 
 
 class PlotlyLibrary(anywidget.AnyWidget):
@@ -57,16 +96,17 @@ class PlotlyLibrary(anywidget.AnyWidget):
     # False until the bundle was pushed: a page restoring this widget later reads True and asks for it
     pushed = traitlets.Bool(False).tag(sync=True)
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(version=get_plotlyjs_version(), **kwargs)
+    def __init__(self, name: BundleName = "finance", **kwargs: Any) -> None:
+        super().__init__(version=version(name), **kwargs)
+        self.name: BundleName = name
         self.pushes = 0
         self.requests = 0
         self.on_msg(self._on_message)
 
     def push(self) -> None:
         """Send the bundle to every connected page (one binary message), then mark it pushed."""
-        version, data = bundle()
-        self.send({"type": "bundle", "version": version, "encoding": "gzip"}, buffers=[data])
+        tag, data = bundle(self.name)
+        self.send({"type": "bundle", "version": tag, "encoding": "gzip"}, buffers=[data])
         self.pushes += 1
         self.pushed = True
 
@@ -84,13 +124,14 @@ class PlotlyLibrary(anywidget.AnyWidget):
                 )
 
 
-_shared: PlotlyLibrary | None = None
+_shared: dict[BundleName, PlotlyLibrary] = {}
 
 
-def shared_library() -> PlotlyLibrary:
-    """This kernel's library widget, created (and its bundle pushed) on first use or after it was closed."""
-    global _shared
-    if _shared is None or _shared.comm is None:
-        _shared = PlotlyLibrary()
-        _shared.push()
-    return _shared
+def shared_library(name: BundleName = "finance") -> PlotlyLibrary:
+    """This kernel's library widget for ``name``, created (and its bundle pushed) on first use or after it
+    was closed."""
+    library = _shared.get(name)
+    if library is None or library.comm is None:
+        library = _shared[name] = PlotlyLibrary(name)
+        library.push()
+    return library

@@ -27,5 +27,5 @@ def record_comms(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     the kernel's plotly.js library starts afresh."""
     RecordingComm.log = []
     monkeypatch.setattr(comm, "create_comm", RecordingComm)
-    monkeypatch.setattr(plotlyjs, "_shared", None)
+    monkeypatch.setattr(plotlyjs, "_shared", {})
     return RecordingComm.log

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,7 @@ import pytest
 from recordingcomm import record_comms
 
 from kunb.exceptions import ClosedError, ConfigurationError
+from kunb.notebook import plotlyjs
 from kunb.notebook.figure import LiveFigure
 from kunb.notebook.plotlyjs import PlotlyLibrary, shared_library
 
@@ -68,8 +71,8 @@ def test_the_bundle_goes_once_per_kernel_as_one_gzip_binary_message(sent):
     bundles = [m for m in _customs(sent, library) if m["data"]["content"]["type"] == "bundle"]
     assert len(bundles) == 1 and library.pushes == 1
     (buffer,) = bundles[0]["buffers"]
-    source = resources.files("plotly").joinpath("package_data", "plotly.min.js").read_bytes()
-    assert gzip.decompress(bytes(buffer)) == source
+    source = (Path(plotlyjs.__file__).parent / "static" / "plotly-finance.min.js").read_bytes()
+    assert gzip.decompress(bytes(buffer)) == source  # the panels' traces need only the finance bundle
     assert bundles[0]["data"]["content"]["version"] == library.version
     # the push came before `pushed` turned true: a page restoring the widget later asks instead
     assert library.pushed is True
@@ -78,6 +81,28 @@ def test_the_bundle_goes_once_per_kernel_as_one_gzip_binary_message(sent):
         size = len(json.dumps(opened["data"])) + sum(memoryview(b).nbytes for b in opened["buffers"])
         assert size < 50_000, size  # the ESM, layout, template and 2 x 2 x 5 points; plotly.js is 4.8 MB
         assert opened["data"]["state"]["_library"] == f"IPY_MODEL_{library.model_id}"
+
+
+def test_the_finance_bundle_registers_exactly_the_trace_types_kunb_sends_it_for() -> None:
+    """FINANCE_TRACES must match what the shipped file registers: a type it lacks would leave a chart
+    blank in the page with no error in the kernel."""
+    source = (Path(plotlyjs.__file__).parent / "static" / "plotly-finance.min.js").read_text()
+    registered = set(re.findall(r'moduleType:"trace",name:"([a-z0-9]+)"', source))
+    assert registered == plotlyjs.FINANCE_TRACES
+    assert plotlyjs.version("finance").endswith("-finance") and plotlyjs.version("full") != plotlyjs.version()
+
+
+def test_a_trace_type_outside_the_finance_bundle_gets_the_full_bundle(sent):
+    """A user's heatmap: its figure references a second library widget carrying the installed plotly
+    package's full plotly.min.js; finance-only figures keep the small one."""
+    small = LiveFigure([{"type": "scatter", "x": [1], "y": [2]}, {"type": "candlestick"}])
+    big = LiveFigure([{"type": "heatmap", "z": [[1, 2], [3, 4]]}])
+    assert small._library.name == "finance" and big._library.name == "full"
+    assert big._library is not small._library
+    (bundle_msg,) = [m for m in _customs(sent, big._library) if m["data"]["content"]["type"] == "bundle"]
+    full = resources.files("plotly").joinpath("package_data", "plotly.min.js").read_bytes()
+    assert gzip.decompress(bytes(bundle_msg["buffers"][0])) == full
+    assert bundle_msg["data"]["content"]["version"] == plotlyjs.version("full")
 
 
 def test_a_page_that_missed_the_push_gets_it_on_request(sent):
