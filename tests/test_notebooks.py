@@ -267,6 +267,8 @@ def buy_id_in(out: dict) -> bool:
 CANDLES_CHECK = """
 import json, httpx
 await candles.wait_until(lambda: len(candles.model.history["time"]) > 0)
+# the tape's first BTC trade may come after the notebook's last cell on a busy machine: wait for it
+await trades.wait_until(lambda: any(t["symbol"] == "BTC-USDT" for t in trades.snapshot()["trades"]))
 candles.throttle.render_now()  # the figure as of now: the history may have come after the last redraw
 _q = {"symbol": "BTC-USDT", "type": "1min"}
 _rest = httpx.get(URL + "/api/v1/market/candles", params=_q).json()["data"]
