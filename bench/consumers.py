@@ -12,8 +12,9 @@ data message to the N-th; token and handshake are not timed):
   (default) or on websockets' ``ClientConnection`` (``transport="websockets"``);
 - ``feed``: kunb's full feed, ``kunb.Stream`` (level2: synchronised book + book-top frame; ticker: the
   ticker frame), counted after each message was recorded; ``feed_rec`` / ``feed_proc``: the same recording
-  both layers (``record_to=``, a temporary directory) on writer threads / in a writer process, with drops,
-  bytes and the writers' backlog reported.
+  both layers (``record_to=``, a temporary directory) on writer threads / in a writer process (at a lower
+  priority, the default; ``feed_proc_eq``: at the feed's own priority), with drops, bytes and the writers'
+  backlog reported.
 
 Paced rows (``--seconds`` against a paced server; pushes carry the server's ``time.time_ns()``):
 ``lat_raw`` (websockets + orjson, the baseline), ``lat_kunb`` / ``lat_feed`` (send -> callback / -> rolling
@@ -185,7 +186,8 @@ def _raw_bytes(folder: str) -> int:
 
 async def feed(port: int, n: int, shape: str, *, record: str = "") -> dict[str, Any]:
     """The full feed; ``record``: recording both layers to a temporary directory, on writer threads in this
-    process (``thread``) or in a writer process of its own (``process``)."""
+    process (``thread``) or in a writer process of its own (``process``; ``process_eq``: that process at
+    the feed's own priority instead of the default lower one)."""
     from kunb.record import Recording
 
     level2 = shape == "level2"
@@ -193,7 +195,13 @@ async def feed(port: int, n: int, shape: str, *, record: str = "") -> dict[str, 
     cls = _stream(timer)
     scratch = tempfile.mkdtemp(prefix="kunb-bench-") if record else None
     recording = (
-        None if scratch is None else Recording(os.path.join(scratch, "rec"), process=record == "process")
+        None
+        if scratch is None
+        else Recording(
+            os.path.join(scratch, "rec"),
+            process=record.startswith("process"),
+            writer_nice=0 if record == "process_eq" else 10,
+        )
     )
     stream = cls(
         SYMBOL,
@@ -225,7 +233,7 @@ async def feed(port: int, n: int, shape: str, *, record: str = "") -> dict[str, 
         await asyncio.to_thread(recording.close)
         stats = recording.stats()
         extra = {"dropped": stats.dropped, "bytes": stats.bytes, "events": stats.events, "backlog": backlog}
-        if record == "process":  # the writer process has ended: its whole life's CPU, per message
+        if record.startswith("process"):  # the writer process has ended: its whole life's CPU, per message
             child = resource.getrusage(resource.RUSAGE_CHILDREN)
             extra["writer_cpu_us"] = (child.ru_utime + child.ru_stime) / n * 1e6
         extra["raw_bytes"] = _raw_bytes(scratch)
@@ -470,6 +478,7 @@ THROUGHPUT = {
     "feed": lambda a: feed(a.port, a.n, a.shape),
     "feed_rec": lambda a: feed(a.port, a.n, a.shape, record="thread"),
     "feed_proc": lambda a: feed(a.port, a.n, a.shape, record="process"),
+    "feed_proc_eq": lambda a: feed(a.port, a.n, a.shape, record="process_eq"),
     "profile_kunb": lambda a: profile(a.port, a.n, a.shape, "kunb"),
     "profile_feed": lambda a: profile(a.port, a.n, a.shape, "feed"),
 }
