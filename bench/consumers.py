@@ -12,9 +12,9 @@ data message to the N-th; token and handshake are not timed):
   (default) or on websockets' ``ClientConnection`` (``transport="websockets"``);
 - ``feed``: kunb's full feed, ``kunb.Stream`` (level2: synchronised book + book-top frame; ticker: the
   ticker frame), counted after each message was recorded; ``feed_rec`` / ``feed_proc``: the same recording
-  both layers (``record_to=``, a temporary directory) on writer threads / in a writer process (at a lower
-  priority, the default; ``feed_proc_eq``: at the feed's own priority), with drops, bytes and the writers'
-  backlog reported.
+  both layers (``record_to=``, a temporary directory) on writer threads / in a writer process
+  (``feed_proc_nice``: that process at a lower priority, ``writer_nice=10``), with drops, bytes and the
+  writers' backlog reported.
 
 Paced rows (``--seconds`` against a paced server; pushes carry the server's ``time.time_ns()``):
 ``lat_raw`` (websockets + orjson, the baseline), ``lat_kunb`` / ``lat_feed`` (send -> callback / -> rolling
@@ -186,8 +186,8 @@ def _raw_bytes(folder: str) -> int:
 
 async def feed(port: int, n: int, shape: str, *, record: str = "") -> dict[str, Any]:
     """The full feed; ``record``: recording both layers to a temporary directory, on writer threads in this
-    process (``thread``) or in a writer process of its own (``process``; ``process_eq``: that process at
-    the feed's own priority instead of the default lower one)."""
+    process (``thread``) or in a writer process of its own (``process``; ``process_nice``: that process at
+    a lower priority, ``writer_nice=10``)."""
     from kunb.record import Recording
 
     level2 = shape == "level2"
@@ -200,7 +200,7 @@ async def feed(port: int, n: int, shape: str, *, record: str = "") -> dict[str, 
         else Recording(
             os.path.join(scratch, "rec"),
             process=record.startswith("process"),
-            writer_nice=0 if record == "process_eq" else 10,
+            writer_nice=10 if record == "process_nice" else 0,
         )
     )
     stream = cls(
@@ -478,7 +478,7 @@ THROUGHPUT = {
     "feed": lambda a: feed(a.port, a.n, a.shape),
     "feed_rec": lambda a: feed(a.port, a.n, a.shape, record="thread"),
     "feed_proc": lambda a: feed(a.port, a.n, a.shape, record="process"),
-    "feed_proc_eq": lambda a: feed(a.port, a.n, a.shape, record="process_eq"),
+    "feed_proc_nice": lambda a: feed(a.port, a.n, a.shape, record="process_nice"),
     "profile_kunb": lambda a: profile(a.port, a.n, a.shape, "kunb"),
     "profile_feed": lambda a: profile(a.port, a.n, a.shape, "feed"),
 }

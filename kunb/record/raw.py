@@ -349,6 +349,7 @@ class RawLog(BackgroundWriter):
         suspects = _suspects(frames)
         lines: dict[str, list[bytes]] = {}
         first_ns: dict[str, int] = {}
+        extra: Any  # a REST answer's (method, url, status), a close's code; None for a frame
         for index, item in enumerate(items):
             if len(item) == 3:  # a frame received (the short form)
                 connection, ns, payload = item

@@ -43,9 +43,9 @@ class Recording:
             same decoders (the drivers' integrity events are forwarded). For busy feeds and long headless
             runs (``kunb record`` uses it); starting takes a second or so.
         writer_nice: with ``process=True``, how much lower the writer process's scheduling priority is
-            than the feed's (``os.nice`` increment; 0: the same). Lower by default so that on a machine
-            with no core free the feed keeps its CPU and the writer catches up when the feed leaves some;
-            its backlog stays bounded by ``capacity`` (overflow counted, never silent).
+            than the feed's (an ``os.nice`` increment; 0, the default: the same). A lower priority lets a
+            feed keep its CPU on a machine with no core free while the writer catches up later; its
+            backlog stays bounded by ``capacity`` (overflow counted, never silent).
 
     Raises:
         ConfigurationError: a bad argument, or another recorder is writing to ``out``.
@@ -62,7 +62,7 @@ class Recording:
         capacity: int = 1_000_000,
         snapshot_every: float | None = 60.0,
         process: bool = False,
-        writer_nice: int = 10,
+        writer_nice: int = 0,
     ) -> None:
         self.out = Path(out)
         self.process = process
