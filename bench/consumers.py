@@ -17,7 +17,8 @@ data message to the N-th; token and handshake are not timed):
 - ``feed`` / ``feed_frames``: kunb's full feed, ``kunb.Stream`` (level2: synchronised book + book-top
   frame; ticker: the ticker frame), counted after each message was recorded; default link or FrameLink;
   ``feed_rec`` / ``feed_proc``: the same recording both layers (``record_to=``, a temporary directory)
-  on writer threads / in a writer process, with drops, bytes and the writers' backlog reported.
+  on writer threads / in a writer process (``feed_proc_nice``: that process at a lower priority,
+  ``writer_nice=10``), with drops, bytes and the writers' backlog reported.
 
 Every throughput row reports wall-clock ``rate`` and ``cpu_rate`` (messages per second of this
 process's CPU time, which a busy shared machine moves much less).
@@ -294,7 +295,8 @@ def _raw_bytes(folder: str) -> int:
 
 async def feed(port: int, n: int, shape: str, transport: str = "auto", *, record: str = "") -> dict[str, Any]:
     """The full feed; ``record``: recording both layers to a temporary directory, on writer threads in this
-    process (``thread``) or in a writer process of its own (``process``)."""
+    process (``thread``) or in a writer process of its own (``process``; ``process_nice``: that process at
+    a lower priority, ``writer_nice=10``)."""
     from kunb.record import Recording
 
     if shape == "uta":
@@ -305,7 +307,13 @@ async def feed(port: int, n: int, shape: str, transport: str = "auto", *, record
     cls = _stream(timer)
     scratch = tempfile.mkdtemp(prefix="kunb-bench-") if record else None
     recording = (
-        None if scratch is None else Recording(os.path.join(scratch, "rec"), process=record == "process")
+        None
+        if scratch is None
+        else Recording(
+            os.path.join(scratch, "rec"),
+            process=record.startswith("process"),
+            writer_nice=10 if record == "process_nice" else 0,
+        )
     )
     stream = cls(
         SYMBOL,
@@ -338,7 +346,7 @@ async def feed(port: int, n: int, shape: str, transport: str = "auto", *, record
         await asyncio.to_thread(recording.close)
         stats = recording.stats()
         extra = {"dropped": stats.dropped, "bytes": stats.bytes, "events": stats.events, "backlog": backlog}
-        if record == "process":  # the writer process has ended: its whole life's CPU, per message
+        if record.startswith("process"):  # the writer process has ended: its whole life's CPU, per message
             child = resource.getrusage(resource.RUSAGE_CHILDREN)
             extra["writer_cpu_us"] = (child.ru_utime + child.ru_stime) / n * 1e6
         extra["raw_bytes"] = _raw_bytes(scratch)
@@ -623,6 +631,7 @@ THROUGHPUT = {
     "feed_frames": lambda a: feed(a.port, a.n, a.shape, "frames"),
     "feed_rec": lambda a: feed(a.port, a.n, a.shape, record="thread"),
     "feed_proc": lambda a: feed(a.port, a.n, a.shape, record="process"),
+    "feed_proc_nice": lambda a: feed(a.port, a.n, a.shape, record="process_nice"),
     "profile_kunb": lambda a: profile(a.port, a.n, a.shape, "kunb"),
     "profile_feed": lambda a: profile(a.port, a.n, a.shape, "feed"),
 }

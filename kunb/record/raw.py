@@ -105,7 +105,8 @@ def _suspects(frames: list[bytes]) -> set[int]:
 
 _SUFFIX = ".jsonl.zst"
 
-# queue items: (kind, connection, ns, payload, extra)
+# queue items: (connection, ns, frame) for a frame received (the hot path's short form), else
+# (kind, connection, ns, payload, extra)
 _RECV, _SENT, _REST, _OPEN, _CLOSE = "recv", "sent", "rest", "open", "close"
 
 
@@ -200,7 +201,8 @@ class RawLog(BackgroundWriter):
         rotate_seconds: each connection's file is closed and a new one started this often.
         capacity: records the queue holds; beyond it records are dropped, counted, and an ``overflow``
             line is written to the connection's file.
-        level: zstd compression level.
+        level: zstd compression level (1: zstd's fastest standard level; on these JSON lines, flushed every
+            second, it compresses about as well as 3 for less CPU: ``bench/RESULTS.md``).
 
     Raises:
         ConfigurationError: a bad argument, or another raw log is writing to ``out``.
@@ -213,7 +215,7 @@ class RawLog(BackgroundWriter):
         flush_interval: float = 1.0,
         rotate_seconds: float = 3600.0,
         capacity: int = 1_000_000,
-        level: int = 3,
+        level: int = 1,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         super().__init__(name="kunb-raw-log", capacity=capacity, flush_interval=flush_interval)
@@ -246,9 +248,24 @@ class RawLog(BackgroundWriter):
         if size >= self.capacity or self._closing:
             self._drop(connection)
             return
-        queue.append((_RECV, connection, received_ns, frame, None))
+        queue.append((connection, received_ns, frame))  # a received frame: the short form
         self._accepted += 1
         if size >= self._wake_at:
+            self._wake.set()
+
+    def take(self, records: list[tuple[Any, ...]]) -> None:
+        """Many records at once, in the queue's own forms: ``(connection, ns, frame)`` for a frame
+        received, ``(kind, connection, ns, payload, extra)`` for the rest (what a writer process's feed
+        ships, :mod:`kunb.record.process`). Beyond the capacity, the rest are dropped and counted."""
+        queue = self._queue
+        free = 0 if self._closing else max(0, self.capacity - len(queue))
+        if free < len(records):
+            for record in records[free:]:
+                self._drop(record[0] if len(record) == 3 else record[1])
+            records = records[:free]
+        queue.extend(records)
+        self._accepted += len(records)
+        if len(queue) >= self._wake_at:
             self._wake.set()
 
     def sent(self, connection: str, sent_ns: int, frame: bytes | str) -> None:
@@ -323,12 +340,23 @@ class RawLog(BackgroundWriter):
         # write per line costs more than building the line. Frames are looked at for secrets all at once
         # (one scan of the batch); only those that mention a credential-like word are parsed and redacted.
         dumps = orjson.dumps
-        frames = [item[3] if item[3].__class__ is bytes else _as_bytes(item[3]) for item in items]
+        frames = [
+            (item[2] if item[2].__class__ is bytes else _as_bytes(item[2]))
+            if len(item) == 3
+            else (item[3] if item[3].__class__ is bytes else _as_bytes(item[3]))
+            for item in items
+        ]
         suspects = _suspects(frames)
         lines: dict[str, list[bytes]] = {}
         first_ns: dict[str, int] = {}
-        for index, (kind, connection, ns, payload, extra) in enumerate(items):
-            if kind is _RECV or kind is _SENT:
+        extra: Any  # a REST answer's (method, url, status), a close's code; None for a frame
+        for index, item in enumerate(items):
+            if len(item) == 3:  # a frame received (the short form)
+                connection, ns, payload = item
+                kind, extra = _RECV, None
+            else:
+                kind, connection, ns, payload, extra = item
+            if kind in (_RECV, _SENT):
                 data = frames[index]
                 if index in suspects:
                     line = dumps({"t": ns, "k": kind, "d": redact_json(data)})
@@ -339,12 +367,12 @@ class RawLog(BackgroundWriter):
                         line = dumps({"t": ns, "k": kind, "b64": base64.b64encode(data).decode()})
                     else:
                         line = b'{"t":%d,"k":"%s","d":%s}' % (ns, kind.encode(), dumps(text))
-            elif kind is _REST:
+            elif kind == _REST:
                 method, url, status = extra
                 record = {"t": ns, "k": kind, "m": method, "u": redact_url(redact_token(url)), "s": status}
                 record["d"] = redact_json(payload)
                 line = dumps(record)
-            elif kind is _OPEN:
+            elif kind == _OPEN:
                 line = dumps({"t": ns, "k": kind, "u": redact_url(redact_token(payload))})
             else:
                 line = dumps({"t": ns, "k": kind, "code": extra, "reason": payload})

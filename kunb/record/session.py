@@ -42,6 +42,10 @@ class Recording:
             only queues and ships, and the normalized events are rebuilt there from the raw frames by the
             same decoders (the drivers' integrity events are forwarded). For busy feeds and long headless
             runs (``kunb record`` uses it); starting takes a second or so.
+        writer_nice: with ``process=True``, how much lower the writer process's scheduling priority is
+            than the feed's (an ``os.nice`` increment; 0, the default: the same). A lower priority lets a
+            feed keep its CPU on a machine with no core free while the writer catches up later; its
+            backlog stays bounded by ``capacity`` (overflow counted, never silent).
 
     Raises:
         ConfigurationError: a bad argument, or another recorder is writing to ``out``.
@@ -58,6 +62,7 @@ class Recording:
         capacity: int = 1_000_000,
         snapshot_every: float | None = 60.0,
         process: bool = False,
+        writer_nice: int = 0,
     ) -> None:
         self.out = Path(out)
         self.process = process
@@ -73,7 +78,7 @@ class Recording:
             "snapshot_every": snapshot_every,
         }
         if process:
-            self._shipper = Shipper(out, {**options, "raw": raw}, capacity=capacity)
+            self._shipper = Shipper(out, {**options, "raw": raw, "nice": writer_nice}, capacity=capacity)
             return
         self.recorder = Recorder(
             out,

@@ -130,6 +130,37 @@ def test_overflow_is_written_to_the_connection_that_lost_frames(tmp_path: Path) 
     assert sum(r["k"] == "recv" for r in records) == 200 - raw.dropped
 
 
+def test_a_shipment_taken_at_once_keeps_its_order_and_counts_what_did_not_fit(tmp_path: Path) -> None:
+    # what a writer process hands its raw log: frames received in the short form, other records in full
+    raw = RawLog(tmp_path / "fits", flush_interval=3600)
+    raw.take(
+        [
+            ("rest", "a", 1, b'{"code":"200000"}', ("GET", "https://x/api?token=tok-SECRET", 200)),
+            ("a", 2, b'{"n":1}'),
+            ("sent", "a", 3, b'{"id":"1"}', None),
+            ("a", 4, b'{"n":2}'),
+        ]
+    )
+    raw.close()
+    records = [r for p in raw_files(tmp_path / "fits") for r in read_raw(p) if r["k"] != "file"]
+    assert [(r["t"], r["k"], r.get("d")) for r in records] == [
+        (1, "rest", '{"code":"200000"}'),
+        (2, "recv", '{"n":1}'),
+        (3, "sent", '{"id":"1"}'),
+        (4, "recv", '{"n":2}'),
+    ]
+    assert "tok-SECRET" not in records[0]["u"]
+
+    full = RawLog(tmp_path / "full", capacity=3, flush_interval=3600)
+    full.take([("busy", i, b"{}") for i in range(1_000)])  # far more than the queue holds at once
+    assert full.dropped >= 1_000 - 3
+    full.close()
+    records = [r for p in raw_files(tmp_path / "full") for r in read_raw(p)]
+    (overflow,) = [r for r in records if r["k"] == "overflow"]
+    assert overflow["n"] == full.dropped
+    assert sum(r["k"] == "recv" for r in records) == 1_000 - full.dropped
+
+
 def test_a_killed_writer_leaves_a_readable_prefix_that_recovery_closes(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
