@@ -176,7 +176,7 @@ def disk(work: Workload) -> dict[str, float]:
             for ns, url, body in work.rest:
                 raw.rest("rest", ns, "GET", url, 200, body)
             for ns, frame in work.frames:
-                raw.received("ws-1", ns, frame)
+                raw.received("ws-1", ns, (frame,))
         with Recorder(out, rotate_seconds=None, snapshot_every=None) as recorder:
             for event in work.events:
                 recorder(event)

@@ -127,7 +127,7 @@ def feed_side(shape: str, n: int) -> float:
         bare = _cpu() - start
         start = _cpu()
         for i, frame in enumerate(frames):
-            received("public-1", clock(), frame)
+            received("public-1", clock(), (frame,))
             if i % 2_000 == 0:
                 time.sleep(0.001)  # a feed waits on its socket now and then: the shipping thread runs
         shipper.flush(300)
@@ -207,7 +207,7 @@ def synthetic_recording(out: Path, frames: int, symbols: int) -> int:
         for ns, url, body in work.rest:
             raw.rest("rest", ns, "GET", url, 200, body)
         for ns, frame in work.frames:
-            raw.received("public-1", ns, frame)
+            raw.received("public-1", ns, (frame,))
     with Recorder(out, rotate_seconds=None, snapshot_every=None) as recorder:
         for event in work.events:
             recorder(event)

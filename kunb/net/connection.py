@@ -1153,14 +1153,14 @@ def _is_async(callback: Callable[..., Any]) -> bool:
 def _tapped(
     on_messages: Callable[[list[bytes]], None], wire: WireTap, name: str
 ) -> Callable[[list[bytes]], None]:
-    """``on_messages`` preceded by the wire tap: each frame of a read as it came off the socket, stamped
-    with its own receive time (the tap sees every frame, the sink then decodes the read)."""
+    """``on_messages`` preceded by the wire tap: the frames of a read as they came off the socket, stamped
+    with the read's receive time (the tap sees every frame, the sink then decodes the read). A tuple: the
+    link reuses its list for the next read, and the tap may keep what it gets."""
     received = wire.received
     clock = time.time_ns
 
     def tapped(raws: list[bytes]) -> None:
-        for raw in raws:
-            received(name, clock(), raw)
+        received(name, clock(), tuple(raws))
         on_messages(raws)
 
     return tapped

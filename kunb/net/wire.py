@@ -2,9 +2,11 @@
 
 :class:`~kunb.net.connection.ConnectWebsocket` and the REST clients (:mod:`kunb.net.rest`) take
 ``wire=`` (``None`` by default: nothing is tapped, and the hot path is the same closure as without it).
-With a tap, every frame received is handed over with the local receive time in ns, as it came off the
-socket (bytes, before decoding), every frame sent as its text, every REST answer with its URL and body,
-and the opening and end of each link. :class:`kunb.record.RawLog` is the tap kunb ships (it only queues;
+With a tap, the frames of every read are handed over at once with the read's local receive time in ns,
+as they came off the socket (bytes, before decoding; one call per read, not per frame: at a busy feed's
+rate a call per frame is most of what recording costs the event loop), every frame sent as its text,
+every REST answer with its URL and body, and the opening and end of each link.
+:class:`kunb.record.RawLog` is the tap kunb ships (it only queues;
 encoding, secret removal and compression run on its writer thread); anything with these methods works.
 
 A tap is called on the event loop (REST answers of the blocking clients: on the caller's thread) and must
@@ -22,8 +24,8 @@ __all__ = ["WireTap"]
 class WireTap(Protocol):
     """What a connection or REST client tells a tap (see the module docstring)."""
 
-    def received(self, connection: str, received_ns: int, frame: bytes | str) -> None:
-        """A frame taken off the socket at ``received_ns`` (wall clock)."""
+    def received(self, connection: str, received_ns: int, frames: tuple[bytes | str, ...]) -> None:
+        """The frames one read took off the socket, in order, at ``received_ns`` (wall clock)."""
         ...
 
     def sent(self, connection: str, sent_ns: int, frame: bytes | str) -> None:

@@ -119,7 +119,7 @@ def import_cryptofeed(
                     recorder(decoder.book_snapshot(symbol, orjson.loads(body)["data"], ns))
                     report.snapshots += 1
             else:
-                raw.received(connection, ns, payload)
+                raw.received(connection, ns, (payload,))
                 report.frames_received += 1
                 _decode(decoder, recorder, report, payload, ns)
             if count % 50_000 == 49_999:  # an import must not overflow the queues: wait for the writers

@@ -3,10 +3,11 @@
 Why: a :class:`~kunb.record.session.Recording`'s writer threads hold the GIL while they turn events into
 Arrow batches and frames into JSON lines, and at a busy feed's rate that costs the event loop about as much
 as the feed itself (``bench/RESULTS.md``, "Recording"). With ``Recording(out, process=True)`` the feed's
-side is a :class:`Shipper`: the wire tap appends each frame to a bounded queue (one length check, one
-append), and a thread serializes what queued every ``ship_interval`` (the records with :mod:`marshal`,
-several times cheaper than pickle for tuples of strings, bytes and numbers, and safe here: the writer
-process runs the same interpreter) and writes it to the writer process's standard input. The writer
+side is a :class:`Shipper`: the wire tap appends each read's frames to a bounded queue (one check and
+one append per read, not per frame), and a thread serializes what queued every ``ship_interval`` in
+batches of a few thousand frames (the records with :mod:`marshal`, several times cheaper than pickle for
+tuples of strings, bytes and numbers, and safe here: the writer process runs the same interpreter) and
+writes them to the writer process's standard input. The writer
 process runs the same :class:`~kunb.record.raw.RawLog` and
 :class:`~kunb.record.writer.Recorder`; it rebuilds the normalized events from the raw frames and REST
 answers with the drivers' own decoders (:mod:`kunb.record.derive`), and writes the driver's
@@ -40,6 +41,11 @@ from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the pipe keeps its default size
+    fcntl = None  # type: ignore[assignment]
+
 from ..events import Event, Integrity
 from ..exceptions import ConfigurationError, KunbError, RecordingError
 from .derive import Deriver
@@ -68,7 +74,7 @@ class Shipper:
         options: keyword arguments of the writers the process opens (``raw``, ``flush_interval``,
             ``rotate_seconds``, ``capacity``, ``snapshot_every``), and ``nice``: the writer process's
             ``os.nice`` increment (its priority below the feed's; default 0).
-        capacity: records queued here at most; beyond it records are dropped and counted.
+        capacity: frames received queued here at most; beyond it a read's frames are dropped and counted.
         ship_interval: seconds between two shipments (the most a SIGKILL of this process loses).
 
     Raises:
@@ -88,11 +94,15 @@ class Shipper:
             raise ConfigurationError(f"capacity must be at least 1, not {capacity}")
         self.capacity = capacity
         self.ship_interval = ship_interval
-        self.dropped = 0  #: records refused here (queue full, or the writer process gone)
+        self.dropped = 0  #: frames and records refused here (queue full, or the writer process gone)
         self.error: BaseException | None = None
         # a list, not a deque: the shipping thread takes a whole prefix with one slice and one delete
         # (each atomic under the GIL; appends racing it land after the prefix), not a popleft per record
         self._queue: list[tuple[Any, ...]] = []
+        # frames queued = _taken - _shipped; each counter has one writer (the loop, the shipping thread),
+        # so neither loses an update to the other
+        self._taken = 0
+        self._shipped = 0
         self._events: deque[Event] = deque()
         self._drops: dict[str, int] = {}
         self._closing = False
@@ -114,6 +124,7 @@ class Shipper:
         )
         assert self._process.stdin is not None and self._process.stdout is not None
         self._pipe: IO[bytes] = self._process.stdin
+        _widen(self._pipe)
         self._reports: IO[bytes] = self._process.stdout
         self._await_start()
         self._thread = threading.Thread(target=self._run, name="kunb-record-ship", daemon=True)
@@ -126,7 +137,7 @@ class Shipper:
 
         def wait() -> None:
             with contextlib.suppress(EOFError, OSError):
-                first.append(_receive(self._reports))
+                first.append(_receive(self._reports)[0])
 
         waiter = threading.Thread(target=wait, name="kunb-record-start", daemon=True)
         waiter.start()
@@ -146,12 +157,13 @@ class Shipper:
         self._stats = message[1]
 
     # -- the feed's side: a wire tap and a sink (on the event loop; one check and one append) ------
-    def received(self, connection: str, received_ns: int, frame: bytes | str) -> None:
-        queue = self._queue
-        if len(queue) >= self.capacity or self._closing:
-            self._drop(connection)
+    def received(self, connection: str, received_ns: int, frames: tuple[bytes | str, ...]) -> None:
+        count = len(frames)
+        if self._taken - self._shipped + count > self.capacity or self._closing:
+            self._drop(connection, count)
             return
-        queue.append((connection, received_ns, frame))  # the short form of a frame received
+        self._queue.append((connection, received_ns, frames))  # the short form: a read's frames
+        self._taken += count
 
     def sent(self, connection: str, sent_ns: int, frame: bytes | str) -> None:
         self._put((_SENT, connection, sent_ns, frame, None))
@@ -174,14 +186,14 @@ class Shipper:
             self._events.append(event)
 
     def _put(self, item: tuple[Any, ...]) -> None:
-        if len(self._queue) >= self.capacity or self._closing:
+        if self._taken - self._shipped >= self.capacity or self._closing:
             self._drop(item[1])
             return
         self._queue.append(item)
 
-    def _drop(self, connection: str) -> None:
-        self.dropped += 1
-        self._drops[connection] = self._drops.get(connection, 0) + 1
+    def _drop(self, connection: str, count: int = 1) -> None:
+        self.dropped += count
+        self._drops[connection] = self._drops.get(connection, 0) + count
 
     # -- state ----------------------------------------------------------------------------------
     @property
@@ -190,8 +202,8 @@ class Shipper:
 
     @property
     def queued(self) -> int:
-        """Records waiting here for the next shipment."""
-        return len(self._queue)
+        """Frames received waiting here for the next shipment."""
+        return self._taken - self._shipped
 
     def stats(self) -> dict[str, Any]:
         """The writer process's latest report (both layers), with this side's drops added."""
@@ -260,6 +272,7 @@ class Shipper:
         count = len(queue)
         items = queue[:count]
         del queue[:count]
+        self._shipped += _frames(items)
         forwarded = [pop_event() for _ in range(len(events))]
         drops, self._drops = self._drops, {}
         return items, forwarded, drops
@@ -274,13 +287,13 @@ class Shipper:
                     requests, self._requests = self._requests, []
                 items, events, drops = self._drain()
                 if items or events or drops:
-                    _send(pipe, _batch(items, events, drops))
+                    _ship(pipe, items, events, drops)
                 for what, done in requests:
                     if what == "close":
                         self._closing = True
                         late = self._drain()  # put while closing was being set
                         if any(late):
-                            _send(pipe, _batch(*late))
+                            _ship(pipe, *late)
                     arrived = self._replies["closed" if what == "close" else "flushed"] = threading.Event()
                     _send(pipe, (what,))
                     while not arrived.wait(0.5):  # the caller bounds the wait; this notices a dead process
@@ -300,14 +313,15 @@ class Shipper:
                 requests, self._requests = self._requests, []
             for _what, done in requests:
                 done.set()
-            self.dropped += len(self._queue)  # never shipped: counted
+            unshipped = self._queue
+            self.dropped += _frames(unshipped) + sum(len(item) != 3 for item in unshipped)  # counted
             self._queue.clear()
 
     def _read(self) -> None:
         """The writer process's reports: stats after each batch, the answers to flush and close."""
         with contextlib.suppress(EOFError, OSError, ValueError):
             while True:
-                message = _receive(self._reports)
+                message, _ = _receive(self._reports)
                 self._stats = message[1]
                 if message[0] == "closed" and message[2]:
                     self.error = RecordingError(message[2])
@@ -316,29 +330,59 @@ class Shipper:
                     arrived.set()
 
 
-def _batch(items: list[tuple[Any, ...]], events: list[Event], drops: dict[str, int]) -> tuple[Any, ...]:
-    """A shipment: the records marshalled (the bulk: tuples of str, int, bytes and None), the driver's
-    events and the drop counts pickled with it. Marshal format 2: without the object-reference table of
-    formats 3 and 4 (nothing here is shared but the connection names), a third less CPU per record."""
-    return ("batch", marshal.dumps(items, 2), events, drops)
+def _frames(items: list[tuple[Any, ...]]) -> int:
+    """The frames received in ``items`` (reads are ``(connection, ns, frames)``; the rest are 5-tuples)."""
+    return sum([len(item[2]) for item in items if len(item) == 3])
 
 
-def _send(pipe: IO[bytes], message: Any) -> None:
-    data = pickle.dumps(message, protocol=5)
-    pipe.write(len(data).to_bytes(8, "little"))
-    pipe.write(data)
+def _widen(pipe: IO[bytes]) -> None:
+    """Linux: a 1 MiB pipe (the default 64 KiB), so that a batch goes in at once instead of waking the
+    writer process and waiting for it a dozen times. Elsewhere, or above the system's limit: as it is."""
+    setsize: int | None = getattr(fcntl, "F_SETPIPE_SZ", None)  # None on Windows (no fcntl) and macOS
+    if setsize is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(pipe.fileno(), setsize, 1 << 20)
+
+
+_CHUNK_FRAMES = 2048  # frames per batch on the pipe at most (about half a MB of pushes)
+
+
+def _ship(pipe: IO[bytes], items: list[tuple[Any, ...]], events: list[Event], drops: dict[str, int]) -> None:
+    """A shipment as batches of at most ``_CHUNK_FRAMES`` frames (the driver's events and the drop counts
+    with the last): the CPU a batch costs the feed grows faster than its size once its buffers no longer
+    fit the allocator's reused memory (every big batch is fresh pages to fault in), several times per
+    frame at 20,000 frames a batch against 2,000 (bench/RESULTS.md, "Recording")."""
+    start = counted = 0
+    for index, item in enumerate(items):
+        counted += len(item[2]) if len(item) == 3 else 1
+        if counted >= _CHUNK_FRAMES and index + 1 < len(items):
+            _send(pipe, ("batch", [], {}), marshal.dumps(items[start : index + 1], 2))
+            start, counted = index + 1, 0
+    _send(pipe, ("batch", events, drops), marshal.dumps(items[start:], 2))
+
+
+def _send(pipe: IO[bytes], message: Any, bulk: bytes = b"") -> None:
+    """One message: a small pickled head and, for a batch, its records marshalled (tuples of str, int,
+    bytes and None), written as they are rather than copied into the pickle. Marshal format 2: without
+    the object-reference table of formats 3 and 4 (nothing here is shared but the connection names), a
+    third less CPU per record."""
+    head = pickle.dumps(message, protocol=5)
+    pipe.write(len(head).to_bytes(8, "little") + len(bulk).to_bytes(8, "little") + head)
+    if bulk:
+        pipe.write(bulk)
     pipe.flush()
 
 
-def _receive(pipe: IO[bytes]) -> Any:
-    head = pipe.read(8)
-    if len(head) < 8:
+def _receive(pipe: IO[bytes]) -> tuple[Any, bytes]:
+    """The next message and its bulk (``b""`` if it has none)."""
+    sizes = pipe.read(16)
+    if len(sizes) < 16:
         raise EOFError("the pipe ended")
-    size = int.from_bytes(head, "little")
-    data = pipe.read(size)
-    if len(data) < size:
+    head_size, bulk_size = int.from_bytes(sizes[:8], "little"), int.from_bytes(sizes[8:], "little")
+    data = pipe.read(head_size + bulk_size)
+    if len(data) < head_size + bulk_size:
         raise EOFError("the pipe ended mid-message")
-    return pickle.loads(data)
+    return pickle.loads(data[:head_size]), data[head_size:]
 
 
 # -- the writer process --------------------------------------------------------------------------------
@@ -428,18 +472,31 @@ def _writer_main(out: str, options: dict[str, Any]) -> int:
     return 0 if error is None else 1
 
 
+def _per_frame(items: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The shipment's reads ``(connection, ns, frames)`` as one ``(connection, ns, frame)`` per frame (the
+    raw log's short form), the other records as they are."""
+    out: list[tuple[Any, ...]] = []
+    for item in items:
+        if len(item) == 3:
+            connection, ns, frames = item
+            out.extend([(connection, ns, frame) for frame in frames])
+        else:
+            out.append(item)
+    return out
+
+
 def _serve(source: IO[bytes], reports: IO[bytes], writers: _Writers) -> None:
     recorder, raw = writers.recorder, writers.raw
     frame, rest = writers.deriver.frame, writers.deriver.rest
     while True:
         try:
-            message = _receive(source)
+            message, bulk = _receive(source)
         except EOFError:
             return  # the parent is gone (or closed the pipe): close what we hold
         kind = message[0]
         if kind == "batch":
-            _, packed, events, drops = message
-            items = marshal.loads(packed)
+            _, events, drops = message
+            items = _per_frame(marshal.loads(bulk))
             if raw is not None:
                 raw.take(items)  # the raw log's queue takes the shipment's records as they are
             for item in items:

@@ -21,8 +21,9 @@ class Tap:
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
 
-    def received(self, connection: str, received_ns: int, frame: bytes | str) -> None:
-        self.calls.append(("recv", connection, received_ns, frame))
+    def received(self, connection: str, received_ns: int, frames: tuple[bytes | str, ...]) -> None:
+        assert frames, "a read with no frames is not told"
+        self.calls.extend(("recv", connection, received_ns, frame) for frame in frames)
 
     def sent(self, connection: str, sent_ns: int, frame: bytes | str) -> None:
         self.calls.append(("sent", connection, sent_ns, frame))

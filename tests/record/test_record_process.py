@@ -58,13 +58,45 @@ async def test_a_writer_process_records_what_the_stream_saw(exchange, tmp_path: 
     assert read_table(out, "stats").count("*").fetchall()[0][0] > 0  # pushes and the REST seed
 
 
+def test_the_capacity_counts_frames_not_reads(tmp_path: Path) -> None:
+    recording = Recording(tmp_path / "reads", process=True, capacity=10)
+    tap = recording.tap
+    assert tap is not None
+    frame = b'{"type":"message","topic":"/market/ticker:X-Y","n":%d}'
+    tap.received("public-1", time.time_ns(), tuple(frame % i for i in range(11)))  # one read, 11 frames
+    assert recording.stats().dropped == 11  # refused whole, every frame counted
+    tap.received("public-1", time.time_ns(), tuple(frame % i for i in range(10)))  # fits
+    recording.close()
+    records = [r for p in raw_files(tmp_path / "reads") for r in read_raw(p)]
+    assert sum(r["k"] == "recv" for r in records) == 10
+    assert sum(r["n"] for r in records if r["k"] == "overflow") == 11
+
+
+def test_a_big_shipment_crosses_in_batches_and_keeps_its_order(tmp_path: Path) -> None:
+    recording = Recording(tmp_path / "big", process=True)
+    tap = recording.tap
+    assert tap is not None
+    frame = b'{"type":"message","topic":"/market/ticker:X-Y","n":%d}'
+    for read in range(60):  # 6,000 frames before the shipping thread wakes: several batches on the pipe
+        tap.received("public-1", time.time_ns(), tuple(frame % (read * 100 + i) for i in range(100)))
+        if read == 30:
+            tap.sent("public-1", time.time_ns(), b'{"id":"1","type":"ping"}')
+    recording.close()
+    records = [r for p in raw_files(tmp_path / "big") for r in read_raw(p)]
+    numbers = [orjson.loads(r["d"])["n"] for r in records if r["k"] == "recv"]
+    assert numbers == list(range(6000))
+    kinds = [r["k"] for r in records if r["k"] in ("recv", "sent")]
+    assert kinds.index("sent") == 3100  # between the reads it came between
+    assert recording.stats().dropped == 0
+
+
 def test_overflow_and_a_dead_writer_process_are_never_silent(tmp_path: Path) -> None:
     recording = Recording(tmp_path / "small", process=True, capacity=10)
     tap = recording.tap
     assert tap is not None
     for i in range(200):  # faster than the shipping thread takes them: most are refused, and counted
         tap.received(
-            "public-1", time.time_ns(), b'{"type":"message","topic":"/market/ticker:X-Y","n":%d}' % i
+            "public-1", time.time_ns(), (b'{"type":"message","topic":"/market/ticker:X-Y","n":%d}' % i,)
         )
     dropped = recording.stats().dropped
     assert dropped > 0

@@ -34,8 +34,8 @@ def test_frames_are_kept_exactly_in_order_with_their_times(tmp_path: Path) -> No
         raw.opened("public-1", 1, "ws://127.0.0.1:1/endpoint?connectId=c1")
         raw.sent("public-1", 2, '{"id":"1","type":"subscribe","topic":"/market/level2:BTC-USDT"}')
         for i, frame in enumerate(frames):
-            raw.received("public-1", 1_000 + i, frame)
-        raw.received("public-1", 9_000, b"\xff\x00binary")
+            raw.received("public-1", 1_000 + i, (frame,))
+        raw.received("public-1", 9_000, (b"\xff\x00binary",))
         raw.closed("public-1", 9_001, 1000, "bye")
     (path,) = raw_files(tmp_path)
     assert path.parent.name == "date=1970-01-01" and path.name.startswith("public-1.")
@@ -76,7 +76,7 @@ def test_secrets_never_reach_the_disk(tmp_path: Path) -> None:
             200,
             "not json key-SECRET",
         )
-        raw.received("private-1", 5, b'{"type":"welcome","id":"x","note":"token=tok-SECRET"}')
+        raw.received("private-1", 5, (b'{"type":"welcome","id":"x","note":"token=tok-SECRET"}',))
     text = b"".join(_plain(p) for p in raw_files(tmp_path))
     for secret in SECRETS:
         assert secret.encode() not in text
@@ -101,8 +101,8 @@ def test_redaction_helpers() -> None:
 def test_files_rotate_per_connection_and_close_by_rename(tmp_path: Path) -> None:
     now = [10**18]
     raw = RawLog(tmp_path, rotate_seconds=60, flush_interval=3600, clock=lambda: now[0])
-    raw.received("a", now[0], b"{}")
-    raw.received("b", now[0], b"{}")
+    raw.received("a", now[0], (b"{}",))
+    raw.received("b", now[0], (b"{}",))
     raw.flush()
     folder = tmp_path / "raw" / "date=2001-09-09"
     assert sorted(p.name[1:].split(".")[0] for p in folder.glob(".*.tmp")) == ["a", "b"] and not raw_files(
@@ -112,7 +112,7 @@ def test_files_rotate_per_connection_and_close_by_rename(tmp_path: Path) -> None
     raw.flush()  # a minute later: both files are closed (renamed)
     assert sorted(p.name.split(".")[0] for p in raw_files(tmp_path)) == ["a", "b"]
     assert not list(folder.glob(".*.tmp"))
-    raw.received("a", now[0], b"{}")
+    raw.received("a", now[0], (b"{}",))
     raw.close()
     names = sorted(p.name.split(".")[0] for p in raw_files(tmp_path))
     assert names == ["a", "a", "b"] and not list(folder.glob(".*"))
@@ -121,13 +121,23 @@ def test_files_rotate_per_connection_and_close_by_rename(tmp_path: Path) -> None
 def test_overflow_is_written_to_the_connection_that_lost_frames(tmp_path: Path) -> None:
     raw = RawLog(tmp_path, capacity=4, flush_interval=3600)
     for i in range(200):
-        raw.received("busy", i, b"{}")
+        raw.received("busy", i, (b"{}",))
     assert raw.dropped > 0
     raw.close()
     records = [r for p in raw_files(tmp_path) for r in read_raw(p)]
     (overflow,) = [r for r in records if r["k"] == "overflow"]
     assert overflow["n"] == raw.dropped
     assert sum(r["k"] == "recv" for r in records) == 200 - raw.dropped
+
+
+def test_a_read_beyond_the_capacity_keeps_what_fits_and_counts_the_rest(tmp_path: Path) -> None:
+    raw = RawLog(tmp_path, capacity=5, flush_interval=3600)
+    raw.received("busy", 1, tuple(b'{"n":%d}' % i for i in range(7)))  # one read of 7 frames, room for 5
+    assert (raw.accepted, raw.dropped) == (5, 2)
+    raw.close()
+    records = [r for p in raw_files(tmp_path) for r in read_raw(p)]
+    assert [r["d"] for r in records if r["k"] == "recv"] == [f'{{"n":{i}}}' for i in range(5)]  # in order
+    assert [r["n"] for r in records if r["k"] == "overflow"] == [2]
 
 
 def test_a_shipment_taken_at_once_keeps_its_order_and_counts_what_did_not_fit(tmp_path: Path) -> None:
@@ -168,11 +178,11 @@ def test_a_killed_writer_leaves_a_readable_prefix_that_recovery_closes(tmp_path:
         from kunb.record.raw import RawLog
         raw = RawLog(sys.argv[1], flush_interval=0.05)
         for i in range(1000):
-            raw.received("c1", i, b'{"n":%d}' % i)
+            raw.received("c1", i, (b'{"n":%d}' % i,))
         raw.flush()
         print("flushed", flush=True)
         while True:
-            raw.received("c1", 10**6, b'{"late":1}')
+            raw.received("c1", 10**6, (b'{"late":1}',))
             time.sleep(0.001)
         """
     )

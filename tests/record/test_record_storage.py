@@ -21,7 +21,7 @@ def test_closed_files_are_copied_and_read_through_the_filesystem(tmp_path: Path)
     with Recorder(out) as recorder, RawLog(out) as raw:
         for event in Market("BTC-USDT").events(20, T0, SECOND):
             recorder(event)
-        raw.received("public-1", T0, b"{}")
+        raw.received("public-1", T0, (b"{}",))
     bucket = tmp_path / "bucket"
     bucket.mkdir()
     store = pafs.SubTreeFileSystem(str(bucket), pafs.LocalFileSystem())  # stands in for S3/GCS
