@@ -3,9 +3,10 @@ on disk, and how fast a recording replays.
 
 * Full feed: ``bench/feed_server.py`` firehoses N pushes (level2 and ticker shapes) at kunb's full feed
   (``kunb.Stream``, ``bench/consumers.py`` row ``feed``), without recording, recording both layers on
-  writer threads (``feed_rec``: ``record_to=`` a directory) and in a writer process (``feed_proc``:
-  ``Recording(process=True)``); rounds interleaved, every consumer its own process. Also the bytes each
-  recording left per message against the raw JSON of the pushes, and whether it dropped anything.
+  writer threads (``feed_rec``: ``Recording(out)``) and in a writer process (``feed_proc``:
+  ``Recording(out, process=True)``, what ``record_to=`` a directory opens); rounds interleaved, every
+  consumer its own process. Also the bytes each recording left per message against the raw JSON of the
+  pushes, and whether it dropped anything.
 * Replay: ``kunb.replay`` of a recording as fast as it goes (a synthetic classic feed of the embedded
   exchange's core recorded through both layers, and the real 2021 session imported), against the same
   frames applied to a ``Stream`` from memory (``Stream.ingest``: decode and apply, no files).
@@ -57,8 +58,9 @@ ROWS = {
     "feed": "full feed, not recording (**the baseline**)",
     "feed_busy": "full feed, not recording, beside a busy process at the lowest priority (a control: "
     "`nice 19` CPU loop, nothing of kunb)",
-    "feed_rec": "full feed recording both layers, writer threads (`record_to=`)",
-    "feed_proc": "full feed recording both layers, writer process (`Recording(process=True)`)",
+    "feed_rec": "full feed recording both layers, writer threads (`Recording(out)`)",
+    "feed_proc": "full feed recording both layers, writer process (`record_to=DIR`, "
+    "`Recording(out, process=True)`)",
     "feed_proc_nice": "full feed recording both layers, writer process at a lower priority "
     "(`Recording(process=True, writer_nice=10)`)",
 }

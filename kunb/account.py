@@ -118,8 +118,9 @@ class Account(SyncLifecycle[AccountState]):
             UTA host; ``$KUNB_UTA_PRIVATE_URL``), ``auth`` (``"v2"``: the signed ``op:auth`` frame, default;
             ``"v1"``: a token in the URL), ``symbols`` (whose orders the REST seeds list), ``ping_style``.
         source: a ready :class:`~kunb.sources.base.AccountSource` instead of the classic protocol.
-        record_to: a directory to record to (both layers; closed with the account), or a
-            :class:`~kunb.record.Recording` shared with a market stream (left open). See :meth:`record`.
+        record_to: a directory to record to (both layers, by a writer process for a live source; closed
+            with the account), or a :class:`~kunb.record.Recording` shared with a market stream (left
+            open). See :meth:`record`.
         **ws_options: passed to :class:`kunb.ws_client.KucoinWsClient` (``backoff_base``...).
 
     Raises:

@@ -121,9 +121,9 @@ class Stream(SyncLifecycle[StreamState]):
             of the classic protocol at ``url``.
         market: a ready :class:`kunb.client.Market` for REST snapshots (it is not closed).
         snapshots: ``async (symbol) -> REST level-2 answer`` to use instead of REST (tests, replays).
-        record_to: a directory to record to (both layers, :class:`kunb.record.Recording`; closed with the
-            stream), or a :class:`~kunb.record.Recording` shared with other drivers (left open). See
-            :meth:`record`.
+        record_to: a directory to record to (both layers, :class:`kunb.record.Recording`, written by a
+            process of its own for a live source; closed with the stream), or a
+            :class:`~kunb.record.Recording` shared with other drivers (left open). See :meth:`record`.
         **ws_options: passed to :class:`kunb.ws_client.KucoinWsClient` (``backoff_base``, ``queue_size``...).
 
     Raises:

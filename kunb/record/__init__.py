@@ -69,14 +69,17 @@ def open_recording(out: str | os.PathLike[str], **options: Any) -> Recording:
 
 def recording_for(target: str | os.PathLike[str] | Recording, *, tappable: bool) -> tuple[Recording, bool]:
     """What a driver's ``record_to=`` names, and whether the driver owns it (it opened the directory, so
-    it closes it); ``tappable``: the driver's source has a wire to tap (a replay has none).
+    it closes it); ``tappable``: the driver's source has a wire to tap (a replay has none). A directory
+    is recorded by a writer process when there is a wire to tap (``Recording(process=True)``: the feed
+    keeps most of its speed, where writer threads in its own interpreter halve it; ``bench/RESULTS.md``,
+    "Recording"), else by writer threads (the only way without raw frames to rebuild the events from).
 
     Raises:
         ConfigurationError: a recording with a writer process (it rebuilds the events from the raw frames)
             for a source with no frames to tap.
     """
     if isinstance(target, str | os.PathLike):
-        return open_recording(target), True
+        return open_recording(target, process=tappable), True
     if target.process and not tappable:
         raise ConfigurationError(
             "a recording's writer process rebuilds the events from the raw frames, and this source has "
