@@ -77,6 +77,11 @@ def test_secrets_never_reach_the_disk(tmp_path: Path) -> None:
             "not json key-SECRET",
         )
         raw.received("private-1", 5, (b'{"type":"welcome","id":"x","note":"token=tok-SECRET"}',))
+        # a read mixing public market data (not scanned: the same bytes go to every subscriber) with a
+        # private push that holds a secret: the right frame is redacted, the others kept as they came
+        public = b'{"type":"message","topic":"/market/ticker:BTC-USDT","data":{"price":"1","k":"%d"}}'
+        private = b'{"type":"message","topic":"/spotMarket/tradeOrders","data":{"note":"token=tok-SECRET"}}'
+        raw.received("private-1", 6, (public % 1, public % 2, private, public % 3))
     text = b"".join(_plain(p) for p in raw_files(tmp_path))
     for secret in SECRETS:
         assert secret.encode() not in text
@@ -85,6 +90,9 @@ def test_secrets_never_reach_the_disk(tmp_path: Path) -> None:
     assert '"kc-api-timestamp":"1700000000000"' in sent["d"] and '"kc-api-key":"***"' in sent["d"]
     bullet = next(r for r in records if r["k"] == "rest" and "bullet" in r["u"])
     assert '"instanceServers":[{"endpoint":"wss://x"}]' in bullet["d"]
+    read = [r["d"] for r in records if r["t"] == 6]
+    assert read[:2] + read[3:] == [(public % n).decode() for n in (1, 2, 3)]
+    assert "tradeOrders" in read[2] and "SECRET" not in read[2]
 
 
 def test_redaction_helpers() -> None:
