@@ -152,6 +152,9 @@ def writer_stages(shape: str, n: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="kunb-bench-") as tmp:
         for level in (1, 3):
             raw = RawLog(Path(tmp) / f"raw{level}", level=level)
+            # the log's thread first recovers what a killed writer left (.tmp files): let it finish before
+            # this thread writes files of its own in the log's place
+            raw.flush()
             start = _cpu()
             for at in range(0, n, 10_000):  # what the raw log's thread does with a shipment
                 raw._handle(items[at : at + 10_000])
