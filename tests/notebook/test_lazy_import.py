@@ -20,12 +20,16 @@ class _Shell:
 IPython.get_ipython = lambda: _Shell() if KERNEL else None
 
 import kunb.notebook
-light = "pandas" not in sys.modules and "kunb.notebook.api" not in sys.modules
+light = "pandas" not in sys.modules and "kunb.notebook.ticker" not in sys.modules
 import kunb.notebook.plotlyjs as plotlyjs
 seen = []
-plotlyjs.shared_library = lambda: seen.append(("kunb.notebook.api" in sys.modules, "pandas" in sys.modules))
+def _pushed():
+    seen.append(("kunb.notebook.ticker" in sys.modules, "pandas" in sys.modules))
+plotlyjs.shared_library = _pushed
 kunb.notebook.live_ticker
-print(json.dumps({"light": light, "pushes": seen}))
+# the first panel of a session draws without pandas (its import would delay the first chart)
+after = {"pandas": "pandas" in sys.modules, "other panels": "kunb.notebook.account" in sys.modules}
+print(json.dumps({"light": light, "pushes": seen, "after": after}))
 """
 
 
@@ -42,6 +46,10 @@ def test_in_a_kernel_plotly_js_is_pushed_before_the_panels_are_imported():
     result = _run(kernel=True)
     assert result["light"] is True  # importing the package imported neither pandas nor the panels
     assert result["pushes"] == [[False, False]]  # pushed once, before the panel modules and pandas
+
+
+def test_the_first_ticker_imports_neither_pandas_nor_the_other_panels():
+    assert _run(kernel=True)["after"] == {"pandas": False, "other panels": False}
 
 
 def test_outside_a_kernel_nothing_is_pushed():
