@@ -23,7 +23,7 @@ from .formats import MISSING, Precision, fmt_pct, fmt_price, fmt_size, fmt_time
 from .htmltable import Cell, Column, table
 from .livehtml import LiveHTML
 from .model import Quote, TickerView
-from .panels import Controls
+from .panels import TABLE_INTERVAL, Controls
 from .status import StatusView, badge_html
 from .style import BUY, SELL, base_layout, colour, price_axis, time_axis, value_axis
 
@@ -89,7 +89,7 @@ class TickerPanel:
         self.controls = Controls(symbols, window=window)
         self.badge = LiveHTML()
         self.badge.add_class("kunb-badge-widget")
-        self.table = LiveHTML()
+        self.table = LiveHTML(min_interval=TABLE_INTERVAL)
         self.table.add_class("kunb-quotes-widget")
         self.symbols: list[str] = []
         self.figure = self._build_figure(symbols)
@@ -160,8 +160,8 @@ class TickerPanel:
     def render(self, model: TickerView, status: StatusView) -> None:
         """Show ``model`` and ``status``: the badge, the table and one figure message with the new points."""
         self.badge.value = badge_html(status)
-        self.table.value = quotes_table(
-            [model.quote(s) for s in self.symbols if s in model.symbols], self.precision
+        self.table.show(
+            quotes_table([model.quote(s) for s in self.symbols if s in model.symbols], self.precision)
         )
         self.frames += 1
         drawn = (id(self.figure), id(model), model.window)
