@@ -94,21 +94,25 @@ _PANEL_CALLS = frozenset(
 )
 
 
-def _in_kernel() -> bool:
-    """Whether this process is a Jupyter kernel (a page may be there to receive plotly.js)."""
+def _kernel_shell() -> Any:
+    """The IPython shell when this process is a Jupyter kernel (a page may be there to receive plotly.js),
+    else None."""
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None
-    return getattr(shell, "kernel", None) is not None
+    return shell if getattr(shell, "kernel", None) is not None else None
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'kunb.notebook' has no attribute {name!r}")
-    if name in _PANEL_CALLS and f"kunb.notebook.{module}" not in sys.modules and _in_kernel():
+    shell = _kernel_shell() if name in _PANEL_CALLS and f"kunb.notebook.{module}" not in sys.modules else None
+    if shell is not None:
         # before the panel's imports (the first one's take most of a second): the page starts on plotly.js
         # meanwhile (once per kernel: shared_library keeps the widget)
         importlib.import_module("kunb.notebook.plotlyjs").shared_library()
+        # and once this cell is done, pandas loads in the background for the panels that need it
+        importlib.import_module("kunb.notebook.warmup").warm_after_cell(shell)
     value = getattr(importlib.import_module(f"kunb.notebook.{module}"), name)
     globals()[name] = value
     return value
