@@ -20,7 +20,7 @@ import pandas as pd
 from .formats import Precision, fmt_amount, fmt_price, fmt_size, fmt_time
 from .htmltable import Cell, Column, table
 from .livehtml import LiveHTML
-from .panels import Controls
+from .panels import TABLE_INTERVAL, Controls
 from .status import StatusView, badge_html
 from .style import BUY, SELL
 
@@ -128,7 +128,7 @@ class TradesPanel:
         self.badge.add_class("kunb-badge-widget")
         label = ' · <span class="kunb-simulated">simulated data</span>' if simulated else ""
         self.title = widgets.HTML(f"<b>kunb live trades</b>{label}")
-        self.tape = LiveHTML()
+        self.tape = LiveHTML(min_interval=TABLE_INTERVAL)
         self.tape.add_class("kunb-trades-widget")
         self.widget = widgets.VBox([self.title, self.badge, self.controls.box, self.tape])
         self.widget.add_class("kunb-live")
@@ -145,5 +145,5 @@ class TradesPanel:
         if version == self._drawn:
             return
         recent = trades()
-        self.tape.value = _summary(recent, self.precision) + tape_table(recent, self.precision)
+        self.tape.show(_summary(recent, self.precision) + tape_table(recent, self.precision))
         self._drawn = version
