@@ -135,6 +135,7 @@ class TradesPanel:
         self.widget.add_class("kunb-trades")
         self.frames = 0
         self._drawn: tuple[Any, ...] | None = None
+        self._shown_rows = False  # whether the tape sent so far had trades
 
     def render(
         self, trades: Callable[[], list[TapeRow]], version: tuple[Any, ...], status: StatusView
@@ -145,5 +146,8 @@ class TradesPanel:
         if version == self._drawn:
             return
         recent = trades()
-        self.tape.show(_summary(recent, self.precision) + tape_table(recent, self.precision))
+        # the first trades go at once (the 2 Hz refresh is for a tape that is already there)
+        first = bool(recent) and not self._shown_rows
+        self._shown_rows = self._shown_rows or bool(recent)
+        self.tape.show(_summary(recent, self.precision) + tape_table(recent, self.precision), urgent=first)
         self._drawn = version

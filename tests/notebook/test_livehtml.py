@@ -90,3 +90,14 @@ def test_the_front_end_patches_what_changed_instead_of_replacing_the_html():
     lay out all of it); the browser tests check the page still shows each new value."""
     esm = LiveHTML().get_state()["_esm"]
     assert "function patch(" in esm and "el.innerHTML" not in esm
+
+
+async def test_an_urgent_html_goes_at_once_within_the_interval(sent):
+    """``urgent`` (a state change, a table's first rows) is not held back by ``min_interval``."""
+    html = LiveHTML(min_interval=60.0)
+    html.show("<b>waiting</b>")
+    html.show("<b>first rows</b>", urgent=True)
+    html.show("<b>later rows</b>")
+    assert _updates(sent, html) == ["<b>waiting</b>", "<b>first rows</b>"]
+    assert html.newest == "<b>later rows</b>" and html.value == "<b>first rows</b>"
+    html.close()
