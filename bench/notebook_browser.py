@@ -414,7 +414,7 @@ Workload (`bench/figure_demo.py`): a ticker-like figure with 2 symbols (2 price 
 from the start; while streaming, 10 new points per symbol per second sent in 5 updates per second.
 FigureWidget redraws the way kunb's panels do today (whole float64 arrays in one `batch_update`);
 LiveFigure sends the new points (`extend(..., max_points=2000)` in one `batch`) and draws within its
-default budget of 8 % of the page's main thread (`draw_budget`). {args.rounds} rounds, each a fresh page
+default budget of 7 % of the page's main thread (`draw_budget`). {args.rounds} rounds, each a fresh page
 and kernel with {PANELS_PER_KIND} panels of each kind, alternating which kind goes first; steady-state
 windows of {args.seconds:g} s after a forced garbage collection, one panel streaming at a time; median
 (min..max) over the rounds and panels. Bytes are WebSocket frames the page received while the cell ran

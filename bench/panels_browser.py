@@ -279,6 +279,12 @@ def main() -> int:
         exchange.close()
     if args.json:
         args.json.write_text(json.dumps(rounds, indent=1))
+    if args.create_only:  # no streaming windows to summarise (the medians below would have no data)
+        for name in PANELS:
+            kb = _span(_values(rounds, "create", name, "bytes", 1e-3), ",.0f")
+            drawn = _span(_values(rounds, "create", name, "drawn_s", 1), ".2f")
+            print(f"{name}: {kb} KB, first chart {drawn} s")
+        return 0
     later_panels = ("book", "candles", "trades", "account", "ticker2")
     later = [v for name in later_panels for v in _values(rounds, "create", name, "bytes", 1e-3)]
     first = _values(rounds, "create", "ticker", "drawn_s", 1)

@@ -67,7 +67,8 @@ __all__ = [
     "stop_all",
 ]
 
-# public name -> the module of this package that defines it
+# public name -> the module of this package that defines it (a panel's function lives with its panel: the
+# first ``live_ticker`` of a session imports neither pandas nor the other panels)
 _LAZY: dict[str, str] = {
     "Dashboard": "livedashboard",
     "LiveAccount": "account",
@@ -77,31 +78,41 @@ _LAZY: dict[str, str] = {
     "LiveTrades": "trades",
     "allow_nested": "runtime",
     "dashboard": "api",
-    "live_account": "api",
-    "live_book": "api",
-    "live_candles": "api",
+    "live_account": "account",
+    "live_book": "livebook",
+    "live_candles": "candles",
     "live_objects": "runtime",
-    "live_ticker": "api",
-    "live_trades": "api",
+    "live_ticker": "ticker",
+    "live_trades": "trades",
     "run": "runtime",
     "stop_all": "runtime",
 }
 
 
-def _in_kernel() -> bool:
-    """Whether this process is a Jupyter kernel (a page may be there to receive plotly.js)."""
+_PANEL_CALLS = frozenset(
+    {"dashboard", "live_account", "live_book", "live_candles", "live_ticker", "live_trades"}
+)
+
+
+def _kernel_shell() -> Any:
+    """The IPython shell when this process is a Jupyter kernel (a page may be there to receive plotly.js),
+    else None."""
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None
-    return getattr(shell, "kernel", None) is not None
+    return shell if getattr(shell, "kernel", None) is not None else None
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'kunb.notebook' has no attribute {name!r}")
-    if module == "api" and "kunb.notebook.api" not in sys.modules and _in_kernel():
-        # before the panels' imports (about a second): the page starts on plotly.js meanwhile
+    shell = _kernel_shell() if name in _PANEL_CALLS and f"kunb.notebook.{module}" not in sys.modules else None
+    if shell is not None:
+        # before the panel's imports (the first one's take most of a second): the page starts on plotly.js
+        # meanwhile (once per kernel: shared_library keeps the widget)
         importlib.import_module("kunb.notebook.plotlyjs").shared_library()
+        # and once this cell is done, pandas loads in the background for the panels that need it
+        importlib.import_module("kunb.notebook.warmup").warm_after_cell(shell)
     value = getattr(importlib.import_module(f"kunb.notebook.{module}"), name)
     globals()[name] = value
     return value
@@ -114,18 +125,18 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     # `X as X`: explicit re-exports for type checkers (mypy --strict: no_implicit_reexport)
     from .account import LiveAccount as LiveAccount
+    from .account import live_account as live_account
     from .api import dashboard as dashboard
-    from .api import live_account as live_account
-    from .api import live_book as live_book
-    from .api import live_candles as live_candles
-    from .api import live_ticker as live_ticker
-    from .api import live_trades as live_trades
     from .candles import LiveCandles as LiveCandles
+    from .candles import live_candles as live_candles
     from .livebook import LiveBook as LiveBook
+    from .livebook import live_book as live_book
     from .livedashboard import Dashboard as Dashboard
     from .runtime import allow_nested as allow_nested
     from .runtime import live_objects as live_objects
     from .runtime import run as run
     from .runtime import stop_all as stop_all
     from .ticker import LiveTicker as LiveTicker
+    from .ticker import live_ticker as live_ticker
     from .trades import LiveTrades as LiveTrades
+    from .trades import live_trades as live_trades

@@ -14,17 +14,20 @@ import pandas as pd
 from ..account import Account
 from ..events import Fill, OrderEvent
 from ..signing import Credentials
-from ..sources.base import AccountSource
-from ..sources.classic import ClassicAccountSource
+from ..sources.base import AccountSource, MarketSource
+from ..sources.classic import ClassicAccountSource, ClassicMarketSource
 from .accountpanel import AccountPanel, OpenOrder
+from .calls import catalog_for, credentials_for, protocol_key
 from .formats import fmt_time
 from .live import LiveObject
 from .portfolio import EquityCurve, Valuation, value_holdings
 from .prices import PriceBoard
+from .runtime import cell_key
+from .source import account_source, is_simulated, market_source, resolve_url
 from .symbols import SymbolCatalog
 from .throttle import DEFAULT_MAX_HZ
 
-__all__ = ["FILL_COLUMNS", "Fills", "LiveAccount", "OrderEvents"]
+__all__ = ["FILL_COLUMNS", "Fills", "LiveAccount", "OrderEvents", "account_prices", "live_account"]
 
 # the columns of the order-events table, named as KuCoin's order push names them
 _EVENT_COLUMNS = [
@@ -325,3 +328,63 @@ class LiveAccount(LiveObject[Account]):
             "simulated": self.simulated,
             "url": self.url,
         }
+
+
+def live_account(
+    credentials: Credentials | None = None,
+    *,
+    quote: str = "USDT",
+    url: str | None = None,
+    max_hz: float = DEFAULT_MAX_HZ,
+    source: AccountSource | None = None,
+    protocol: str = "classic",
+) -> LiveAccount:
+    """Show the account's value, holdings, open orders, fills and order events live; returns at once.
+
+    Runs a :class:`kunb.Account`: balances and orders seeded from REST, kept current from the private
+    pushes, and re-seeded after every reconnect (KuCoin does not replay private pushes). The holdings of
+    the trading account are valued in ``quote`` at the mid prices of their markets, followed live by a
+    :class:`kunb.Stream` of those markets' tickers; the value is also drawn over time.
+
+    Args:
+        credentials: the API key; default: the embedded exchange's demo user when ``kunb.sim.start()``
+            runs in this kernel, else ``KUCOIN_API_KEY`` / ``KUCOIN_API_SECRET`` / ``KUCOIN_API_PASSPHRASE``.
+        quote: the currency the account is valued in (each held currency needs a ``CUR-QUOTE`` or
+            ``QUOTE-CUR`` market; the panel names those without one).
+        url: the exchange's REST base URL (default as for :func:`live_ticker`).
+        max_hz: maximum redraws per second.
+        source: a custom :class:`~kunb.sources.base.AccountSource` (tests) instead of ``url``.
+        protocol: ``"classic"`` (default) or ``"uta"`` (the unified trading account: ``op:auth`` on the
+            private UTA socket, balances of account type ``unified``).
+
+    Raises:
+        ConfigurationError: no credentials anywhere (the message says where to put them).
+    """
+    resolved = source.url if source is not None else resolve_url(url)
+    creds = credentials_for(credentials, resolved)
+    # a custom source (a recording, a test) has no markets to price the holdings with
+    catalog = catalog_for(source, resolved)
+    prices = None if source is not None else account_prices(protocol, quote, resolved, catalog)
+    source = source or account_source(protocol, creds, resolved)
+    live = LiveAccount(
+        creds,
+        url=resolved,
+        simulated=is_simulated(resolved),
+        key=cell_key("account", creds.key, resolved, *protocol_key(protocol)),
+        max_hz=max_hz,
+        source=source,
+        quote=quote,
+        catalog=catalog,
+        prices=prices,
+    )
+    live.start()
+    return live
+
+
+def account_prices(protocol: str, quote: str, url: str, catalog: SymbolCatalog | None) -> PriceBoard:
+    """The account panel's live prices, over the same protocol as the account."""
+
+    def source() -> MarketSource:
+        return market_source(protocol, url) or ClassicMarketSource(url=url, backoff_cap=10.0)
+
+    return PriceBoard(quote, url=url, catalog=catalog, source=source)

@@ -21,7 +21,7 @@ from .figure import LiveFigure
 from .formats import MISSING, Precision, fmt_price, fmt_size
 from .htmltable import Cell, Column, table
 from .livehtml import LiveHTML
-from .panels import Controls
+from .panels import TABLE_INTERVAL, Controls
 from .status import StatusView, badge_html
 from .style import BUY, SELL, base_layout, price_axis, size_axis, time_axis
 
@@ -99,7 +99,9 @@ class BookPanel:
         self.badge = LiveHTML()
         self.badge.add_class("kunb-badge-widget")
         # never shrink: squeezed by the figure beside it, the table lost its first column
-        self.table = LiveHTML(layout=widgets.Layout(flex="0 0 auto", margin="0 12px 0 0"))
+        self.table = LiveHTML(
+            min_interval=TABLE_INTERVAL, layout=widgets.Layout(flex="0 0 auto", margin="0 12px 0 0")
+        )
         self.table.add_class("kunb-book-widget")
         self.figure = self._build_figure(symbol)
         # wrap: in a narrow output area the figure goes below the table instead of being clipped
@@ -110,6 +112,7 @@ class BookPanel:
         self.frames = 0  # render calls (badge and table refreshed)
         self.redraws = 0  # of those, the ones that sent new data to the figure
         self._book_drawn: tuple[object, ...] | None = None
+        self._table_state: object = None  # the book state the table last showed
         self._spread_drawn: tuple[int, int] | None = None  # (figure, window)
         self._spread_sent = 0
         self._empty = True
@@ -172,7 +175,10 @@ class BookPanel:
         """Show ``book`` and the spread rows (all of the window when ``since`` is None, else those after
         row ``since``): one figure message, sent only when something changed."""
         self.badge.value = badge_html(status)
-        self.table.value = _top_table(book, self.rows, self.precision)
+        # the caption says the book's state (syncing, live...): a change goes at once, like the badge
+        state_changed = book.state != self._table_state
+        self._table_state = book.state
+        self.table.show(_top_table(book, self.rows, self.precision), urgent=state_changed)
         self.frames += 1
         book_key = (id(self.figure), id(book), book.last_sequence, book.state)
         changed_book = book_key != self._book_drawn

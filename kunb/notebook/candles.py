@@ -20,14 +20,17 @@ from ..runtime import run_in_loop
 from ..sources.base import MarketSource
 from ..sources.classic import ClassicMarketSource
 from ..stream import Stream
+from .calls import catalog_for, checked_symbols, protocol_key
 from .candlespanel import CANDLE_WINDOWS, CandlesPanel
 from .formats import Precision
 from .live import LiveObject
 from .model import CandleView
+from .runtime import cell_key
+from .source import is_simulated, market_source, resolve_url
 from .symbols import SymbolCatalog, unknown_symbol_message
 from .throttle import DEFAULT_MAX_HZ
 
-__all__ = ["LiveCandles"]
+__all__ = ["LiveCandles", "live_candles"]
 
 _log = logging.getLogger(__name__)
 
@@ -191,3 +194,54 @@ class LiveCandles(LiveObject[Stream]):
             "simulated": self.simulated,
             "url": self.url,
         }
+
+
+def live_candles(
+    symbol: str,
+    interval: str = "1min",
+    *,
+    window: int = 300,
+    url: str | None = None,
+    max_hz: float = DEFAULT_MAX_HZ,
+    source: MarketSource | None = None,
+    protocol: str = "classic",
+) -> LiveCandles:
+    """Candlesticks with volume for ``symbol``: the last ``window`` candles from REST, then live from the
+    kline channel, the forming candle updated in place; returns at once.
+
+    Args:
+        symbol: e.g. ``'BTC-USDT'``.
+        interval: ``"1min"``, ``"3min"``, ``"15min"``, ``"30min"``, ``"1hour"``, ``"2hour"``, ``"4hour"``,
+            ``"6hour"``, ``"8hour"``, ``"12hour"``, ``"1day"`` or ``"1week"`` (the kline channel's).
+        window: candles drawn (history fetched for as many), at most 1,500.
+        url: the exchange's REST base URL (default as for :func:`live_ticker`).
+        max_hz: maximum redraws per second.
+        source: a custom :class:`~kunb.sources.base.MarketSource` (a recording, tests): live candles only,
+            no history.
+        protocol: ``"classic"`` (default) or ``"uta"``.
+
+    Returns:
+        A :class:`LiveCandles` (``.df``, ``.snapshot()``, ``.stop()``).
+
+    Raises:
+        ConfigurationError: an interval the kline channel does not have, a window out of range.
+    """
+    symbol = checked_symbols(symbol)[0]
+    resolved = source.url if source is not None else resolve_url(url)
+    catalog = catalog_for(source, resolved)
+    history = source is None  # a recording or a test source has no REST history
+    source = source or market_source(protocol, resolved)
+    live = LiveCandles(
+        symbol,
+        interval,
+        url=resolved,
+        simulated=is_simulated(resolved),
+        key=cell_key("candles", symbol, interval, resolved, *protocol_key(protocol)),
+        window=window,
+        max_hz=max_hz,
+        source=source,
+        catalog=catalog,
+        history=history,
+    )
+    live.start()
+    return live

@@ -22,7 +22,7 @@ from .figure import LiveFigure
 from .formats import Precision, fmt_price, fmt_size, fmt_time
 from .livehtml import LiveHTML
 from .model import CandleView
-from .panels import Controls
+from .panels import TABLE_INTERVAL, Controls
 from .status import StatusView, badge_html
 from .style import BUY, SELL, base_layout, price_axis, size_axis, time_axis
 
@@ -66,7 +66,7 @@ class CandlesPanel:
         self.controls.symbols.description = "Symbol"
         self.badge = LiveHTML()
         self.badge.add_class("kunb-badge-widget")
-        self.latest = LiveHTML()
+        self.latest = LiveHTML(min_interval=TABLE_INTERVAL)
         self.latest.add_class("kunb-candle-latest-widget")
         self.figure = self._build_figure(symbol)
         self.widget = widgets.VBox([self.badge, self.controls.box, self.latest, self.figure])
@@ -141,7 +141,7 @@ class CandlesPanel:
                     self._fit()
                 self.redraws += 1
             self._live_version, self._live_appended = view.live.version, view.live.appended
-        self.latest.value = self._latest_html(view)
+        self.latest.show(self._latest_html(view))
 
     def _draw_all(self, view: CandleView) -> None:
         cols = view.columns()

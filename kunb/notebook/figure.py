@@ -38,7 +38,9 @@ from .plotlyjs import ESM, PlotlyLibrary, bundle_for, shared_library
 
 __all__ = ["DEFAULT_DRAW_BUDGET", "LiveFigure"]
 
-DEFAULT_DRAW_BUDGET = 0.08  # issue 15: <= 10 % of the main thread per visible streaming figure
+# issue 15: <= 10 % of the main thread per visible streaming panel; what a panel's page spends besides
+# drawing (its widget messages, tables, badge) was 1.5-2.5 points in bench/panels_browser.py
+DEFAULT_DRAW_BUDGET = 0.07
 
 # a dict of plotly attributes (``{"type": "scatter", ...}``) or a plotly trace object (``go.Scatter``)
 TraceSpec: TypeAlias = Any
@@ -62,7 +64,7 @@ class LiveFigure(anywidget.AnyWidget):
             for ``go.Figure``.
         config: plotly.js config (``{"displayModeBar": False}``...).
         draw_budget: the share of the page's main thread each view of this figure may spend drawing
-            (default 0.08): a view measures what a draw costs (script, style, layout, paint) and waits
+            (default 0.07): a view measures what a draw costs (script, style, layout, paint) and waits
             ``cost / draw_budget`` before the next one, coalescing the updates that arrive meanwhile. A fast
             browser draws every update; a slow one draws less often, never behind. ``None``: no limit.
 

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..exceptions import ConfigurationError
 
@@ -35,7 +34,7 @@ def as_column(values: Any, *, name: str = "column") -> np.ndarray:
             objects), so they cannot travel as float64.
     """
     dtype = getattr(values, "dtype", None)
-    if getattr(dtype, "kind", None) == "M" or isinstance(dtype, _tz_dtypes()):
+    if getattr(dtype, "kind", None) == "M":  # NumPy's datetime64 and pandas' tz-aware dtype alike
         return _epoch_ms(values, name)
     try:
         array = np.asarray(values)
@@ -52,12 +51,11 @@ def as_column(values: Any, *, name: str = "column") -> np.ndarray:
     return np.array(array, dtype=_F8, copy=True)
 
 
-def _tz_dtypes() -> tuple[type, ...]:
-    # pandas' tz-aware datetime dtype is not a NumPy dtype
-    return (pd.DatetimeTZDtype,)
-
-
 def _epoch_ms(values: Any, name: str) -> np.ndarray:
+    # pandas here, not at the top: the panels send epoch ms already, and their first draw should not wait
+    # for pandas' import (~0.3 s); dates from a user's frame mean pandas is loaded anyway
+    import pandas as pd
+
     stamps = pd.DatetimeIndex(np.asarray(values) if not hasattr(values, "tz") else values)
     if stamps.tz is not None:
         stamps = stamps.tz_convert("UTC").tz_localize(None)
@@ -167,7 +165,7 @@ def _is_numeric_array(value: Any) -> bool:
     if not isinstance(value, list | tuple) and not hasattr(value, "__array__"):
         return False
     dtype = getattr(value, "dtype", None)
-    if isinstance(dtype, _tz_dtypes()):
+    if getattr(dtype, "kind", None) == "M":  # pandas' tz-aware dates too (np.asarray makes them objects)
         return True
     try:
         array = np.asarray(value)

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-
-import pandas as pd
 
 from ..events import SymbolInfo
 
@@ -124,11 +123,16 @@ def fmt_time(time_ns: int | float | None, *, millis: bool = True) -> str:
     """A UTC time with its date and zone: ``2026-12-06 04:52:01.123 UTC``."""
     if time_ns is None or (isinstance(time_ns, float) and math.isnan(time_ns)):
         return MISSING
-    stamp = pd.Timestamp(int(time_ns), unit="ns", tz="UTC")
-    text = stamp.strftime("%Y-%m-%d %H:%M:%S")
+    # integer arithmetic on the nanoseconds (a float of seconds would round the millis); datetime, not
+    # pandas: a panel's first draw should not wait for pandas' import
+    seconds, nanos = divmod(int(time_ns), 1_000_000_000)
+    text = (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
     if millis:
-        text += f".{stamp.microsecond // 1000:03d}"
+        text += f".{nanos // 1_000_000:03d}"
     return text + " UTC"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def price_tickformat(precision: int | None) -> str:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
 from ..model.book import OrderBook
@@ -14,13 +12,19 @@ from ..sources.base import MarketSource
 from ..sources.classic import ClassicMarketSource, SnapshotFetcher
 from ..stream import Stream
 from .bookpanel import BookPanel, SpreadSeries
+from .calls import catalog_for, checked_symbols, protocol_key
 from .formats import Precision, precision_of
 from .live import LiveObject
 from .panels import WINDOW_CHOICES
+from .runtime import cell_key
+from .source import is_simulated, market_source, resolve_url
 from .symbols import SymbolCatalog, unknown_symbol_message
 from .throttle import DEFAULT_MAX_HZ
 
-__all__ = ["LiveBook"]
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd  # only the frames need it: the panel draws without pandas
+
+__all__ = ["LiveBook", "live_book"]
 
 
 class LiveBook(LiveObject[Stream]):
@@ -144,6 +148,8 @@ class LiveBook(LiveObject[Stream]):
     @property
     def spread_df(self) -> pd.DataFrame:
         """Spread and mid over time, one row per applied push."""
+        import pandas as pd  # here, not at the top: the panel's first draw needs no pandas (~0.3 s import)
+
         cols = self._spread()
         frame = pd.DataFrame({"time": cols["time"], "spread": cols["spread"], "mid": cols["mid"]})
         frame["time"] = pd.to_datetime(frame["time"], unit="ms", utc=True)
@@ -203,3 +209,61 @@ class LiveBook(LiveObject[Stream]):
         """Keep ``window`` spread points."""
         self.window = window
         self.throttle.mark()
+
+
+def live_book(
+    symbol: str,
+    *,
+    depth: int = 50,
+    url: str | None = None,
+    window: int = 2000,
+    max_hz: float = DEFAULT_MAX_HZ,
+    snapshots: SnapshotFetcher | None = None,
+    source: MarketSource | None = None,
+    protocol: str = "classic",
+) -> LiveBook:
+    """Keep ``symbol``'s level-2 book in sync and show it live; returns at once.
+
+    The book follows KuCoin's procedure (buffer the deltas, get a snapshot, replay, re-snapshot on a gap or
+    a dropped link) through :class:`kunb.Stream`; the badge says ``resyncing`` meanwhile.
+
+    Args:
+        symbol: e.g. ``'BTC-USDT'``.
+        depth: levels per side drawn in the depth chart.
+        url: the exchange's REST base URL (default as for :func:`live_ticker`).
+        window: spread points kept for the spread-over-time chart.
+        max_hz: maximum redraws per second.
+        snapshots: ``async (symbol) -> REST level-2 answer`` (default: the REST snapshot at ``url``).
+        source: a custom :class:`~kunb.sources.base.MarketSource` (a recording, tests) instead of ``url``.
+        protocol: ``"classic"`` (default) or ``"uta"`` (the book syncs from ``obu`` ``increment@10ms``,
+            whose snapshot comes on the socket).
+
+    Returns:
+        A :class:`LiveBook` (``.book``, ``.df``, ``.spread_df``, ``.snapshot()``, ``.stop()``).
+
+    Raises:
+        ConfigurationError: both ``source`` and ``snapshots`` (a source fetches its own snapshots), or
+            ``snapshots`` with ``protocol="uta"``.
+    """
+    if source is not None and snapshots is not None:
+        raise ConfigurationError("pass snapshots= or source=, not both: a source fetches its own snapshots")
+    symbol = checked_symbols(symbol)[0]
+    resolved = source.url if source is not None else resolve_url(url)
+    if source is None and protocol != "classic" and snapshots is not None:
+        raise ConfigurationError("snapshots= is for the classic protocol's REST snapshots")
+    catalog = catalog_for(source, resolved)
+    source = source or market_source(protocol, resolved)
+    live = LiveBook(
+        symbol,
+        url=resolved,
+        simulated=is_simulated(resolved),
+        key=cell_key("book", symbol, resolved, *protocol_key(protocol)),
+        depth=depth,
+        window=window,
+        max_hz=max_hz,
+        snapshots=snapshots,
+        source=source,
+        catalog=catalog,
+    )
+    live.start()
+    return live

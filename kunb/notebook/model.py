@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..events import SymbolInfo
 from ..exceptions import ConfigurationError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from ..stream import Stream
 
 __all__ = ["Quote", "RateMeter", "TickerView"]
@@ -157,6 +158,8 @@ class TickerView:
     @property
     def df(self) -> pd.DataFrame:
         """The newest ``window`` ticks of every symbol, oldest first (the stream's ``ticks`` columns)."""
+        import pandas as pd  # here, not at the top: a panel's first draw needs no pandas (~0.3 s import)
+
         frames = [self.ticks.to_pandas(symbol=s, last=self.window) for s in self.symbols]
         return pd.concat(frames).sort_index(kind="stable")
 
@@ -220,6 +223,8 @@ class CandleView:
 
     def set_history(self, frame: pd.DataFrame) -> None:
         """The REST candles (``kunb.fetch_klines``' frame), oldest first."""
+        import pandas as pd  # loaded already: the frame is one (see TickerView.df for why not at the top)
+
         times = pd.DatetimeIndex(frame.index).as_unit("ns").asi8 // 1_000_000
         self.history = {"time": times.astype(np.float64)}
         for column in CANDLE_COLUMNS[1:]:
@@ -258,6 +263,8 @@ class CandleView:
     @property
     def df(self) -> pd.DataFrame:
         """The candles of :meth:`columns` as a DataFrame indexed by their start (UTC)."""
+        import pandas as pd  # here: see TickerView.df
+
         cols = self.columns()
         index = pd.to_datetime(cols.pop("time").astype(np.int64), unit="ms", utc=True).as_unit("ns")
         index = index.rename("time")

@@ -1,4 +1,5 @@
-"""What every panel shares: the control row (start/stop, symbols, window) and the window choices."""
+"""What every panel shares: the control row (start/stop, symbols, window), the window choices and how often
+the tables refresh."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from typing import Any
 
 import ipywidgets as widgets
 
-__all__ = ["WINDOW_CHOICES", "Controls"]
+__all__ = ["TABLE_INTERVAL", "WINDOW_CHOICES", "Controls"]
 
 WINDOW_CHOICES = (500, 2000, 5000, 20000)
+# seconds between two refreshes of a panel's table (LiveHTML.show): 2 Hz still reads as live, where the
+# 5 Hz of the charts made rewriting tables a third of a visible panel's cost to the page (issue 15)
+TABLE_INTERVAL = 0.5
 
 
 class Controls:

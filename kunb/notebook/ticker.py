@@ -4,25 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
 from ..runtime import run_in_loop
 from ..sources.base import MarketSource
 from ..sources.classic import ClassicMarketSource
 from ..stream import Stream
+from .calls import catalog_for, checked_symbols, protocol_key
 from .formats import Precision, precision_of
 from .live import LiveObject
 from .model import RateMeter, TickerView
 from .panels import WINDOW_CHOICES
+from .runtime import cell_key
+from .source import is_simulated, market_source, resolve_url
 from .status import StatusView
 from .symbols import SymbolCatalog, unknown_symbol_message
 from .throttle import DEFAULT_MAX_HZ
 from .tickerpanel import TickerPanel
 
-__all__ = ["LiveTicker"]
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd  # only .df makes a frame: the panel draws without pandas
+
+__all__ = ["LiveTicker", "live_ticker"]
 
 _RATE_EVERY = 1.0  # seconds between two updates of the message rate shown
 
@@ -184,3 +188,47 @@ class LiveTicker(LiveObject[Stream]):
             "simulated": self.simulated,
             "url": self.url,
         }
+
+
+def live_ticker(
+    symbols: str | Sequence[str],
+    *,
+    url: str | None = None,
+    window: int = 2000,
+    max_hz: float = DEFAULT_MAX_HZ,
+    source: MarketSource | None = None,
+    protocol: str = "classic",
+) -> LiveTicker:
+    """Stream tickers for ``symbols`` and show them live; returns at once.
+
+    A symbol the exchange does not know is left out and named in the panel; the others stream.
+
+    Args:
+        symbols: ``'BTC-USDT'`` or a list of symbols.
+        url: the exchange's REST base URL; default ``$KUNB_URL`` (``kunb.sim.start()`` sets it), else
+            ``https://api.kucoin.com``: the same as ``Market()``.
+        window: points kept (and drawn) per symbol.
+        max_hz: maximum redraws per second; ingest never waits for a redraw.
+        source: a custom :class:`~kunb.sources.base.MarketSource` (a recording, tests) instead of ``url``.
+        protocol: ``"classic"`` (default) or ``"uta"``: KuCoin's WebSocket protocol to speak (the badge
+            says which); see ``docs/howto/protocols.md``.
+
+    Returns:
+        A :class:`LiveTicker`; it displays itself as the value of a cell.
+    """
+    syms = checked_symbols(symbols)
+    resolved = source.url if source is not None else resolve_url(url)
+    catalog = catalog_for(source, resolved)
+    source = source or market_source(protocol, resolved)
+    live = LiveTicker(
+        syms,
+        url=resolved,
+        simulated=is_simulated(resolved),
+        key=cell_key("ticker", tuple(syms), resolved, *protocol_key(protocol)),
+        window=window,
+        max_hz=max_hz,
+        source=source,
+        catalog=catalog,
+    )
+    live.start()
+    return live

@@ -23,7 +23,7 @@ from .formats import MISSING, Precision, fmt_pct, fmt_price, fmt_size, fmt_time
 from .htmltable import Cell, Column, table
 from .livehtml import LiveHTML
 from .model import Quote, TickerView
-from .panels import Controls
+from .panels import TABLE_INTERVAL, Controls
 from .status import StatusView, badge_html
 from .style import BUY, SELL, base_layout, colour, price_axis, time_axis, value_axis
 
@@ -89,7 +89,7 @@ class TickerPanel:
         self.controls = Controls(symbols, window=window)
         self.badge = LiveHTML()
         self.badge.add_class("kunb-badge-widget")
-        self.table = LiveHTML()
+        self.table = LiveHTML(min_interval=TABLE_INTERVAL)
         self.table.add_class("kunb-quotes-widget")
         self.symbols: list[str] = []
         self.figure = self._build_figure(symbols)
@@ -101,6 +101,7 @@ class TickerPanel:
         self._drawn: tuple[int, int, int] | None = None  # (figure, model, window) the figure shows
         self._sent = 0  # the model's tick count when the figure last got points
         self._empty = True  # the time axes still show the placeholder range
+        self._shown_ticks = False  # whether the table sent so far had ticks
 
     def _build_figure(self, symbols: Sequence[str]) -> LiveFigure:
         self.symbols = list(symbols)
@@ -160,8 +161,12 @@ class TickerPanel:
     def render(self, model: TickerView, status: StatusView) -> None:
         """Show ``model`` and ``status``: the badge, the table and one figure message with the new points."""
         self.badge.value = badge_html(status)
-        self.table.value = quotes_table(
-            [model.quote(s) for s in self.symbols if s in model.symbols], self.precision
+        # the first ticks go at once (the 2 Hz refresh is for a table that is already there)
+        first = model.messages > 0 and not self._shown_ticks
+        self._shown_ticks = self._shown_ticks or model.messages > 0
+        self.table.show(
+            quotes_table([model.quote(s) for s in self.symbols if s in model.symbols], self.precision),
+            urgent=first,
         )
         self.frames += 1
         drawn = (id(self.figure), id(model), model.window)

@@ -12,13 +12,16 @@ from ..runtime import run_in_loop
 from ..sources.base import MarketSource
 from ..sources.classic import ClassicMarketSource
 from ..stream import Stream
+from .calls import catalog_for, checked_symbols, protocol_key
 from .formats import Precision
 from .live import LiveObject
+from .runtime import cell_key
+from .source import is_simulated, market_source, resolve_url
 from .symbols import SymbolCatalog, unknown_symbol_message
 from .throttle import DEFAULT_MAX_HZ
 from .tradespanel import TapeRow, TradesPanel, tape_rows
 
-__all__ = ["LiveTrades"]
+__all__ = ["LiveTrades", "live_trades"]
 
 _KEPT = 10_000  # trades kept by the stream (``.df``); the tape shows the newest ``rows``
 
@@ -139,3 +142,41 @@ class LiveTrades(LiveObject[Stream]):
             "simulated": self.simulated,
             "url": self.url,
         }
+
+
+def live_trades(
+    symbols: str | Sequence[str],
+    *,
+    rows: int = 20,
+    url: str | None = None,
+    max_hz: float = DEFAULT_MAX_HZ,
+    source: MarketSource | None = None,
+    protocol: str = "classic",
+) -> LiveTrades:
+    """The trades tape of ``symbols``: the newest ``rows`` public trades, coloured by the taker's side;
+    returns at once.
+
+    Args:
+        symbols: ``'BTC-USDT'`` or a list of symbols (unknown ones are left out and named).
+        rows: trades shown (the stream keeps the newest 10,000 in ``.df``).
+        url, max_hz, source, protocol: as for :func:`live_ticker`.
+
+    Returns:
+        A :class:`LiveTrades` (``.df``, ``.snapshot()``, ``.stop()``).
+    """
+    syms = checked_symbols(symbols)
+    resolved = source.url if source is not None else resolve_url(url)
+    catalog = catalog_for(source, resolved)
+    source = source or market_source(protocol, resolved)
+    live = LiveTrades(
+        syms,
+        url=resolved,
+        simulated=is_simulated(resolved),
+        key=cell_key("trades", tuple(syms), resolved, *protocol_key(protocol)),
+        rows=rows,
+        max_hz=max_hz,
+        source=source,
+        catalog=catalog,
+    )
+    live.start()
+    return live

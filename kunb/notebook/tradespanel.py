@@ -20,7 +20,7 @@ import pandas as pd
 from .formats import Precision, fmt_amount, fmt_price, fmt_size, fmt_time
 from .htmltable import Cell, Column, table
 from .livehtml import LiveHTML
-from .panels import Controls
+from .panels import TABLE_INTERVAL, Controls
 from .status import StatusView, badge_html
 from .style import BUY, SELL
 
@@ -128,13 +128,14 @@ class TradesPanel:
         self.badge.add_class("kunb-badge-widget")
         label = ' · <span class="kunb-simulated">simulated data</span>' if simulated else ""
         self.title = widgets.HTML(f"<b>kunb live trades</b>{label}")
-        self.tape = LiveHTML()
+        self.tape = LiveHTML(min_interval=TABLE_INTERVAL)
         self.tape.add_class("kunb-trades-widget")
         self.widget = widgets.VBox([self.title, self.badge, self.controls.box, self.tape])
         self.widget.add_class("kunb-live")
         self.widget.add_class("kunb-trades")
         self.frames = 0
         self._drawn: tuple[Any, ...] | None = None
+        self._shown_rows = False  # whether the tape sent so far had trades
 
     def render(
         self, trades: Callable[[], list[TapeRow]], version: tuple[Any, ...], status: StatusView
@@ -145,5 +146,8 @@ class TradesPanel:
         if version == self._drawn:
             return
         recent = trades()
-        self.tape.value = _summary(recent, self.precision) + tape_table(recent, self.precision)
+        # the first trades go at once (the 2 Hz refresh is for a tape that is already there)
+        first = bool(recent) and not self._shown_rows
+        self._shown_rows = self._shown_rows or bool(recent)
+        self.tape.show(_summary(recent, self.precision) + tape_table(recent, self.precision), urgent=first)
         self._drawn = version

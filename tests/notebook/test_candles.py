@@ -80,7 +80,7 @@ async def test_history_then_live_candles_the_forming_one_replaced_in_place(monke
     assert str(df.index.dtype) == "datetime64[ns, UTC]" and df.index.is_monotonic_increasing
     snap = live.snapshot()
     assert (snap["candles"], snap["history"], snap["live"]) == (6, 5, 2)
-    assert 'data-close="97.0"' in live.panel.latest.value
+    assert 'data-close="97.0"' in live.panel.latest.newest
     assert live.health is Health.LIVE
     await live.aclose()
 

@@ -191,7 +191,7 @@ async def test_book_table_and_snapshot_show_sizes_on_the_size_increment():
     source.push(l2("BTC-USDT", 11, 11, bids=[("67254.1", "0.00000044", "11")]))
     await until(lambda: live.health is Health.LIVE and "BTC-USDT" in live.stream.symbol_info)
     live.throttle.render_now()
-    table = live.panel.table.value
+    table = live.panel.table.newest  # what the page gets within the interval
     assert ">0.00000044<" in table and ">67,254.1<" in table and ">0.6<" in table, table
     snap = live.snapshot()
     assert snap["spread"] == 0.6 and snap["bids"][0] == (67254.1, 0.00000044), snap

@@ -56,3 +56,48 @@ def test_the_table_rules_travel_once_per_widget_not_with_every_table():
     state = LiveHTML().get_state()
     assert state["css"] == TABLE_CSS and "table.kunb-table .n{text-align:right}" in TABLE_CSS
     assert "document.getElementById(CSS_ID)" in state["_esm"]
+
+
+async def test_show_sends_at_most_one_html_per_interval_and_the_newest_at_its_end(sent):
+    """``show`` (what the panels' tables use): the first HTML goes at once; within ``min_interval`` the
+    newer ones are held back, and the newest of them goes when the interval ends (never lost, never a
+    stale table); unchanged HTML sends nothing."""
+    import asyncio
+
+    html = LiveHTML(min_interval=0.2)
+    html.show("<b>1</b>")
+    html.show("<b>2</b>")
+    html.show("<b>3</b>")
+    assert _updates(sent, html) == ["<b>1</b>"]
+    for _ in range(100):  # bounded wait for the flush at the interval's end
+        if len(_updates(sent, html)) > 1:
+            break
+        await asyncio.sleep(0.02)
+    assert _updates(sent, html) == ["<b>1</b>", "<b>3</b>"]
+    html.show("<b>3</b>")
+    assert _updates(sent, html) == ["<b>1</b>", "<b>3</b>"]
+
+
+async def test_show_without_an_interval_sends_every_change(sent):
+    html = LiveHTML()
+    html.show("<b>1</b>")
+    html.show("<b>2</b>")
+    assert _updates(sent, html) == ["<b>1</b>", "<b>2</b>"]
+
+
+def test_the_front_end_patches_what_changed_instead_of_replacing_the_html():
+    """The ESM patches text and attributes in place (a new table each time made the browser restyle and
+    lay out all of it); the browser tests check the page still shows each new value."""
+    esm = LiveHTML().get_state()["_esm"]
+    assert "function patch(" in esm and "el.innerHTML" not in esm
+
+
+async def test_an_urgent_html_goes_at_once_within_the_interval(sent):
+    """``urgent`` (a state change, a table's first rows) is not held back by ``min_interval``."""
+    html = LiveHTML(min_interval=60.0)
+    html.show("<b>waiting</b>")
+    html.show("<b>first rows</b>", urgent=True)
+    html.show("<b>later rows</b>")
+    assert _updates(sent, html) == ["<b>waiting</b>", "<b>first rows</b>"]
+    assert html.newest == "<b>later rows</b>" and html.value == "<b>first rows</b>"
+    html.close()
