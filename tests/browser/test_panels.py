@@ -243,6 +243,13 @@ def test_every_panel_one_bundle_a_quiet_kernel_log_hidden_tabs_idle_and_reload(
     watch_iopub(nb)
     log_before = len(jupyter_server.log.read_text(errors="replace").splitlines())
     started = time.monotonic()
+    # the cells have run; their outputs' views may still be on their way (a panel's figure is created as
+    # its first data comes): every one of them is in the page before the checks below count them
+    nb.wait(
+        f"() => document.querySelectorAll('.kunb-live-figure').length >= {VIEWS}",
+        within=60,
+        what=f"the {VIEWS} figure views in the page",
+    )
     _draw_every_shown_view(nb)
 
     # plotly.js: one bundle for every figure of every panel, evaluated once
