@@ -87,9 +87,10 @@ def _may_hold_secret(data: bytes) -> bool:
     return any(word in low for word in _SECRET_WORDS)
 
 
-# A data frame of a public market topic (kucoin-protocol.md: ``/market/...``; the private ones are
-# ``/spotMarket/...``, ``/account/...``): the exchange sends its bytes to every subscriber alike, so it
-# cannot hold one user's credentials. KuCoin writes ``type`` first; a frame written otherwise is scanned.
+# A data frame of a public ``/market/...`` topic (classic-protocol.md#public-channels; the private ones are
+# ``/spotMarket/...`` and ``/account/...``, classic-protocol.md#private-channels): the exchange sends its
+# bytes to every subscriber alike, so it cannot hold one user's credentials. KuCoin writes ``type`` first;
+# a frame written otherwise is scanned, as is every other public topic (rare next to these).
 _PUBLIC_MARKET = b'{"type":"message","topic":"/market/'
 
 
