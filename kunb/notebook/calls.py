@@ -7,14 +7,17 @@ a panel's first call imports only what that panel needs."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ..exceptions import ConfigurationError
 from ..protocol.symbols import symbol_list
 from ..signing import Credentials
-from .source import session_credentials
+from ..sources.base import MarketSource
+from .runtime import cell_key
+from .source import is_simulated, market_source, resolve_url, session_credentials
 from .symbols import SymbolCatalog
 
-__all__ = ["catalog_for", "checked_symbols", "credentials_for", "protocol_key"]
+__all__ = ["catalog_for", "checked_symbols", "credentials_for", "market_panel_args", "protocol_key"]
 
 
 def credentials_for(credentials: Credentials | None, url: str) -> Credentials:
@@ -49,3 +52,19 @@ def catalog_for(source: object, url: str) -> SymbolCatalog | None:
     """Symbols are looked up at the exchange's REST API, unless the data comes from a custom source (a
     recording, a test), which has none."""
     return SymbolCatalog(url) if source is None else None
+
+
+def market_panel_args(
+    kind: str, key: tuple[Any, ...], url: str | None, source: MarketSource | None, protocol: str
+) -> dict[str, Any]:
+    """What a market panel takes from where its data comes: the exchange's URL (a custom source's own),
+    whether it is the embedded exchange, its registry key (``kind``, the panel's ``key`` parts, the URL,
+    the protocol), the source (``protocol`` at the URL unless one was given) and its symbol catalog."""
+    resolved = source.url if source is not None else resolve_url(url)
+    return {
+        "url": resolved,
+        "simulated": is_simulated(resolved),
+        "key": cell_key(kind, *key, resolved, *protocol_key(protocol)),
+        "source": source or market_source(protocol, resolved),
+        "catalog": catalog_for(source, resolved),
+    }

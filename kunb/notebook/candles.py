@@ -20,13 +20,11 @@ from ..runtime import run_in_loop
 from ..sources.base import MarketSource
 from ..sources.classic import ClassicMarketSource
 from ..stream import Stream
-from .calls import catalog_for, checked_symbols, protocol_key
+from .calls import checked_symbols, market_panel_args
 from .candlespanel import CANDLE_WINDOWS, CandlesPanel
 from .formats import Precision
 from .live import LiveObject
 from .model import CandleView
-from .runtime import cell_key
-from .source import is_simulated, market_source, resolve_url
 from .symbols import SymbolCatalog, unknown_symbol_message
 from .throttle import DEFAULT_MAX_HZ
 
@@ -227,21 +225,13 @@ def live_candles(
         ConfigurationError: an interval the kline channel does not have, a window out of range.
     """
     symbol = checked_symbols(symbol)[0]
-    resolved = source.url if source is not None else resolve_url(url)
-    catalog = catalog_for(source, resolved)
-    history = source is None  # a recording or a test source has no REST history
-    source = source or market_source(protocol, resolved)
     live = LiveCandles(
         symbol,
         interval,
-        url=resolved,
-        simulated=is_simulated(resolved),
-        key=cell_key("candles", symbol, interval, resolved, *protocol_key(protocol)),
         window=window,
         max_hz=max_hz,
-        source=source,
-        catalog=catalog,
-        history=history,
+        history=source is None,  # a recording or a test source has no REST history
+        **market_panel_args("candles", (symbol, interval), url, source, protocol),
     )
     live.start()
     return live

@@ -12,12 +12,10 @@ from ..sources.base import MarketSource
 from ..sources.classic import ClassicMarketSource, SnapshotFetcher
 from ..stream import Stream
 from .bookpanel import BookPanel, SpreadSeries
-from .calls import catalog_for, checked_symbols, protocol_key
+from .calls import checked_symbols, market_panel_args
 from .formats import Precision, precision_of
 from .live import LiveObject
 from .panels import WINDOW_CHOICES
-from .runtime import cell_key
-from .source import is_simulated, market_source, resolve_url
 from .symbols import SymbolCatalog, unknown_symbol_message
 from .throttle import DEFAULT_MAX_HZ
 
@@ -248,22 +246,15 @@ def live_book(
     if source is not None and snapshots is not None:
         raise ConfigurationError("pass snapshots= or source=, not both: a source fetches its own snapshots")
     symbol = checked_symbols(symbol)[0]
-    resolved = source.url if source is not None else resolve_url(url)
     if source is None and protocol != "classic" and snapshots is not None:
         raise ConfigurationError("snapshots= is for the classic protocol's REST snapshots")
-    catalog = catalog_for(source, resolved)
-    source = source or market_source(protocol, resolved)
     live = LiveBook(
         symbol,
-        url=resolved,
-        simulated=is_simulated(resolved),
-        key=cell_key("book", symbol, resolved, *protocol_key(protocol)),
         depth=depth,
         window=window,
         max_hz=max_hz,
         snapshots=snapshots,
-        source=source,
-        catalog=catalog,
+        **market_panel_args("book", (symbol,), url, source, protocol),
     )
     live.start()
     return live

@@ -11,13 +11,11 @@ from ..runtime import run_in_loop
 from ..sources.base import MarketSource
 from ..sources.classic import ClassicMarketSource
 from ..stream import Stream
-from .calls import catalog_for, checked_symbols, protocol_key
+from .calls import checked_symbols, market_panel_args
 from .formats import Precision, precision_of
 from .live import LiveObject
 from .model import RateMeter, TickerView
 from .panels import WINDOW_CHOICES
-from .runtime import cell_key
-from .source import is_simulated, market_source, resolve_url
 from .status import StatusView
 from .symbols import SymbolCatalog, unknown_symbol_message
 from .throttle import DEFAULT_MAX_HZ
@@ -217,18 +215,11 @@ def live_ticker(
         A :class:`LiveTicker`; it displays itself as the value of a cell.
     """
     syms = checked_symbols(symbols)
-    resolved = source.url if source is not None else resolve_url(url)
-    catalog = catalog_for(source, resolved)
-    source = source or market_source(protocol, resolved)
     live = LiveTicker(
         syms,
-        url=resolved,
-        simulated=is_simulated(resolved),
-        key=cell_key("ticker", tuple(syms), resolved, *protocol_key(protocol)),
         window=window,
         max_hz=max_hz,
-        source=source,
-        catalog=catalog,
+        **market_panel_args("ticker", (tuple(syms),), url, source, protocol),
     )
     live.start()
     return live

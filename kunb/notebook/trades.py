@@ -12,11 +12,9 @@ from ..runtime import run_in_loop
 from ..sources.base import MarketSource
 from ..sources.classic import ClassicMarketSource
 from ..stream import Stream
-from .calls import catalog_for, checked_symbols, protocol_key
+from .calls import checked_symbols, market_panel_args
 from .formats import Precision
 from .live import LiveObject
-from .runtime import cell_key
-from .source import is_simulated, market_source, resolve_url
 from .symbols import SymbolCatalog, unknown_symbol_message
 from .throttle import DEFAULT_MAX_HZ
 from .tradespanel import TapeRow, TradesPanel, tape_rows
@@ -165,18 +163,11 @@ def live_trades(
         A :class:`LiveTrades` (``.df``, ``.snapshot()``, ``.stop()``).
     """
     syms = checked_symbols(symbols)
-    resolved = source.url if source is not None else resolve_url(url)
-    catalog = catalog_for(source, resolved)
-    source = source or market_source(protocol, resolved)
     live = LiveTrades(
         syms,
-        url=resolved,
-        simulated=is_simulated(resolved),
-        key=cell_key("trades", tuple(syms), resolved, *protocol_key(protocol)),
         rows=rows,
         max_hz=max_hz,
-        source=source,
-        catalog=catalog,
+        **market_panel_args("trades", (tuple(syms),), url, source, protocol),
     )
     live.start()
     return live

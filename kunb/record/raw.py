@@ -262,8 +262,7 @@ class RawLog(BackgroundWriter):
         free = 0 if self._closing else self.capacity - size
         if len(frames) > free:
             kept = frames[: max(free, 0)]
-            for _ in range(len(frames) - len(kept)):
-                self._drop(connection)
+            self._drop(connection, len(frames) - len(kept))
             frames = kept
         queue.extend([(connection, received_ns, frame) for frame in frames])  # the short form
         self._accepted += len(frames)
@@ -307,9 +306,9 @@ class RawLog(BackgroundWriter):
         if self.dropped != before:  # the rare path: remember which connection lost a record
             self._drops[item[1]] = self._drops.get(item[1], 0) + 1
 
-    def _drop(self, connection: str) -> None:
-        self.dropped += 1
-        self._drops[connection] = self._drops.get(connection, 0) + 1
+    def _drop(self, connection: str, count: int = 1) -> None:
+        self.dropped += count
+        self._drops[connection] = self._drops.get(connection, 0) + count
 
     def lost(self, connection: str, count: int) -> None:
         """``count`` records of ``connection`` were lost before they reached this log (a writer process's
