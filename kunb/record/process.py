@@ -30,14 +30,16 @@ import contextlib
 import gc
 import json
 import logging
-import marshal
 import os
 import pickle
+import select
 import signal
+import struct
 import subprocess
 import sys
 import threading
 import time
+from array import array
 from collections import deque
 from pathlib import Path
 from typing import IO, Any
@@ -60,6 +62,7 @@ __all__ = ["Shipper"]
 log = logging.getLogger("kunb.record")
 
 _RECV, _SENT, _REST, _OPEN, _CLOSE = "recv", "sent", "rest", "open", "close"
+_REPORT_INTERVAL = 0.1  # seconds between two stats reports of the writer process at most
 _START_TIMEOUT = 120.0  # seconds a writer process may take to start (it imports pyarrow on a busy machine)
 
 
@@ -75,8 +78,10 @@ class Shipper:
         options: keyword arguments of the writers the process opens (``raw``, ``flush_interval``,
             ``rotate_seconds``, ``capacity``, ``snapshot_every``), and ``nice``: the writer process's
             ``os.nice`` increment (its priority below the feed's; default 0).
-        capacity: frames received queued here at most; beyond it a read's frames are dropped and counted.
-        ship_interval: seconds between two shipments (the most a SIGKILL of this process loses).
+        capacity: frames received waiting here at most (while the pipe is full); beyond it a read's
+            frames are dropped and counted. The writer process bounds its own backlog the same way.
+        ship_interval: seconds between two looks of the shipping thread at what waits here (events,
+            drop counts, a full pipe's backlog).
 
     Raises:
         ConfigurationError: another recorder writes to ``out`` (or a bad option).
@@ -95,18 +100,23 @@ class Shipper:
             raise ConfigurationError(f"capacity must be at least 1, not {capacity}")
         self.capacity = capacity
         self.ship_interval = ship_interval
-        self.dropped = 0  #: frames and records refused here (queue full, or the writer process gone)
+        self.dropped = 0  #: frames and records refused here (backlog full, or the writer process gone)
         self.error: BaseException | None = None
-        # a list, not a deque: the shipping thread takes a whole prefix with one slice and one delete
-        # (each atomic under the GIL; appends racing it land after the prefix), not a popleft per record
-        self._queue: list[tuple[Any, ...]] = []
-        # frames queued = _taken - _shipped; each counter has one writer (the loop, the shipping thread),
-        # so neither loses an update to the other
-        self._taken = 0
-        self._shipped = 0
+        # What waits for the pipe (it was full, or the platform writes pipes blocking): whole messages
+        # as (frames, bytes); the loop appends, the shipping thread pops. _partial: the message the
+        # shipping thread has begun writing (nothing else may go on the pipe until it is done).
+        self._backlog: deque[tuple[int, bytes]] = deque()
+        self._partial: tuple[int, memoryview] | None = None
+        # one writer on the pipe at a time: the loop only tries the lock (it never waits for it)
+        self._writing = threading.Lock()
+        self._taken = 0  # frames put in the backlog (the loop)
+        self._shipped = 0  # frames of the backlog written (the shipping thread)
+        self._names: dict[str, bytes] = {}
         self._events: deque[Event] = deque()
         self._drops: dict[str, int] = {}
+        self._reported = 0  # drops shipped to the writer process, which counts them from then on
         self._closing = False
+        self._broken: OSError | None = None
         self._state = WriterState.RUNNING
         self._stats: dict[str, Any] = {}
         self._wake = threading.Event()
@@ -125,7 +135,9 @@ class Shipper:
         )
         assert self._process.stdin is not None and self._process.stdout is not None
         self._pipe: IO[bytes] = self._process.stdin
-        _widen(self._pipe)
+        self._fd = self._pipe.fileno()
+        _widen(self._fd)
+        self._direct = _nonblocking(self._fd)
         self._reports: IO[bytes] = self._process.stdout
         self._await_start()
         self._thread = threading.Thread(target=self._run, name="kunb-record-ship", daemon=True)
@@ -157,14 +169,25 @@ class Shipper:
             raise kind(message[2])
         self._stats = message[1]
 
-    # -- the feed's side: a wire tap and a sink (on the event loop; one check and one append) ------
+    # -- the feed's side: a wire tap and a sink (on the event loop; never waits) ------------------
     def received(self, connection: str, received_ns: int, frames: tuple[bytes | str, ...]) -> None:
+        """A socket read's frames, written to the pipe right here in one ``writev`` (the frames as they
+        are, a small binary head before them): no copy of them, no object kept past the call, nothing
+        for another thread to walk. When the pipe is full the message waits in the backlog."""
         count = len(frames)
-        if self._taken - self._shipped + count > self.capacity or self._closing:
+        if self._closing or self._taken - self._shipped + count > self.capacity:
             self._drop(connection, count)
             return
-        self._queue.append((connection, received_ns, frames))  # the short form: a read's frames
-        self._taken += count
+        name = self._names.get(connection)
+        if name is None:
+            name = self._names[connection] = connection.encode()
+        try:
+            sizes = array("I", map(len, frames))
+            head = _READ.pack(received_ns, count, len(name)) + name + sizes.tobytes()
+            parts: list[Any] = [_HEADER.pack(len(head) | _BINARY, sum(sizes)), head, *frames]
+            self._write(parts, count, connection)
+        except TypeError:  # a text frame (str): as UTF-8, as the raw layer keeps it
+            self.received(connection, received_ns, tuple(_as_bytes(frame) for frame in frames))
 
     def sent(self, connection: str, sent_ns: int, frame: bytes | str) -> None:
         self._put((_SENT, connection, sent_ns, frame, None))
@@ -187,10 +210,40 @@ class Shipper:
             self._events.append(event)
 
     def _put(self, item: tuple[Any, ...]) -> None:
-        if self._taken - self._shipped >= self.capacity or self._closing:
+        if self._closing or self._taken - self._shipped >= self.capacity:
             self._drop(item[1])
             return
-        self._queue.append(item)
+        self._write(_message(("record", item)), 0, item[1])
+
+    def _write(self, parts: list[Any], frames: int, connection: str) -> None:
+        """One message onto the pipe now if nothing waits before it and the pipe takes it; the rest of
+        it (or all of it) into the backlog for the shipping thread, in order."""
+        if self._direct and self._writing.acquire(False):
+            try:
+                if not self._backlog and self._partial is None:
+                    size = sum(map(len, parts))
+                    try:
+                        written = os.writev(self._fd, parts)
+                    except BlockingIOError:
+                        written = 0
+                    except OSError as exc:  # the writer process is gone: counted; the thread reports it
+                        self._drop(connection, frames or 1)
+                        self._closing = True
+                        self._broken = exc
+                        self._wake.set()
+                        return
+                    if written == size:
+                        return
+                    # a part-written message goes first: nothing else was waiting, and the lock is held
+                    self._backlog.append((frames, b"".join(parts)[written:]))
+                    self._taken += frames
+                    self._wake.set()
+                    return
+            finally:
+                self._writing.release()
+        self._backlog.append((frames, b"".join(parts)))
+        self._taken += frames
+        self._wake.set()
 
     def _drop(self, connection: str, count: int = 1) -> None:
         self.dropped += count
@@ -203,13 +256,15 @@ class Shipper:
 
     @property
     def queued(self) -> int:
-        """Frames received waiting here for the next shipment."""
-        return self._taken - self._shipped
+        """Frames received not written yet: waiting here for the pipe, and in the writer process (as of
+        its latest report)."""
+        return self._taken - self._shipped + int(self._stats.get("pending", 0))
 
     def stats(self) -> dict[str, Any]:
         """The writer process's latest report (both layers), with this side's drops added."""
         stats = dict(self._stats)
-        stats["dropped"] = stats.get("dropped", 0) + self.dropped
+        # the writer process counts the drops shipped to it (as overflow records); these it has not had
+        stats["dropped"] = stats.get("dropped", 0) + self.dropped - self._reported
         if self.error is not None:
             stats["error"] = str(self.error)
         return stats
@@ -233,6 +288,7 @@ class Shipper:
         if self._thread.is_alive() and not self._closing:
             self._ask("close", timeout)
         self._closing = True
+        self._wake.set()
         self._thread.join(timeout)
         with contextlib.suppress(OSError):
             self._pipe.close()  # the writer process ends at the end of its input, whatever happened
@@ -267,36 +323,61 @@ class Shipper:
             raise RecordingError(f"the writer process failed: {self.error}") from self.error
 
     # -- the shipping thread and the report reader ----------------------------------------------
-    def _drain(self) -> tuple[list[tuple[Any, ...]], list[Event], dict[str, int]]:
-        queue, events = self._queue, self._events
-        pop_event = events.popleft
-        count = len(queue)
-        items = queue[:count]
-        del queue[:count]
-        self._shipped += _frames(items)
-        forwarded = [pop_event() for _ in range(len(events))]
+    def _queue_message(self, message: Any) -> None:
+        """A message of the shipping thread's own, behind everything the loop has sent or queued."""
+        self._backlog.append((0, b"".join(_message(message))))
+
+    def _ship_events(self) -> None:
+        events = self._events
+        forwarded = [events.popleft() for _ in range(len(events))]
         drops, self._drops = self._drops, {}
-        return items, forwarded, drops
+        if forwarded or drops:
+            self._queue_message(("events", forwarded, drops))
+            self._reported += sum(drops.values())
+
+    def _drain(self) -> None:
+        """Write the backlog out (waiting for the pipe as long as it takes; the writer process reads it
+        as fast as it comes, so a full pipe means that process is gone or stopped)."""
+        fd = self._fd
+        while self._backlog or self._partial is not None:
+            with self._writing:
+                while True:
+                    if self._partial is None:
+                        if not self._backlog:
+                            break
+                        frames, data = self._backlog.popleft()
+                        self._partial = (frames, memoryview(data))
+                    frames, rest = self._partial
+                    try:
+                        written = os.write(fd, rest)
+                    except BlockingIOError:
+                        break
+                    if written < len(rest):
+                        self._partial = (frames, rest[written:])
+                        continue
+                    self._partial = None
+                    self._shipped += frames
+            if self._partial is not None:  # the pipe is full: wait until it takes more
+                _writable(fd, 0.5)
+                if self._process.poll() is not None:
+                    raise EOFError("the writer process ended")
 
     def _run(self) -> None:
-        pipe = self._pipe
         try:
             while True:
                 self._wake.wait(self.ship_interval)
                 self._wake.clear()
                 with self._lock:
                     requests, self._requests = self._requests, []
-                items, events, drops = self._drain()
-                if items or events or drops:
-                    _ship(pipe, items, events, drops)
+                self._ship_events()
+                self._drain()
                 for what, done in requests:
                     if what == "close":
                         self._closing = True
-                        late = self._drain()  # put while closing was being set
-                        if any(late):
-                            _ship(pipe, *late)
+                        self._ship_events()  # put while closing was being set
                     arrived = self._replies["closed" if what == "close" else "flushed"] = threading.Event()
-                    _send(pipe, (what,))
+                    self._queue_message((what,))
+                    self._drain()
                     while not arrived.wait(0.5):  # the caller bounds the wait; this notices a dead process
                         if self._process.poll() is not None:
                             raise EOFError("the writer process ended")
@@ -304,6 +385,8 @@ class Shipper:
                     if what == "close":
                         self._state = WriterState.CLOSED if self.error is None else WriterState.FAILED
                         return
+                if self._broken is not None:  # a write of the loop's found the pipe broken
+                    raise self._broken
         except (OSError, EOFError, ValueError) as exc:  # the pipe broke: the writer process is gone
             self.error = RecordingError(f"the writer process ended (exit {self._process.poll()}): {exc}")
             self._state = WriterState.FAILED
@@ -314,9 +397,11 @@ class Shipper:
                 requests, self._requests = self._requests, []
             for _what, done in requests:
                 done.set()
-            unshipped = self._queue
-            self.dropped += _frames(unshipped) + sum(len(item) != 3 for item in unshipped)  # counted
-            self._queue.clear()
+            with self._writing:  # what never reached the writer process: counted, not silent
+                unsent = ([self._partial] if self._partial is not None else []) + list(self._backlog)
+                self._backlog.clear()
+                self._partial = None
+            self.dropped += sum(frames for frames, _ in unsent)
 
     def _read(self) -> None:
         """The writer process's reports: stats after each batch, the answers to flush and close."""
@@ -331,59 +416,85 @@ class Shipper:
                     arrived.set()
 
 
-def _frames(items: list[tuple[Any, ...]]) -> int:
-    """The frames received in ``items`` (reads are ``(connection, ns, frames)``; the rest are 5-tuples)."""
-    return sum([len(item[2]) for item in items if len(item) == 3])
+# -- the pipe ----------------------------------------------------------------------------------------
+# A message: a 16-byte header (head size, bulk size; little-endian u64 each), the head, the bulk. The head
+# is pickled, except for a socket read's (the head size's top bit set): ns (u64), frames (u32), the
+# connection name's length (u16), the name, each frame's size (u32 each); the bulk is the frames.
+_HEADER = struct.Struct("<QQ")
+_READ = struct.Struct("<QIH")
+_BINARY = 1 << 63
 
 
-def _widen(pipe: IO[bytes]) -> None:
-    """Linux: a 1 MiB pipe (the default 64 KiB), so that a batch goes in at once instead of waking the
-    writer process and waiting for it a dozen times. Elsewhere, or above the system's limit: as it is."""
+def _message(message: Any, bulk: bytes = b"") -> list[bytes]:
+    head = pickle.dumps(message, protocol=5)
+    return [_HEADER.pack(len(head), len(bulk)), head, bulk]
+
+
+def _as_bytes(frame: bytes | str) -> bytes:
+    return frame.encode() if isinstance(frame, str) else bytes(frame)
+
+
+def _widen(fd: int) -> None:
+    """Linux: a 1 MiB pipe (the default 64 KiB): room for a burst while the writer process is busy
+    elsewhere. Elsewhere, or above the system's limit: as it is."""
     setsize: int | None = getattr(fcntl, "F_SETPIPE_SZ", None)  # None on Windows (no fcntl) and macOS
     if setsize is not None:
         with contextlib.suppress(OSError):
-            fcntl.fcntl(pipe.fileno(), setsize, 1 << 20)
+            fcntl.fcntl(fd, setsize, 1 << 20)
 
 
-_CHUNK_FRAMES = 2048  # frames per batch on the pipe at most (about half a MB of pushes)
+def _nonblocking(fd: int) -> bool:
+    """POSIX: the pipe in non-blocking mode, so that the loop writes a read itself and never waits.
+    Elsewhere (Windows pipes block) the shipping thread writes everything."""
+    if os.name != "posix":
+        return False
+    os.set_blocking(fd, False)
+    return True
 
 
-def _ship(pipe: IO[bytes], items: list[tuple[Any, ...]], events: list[Event], drops: dict[str, int]) -> None:
-    """A shipment as batches of at most ``_CHUNK_FRAMES`` frames (the driver's events and the drop counts
-    with the last): the CPU a batch costs the feed grows faster than its size once its buffers no longer
-    fit the allocator's reused memory (every big batch is fresh pages to fault in), several times per
-    frame at 20,000 frames a batch against 2,000 (bench/RESULTS.md, "Recording")."""
-    start = counted = 0
-    for index, item in enumerate(items):
-        counted += len(item[2]) if len(item) == 3 else 1
-        if counted >= _CHUNK_FRAMES and index + 1 < len(items):
-            _send(pipe, ("batch", [], {}), marshal.dumps(items[start : index + 1], 2))
-            start, counted = index + 1, 0
-    _send(pipe, ("batch", events, drops), marshal.dumps(items[start:], 2))
+def _writable(fd: int, timeout: float) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        select.select([], [fd], [], timeout)
 
 
 def _send(pipe: IO[bytes], message: Any, bulk: bytes = b"") -> None:
-    """One message: a small pickled head and, for a batch, its records marshalled (tuples of str, int,
-    bytes and None), written as they are rather than copied into the pickle. Marshal format 2: without
-    the object-reference table of formats 3 and 4 (nothing here is shared but the connection names), a
-    third less CPU per record."""
-    head = pickle.dumps(message, protocol=5)
-    pipe.write(len(head).to_bytes(8, "little") + len(bulk).to_bytes(8, "little") + head)
-    if bulk:
-        pipe.write(bulk)
+    """One message on a blocking pipe (the writer process's reports)."""
+    for part in _message(message, bulk):
+        if part:
+            pipe.write(part)
     pipe.flush()
 
 
 def _receive(pipe: IO[bytes]) -> tuple[Any, bytes]:
-    """The next message and its bulk (``b""`` if it has none)."""
+    """The next message and its bulk (``b""`` if it has none); a socket read's head comes as
+    ``("read", head)``, not unpickled."""
     sizes = pipe.read(16)
     if len(sizes) < 16:
         raise EOFError("the pipe ended")
-    head_size, bulk_size = int.from_bytes(sizes[:8], "little"), int.from_bytes(sizes[8:], "little")
+    head_size, bulk_size = _HEADER.unpack(sizes)
+    binary = head_size & _BINARY
+    head_size &= ~_BINARY
     data = pipe.read(head_size + bulk_size)
     if len(data) < head_size + bulk_size:
         raise EOFError("the pipe ended mid-message")
+    if binary:
+        return ("read", data[:head_size]), data[head_size:]
     return pickle.loads(data[:head_size]), data[head_size:]
+
+
+def _read_items(head: bytes, bulk: bytes) -> tuple[str, list[tuple[str, int, bytes]]]:
+    """A socket read's message as the raw log's short records ``(connection, ns, frame)``."""
+    ns, _frames, length = _READ.unpack_from(head)
+    start = _READ.size
+    connection = head[start : start + length].decode()
+    sizes = array("I")
+    sizes.frombytes(head[start + length :])
+    items: list[tuple[str, int, bytes]] = []
+    at = 0
+    for size in sizes:
+        items.append((connection, ns, bulk[at : at + size]))
+        at += size
+    return connection, items
 
 
 # -- the writer process --------------------------------------------------------------------------------
@@ -401,6 +512,8 @@ class _Writers:
             self.recorder.close()
             raise
         self.deriver = Deriver()
+        self.inbox: _Inbox | None = None
+        self.lost = 0  #: records dropped before they reached this process's writers (either queue full)
 
     def stats(self) -> dict[str, Any]:
         stats = combined(self.recorder.stats(), self.raw.stats() if self.raw is not None else None)
@@ -408,11 +521,13 @@ class _Writers:
             "state": stats.state.value,
             "events": stats.events,
             "frames": stats.frames,
-            "dropped": stats.dropped,
+            # the raw log counts the drops it is told of; without it they are counted here
+            "dropped": stats.dropped + (self.lost if self.raw is None else 0),
             "files": stats.files,
             "bytes": stats.bytes,
             "error": stats.error,
             "undecodable": self.deriver.undecodable,
+            "pending": self.inbox.pending if self.inbox is not None else 0,
         }
 
     def flush(self) -> None:
@@ -464,7 +579,7 @@ def _writer_main(out: str, options: dict[str, Any]) -> int:
     _send(reports, ("ready", writers.stats()))
     error: str | None = None
     try:
-        _serve(source, reports, writers)
+        _serve(source, reports, writers, options.get("capacity", 1_000_000))
     except _Stop:
         pass
     finally:
@@ -477,55 +592,134 @@ def _writer_main(out: str, options: dict[str, Any]) -> int:
     return 0 if error is None else 1
 
 
-def _per_frame(items: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The shipment's reads ``(connection, ns, frames)`` as one ``(connection, ns, frame)`` per frame (the
-    raw log's short form), the other records as they are."""
-    out: list[tuple[Any, ...]] = []
-    for item in items:
-        if len(item) == 3:
-            connection, ns, frames = item
-            out.extend([(connection, ns, frame) for frame in frames])
-        else:
-            out.append(item)
-    return out
+class _Inbox:
+    """The writer process's input, read by a thread of its own as fast as it comes: the pipe stays
+    empty, so the feed's writes never find it full while this process is busy deriving tables (the
+    backlog waits here, bounded by ``capacity`` frames; beyond it a read's frames are dropped and
+    counted, as on the feed's side)."""
 
+    def __init__(self, source: IO[bytes], capacity: int) -> None:
+        self.capacity = capacity
+        self.pending = 0  #: frames read and not yet taken
+        self.drops: dict[str, int] = {}
+        self._source = source
+        self._messages: deque[tuple[Any, bytes]] = deque()
+        self._ready = threading.Condition()
+        self._ended = False
+        threading.Thread(target=self._run, name="kunb-record-inbox", daemon=True).start()
 
-def _serve(source: IO[bytes], reports: IO[bytes], writers: _Writers) -> None:
-    recorder, raw = writers.recorder, writers.raw
-    frame, rest = writers.deriver.frame, writers.deriver.rest
-    while True:
+    def _run(self) -> None:
         try:
-            message, bulk = _receive(source)
-        except EOFError:
+            while True:
+                message, bulk = _receive(self._source)
+                with self._ready:
+                    if message[0] == "read":
+                        count = _READ.unpack_from(message[1])[1]
+                        if self.pending + count > self.capacity:
+                            name = _read_items(message[1], b"")[0]
+                            self.drops[name] = self.drops.get(name, 0) + count
+                            continue
+                        self.pending += count
+                    self._messages.append((message, bulk))
+                    self._ready.notify()
+        except (EOFError, OSError, ValueError):
+            pass
+        finally:
+            with self._ready:
+                self._ended = True
+                self._ready.notify()
+
+    def take(self) -> list[tuple[Any, bytes]] | None:
+        """Every message read so far (waiting for one); ``None`` at the end of the input."""
+        with self._ready:
+            while not self._messages and not self._ended:
+                self._ready.wait()
+            if not self._messages:
+                return None
+            taken = list(self._messages)
+            self._messages.clear()
+            return taken
+
+    def taken(self, frames: int) -> None:
+        with self._ready:
+            self.pending -= frames
+
+    def lost(self) -> dict[str, int]:
+        with self._ready:
+            drops, self.drops = self.drops, {}
+            return drops
+
+
+def _serve(source: IO[bytes], reports: IO[bytes], writers: _Writers, capacity: int) -> None:
+    recorder = writers.recorder
+    frame, rest = writers.deriver.frame, writers.deriver.rest
+    inbox = _Inbox(source, capacity)
+    writers.inbox = inbox
+    reported = 0.0
+    while True:
+        messages = inbox.take()
+        if messages is None:
             return  # the parent is gone (or closed the pipe): close what we hold
-        kind = message[0]
-        if kind == "batch":
-            _, events, drops = message
-            items = _per_frame(marshal.loads(bulk))
-            if raw is not None:
-                raw.take(items)  # the raw log's queue takes the shipment's records as they are
-            for item in items:
-                if len(item) == 3:  # a frame received (connection, ns, frame): the bulk
-                    for event in frame(item[2], item[1]):
+        items: list[tuple[Any, ...]] = []
+        frames = 0
+        for message, bulk in messages:
+            kind = message[0]
+            if kind == "read":
+                batch = _read_items(message[1], bulk)[1]
+                items.extend(batch)
+                frames += len(batch)
+            elif kind == "record":
+                items.append(message[1])
+            else:  # events, flush or close: what came before it is written first
+                _write(items, writers, frame, rest)
+                inbox.taken(frames)
+                items, frames = [], 0
+                if kind == "events":
+                    for event in message[1]:
                         recorder(event)
-                elif item[0] == _REST:
-                    _kind, _connection, ns, payload, (_method, url, status) = item
-                    derived = rest(ns, url, status, payload)
-                    if derived is not None:
-                        recorder(derived)
-            for event in events:
-                recorder(event)
-            for connection, count in drops.items():
-                if raw is not None:
-                    raw.lost(connection, count)
-                detail = f"recording queue full: {count} records of {connection} dropped"
-                recorder(Integrity("overflow", "", detail, None, time.time_ns()))
+                    _lost(message[2], writers)
+                elif kind == "flush":
+                    _lost(inbox.lost(), writers)
+                    writers.flush()
+                    _send(reports, ("flushed", writers.stats()))
+                elif kind == "close":
+                    _lost(inbox.lost(), writers)
+                    return
+        _write(items, writers, frame, rest)
+        inbox.taken(frames)
+        _lost(inbox.lost(), writers)
+        now = time.monotonic()
+        if now - reported >= _REPORT_INTERVAL:
+            reported = now
             _send(reports, ("stats", writers.stats()))
-        elif kind == "flush":
-            writers.flush()
-            _send(reports, ("flushed", writers.stats()))
-        elif kind == "close":
-            return
+
+
+def _write(items: list[tuple[Any, ...]], writers: _Writers, frame: Any, rest: Any) -> None:
+    """Both layers of a run of records: the raw log takes them as they are; the tables get the events the
+    drivers' decoders make of the frames and REST answers."""
+    if not items:
+        return
+    if writers.raw is not None:
+        writers.raw.take(items)
+    recorder = writers.recorder
+    for item in items:
+        if len(item) == 3:  # a frame received (connection, ns, frame): the bulk
+            for event in frame(item[2], item[1]):
+                recorder(event)
+        elif item[0] == _REST:
+            _kind, _connection, ns, payload, (_method, url, status) = item
+            derived = rest(ns, url, status, payload)
+            if derived is not None:
+                recorder(derived)
+
+
+def _lost(drops: dict[str, int], writers: _Writers) -> None:
+    for connection, count in drops.items():
+        writers.lost += count
+        if writers.raw is not None:
+            writers.raw.lost(connection, count)
+        detail = f"recording queue full: {count} records of {connection} dropped"
+        writers.recorder(Integrity("overflow", "", detail, None, time.time_ns()))
 
 
 if __name__ == "__main__":  # pragma: no cover - run by Shipper as its writer process

@@ -4,6 +4,7 @@ overflow and a dead writer process are never silent."""
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import kunb
 from kunb.exceptions import ConfigurationError, RecordingError
 from kunb.protocol.classic_decoder import ClassicDecoder
 from kunb.record import Dataset, Recording
+from kunb.record.process import Shipper
 from kunb.record.raw import raw_files, read_raw
 from kunb.record.worker import WriterState
 from kunb.stream import Stream
@@ -93,16 +95,26 @@ def test_a_big_shipment_crosses_in_batches_and_keeps_its_order(tmp_path: Path) -
 def test_overflow_and_a_dead_writer_process_are_never_silent(tmp_path: Path) -> None:
     recording = Recording(tmp_path / "small", process=True, capacity=10)
     tap = recording.tap
-    assert tap is not None
-    for i in range(200):  # faster than the shipping thread takes them: most are refused, and counted
-        tap.received(
-            "public-1", time.time_ns(), (b'{"type":"message","topic":"/market/ticker:X-Y","n":%d}' % i,)
-        )
-    dropped = recording.stats().dropped
-    assert dropped > 0
+    assert isinstance(tap, Shipper)
+    writer = tap._process
+    writer.send_signal(signal.SIGSTOP)  # the writer process stops reading: the pipe fills, then the backlog
+    try:
+        padding = b"x" * 60_000
+        for i in range(60):  # 3.6 MB: more than the pipe and a backlog of ten frames hold
+            frame = b'{"type":"message","topic":"/market/ticker:X-Y","n":%d,"p":"%s"}' % (i, padding)
+            tap.received("public-1", time.time_ns(), (frame,))
+        refused = recording.stats().dropped
+        assert refused == tap.dropped > 0
+        assert tap.queued <= 10  # waiting here: at most the capacity
+    finally:
+        writer.send_signal(signal.SIGCONT)
     recording.close()
+    dropped = recording.stats().dropped
+    assert dropped >= refused  # the writer process's own queue (ten frames too) may have refused more
     overflow = [r for p in raw_files(tmp_path / "small") for r in read_raw(p) if r["k"] == "overflow"]
     assert sum(r["n"] for r in overflow) == dropped
+    received = [r for p in raw_files(tmp_path / "small") for r in read_raw(p) if r["k"] == "recv"]
+    assert len(received) + dropped == 60  # every frame is on disk or counted
     rows = read_table(tmp_path / "small", "integrity").filter("kind = 'overflow'").count("*").fetchall()
     assert rows[0][0] >= 1
 
