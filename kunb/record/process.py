@@ -1,27 +1,30 @@
-"""A recording written by a process of its own: the feed's interpreter only queues and ships.
+"""A recording written by a process of its own: the feed's interpreter only writes frames to a pipe.
 
 Why: a :class:`~kunb.record.session.Recording`'s writer threads hold the GIL while they turn events into
 Arrow batches and frames into JSON lines, and at a busy feed's rate that costs the event loop about as much
 as the feed itself (``bench/RESULTS.md``, "Recording"). With ``Recording(out, process=True)`` the feed's
-side is a :class:`Shipper`: the wire tap appends each read's frames to a bounded queue (one check and
-one append per read, not per frame), and a thread serializes what queued every ``ship_interval`` in
-batches of a few thousand frames (the records with :mod:`marshal`, several times cheaper than pickle for
-tuples of strings, bytes and numbers, and safe here: the writer process runs the same interpreter) and
-writes them to the writer process's standard input. The writer
-process runs the same :class:`~kunb.record.raw.RawLog` and
-:class:`~kunb.record.writer.Recorder`; it rebuilds the normalized events from the raw frames and REST
-answers with the drivers' own decoders (:mod:`kunb.record.derive`), and writes the driver's
-:class:`~kunb.events.Integrity` events (gaps, resyncs, outages, overflow...), which the sink forwards.
+side is a :class:`Shipper`, a wire tap that writes each socket read to the writer process's standard
+input right there, in one ``writev``: a small binary head (receive time, connection, frame sizes) and the
+frames as they are. Nothing is copied in Python and nothing outlives the call: an earlier design queued
+the reads' tuples for a thread to serialize, and the feed paid for it in cache misses and allocator
+traffic (the other thread reading and freeing objects the loop had just made: about 1 us per push against
+0.4 now, ``bench/RESULTS.md``). The pipe is non-blocking; when it is full, a message waits in a bounded
+backlog that a shipping thread writes out, in order. The shipping thread also carries the driver's
+:class:`~kunb.events.Integrity` events (gaps, resyncs, outages, overflow...), the drop counts and the
+flush and close requests. The writer process reads its pipe on a thread of its own as fast as it comes
+(so the pipe stays empty and its backlog waits there, bounded too), runs the same
+:class:`~kunb.record.raw.RawLog` and :class:`~kunb.record.writer.Recorder`, and rebuilds the normalized
+events from the raw frames and REST answers with the drivers' own decoders (:mod:`kunb.record.derive`).
 
 Lifecycle: the writer process is a fresh interpreter running this module (``python -m
 kunb.record.process``; not a fork: safe beside threads and in a notebook, and nothing of the caller's
 ``__main__`` runs again, so scripts need no main guard). It opens the directory before the constructor
 returns (an error there is raised here), reports on its standard output, ignores SIGINT (it has a session
 of its own; the parent decides when to stop) and closes its files on SIGTERM, on :meth:`Shipper.close`,
-and at the end of its input: a SIGKILLed parent loses only what it had not shipped yet (at most
-``ship_interval``), and the writer process then closes what it holds. Overflow of the queue is counted
-and written as ``overflow`` rows and lines, never silent; a writer process that dies puts the recording in
-state ``failed``.
+and at the end of its input: a SIGKILLed parent loses only what waited in its backlog (nothing unless
+the pipe was full), and the writer process then writes and closes what it holds. Overflow of either
+backlog is counted and written as ``overflow`` rows and lines, never silent; a writer process that dies
+puts the recording in state ``failed``.
 """
 
 from __future__ import annotations
@@ -723,4 +726,8 @@ def _lost(drops: dict[str, int], writers: _Writers) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover - run by Shipper as its writer process
-    sys.exit(_writer_main(sys.argv[1], json.loads(sys.argv[2])))
+    code = _writer_main(sys.argv[1], json.loads(sys.argv[2]))
+    sys.stderr.flush()
+    # no interpreter shutdown: the inbox thread may sit in a read of the pipe (the parent closes its end
+    # only after the last report), and finalizing under it aborts the process
+    os._exit(code)

@@ -74,16 +74,22 @@ def test_the_capacity_counts_frames_not_reads(tmp_path: Path) -> None:
     assert sum(r["n"] for r in records if r["k"] == "overflow") == 11
 
 
-def test_a_big_shipment_crosses_in_batches_and_keeps_its_order(tmp_path: Path) -> None:
+def test_reads_and_other_records_keep_their_order_and_the_writer_process_exits_cleanly(
+    tmp_path: Path,
+) -> None:
     recording = Recording(tmp_path / "big", process=True)
     tap = recording.tap
-    assert tap is not None
+    assert isinstance(tap, Shipper)
     frame = b'{"type":"message","topic":"/market/ticker:X-Y","n":%d}'
-    for read in range(60):  # 6,000 frames before the shipping thread wakes: several batches on the pipe
-        tap.received("public-1", time.time_ns(), tuple(frame % (read * 100 + i) for i in range(100)))
+    for read in range(60):  # 6,000 frames, a text frame among them, a sent frame between two reads
+        frames: list[bytes | str] = [frame % (read * 100 + i) for i in range(100)]
+        if read == 7:
+            frames[3] = frames[3].decode()  # type: ignore[union-attr]
+        tap.received("public-1", time.time_ns(), tuple(frames))
         if read == 30:
             tap.sent("public-1", time.time_ns(), b'{"id":"1","type":"ping"}')
     recording.close()
+    assert tap._process.returncode == 0  # no abort at exit (its pipe-reading thread was still reading)
     records = [r for p in raw_files(tmp_path / "big") for r in read_raw(p)]
     numbers = [orjson.loads(r["d"])["n"] for r in records if r["k"] == "recv"]
     assert numbers == list(range(6000))
