@@ -187,8 +187,9 @@ class Shipper:
         try:
             sizes = array("I", map(len, frames))
             head = _READ.pack(received_ns, count, len(name)) + name + sizes.tobytes()
-            parts: list[Any] = [_HEADER.pack(len(head) | _BINARY, sum(sizes)), head, *frames]
-            self._write(parts, count, connection)
+            bulk = sum(sizes)
+            parts: list[Any] = [_HEADER.pack(len(head) | _BINARY, bulk), head, *frames]
+            self._write(parts, _HEADER.size + len(head) + bulk, count, connection)
         except TypeError:  # a text frame (str): as UTF-8, as the raw layer keeps it
             self.received(connection, received_ns, tuple(_as_bytes(frame) for frame in frames))
 
@@ -216,15 +217,15 @@ class Shipper:
         if self._closing or self._taken - self._shipped >= self.capacity:
             self._drop(item[1])
             return
-        self._write(_message(("record", item)), 0, item[1])
+        parts = _message(("record", item))
+        self._write(parts, sum(map(len, parts)), 0, item[1])
 
-    def _write(self, parts: list[Any], frames: int, connection: str) -> None:
+    def _write(self, parts: list[Any], size: int, frames: int, connection: str) -> None:
         """One message onto the pipe now if nothing waits before it and the pipe takes it; the rest of
         it (or all of it) into the backlog for the shipping thread, in order."""
         if self._direct and self._writing.acquire(False):
             try:
                 if not self._backlog and self._partial is None:
-                    size = sum(map(len, parts))
                     try:
                         written = os.writev(self._fd, parts)
                     except BlockingIOError:
