@@ -106,10 +106,12 @@ class Shipper:
         self.dropped = 0  #: frames and records refused here (backlog full, or the writer process gone)
         self.error: BaseException | None = None
         # What waits for the pipe (it was full, or the platform writes pipes blocking): whole messages
-        # as (frames, bytes); the loop appends, the shipping thread pops. _partial: the message the
-        # shipping thread has begun writing (nothing else may go on the pipe until it is done).
-        self._backlog: deque[tuple[int, bytes]] = deque()
-        self._partial: tuple[int, memoryview] | None = None
+        # as (frames, records, bytes): the frames of a read, the records a drop of it loses (a read's
+        # frames, 1 for a sent frame or a REST answer, 0 for the shipping thread's own messages); the
+        # loop appends, the shipping thread pops. _partial: the message the shipping thread has begun
+        # writing (nothing else may go on the pipe until it is done).
+        self._backlog: deque[tuple[int, int, bytes]] = deque()
+        self._partial: tuple[int, int, memoryview] | None = None
         # one writer on the pipe at a time: the loop only tries the lock (it never waits for it)
         self._writing = threading.Lock()
         self._taken = 0  # frames put in the backlog (the loop)
@@ -239,13 +241,13 @@ class Shipper:
                     if written == size:
                         return
                     # a part-written message goes first: nothing else was waiting, and the lock is held
-                    self._backlog.append((frames, b"".join(parts)[written:]))
+                    self._backlog.append((frames, frames or 1, b"".join(parts)[written:]))
                     self._taken += frames
                     self._wake.set()
                     return
             finally:
                 self._writing.release()
-        self._backlog.append((frames, b"".join(parts)))
+        self._backlog.append((frames, frames or 1, b"".join(parts)))
         self._taken += frames
         self._wake.set()
 
@@ -311,6 +313,9 @@ class Shipper:
     def _ask(self, what: str, timeout: float | None) -> None:
         self._raise_if_failed()
         if self._closing:
+            if self._broken is not None:  # the shipping thread turns a broken pipe into the error
+                self._thread.join(timeout)
+                self._raise_if_failed()
             if what == "close":
                 return
             raise RecordingError("the recording is closed")
@@ -329,7 +334,7 @@ class Shipper:
     # -- the shipping thread and the report reader ----------------------------------------------
     def _queue_message(self, message: Any) -> None:
         """A message of the shipping thread's own, behind everything the loop has sent or queued."""
-        self._backlog.append((0, b"".join(_message(message))))
+        self._backlog.append((0, 0, b"".join(_message(message))))
 
     def _ship_events(self) -> None:
         events = self._events
@@ -349,15 +354,15 @@ class Shipper:
                     if self._partial is None:
                         if not self._backlog:
                             break
-                        frames, data = self._backlog.popleft()
-                        self._partial = (frames, memoryview(data))
-                    frames, rest = self._partial
+                        frames, records, data = self._backlog.popleft()
+                        self._partial = (frames, records, memoryview(data))
+                    frames, records, rest = self._partial
                     try:
                         written = os.write(fd, rest)
                     except BlockingIOError:
                         break
                     if written < len(rest):
-                        self._partial = (frames, rest[written:])
+                        self._partial = (frames, records, rest[written:])
                         continue
                     self._partial = None
                     self._shipped += frames
@@ -405,7 +410,7 @@ class Shipper:
                 unsent = ([self._partial] if self._partial is not None else []) + list(self._backlog)
                 self._backlog.clear()
                 self._partial = None
-            self.dropped += sum(frames for frames, _ in unsent)
+            self.dropped += sum(records for _, records, _ in unsent)
 
     def _read(self) -> None:
         """The writer process's reports: stats after each batch, the answers to flush and close."""

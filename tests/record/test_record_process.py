@@ -125,7 +125,13 @@ def test_overflow_and_a_dead_writer_process_are_never_silent(tmp_path: Path) -> 
     assert rows[0][0] >= 1
 
     dying = Recording(tmp_path / "dying", process=True)
-    dying._shipper._process.kill()  # type: ignore[union-attr]  # the writer process dies
+    shipper = dying.tap
+    assert isinstance(shipper, Shipper)
+    shipper._process.kill()  # the writer process dies
+    shipper._process.wait()
+    shipper.received("public-1", time.time_ns(), (b"{}", b"{}", b"{}"))  # the pipe is broken: counted
+    shipper.sent("public-1", time.time_ns(), b'{"type":"ping"}')  # and so is what comes after it
+    assert dying.stats().dropped == 4
     with pytest.raises(RecordingError, match="writer process"):
         dying.flush(timeout=30)
     assert dying.state is WriterState.FAILED
