@@ -112,7 +112,8 @@ class Recording:
 
     @property
     def queued(self) -> int:
-        """Events and records waiting for a writer (here; a writer process's own queues not counted)."""
+        """Events and records waiting for a writer: here, and with ``process=True`` also the frames the
+        writer process has read and not written yet (as of its latest report, at most 0.1 s old)."""
         if self._shipper is not None:
             return self._shipper.queued
         assert self.recorder is not None
