@@ -55,7 +55,7 @@ except ImportError:  # pragma: no cover - Windows: the pipe keeps its default si
 from ..events import Event, Integrity
 from ..exceptions import ConfigurationError, KunbError, RecordingError
 from .derive import Deriver
-from .raw import RawLog
+from .raw import RawLog, _as_bytes
 from .stats import combined
 from .worker import WriterState
 from .writer import Recorder
@@ -64,7 +64,7 @@ __all__ = ["Shipper"]
 
 log = logging.getLogger("kunb.record")
 
-_RECV, _SENT, _REST, _OPEN, _CLOSE = "recv", "sent", "rest", "open", "close"
+_SENT, _REST, _OPEN, _CLOSE = "sent", "rest", "open", "close"
 _REPORT_INTERVAL = 0.1  # seconds between two stats reports of the writer process at most
 _START_TIMEOUT = 120.0  # seconds a writer process may take to start (it imports pyarrow on a busy machine)
 
@@ -439,10 +439,6 @@ def _message(message: Any, bulk: bytes = b"") -> list[bytes]:
     return [_HEADER.pack(len(head), len(bulk)), head, bulk]
 
 
-def _as_bytes(frame: bytes | str) -> bytes:
-    return frame.encode() if isinstance(frame, str) else bytes(frame)
-
-
 def _widen(fd: int) -> None:
     """Linux: a 1 MiB pipe (the default 64 KiB): room for a burst while the writer process is busy
     elsewhere. Elsewhere, or above the system's limit: as it is."""
@@ -491,19 +487,23 @@ def _receive(pipe: IO[bytes]) -> tuple[Any, bytes]:
     return pickle.loads(data[:head_size]), data[head_size:]
 
 
-def _read_items(head: bytes, bulk: bytes) -> tuple[str, list[tuple[str, int, bytes]]]:
+def _read_connection(head: bytes) -> str:
+    """The connection a socket read's head names."""
+    return head[_READ.size : _READ.size + _READ.unpack_from(head)[2]].decode()
+
+
+def _read_items(head: bytes, bulk: bytes) -> list[tuple[str, int, bytes]]:
     """A socket read's message as the raw log's short records ``(connection, ns, frame)``."""
     ns, _frames, length = _READ.unpack_from(head)
-    start = _READ.size
-    connection = head[start : start + length].decode()
+    connection = head[_READ.size : _READ.size + length].decode()
     sizes = array("I")
-    sizes.frombytes(head[start + length :])
+    sizes.frombytes(head[_READ.size + length :])
     items: list[tuple[str, int, bytes]] = []
     at = 0
     for size in sizes:
         items.append((connection, ns, bulk[at : at + size]))
         at += size
-    return connection, items
+    return items
 
 
 # -- the writer process --------------------------------------------------------------------------------
@@ -625,7 +625,7 @@ class _Inbox:
                     if message[0] == "read":
                         count = _READ.unpack_from(message[1])[1]
                         if self.pending + count > self.capacity:
-                            name = _read_items(message[1], b"")[0]
+                            name = _read_connection(message[1])
                             self.drops[name] = self.drops.get(name, 0) + count
                             continue
                         self.pending += count
@@ -674,7 +674,7 @@ def _serve(source: IO[bytes], reports: IO[bytes], writers: _Writers, capacity: i
         for message, bulk in messages:
             kind = message[0]
             if kind == "read":
-                batch = _read_items(message[1], bulk)[1]
+                batch = _read_items(message[1], bulk)
                 items.extend(batch)
                 frames += len(batch)
             elif kind == "record":
